@@ -1,5 +1,337 @@
 //! Authentication: choose the mechanism and drive it over a session. The
 //! mechanisms themselves are pure functions in the submodules.
+//!
+//! `auth = auto` tries the strongest mechanism the server offers, in the
+//! order SCRAM-SHA-256, SCRAM-SHA-1, CRAM-MD5, APOP, PLAIN, LOGIN, USER.
+//! Challenge-response mechanisms come first because they never reveal the
+//! password even to a server that is not who it claims; the rest rely on
+//! TLS. Only one mechanism is tried: a refusal is an answer about the
+//! password, and retrying with others would only multiply failed logins.
 
 pub mod apop;
 pub mod sasl;
+
+use std::io::{Read, Write};
+
+use crate::account::AuthChoice;
+use crate::protocol::response::AuthReply;
+use crate::protocol::{Capabilities, Command, ProtoError, RespCode, Session};
+use crate::secret::Secret;
+use sasl::{Mechanism, SaslClient, SaslError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("{host} refused the login for {user} ({mechanism}): {text}{hint}", hint = refusal_hint(.code.as_ref()))]
+    Refused {
+        host: String,
+        user: String,
+        mechanism: String,
+        code: Option<RespCode>,
+        text: String,
+    },
+    #[error(
+        "{host} offers none of the mechanisms that auth = \"{wanted}\" allows (it offers: {offered}); set auth to one of those"
+    )]
+    NoMechanism {
+        host: String,
+        wanted: String,
+        offered: String,
+    },
+    #[error(
+        "auth = \"apop\" but {host}'s greeting has no APOP timestamp; use another auth mechanism"
+    )]
+    NoApopTimestamp { host: String },
+    #[error(
+        "refusing to send the password for {user} over an unencrypted connection to {host}: use tls = \"implicit\" or \"starttls\", or set allow_plaintext = true if you accept the risk"
+    )]
+    Insecure { host: String, user: String },
+    #[error("SASL {mechanism} with {host} failed: {source}")]
+    Sasl {
+        host: String,
+        mechanism: String,
+        source: SaslError,
+    },
+    #[error(transparent)]
+    Protocol(ProtoError),
+}
+
+fn refusal_hint(code: Option<&RespCode>) -> &'static str {
+    match code {
+        Some(RespCode::InUse) => {
+            "; another client holds the mailbox: this run will be retried next time"
+        }
+        Some(RespCode::LoginDelay) => {
+            "; the server limits how often you may log in: run less often"
+        }
+        Some(RespCode::SysTemp) => "; a temporary server problem: try again later",
+        _ => "; check user and the password source",
+    }
+}
+
+/// How to log in, decided from `auth`, CAPA and the greeting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    User,
+    Apop,
+    Sasl(Mechanism),
+}
+
+impl Method {
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::User => "USER",
+            Method::Apop => "APOP",
+            Method::Sasl(m) => m.name(),
+        }
+    }
+}
+
+/// The order `auth = auto` prefers.
+const AUTO_ORDER: [Method; 7] = [
+    Method::Sasl(Mechanism::ScramSha256),
+    Method::Sasl(Mechanism::ScramSha1),
+    Method::Sasl(Mechanism::CramMd5),
+    Method::Apop,
+    Method::Sasl(Mechanism::Plain),
+    Method::Sasl(Mechanism::Login),
+    Method::User,
+];
+
+/// Pick the method. Pure, so that the rules are tested without a server.
+pub fn choose(
+    choice: AuthChoice,
+    capa: &Capabilities,
+    apop_timestamp: Option<&str>,
+    host: &str,
+) -> Result<Method, AuthError> {
+    let offered = |m: Method| match m {
+        // RFC 1939 servers without CAPA still take USER/PASS.
+        Method::User => capa.user || capa.lines.is_empty(),
+        Method::Apop => apop_timestamp.is_some(),
+        Method::Sasl(mech) => capa.has_sasl(mech.name()),
+    };
+    let wanted = match choice {
+        AuthChoice::Auto => {
+            return AUTO_ORDER
+                .into_iter()
+                .find(|&m| offered(m))
+                .ok_or_else(|| no_mechanism(choice, capa, apop_timestamp, host));
+        }
+        AuthChoice::User => Method::User,
+        AuthChoice::Apop => {
+            if apop_timestamp.is_none() {
+                return Err(AuthError::NoApopTimestamp {
+                    host: host.to_string(),
+                });
+            }
+            Method::Apop
+        }
+        AuthChoice::Plain => Method::Sasl(Mechanism::Plain),
+        AuthChoice::Login => Method::Sasl(Mechanism::Login),
+        AuthChoice::CramMd5 => Method::Sasl(Mechanism::CramMd5),
+        AuthChoice::ScramSha256 => Method::Sasl(Mechanism::ScramSha256),
+        AuthChoice::ScramSha1 => Method::Sasl(Mechanism::ScramSha1),
+        AuthChoice::Xoauth2 => Method::Sasl(Mechanism::Xoauth2),
+        AuthChoice::Oauthbearer => Method::Sasl(Mechanism::Oauthbearer),
+    };
+    // A named mechanism is tried when the server lists it, or lists no SASL
+    // mechanisms at all (some servers only reveal them after STLS or never).
+    match wanted {
+        Method::Sasl(_) if !capa.sasl.is_empty() && !offered(wanted) => {
+            Err(no_mechanism(choice, capa, apop_timestamp, host))
+        }
+        _ => Ok(wanted),
+    }
+}
+
+fn no_mechanism(
+    choice: AuthChoice,
+    capa: &Capabilities,
+    apop: Option<&str>,
+    host: &str,
+) -> AuthError {
+    let mut offered: Vec<String> = capa.sasl.iter().map(|m| m.to_lowercase()).collect();
+    if capa.user {
+        offered.push("user".into());
+    }
+    if apop.is_some() {
+        offered.push("apop".into());
+    }
+    AuthError::NoMechanism {
+        host: host.to_string(),
+        wanted: choice.name().to_string(),
+        offered: if offered.is_empty() {
+            "nothing".into()
+        } else {
+            offered.join(", ")
+        },
+    }
+}
+
+/// What `login` needs to know about the account and the connection.
+pub struct Login<'a> {
+    pub host: &'a str,
+    pub port: u16,
+    pub user: &'a str,
+    pub secret: &'a Secret,
+    pub encrypted: bool,
+    pub allow_plaintext: bool,
+}
+
+/// Log in with `method`. Credentials never cross an unencrypted connection
+/// unless the account allows it.
+pub fn login<S: Read + Write>(
+    session: &mut Session<S>,
+    method: Method,
+    apop_timestamp: Option<&str>,
+    l: &Login<'_>,
+) -> Result<(), AuthError> {
+    if !l.encrypted && !l.allow_plaintext {
+        return Err(AuthError::Insecure {
+            host: l.host.to_string(),
+            user: l.user.to_string(),
+        });
+    }
+    let refused = |e: ProtoError| match e {
+        ProtoError::Refused { code, text, .. } => AuthError::Refused {
+            host: l.host.to_string(),
+            user: l.user.to_string(),
+            mechanism: method.name().to_string(),
+            code,
+            text,
+        },
+        other => AuthError::Protocol(other),
+    };
+    match method {
+        Method::User => {
+            session.command(&Command::User(l.user)).map_err(refused)?;
+            session.command(&Command::Pass(l.secret)).map_err(refused)?;
+        }
+        Method::Apop => {
+            let ts = apop_timestamp.ok_or_else(|| AuthError::NoApopTimestamp {
+                host: l.host.to_string(),
+            })?;
+            let digest = apop::digest(ts, l.secret);
+            session
+                .command(&Command::Apop {
+                    user: l.user,
+                    digest: &digest,
+                })
+                .map_err(refused)?;
+        }
+        Method::Sasl(mech) => sasl_exchange(session, mech, l).map_err(|e| match e {
+            AuthError::Protocol(p) => refused(p),
+            other => other,
+        })?,
+    }
+    Ok(())
+}
+
+fn sasl_exchange<S: Read + Write>(
+    session: &mut Session<S>,
+    mech: Mechanism,
+    l: &Login<'_>,
+) -> Result<(), AuthError> {
+    let mut client = SaslClient::new(mech, l.user, l.secret, l.host, l.port);
+    let initial = client.initial_response();
+    session
+        .send(&Command::Auth {
+            mechanism: mech.name(),
+            initial: initial.as_ref(),
+        })
+        .map_err(AuthError::Protocol)?;
+    session.flush().map_err(AuthError::Protocol)?;
+    // Bounded: no mechanism here needs more than a few round trips.
+    for _ in 0..8 {
+        match session.read_auth_reply().map_err(AuthError::Protocol)? {
+            AuthReply::Done(st) if st.ok => return Ok(()),
+            AuthReply::Done(st) => {
+                return Err(AuthError::Protocol(ProtoError::Refused {
+                    command: format!("AUTH {}", mech.name()),
+                    code: st.code,
+                    text: st.text,
+                }));
+            }
+            AuthReply::Challenge(ch) => match client.respond(&ch) {
+                Ok(resp) => {
+                    session
+                        .send(&Command::AuthContinue(&resp))
+                        .map_err(AuthError::Protocol)?;
+                    session.flush().map_err(AuthError::Protocol)?;
+                }
+                Err(source) => {
+                    // Cancel the exchange so the server ends it cleanly.
+                    let _ = session.send(&Command::AuthCancel);
+                    let _ = session.flush();
+                    return Err(AuthError::Sasl {
+                        host: l.host.to_string(),
+                        mechanism: mech.name().to_string(),
+                        source,
+                    });
+                }
+            },
+        }
+    }
+    Err(AuthError::Protocol(ProtoError::Malformed(
+        "the SASL exchange did not end".into(),
+    )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn capa(lines: &[&str]) -> Capabilities {
+        Capabilities::parse(lines.iter().map(|l| l.as_bytes()))
+    }
+
+    #[test]
+    fn auto_prefers_challenge_response() {
+        let c = capa(&["USER", "SASL PLAIN LOGIN CRAM-MD5"]);
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            Method::Sasl(Mechanism::CramMd5)
+        );
+        let c = capa(&["USER", "SASL PLAIN LOGIN"]);
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, Some("<1.2@h>"), "h").unwrap(),
+            Method::Apop
+        );
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            Method::Sasl(Mechanism::Plain)
+        );
+        let c = capa(&["USER"]);
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            Method::User
+        );
+    }
+
+    #[test]
+    fn no_capa_falls_back_to_user() {
+        let c = Capabilities::default();
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            Method::User
+        );
+    }
+
+    #[test]
+    fn named_mechanism_not_offered_is_an_error() {
+        let c = capa(&["USER", "SASL PLAIN"]);
+        let e = choose(AuthChoice::CramMd5, &c, None, "h").unwrap_err();
+        assert!(e.to_string().contains("plain, user"), "{e}");
+        assert!(matches!(
+            choose(AuthChoice::Apop, &c, None, "h"),
+            Err(AuthError::NoApopTimestamp { .. })
+        ));
+    }
+
+    #[test]
+    fn nothing_offered() {
+        let c = capa(&["TOP"]);
+        let e = choose(AuthChoice::Auto, &c, None, "h").unwrap_err();
+        assert!(e.to_string().contains("offers: nothing"), "{e}");
+    }
+}

@@ -1,0 +1,487 @@
+//! One account, end to end. This is the one place that orders side
+//! effects, so it is the file to read for "nothing lost, nothing twice":
+//!
+//! 1. lock the mailbox, load the state, settle what the journal left open;
+//! 2. connect (TLS), log in, list UIDs and sizes, plan;
+//! 3. per message: journal the intent (fsync), RETR, stream into the
+//!    target, make it durable, journal it as done, mark it in the state;
+//! 4. save the state atomically (fsync) — only now are UIDs "delivered";
+//! 5. DELE what policy allows among delivered UIDs, then QUIT, which is the
+//!    only thing that makes deletions real. After any error or interrupt
+//!    the connection is just closed: the server deletes nothing.
+
+use std::collections::HashSet;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+use crate::account::{Account, Pipelining, TlsMode};
+use crate::auth::{self, Login};
+use crate::deliver::{DeliverError, Target};
+use crate::error::Error;
+use crate::interrupt::Interrupt;
+use crate::policy::{self, Listed};
+use crate::protocol::session::{BodyError, Trace};
+use crate::protocol::{Capabilities, Command, ProtoError, Session};
+use crate::secret::Secret;
+use crate::state::journal::{self, Journal};
+use crate::state::lock::{self, LockOutcome};
+use crate::state::{Paths, StateError, UidState};
+use crate::transport::{self, Stream, Trust};
+
+/// How many commands may be in flight when pipelining.
+const WINDOW: usize = 16;
+
+/// What a run wants besides the account.
+pub struct Options<'a> {
+    pub interrupt: &'a Interrupt,
+    /// `-vv`: protocol trace lines (already redacted).
+    pub trace: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+    /// `-v`: one line per message.
+    pub log: Option<&'a (dyn Fn(&str) + Sync)>,
+}
+
+/// What happened, for the summary line and JSON.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Delivered this run (`check`: new on the server).
+    pub new: usize,
+    pub bytes: u64,
+    pub deleted: usize,
+    /// New but over `max_size`, left on the server.
+    pub too_big: usize,
+    /// New but beyond `max_messages`, left for the next run.
+    pub held_back: usize,
+    /// Messages on the server when the run started.
+    pub on_server: usize,
+    /// Deliveries an interrupted earlier run had left open, now settled.
+    pub recovered: usize,
+    pub elapsed: Duration,
+}
+
+/// A logged-in (or about to be) session with what was learnt on the way.
+pub struct Connection {
+    pub session: Session<Stream>,
+    pub capa: Capabilities,
+    pub greeting: String,
+    pub apop_timestamp: Option<String>,
+    pub fingerprint: Option<String>,
+}
+
+impl Connection {
+    /// Close without QUIT: the server keeps every message.
+    fn abort(&self) {
+        self.session.get_ref().abort();
+    }
+}
+
+fn make_trace(opts: &Options<'_>, account: &Account) -> Option<Trace> {
+    let sink = opts.trace.clone()?;
+    let name = account.name.clone();
+    Some(Box::new(move |line: &str| sink(&format!("{name}: {line}"))))
+}
+
+/// Connect, secure the connection, read the greeting and CAPA. No login.
+pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Error> {
+    let tcp = transport::connect_tcp(&account.host, account.port, account.timeout)?;
+    let trust = Trust::of(account);
+    let trace = make_trace(opts, account);
+    match account.tls {
+        TlsMode::Implicit => {
+            let stream = transport::start_tls(tcp, &account.host, &trust)?;
+            let fingerprint = tls_fingerprint(&stream);
+            let mut session = Session::new(stream, trace);
+            let greeting = session.greeting()?.text;
+            let capa = session.capa()?;
+            Ok(Connection {
+                apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
+                session,
+                capa,
+                greeting,
+                fingerprint,
+            })
+        }
+        TlsMode::Starttls => {
+            let mut session = Session::new(Stream::Plain(tcp), trace);
+            let greeting = session.greeting()?.text;
+            let capa = session.capa()?;
+            if !capa.stls {
+                session.get_ref().abort();
+                return Err(transport::TransportError::NoStls {
+                    host: account.host.clone(),
+                }
+                .into());
+            }
+            session.command(&Command::Stls)?;
+            let (stream, trace) = session.into_parts()?;
+            let Stream::Plain(tcp) = stream else {
+                return Err(ProtoError::Malformed("STLS on an encrypted connection".into()).into());
+            };
+            let stream = transport::start_tls(tcp, &account.host, &trust)?;
+            let fingerprint = tls_fingerprint(&stream);
+            let mut session = Session::new(stream, trace);
+            // RFC 2595: forget what was learnt before TLS; ask again.
+            let capa = session.capa()?;
+            Ok(Connection {
+                apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
+                session,
+                capa,
+                greeting,
+                fingerprint,
+            })
+        }
+        TlsMode::None => {
+            let mut session = Session::new(Stream::Plain(tcp), trace);
+            let greeting = session.greeting()?.text;
+            let capa = session.capa()?;
+            Ok(Connection {
+                apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
+                session,
+                capa,
+                greeting,
+                fingerprint: None,
+            })
+        }
+    }
+}
+
+fn tls_fingerprint(stream: &Stream) -> Option<String> {
+    match stream {
+        Stream::Tls(tls) => transport::peer_fingerprint(tls),
+        Stream::Plain(_) => None,
+    }
+}
+
+/// Log in with the mechanism the account and server agree on.
+pub fn login(conn: &mut Connection, account: &Account, secret: &Secret) -> Result<(), Error> {
+    let method = auth::choose(
+        account.auth,
+        &conn.capa,
+        conn.apop_timestamp.as_deref(),
+        &account.host,
+    )?;
+    let encrypted = conn.session.get_ref().is_encrypted();
+    auth::login(
+        &mut conn.session,
+        method,
+        conn.apop_timestamp.as_deref(),
+        &Login {
+            host: &account.host,
+            port: account.port,
+            user: &account.user,
+            secret,
+            encrypted,
+            allow_plaintext: account.allow_plaintext,
+        },
+    )?;
+    Ok(())
+}
+
+/// UIDL and LIST joined by message number. A server without UIDL gets
+/// stable synthetic UIDs from a hash of each message's headers (TOP n 0).
+pub fn list_mailbox<S: Read + Write>(session: &mut Session<S>) -> Result<Vec<Listed>, Error> {
+    let sizes = session.list()?;
+    let uids = match session.uidl()? {
+        Some(uids) => uids,
+        None => synthetic_uids(session, &sizes)?,
+    };
+    let mut by_msg: std::collections::HashMap<u32, String> = uids.into_iter().collect();
+    let mut listing = Vec::with_capacity(sizes.len());
+    for (msg, size) in sizes {
+        let uid = by_msg.remove(&msg).ok_or_else(|| {
+            ProtoError::Malformed(format!("message {msg} is in LIST but not in UIDL"))
+        })?;
+        listing.push(Listed { msg, uid, size });
+    }
+    Ok(listing)
+}
+
+fn synthetic_uids<S: Read + Write>(
+    session: &mut Session<S>,
+    sizes: &[(u32, u64)],
+) -> Result<Vec<(u32, String)>, Error> {
+    struct Hasher(Sha256);
+    impl Write for Hasher {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Vec::with_capacity(sizes.len());
+    for &(msg, _) in sizes {
+        session.command(&Command::Top { msg, lines: 0 })?;
+        let mut h = Hasher(Sha256::new());
+        session.read_body(&mut h).map_err(body_to_proto)?;
+        let digest = h.0.finalize();
+        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
+        out.push((msg, format!("sha256-{hex}")));
+    }
+    Ok(out)
+}
+
+fn body_to_proto(e: BodyError) -> ProtoError {
+    match e {
+        BodyError::Protocol(p) => p,
+        BodyError::Sink(io) => ProtoError::Io(io),
+    }
+}
+
+fn now() -> i64 {
+    jiff::Timestamp::now().as_second()
+}
+
+/// Settle deliveries an interrupted run left in the journal.
+fn recover(paths: &Paths, target: &Target, state: &mut UidState) -> Result<usize, Error> {
+    let records = journal::read(&paths.journal)?;
+    if records.is_empty() {
+        return Ok(0);
+    }
+    let t = now();
+    let mut landed = 0;
+    for r in &records {
+        if r.done || target.recover(&r.token)? {
+            state.mark_delivered(&r.uid, t);
+            landed += 1;
+        }
+    }
+    state.save(&paths.state)?;
+    Journal::open(&paths.journal)?.clear()?;
+    Ok(landed)
+}
+
+/// Take the run lock or fail with "another run holds it".
+fn take_lock(paths: &Paths, account: &Account) -> Result<lock::RunLock, Error> {
+    match lock::try_lock(&paths.lock).map_err(|e| StateError::io("lock", &paths.lock, e))? {
+        LockOutcome::Acquired(l) => Ok(l),
+        LockOutcome::Busy => Err(Error::Locked {
+            mailbox: account.mailbox_id(),
+            path: paths.lock.display().to_string(),
+        }),
+    }
+}
+
+fn received_header(account: &Account) -> Vec<u8> {
+    let local = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
+    format!(
+        "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
+        host = account.host,
+        ver = env!("CARGO_PKG_VERSION"),
+        user = account.user,
+    )
+    .into_bytes()
+}
+
+/// Fetch one account.
+pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let paths = Paths::new(&account.state_dir, &account.mailbox_id());
+    paths.ensure_dir()?;
+    let _lock = take_lock(&paths, account)?;
+    let mut target = Target::open(&account.destination)?;
+    let mut state = UidState::load(&paths.state)?;
+    let recovered = recover(&paths, &target, &mut state)?;
+
+    let mut conn = connect(account, opts)?;
+    let _watch = conn
+        .session
+        .get_ref()
+        .shutdown_handle()
+        .ok()
+        .map(|s| opts.interrupt.watch(s));
+    login(&mut conn, account, secret)?;
+    let listing = list_mailbox(&mut conn.session)?;
+    let t = now();
+    for m in &listing {
+        state.see(&m.uid, t);
+    }
+    let plan = policy::plan(&listing, &state, &account.policy);
+    let pipelined = match account.pipelining {
+        Pipelining::On => true,
+        Pipelining::Off => false,
+        Pipelining::Auto => conn.capa.pipelining,
+    };
+    let window = if pipelined { WINDOW } else { 1 };
+
+    let mut summary = Summary {
+        too_big: plan.too_big.len(),
+        held_back: plan.held_back,
+        on_server: listing.len(),
+        recovered,
+        ..Summary::default()
+    };
+    let mut journal = Journal::open(&paths.journal)?;
+    let header = account.received_header.then(|| received_header(account));
+    let delivered = deliver_all(
+        &mut conn,
+        &plan.fetch,
+        window,
+        &mut target,
+        &mut journal,
+        &mut state,
+        header.as_deref(),
+        opts,
+        account,
+        &mut summary,
+    );
+    // Whatever happened, record what landed before anything else.
+    let saved = state.save(&paths.state);
+    if let Err(e) = delivered {
+        conn.abort();
+        saved?;
+        journal.clear()?;
+        return Err(e);
+    }
+    saved?;
+    journal.clear()?;
+
+    let doomed = policy::deletions(&listing, &state, &account.policy, now());
+    if let Err(e) = delete(&mut conn, &doomed, window, opts) {
+        conn.abort();
+        return Err(e);
+    }
+    conn.session.quit()?;
+    // QUIT said +OK: the deletions are real. Forget those UIDs and the
+    // ones no longer on the server.
+    summary.deleted = doomed.len();
+    let gone: HashSet<u32> = doomed.into_iter().collect();
+    let present: HashSet<&str> = listing
+        .iter()
+        .filter(|m| !gone.contains(&m.msg))
+        .map(|m| m.uid.as_str())
+        .collect();
+    state.prune(&present);
+    state.save(&paths.state)?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn deliver_all(
+    conn: &mut Connection,
+    todo: &[Listed],
+    window: usize,
+    target: &mut Target,
+    journal: &mut Journal,
+    state: &mut UidState,
+    header: Option<&[u8]>,
+    opts: &Options<'_>,
+    account: &Account,
+    summary: &mut Summary,
+) -> Result<(), Error> {
+    let mut sent = 0;
+    for (i, m) in todo.iter().enumerate() {
+        if opts.interrupt.is_set() {
+            return Err(Error::Interrupted);
+        }
+        // Keep up to `window` RETRs in flight.
+        if sent <= i {
+            while sent < todo.len() && sent < i + window {
+                conn.session.send(&Command::Retr(todo[sent].msg))?;
+                sent += 1;
+            }
+            conn.session.flush()?;
+        }
+        let token = target.next_token();
+        journal.begin(&m.uid, &token)?;
+        let interrupted = |e: ProtoError| {
+            if opts.interrupt.is_set() {
+                Error::Interrupted
+            } else {
+                Error::Protocol(e)
+            }
+        };
+        conn.session.read_status("RETR").map_err(interrupted)?;
+        let mut msg = target.create(&token)?;
+        if let Some(h) = header {
+            msg.write_all(h).map_err(|source| DeliverError::Write {
+                path: account_dest_path(account),
+                source,
+            })?;
+        }
+        let size = match conn.session.read_body(&mut msg) {
+            Ok(n) => n,
+            Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
+            Err(BodyError::Sink(source)) => {
+                return Err(DeliverError::Write {
+                    path: account_dest_path(account),
+                    source,
+                }
+                .into());
+            }
+        };
+        let path = msg.commit()?;
+        journal.done(&m.uid)?;
+        state.mark_delivered(&m.uid, now());
+        summary.new += 1;
+        summary.bytes += size;
+        if let Some(log) = opts.log {
+            log(&format!(
+                "{}: message {} (UID {}, {} bytes) -> {}",
+                account.name,
+                m.msg,
+                m.uid,
+                size,
+                path.display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn account_dest_path(account: &Account) -> std::path::PathBuf {
+    match &account.destination {
+        crate::account::Destination::Maildir(p) | crate::account::Destination::Mbox(p) => p.clone(),
+        crate::account::Destination::Mda(_) => "the MDA".into(),
+    }
+}
+
+fn delete(
+    conn: &mut Connection,
+    msgs: &[u32],
+    window: usize,
+    opts: &Options<'_>,
+) -> Result<(), Error> {
+    for chunk in msgs.chunks(window) {
+        if opts.interrupt.is_set() {
+            return Err(Error::Interrupted);
+        }
+        for &msg in chunk {
+            conn.session.send(&Command::Dele(msg))?;
+        }
+        conn.session.flush()?;
+        for _ in chunk {
+            conn.session.read_status("DELE")?;
+        }
+    }
+    Ok(())
+}
+
+/// `check`: count what a fetch would download; change nothing.
+pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
+    let started = Instant::now();
+    let paths = Paths::new(&account.state_dir, &account.mailbox_id());
+    let state = UidState::load(&paths.state)?;
+    let mut conn = connect(account, opts)?;
+    login(&mut conn, account, secret)?;
+    let listing = list_mailbox(&mut conn.session)?;
+    let mut policy = account.policy.clone();
+    policy.max_messages = None;
+    let plan = policy::plan(&listing, &state, &policy);
+    conn.session.quit()?;
+    Ok(Summary {
+        new: plan.fetch.len(),
+        bytes: plan.fetch.iter().map(|m| m.size).sum(),
+        too_big: plan.too_big.len(),
+        on_server: listing.len(),
+        elapsed: started.elapsed(),
+        ..Summary::default()
+    })
+}

@@ -18,6 +18,7 @@ pub mod config;
 pub mod deliver;
 pub mod error;
 pub mod fetch;
+pub mod interrupt;
 pub mod policy;
 pub mod protocol;
 pub mod report;

@@ -1,0 +1,171 @@
+//! What a run tells its user: one summary line per account on stderr, or
+//! one JSON object per account on stdout (`--json`).
+//!
+//! JSON schema (stable; new fields may be added, none renamed or removed):
+//!
+//! ```text
+//! { "account": "work", "command": "fetch" | "check", "ok": true,
+//!   "exit_code": 0, "error": null | "message",
+//!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
+//!   "held_back": 0, "on_server": 20, "recovered": 0, "seconds": 1.2,
+//!   "destination": "/home/alice/Mail/work" }
+//! ```
+//!
+//! Sizes are shown in binary units (1 KB = 1024 bytes), the same units
+//! `max_size` takes.
+
+use serde_json::json;
+
+use crate::error::{Error, exit};
+use crate::fetch::Summary;
+
+/// `3.4 MB`, `512 bytes`.
+pub fn human_size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
+    if bytes < 1024 {
+        return format!("{bytes} bytes");
+    }
+    let mut v = bytes as f64 / 1024.0;
+    let mut unit = UNITS[0];
+    for u in &UNITS[1..] {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    if v < 10.0 {
+        format!("{v:.1} {unit}")
+    } else {
+        format!("{v:.0} {unit}")
+    }
+}
+
+/// `work: 12 new (3.4 MB) -> ~/Mail/work, 5 deleted, 2 left (over 10 MB), 1.2 s`
+pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) -> String {
+    let mut line = if s.new == 0 {
+        format!("{name}: no new mail")
+    } else {
+        format!("{name}: {} new ({}) -> {dest}", s.new, human_size(s.bytes))
+    };
+    if s.deleted > 0 {
+        line.push_str(&format!(", {} deleted", s.deleted));
+    }
+    if s.too_big > 0 {
+        let limit = max_size.map(human_size).unwrap_or_default();
+        line.push_str(&format!(", {} left (over {limit})", s.too_big));
+    }
+    if s.held_back > 0 {
+        line.push_str(&format!(", {} held back by max_messages", s.held_back));
+    }
+    if s.recovered > 0 {
+        line.push_str(&format!(
+            ", {} recovered from an interrupted run",
+            s.recovered
+        ));
+    }
+    line.push_str(&format!(", {:.1} s", s.elapsed.as_secs_f64()));
+    line
+}
+
+/// `work: 12 new (3.4 MB) on the server`
+pub fn check_line(name: &str, s: &Summary) -> String {
+    let mut line = if s.new == 0 {
+        format!("{name}: no new mail")
+    } else {
+        format!(
+            "{name}: {} new ({}) on the server",
+            s.new,
+            human_size(s.bytes)
+        )
+    };
+    if s.too_big > 0 {
+        line.push_str(&format!(", {} over max_size", s.too_big));
+    }
+    line
+}
+
+/// `popfetch: work: <what failed and what to do>`
+pub fn error_line(name: &str, e: &Error) -> String {
+    format!("popfetch: {name}: {e}")
+}
+
+/// One account's outcome as JSON.
+pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
+    let empty = Summary::default();
+    let (s, err, code) = match result {
+        Ok(s) => (s, None, exit::OK),
+        Err(e) => (&empty, Some(e.to_string()), e.exit_code()),
+    };
+    json!({
+        "account": name,
+        "command": command,
+        "ok": err.is_none(),
+        "exit_code": code,
+        "error": err,
+        "new": s.new,
+        "bytes": s.bytes,
+        "deleted": s.deleted,
+        "too_big": s.too_big,
+        "held_back": s.held_back,
+        "on_server": s.on_server,
+        "recovered": s.recovered,
+        "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+        "destination": dest,
+    })
+    .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(human_size(512), "512 bytes");
+        assert_eq!(human_size(3_565_158), "3.4 MB");
+        assert_eq!(human_size(10 * 1024 * 1024), "10 MB");
+    }
+
+    #[test]
+    fn the_spec_example_line() {
+        let s = Summary {
+            new: 12,
+            bytes: 3_565_158,
+            deleted: 5,
+            too_big: 2,
+            elapsed: Duration::from_millis(1200),
+            ..Summary::default()
+        };
+        assert_eq!(
+            fetch_line("work", "~/Mail/work", &s, Some(10 * 1024 * 1024)),
+            "work: 12 new (3.4 MB) -> ~/Mail/work, 5 deleted, 2 left (over 10 MB), 1.2 s"
+        );
+    }
+
+    #[test]
+    fn json_has_the_schema() {
+        let v: serde_json::Value =
+            serde_json::from_str(&json_line("a", "fetch", "/m", &Ok(Summary::default()))).unwrap();
+        for key in [
+            "account",
+            "command",
+            "ok",
+            "exit_code",
+            "error",
+            "new",
+            "bytes",
+            "deleted",
+            "too_big",
+            "held_back",
+            "on_server",
+            "recovered",
+            "seconds",
+            "destination",
+        ] {
+            assert!(v.get(key).is_some(), "{key}");
+        }
+        assert_eq!(v["ok"], true);
+    }
+}

@@ -1,0 +1,252 @@
+//! A whole invocation: load the accounts, run the command for each (up to
+//! `-j` at once), print what happened in config order, and pick the exit
+//! status: that of the first failing account in config order.
+
+use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+
+use crate::account::Account;
+use crate::cli::{Cli, Commands};
+use crate::config;
+use crate::error::{Error, exit};
+use crate::fetch::{self, Options, Summary};
+use crate::interrupt::Interrupt;
+use crate::report;
+use crate::secret;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Fetch,
+    Check,
+}
+
+/// Run the command line; returns the exit status.
+pub fn run(cli: &Cli) -> u8 {
+    let (mode, names) = match &cli.command {
+        None => (Mode::Fetch, cli.accounts.clone()),
+        Some(Commands::Fetch { accounts }) => (Mode::Fetch, accounts.clone()),
+        Some(Commands::Check { accounts }) => (Mode::Check, accounts.clone()),
+        Some(Commands::Accounts) => return list_accounts(cli),
+        Some(Commands::Serverinfo { account }) => {
+            let names: Vec<String> = account.iter().cloned().collect();
+            return serverinfo(cli, &names);
+        }
+    };
+    let accounts = match load(cli, &names) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let interrupt = Interrupt::new();
+    if let Err(e) = interrupt.install() {
+        eprintln!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
+    }
+    run_accounts(cli, &accounts, mode, &interrupt)
+}
+
+fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
+    match config::load(cli, names) {
+        Ok(loaded) => {
+            for w in &loaded.warnings {
+                eprintln!("popfetch: warning: {w}");
+            }
+            Ok(loaded.accounts)
+        }
+        Err(e) => {
+            let e = Error::from(e);
+            eprintln!("popfetch: {e}");
+            Err(e.exit_code())
+        }
+    }
+}
+
+fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Interrupt>) -> u8 {
+    let g = &cli.global;
+    let trace: Option<Arc<dyn Fn(&str) + Send + Sync>> = (g.verbose >= 2 && !g.quiet)
+        .then(|| Arc::new(|line: &str| eprintln!("{line}")) as Arc<dyn Fn(&str) + Send + Sync>);
+    let log_fn = |line: &str| eprintln!("{line}");
+    let opts = Options {
+        interrupt,
+        trace,
+        log: (g.verbose >= 1 && !g.quiet).then_some(&log_fn as &(dyn Fn(&str) + Sync)),
+    };
+
+    // Secrets first, one account at a time, so terminal prompts never
+    // interleave when accounts run in parallel.
+    let secrets: Vec<Mutex<Option<Result<secret::Secret, Error>>>> = accounts
+        .iter()
+        .map(|a| Mutex::new(Some(secret::obtain(a).map_err(Error::from))))
+        .collect();
+
+    let jobs = g.jobs.clamp(1, accounts.len().max(1));
+    let next = AtomicUsize::new(0);
+    let (tx, rx) = mpsc::channel::<(usize, Result<Summary, Error>)>();
+    let mut first_error: Option<u8> = None;
+    let mut any_new = false;
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            let tx = tx.clone();
+            let (next, secrets, opts) = (&next, &secrets, &opts);
+            scope.spawn(move || {
+                loop {
+                    let i = next.fetch_add(1, Ordering::SeqCst);
+                    let Some(account) = accounts.get(i) else {
+                        break;
+                    };
+                    let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
+                    let result = match secret {
+                        None => Err(Error::Interrupted),
+                        Some(Err(e)) => Err(e),
+                        Some(Ok(s)) => match mode {
+                            Mode::Fetch => fetch::fetch(account, &s, opts),
+                            Mode::Check => fetch::check(account, &s, opts),
+                        },
+                    };
+                    if tx.send((i, result)).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        // Print in config order as results arrive.
+        let mut pending: Vec<Option<Result<Summary, Error>>> =
+            (0..accounts.len()).map(|_| None).collect();
+        let mut printed = 0;
+        for (i, result) in rx {
+            pending[i] = Some(result);
+            while let Some(Some(result)) = pending.get_mut(printed).map(Option::take) {
+                let account = &accounts[printed];
+                if let Err(e) = &result {
+                    first_error.get_or_insert(e.exit_code());
+                }
+                if let Ok(s) = &result {
+                    any_new |= s.new > 0;
+                }
+                print_outcome(cli, account, mode, &result);
+                printed += 1;
+            }
+        }
+    });
+    match (first_error, mode) {
+        (Some(code), _) => code,
+        (None, Mode::Check) if !any_new => exit::NO_NEW_MAIL,
+        (None, _) => exit::OK,
+    }
+}
+
+fn print_outcome(cli: &Cli, account: &Account, mode: Mode, result: &Result<Summary, Error>) {
+    let g = &cli.global;
+    let dest = account.destination.describe();
+    if g.json {
+        let cmd = if mode == Mode::Check {
+            "check"
+        } else {
+            "fetch"
+        };
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            report::json_line(&account.name, cmd, &dest, result)
+        );
+    }
+    match result {
+        Err(e) => eprintln!("{}", report::error_line(&account.name, e)),
+        Ok(s) if !g.quiet && !g.json => match mode {
+            Mode::Fetch => eprintln!(
+                "{}",
+                report::fetch_line(&account.name, &dest, s, account.policy.max_size)
+            ),
+            Mode::Check => eprintln!("{}", report::check_line(&account.name, s)),
+        },
+        Ok(_) => {}
+    }
+}
+
+/// `popfetch accounts`: validate the config and list what it defines.
+fn list_accounts(cli: &Cli) -> u8 {
+    let accounts = match load(cli, &[]) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let mut out = std::io::stdout().lock();
+    for a in &accounts {
+        let tls = match a.tls {
+            crate::account::TlsMode::Implicit => "tls",
+            crate::account::TlsMode::Starttls => "starttls",
+            crate::account::TlsMode::None => "plaintext",
+        };
+        let keep = if a.policy.keep { "keep" } else { "delete" };
+        let _ = writeln!(
+            out,
+            "{}\t{}\t{tls}\t{keep}\t-> {}",
+            a.name,
+            a.mailbox_id(),
+            a.destination.describe()
+        );
+    }
+    exit::OK
+}
+
+/// `popfetch serverinfo`: what the server says about itself, no login.
+fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
+    let accounts = match load(cli, names) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let interrupt = Interrupt::new();
+    let opts = Options {
+        interrupt: &interrupt,
+        trace: None,
+        log: None,
+    };
+    let mut status = exit::OK;
+    for a in accounts
+        .iter()
+        .take(if names.is_empty() { 1 } else { usize::MAX })
+    {
+        match fetch::connect(a, &opts) {
+            Ok(mut conn) => {
+                let mut out = std::io::stdout().lock();
+                let _ = writeln!(out, "{}: {}:{}", a.name, a.host, a.port);
+                let _ = writeln!(out, "  greeting: {}", conn.greeting);
+                match &conn.fingerprint {
+                    Some(fp) => {
+                        let _ = writeln!(out, "  TLS: yes, certificate trusted, {fp}");
+                    }
+                    None => {
+                        let _ = writeln!(out, "  TLS: no");
+                    }
+                }
+                let _ = writeln!(out, "  capabilities:");
+                for l in &conn.capa.lines {
+                    let _ = writeln!(out, "    {l}");
+                }
+                let mechs = if conn.capa.sasl.is_empty() {
+                    "none listed".to_string()
+                } else {
+                    conn.capa.sasl.join(" ")
+                };
+                let _ = writeln!(out, "  SASL mechanisms: {mechs}");
+                let _ = writeln!(
+                    out,
+                    "  APOP: {}",
+                    if conn.apop_timestamp.is_some() {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                );
+                let _ = conn.session.quit();
+            }
+            Err(e) => {
+                eprintln!("{}", report::error_line(&a.name, &e));
+                if status == exit::OK {
+                    status = e.exit_code();
+                }
+            }
+        }
+    }
+    status
+}

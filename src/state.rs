@@ -1,0 +1,344 @@
+//! What popfetch remembers per mailbox: which UIDs it has seen and
+//! delivered, an intent journal for the message in flight, and the run lock.
+//!
+//! Files live in the state directory, named from the mailbox identity
+//! (`user@host:port`) with every unusual byte escaped, so nothing a server
+//! or a config says becomes a path unescaped. Everything popfetch creates
+//! there is 0700 (directories) or 0600 (files), whatever the umask.
+
+pub mod journal;
+pub mod lock;
+
+use std::collections::{HashMap, HashSet};
+use std::fs::{self, File};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error(
+        "cannot {action} {path}: {source}; check that the directory exists, is writable and the disk is not full"
+    )]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+    #[error(
+        "{path}:{line}: damaged state line ({reason}); fix or delete that line (a deleted line makes popfetch fetch that message again)"
+    )]
+    Corrupt {
+        path: PathBuf,
+        line: usize,
+        reason: String,
+    },
+}
+
+impl StateError {
+    pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        StateError::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+}
+
+/// What is known about one UID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Entry {
+    /// When popfetch first saw the UID on the server (Unix seconds).
+    pub first_seen: i64,
+    /// Whether the message was durably delivered.
+    pub delivered: bool,
+}
+
+/// The paths of one mailbox's state files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    pub journal: PathBuf,
+    pub lock: PathBuf,
+}
+
+impl Paths {
+    pub fn new(dir: &Path, mailbox_id: &str) -> Self {
+        let key = escape_file_name(mailbox_id);
+        Paths {
+            dir: dir.to_path_buf(),
+            state: dir.join(format!("{key}.state")),
+            journal: dir.join(format!("{key}.journal")),
+            lock: dir.join(format!("{key}.lock")),
+        }
+    }
+
+    /// Create the state directory (0700) if needed.
+    pub fn ensure_dir(&self) -> Result<(), StateError> {
+        create_private_dir(&self.dir).map_err(|e| StateError::io("create", &self.dir, e))
+    }
+}
+
+/// Create a directory and its parents; the ones created are 0700.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        if !parent.as_os_str().is_empty() {
+            create_private_dir(parent)?;
+        }
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Escape a string into a safe, reversible file name: `[A-Za-z0-9._@+-]`
+/// stay, everything else becomes `%XX`.
+pub fn escape_file_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"._@+-".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // "." and ".." alone would be directory names.
+    if out.starts_with('.') {
+        out.replace_range(0..1, "%2E");
+    }
+    out
+}
+
+/// fsync a directory so that a rename or create in it is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The UID table of one mailbox.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UidState {
+    entries: HashMap<String, Entry>,
+}
+
+const HEADER: &str = "# popfetch state, one line per message: UID FIRST-SEEN(UTC) delivered|seen\n";
+
+impl UidState {
+    pub fn get(&self, uid: &str) -> Option<Entry> {
+        self.entries.get(uid).copied()
+    }
+
+    pub fn is_delivered(&self, uid: &str) -> bool {
+        self.entries.get(uid).is_some_and(|e| e.delivered)
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Record that `uid` is on the server; keeps the first time seen.
+    pub fn see(&mut self, uid: &str, now: i64) {
+        if !self.entries.contains_key(uid) {
+            self.entries.insert(
+                uid.to_string(),
+                Entry {
+                    first_seen: now,
+                    delivered: false,
+                },
+            );
+        }
+    }
+
+    pub fn mark_delivered(&mut self, uid: &str, now: i64) {
+        self.entries
+            .entry(uid.to_string())
+            .or_insert(Entry {
+                first_seen: now,
+                delivered: false,
+            })
+            .delivered = true;
+    }
+
+    /// Forget UIDs the server no longer has. Returns how many went.
+    pub fn prune(&mut self, present: &HashSet<&str>) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|uid, _| present.contains(uid.as_str()));
+        before - self.entries.len()
+    }
+
+    /// Load the state file; a missing file is an empty state.
+    pub fn load(path: &Path) -> Result<Self, StateError> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Self::default()),
+            Err(e) => return Err(StateError::io("read", path, e)),
+        };
+        let mut entries = HashMap::new();
+        for (i, line) in BufReader::new(file).lines().enumerate() {
+            let line = line.map_err(|e| StateError::io("read", path, e))?;
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let corrupt = |reason: &str| StateError::Corrupt {
+                path: path.to_path_buf(),
+                line: i + 1,
+                reason: reason.to_string(),
+            };
+            let mut f = line.split(' ');
+            let (Some(uid), Some(seen), Some(status), None) =
+                (f.next(), f.next(), f.next(), f.next())
+            else {
+                return Err(corrupt("expected: UID FIRST-SEEN STATUS"));
+            };
+            let first_seen = seen
+                .parse::<Timestamp>()
+                .map_err(|_| corrupt("bad time"))?
+                .as_second();
+            let delivered = match status {
+                "delivered" => true,
+                "seen" => false,
+                _ => return Err(corrupt("status must be delivered or seen")),
+            };
+            if uid.is_empty() {
+                return Err(corrupt("empty UID"));
+            }
+            entries.insert(
+                uid.to_string(),
+                Entry {
+                    first_seen,
+                    delivered,
+                },
+            );
+        }
+        Ok(UidState { entries })
+    }
+
+    /// Rewrite the state file atomically: temp file, fsync, rename, fsync
+    /// the directory. A crash leaves either the old or the new file.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let err = |e| StateError::io("write", path, e);
+        let tmp = tempfile::Builder::new()
+            .prefix(".state-")
+            .tempfile_in(dir)
+            .map_err(err)?;
+        tmp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(err)?;
+        {
+            let mut w = BufWriter::new(tmp.as_file());
+            w.write_all(HEADER.as_bytes()).map_err(err)?;
+            // Sorted, so the file diffs well and reads predictably.
+            let mut uids: Vec<(&String, &Entry)> = self.entries.iter().collect();
+            uids.sort_unstable_by(|a, b| a.0.cmp(b.0));
+            for (uid, e) in uids {
+                let ts = Timestamp::from_second(e.first_seen).unwrap_or(Timestamp::UNIX_EPOCH);
+                let status = if e.delivered { "delivered" } else { "seen" };
+                writeln!(w, "{uid} {ts} {status}").map_err(err)?;
+            }
+            w.flush().map_err(err)?;
+        }
+        tmp.as_file().sync_all().map_err(err)?;
+        tmp.persist(path).map_err(|e| err(e.error))?;
+        sync_dir(dir).map_err(err)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.state");
+        let mut s = UidState::default();
+        s.see("uid1", 1_700_000_000);
+        s.mark_delivered("uid2", 1_700_000_100);
+        s.see("we%25ird", 5);
+        s.save(&path).unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.contains("uid2 2023-11-14T22:15:00Z delivered"),
+            "{text}"
+        );
+        assert_eq!(UidState::load(&path).unwrap(), s);
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+    }
+
+    #[test]
+    fn see_keeps_first_time() {
+        let mut s = UidState::default();
+        s.see("u", 10);
+        s.see("u", 20);
+        s.mark_delivered("u", 30);
+        assert_eq!(
+            s.get("u"),
+            Some(Entry {
+                first_seen: 10,
+                delivered: true
+            })
+        );
+    }
+
+    #[test]
+    fn missing_file_is_empty() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(UidState::load(&dir.path().join("none")).unwrap().is_empty());
+    }
+
+    #[test]
+    fn damaged_line_is_reported_with_its_number() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        fs::write(
+            &path,
+            "# x\nu1 2023-11-14T22:15:00Z delivered\nu2 garbage\n",
+        )
+        .unwrap();
+        let e = UidState::load(&path).unwrap_err().to_string();
+        assert!(e.contains(":3: damaged"), "{e}");
+    }
+
+    #[test]
+    fn prune_drops_absent() {
+        let mut s = UidState::default();
+        s.see("a", 1);
+        s.see("b", 1);
+        let present: HashSet<&str> = ["a"].into_iter().collect();
+        assert_eq!(s.prune(&present), 1);
+        assert!(s.get("b").is_none());
+    }
+
+    #[test]
+    fn file_names_are_escaped() {
+        assert_eq!(
+            escape_file_name("alice@pop.example.com:995"),
+            "alice@pop.example.com%3A995"
+        );
+        assert_eq!(escape_file_name("../x/y"), "%2E.%2Fx%2Fy");
+        assert_eq!(escape_file_name("a b"), "a%20b");
+    }
+
+    #[test]
+    fn private_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a/b");
+        create_private_dir(&d).unwrap();
+        let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+}

@@ -1,0 +1,408 @@
+//! The blocking POP3 session: a thin loop that writes encoded commands and
+//! feeds received bytes to the pure parsers. It knows nothing of accounts,
+//! files or policy.
+//!
+//! Commands can be queued with [`Session::send`] and their replies read
+//! later in the same order, which is all RFC 2449 pipelining needs; the
+//! lock-step helpers are `send` + `flush` + read.
+
+use std::io::{self, Read, Write};
+
+use super::capa::Capabilities;
+use super::command::Command;
+use super::multiline::DotDecoder;
+use super::response::{self, AuthReply, ProtoError, Status};
+
+/// Status lines longer than this are refused rather than buffered without
+/// bound. SASL challenges and OAuth error reports fit easily.
+const MAX_STATUS_LINE: usize = 1 << 20;
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Where a multi-line body goes, and why it failed.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error(transparent)]
+    Protocol(#[from] ProtoError),
+    /// The sink refused the bytes (a full disk, a dead MDA).
+    #[error("{0}")]
+    Sink(io::Error),
+}
+
+/// Receives `-vv` trace lines (already redacted).
+pub type Trace = Box<dyn FnMut(&str) + Send>;
+
+pub struct Session<S> {
+    stream: S,
+    /// Received bytes not yet consumed: `inbuf[pos..]`.
+    inbuf: Vec<u8>,
+    pos: usize,
+    /// Encoded commands not yet written.
+    outbuf: Vec<u8>,
+    trace: Option<Trace>,
+}
+
+impl<S: Read + Write> Session<S> {
+    pub fn new(stream: S, trace: Option<Trace>) -> Self {
+        Session {
+            stream,
+            inbuf: Vec::with_capacity(READ_CHUNK),
+            pos: 0,
+            outbuf: Vec::with_capacity(1024),
+            trace,
+        }
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// Give the stream back, for the STLS upgrade. Bytes the server sent
+    /// after its +OK to STLS would be injected plaintext: refuse them.
+    pub fn into_parts(self) -> Result<(S, Option<Trace>), ProtoError> {
+        if self.pos < self.inbuf.len() {
+            return Err(ProtoError::Malformed(
+                "the server sent data after accepting STLS, before the TLS handshake (possible injection attack)".into(),
+            ));
+        }
+        Ok((self.stream, self.trace))
+    }
+
+    fn trace(&mut self, dir: &str, line: &str) {
+        if let Some(t) = self.trace.as_mut() {
+            t(&format!("{dir} {line}"));
+        }
+    }
+
+    /// Queue a command without waiting for its reply.
+    pub fn send(&mut self, cmd: &Command<'_>) -> Result<(), ProtoError> {
+        cmd.encode(&mut self.outbuf)?;
+        if self.trace.is_some() {
+            let line = cmd.trace();
+            self.trace("C:", &line);
+        }
+        Ok(())
+    }
+
+    /// Write every queued command.
+    pub fn flush(&mut self) -> Result<(), ProtoError> {
+        if !self.outbuf.is_empty() {
+            self.stream.write_all(&self.outbuf)?;
+            self.outbuf.clear();
+        }
+        self.stream.flush()?;
+        Ok(())
+    }
+
+    /// Make sure at least one unread byte is buffered.
+    fn fill(&mut self) -> Result<(), ProtoError> {
+        if self.pos < self.inbuf.len() {
+            return Ok(());
+        }
+        self.inbuf.clear();
+        self.pos = 0;
+        self.inbuf.resize(READ_CHUNK, 0);
+        let n = loop {
+            match self.stream.read(&mut self.inbuf) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.inbuf.clear();
+                    return Err(ProtoError::Io(e));
+                }
+            }
+        };
+        self.inbuf.truncate(n);
+        if n == 0 {
+            return Err(ProtoError::Closed);
+        }
+        Ok(())
+    }
+
+    /// Read one line, without its CRLF or LF.
+    fn read_line(&mut self) -> Result<Vec<u8>, ProtoError> {
+        let mut line = Vec::new();
+        loop {
+            self.fill()?;
+            let avail = &self.inbuf[self.pos..];
+            match avail.iter().position(|&b| b == b'\n') {
+                Some(i) => {
+                    line.extend_from_slice(&avail[..i]);
+                    self.pos += i + 1;
+                    if line.last() == Some(&b'\r') {
+                        line.pop();
+                    }
+                    return Ok(line);
+                }
+                None => {
+                    line.extend_from_slice(avail);
+                    self.pos = self.inbuf.len();
+                    if line.len() > MAX_STATUS_LINE {
+                        return Err(ProtoError::LineTooLong(MAX_STATUS_LINE));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Read one status line (the reply to `verb`), whatever it says.
+    pub fn read_status_any(&mut self) -> Result<Status, ProtoError> {
+        let line = self.read_line()?;
+        if self.trace.is_some() {
+            let shown = String::from_utf8_lossy(&line).into_owned();
+            self.trace("S:", &shown);
+        }
+        response::parse_status(&line)
+    }
+
+    /// Read one status line; `-ERR` becomes [`ProtoError::Refused`].
+    pub fn read_status(&mut self, verb: &str) -> Result<Status, ProtoError> {
+        let st = self.read_status_any()?;
+        if st.ok {
+            Ok(st)
+        } else {
+            Err(ProtoError::Refused {
+                command: verb.to_string(),
+                code: st.code,
+                text: st.text,
+            })
+        }
+    }
+
+    /// Read a reply during SASL: a challenge or the final status.
+    pub fn read_auth_reply(&mut self) -> Result<AuthReply, ProtoError> {
+        let line = self.read_line()?;
+        if self.trace.is_some() {
+            // Challenges can carry server data but never our secret.
+            let shown = String::from_utf8_lossy(&line).into_owned();
+            self.trace("S:", &shown);
+        }
+        response::parse_auth_reply(&line)
+    }
+
+    /// Send one command and read its status line (lock-step).
+    pub fn command(&mut self, cmd: &Command<'_>) -> Result<Status, ProtoError> {
+        self.send(cmd)?;
+        self.flush()?;
+        self.read_status(cmd.verb())
+    }
+
+    /// Read the greeting; anything but +OK is a refusal.
+    pub fn greeting(&mut self) -> Result<Status, ProtoError> {
+        self.read_status("the connection (greeting)")
+    }
+
+    /// Stream a multi-line body into `sink`, dot-unstuffed, with LF line
+    /// endings. Returns the number of bytes written. Memory stays bounded by
+    /// the read buffer whatever the body's size.
+    pub fn read_body(&mut self, sink: &mut dyn Write) -> Result<u64, BodyError> {
+        let mut dec = DotDecoder::new();
+        let mut out = Vec::with_capacity(READ_CHUNK + 16);
+        let mut total = 0u64;
+        loop {
+            self.fill()?;
+            let (used, done) = dec.decode(&self.inbuf[self.pos..], &mut out);
+            self.pos += used;
+            if !out.is_empty() {
+                sink.write_all(&out).map_err(BodyError::Sink)?;
+                total += out.len() as u64;
+                out.clear();
+            }
+            if done {
+                return Ok(total);
+            }
+        }
+    }
+
+    /// Read a small multi-line body (CAPA, UIDL, LIST) into lines.
+    pub fn read_lines(&mut self) -> Result<Vec<Vec<u8>>, ProtoError> {
+        let mut body = Vec::new();
+        match self.read_body(&mut body) {
+            Ok(_) => {}
+            Err(BodyError::Protocol(e)) => return Err(e),
+            Err(BodyError::Sink(e)) => return Err(ProtoError::Io(e)),
+        }
+        let mut lines: Vec<Vec<u8>> = body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
+        // The body ends with LF, leaving one empty piece.
+        if lines.last().is_some_and(Vec::is_empty) {
+            lines.pop();
+        }
+        if self.trace.is_some() {
+            for l in &lines {
+                let shown = String::from_utf8_lossy(l).into_owned();
+                self.trace("S:", &shown);
+            }
+            self.trace("S:", ".");
+        }
+        Ok(lines)
+    }
+
+    /// CAPA (RFC 2449). A server without CAPA answers -ERR: that is an
+    /// empty capability list, not an error.
+    pub fn capa(&mut self) -> Result<Capabilities, ProtoError> {
+        self.send(&Command::Capa)?;
+        self.flush()?;
+        let st = self.read_status_any()?;
+        if !st.ok {
+            return Ok(Capabilities::default());
+        }
+        let lines = self.read_lines()?;
+        Ok(Capabilities::parse(lines.iter().map(Vec::as_slice)))
+    }
+
+    /// UIDL for the whole mailbox, or `None` when the server has no UIDL.
+    pub fn uidl(&mut self) -> Result<Option<Vec<(u32, String)>>, ProtoError> {
+        self.send(&Command::Uidl(None))?;
+        self.flush()?;
+        let st = self.read_status_any()?;
+        if !st.ok {
+            return Ok(None);
+        }
+        let lines = self.read_lines()?;
+        lines
+            .iter()
+            .map(|l| response::parse_uidl_line(l))
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
+    }
+
+    /// LIST for the whole mailbox: message numbers and sizes.
+    pub fn list(&mut self) -> Result<Vec<(u32, u64)>, ProtoError> {
+        self.command(&Command::List(None))?;
+        let lines = self.read_lines()?;
+        lines.iter().map(|l| response::parse_list_line(l)).collect()
+    }
+
+    /// QUIT: the only command that makes deletions real.
+    pub fn quit(&mut self) -> Result<(), ProtoError> {
+        self.command(&Command::Quit).map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Cursor;
+
+    /// A fake stream: reads come from a script, writes are recorded.
+    struct Fake {
+        input: Cursor<Vec<u8>>,
+        written: Vec<u8>,
+        chunk: usize,
+    }
+
+    impl Read for Fake {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = buf.len().min(self.chunk);
+            self.input.read(&mut buf[..n])
+        }
+    }
+    impl Write for Fake {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.written.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn session(input: &str, chunk: usize) -> Session<Fake> {
+        Session::new(
+            Fake {
+                input: Cursor::new(input.as_bytes().to_vec()),
+                written: Vec::new(),
+                chunk,
+            },
+            None,
+        )
+    }
+
+    #[test]
+    fn retr_body_is_unstuffed_and_lf() {
+        for chunk in [1, 2, 3, 7, 4096] {
+            let mut s = session(
+                "+OK 30 octets\r\nSubject: x\r\n\r\n..dot\r\nFrom me\r\n.\r\n+OK next\r\n",
+                chunk,
+            );
+            s.send(&Command::Retr(1)).unwrap();
+            s.flush().unwrap();
+            s.read_status("RETR").unwrap();
+            let mut out = Vec::new();
+            let n = s.read_body(&mut out).unwrap();
+            assert_eq!(out, b"Subject: x\n\n.dot\nFrom me\n");
+            assert_eq!(n, out.len() as u64);
+            // The next reply is still there: pipelined replies stay in sync.
+            assert!(s.read_status("NOOP").unwrap().ok);
+            assert_eq!(s.get_ref().written, b"RETR 1\r\n");
+        }
+    }
+
+    #[test]
+    fn err_reply_becomes_refused_with_code() {
+        let mut s = session("-ERR [IN-USE] locked\r\n", 4096);
+        match s.command(&Command::Stat) {
+            Err(ProtoError::Refused { code, text, .. }) => {
+                assert_eq!(code, Some(super::super::RespCode::InUse));
+                assert!(text.contains("locked"));
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cut_mid_body_is_an_error_not_a_short_message() {
+        let mut s = session("+OK\r\nSubject: x\r\n\r\npartial", 4096);
+        s.read_status("RETR").unwrap();
+        let mut out = Vec::new();
+        assert!(matches!(
+            s.read_body(&mut out),
+            Err(BodyError::Protocol(ProtoError::Closed))
+        ));
+    }
+
+    #[test]
+    fn uidl_and_list() {
+        let mut s = session(
+            "+OK\r\n1 abc\r\n2 d%e\r\n.\r\n+OK 2 messages\r\n1 10\r\n2 20\r\n.\r\n",
+            5,
+        );
+        let uids = s.uidl().unwrap().unwrap();
+        assert_eq!(uids, vec![(1, "abc".to_string()), (2, "d%25e".to_string())]);
+        assert_eq!(s.list().unwrap(), vec![(1, 10), (2, 20)]);
+    }
+
+    #[test]
+    fn no_uidl_is_none() {
+        let mut s = session("-ERR unknown command\r\n", 4096);
+        assert!(s.uidl().unwrap().is_none());
+    }
+
+    #[test]
+    fn capa_err_is_empty() {
+        let mut s = session("-ERR what\r\n", 4096);
+        assert_eq!(s.capa().unwrap(), Capabilities::default());
+    }
+
+    #[test]
+    fn stls_with_trailing_bytes_is_refused() {
+        let mut s = session("+OK begin TLS\r\n+OK injected\r\n", 4096);
+        s.command(&Command::Stls).unwrap();
+        assert!(s.into_parts().is_err());
+    }
+
+    #[test]
+    fn sink_failure_is_reported_as_sink() {
+        struct Full;
+        impl Write for Full {
+            fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+                Err(io::Error::other("disk full"))
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut s = session("+OK\r\nabc\r\n.\r\n", 4096);
+        s.read_status("RETR").unwrap();
+        assert!(matches!(s.read_body(&mut Full), Err(BodyError::Sink(_))));
+    }
+}

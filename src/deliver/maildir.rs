@@ -1,0 +1,286 @@
+//! Maildir delivery: write into `tmp/`, fsync, rename into `new/` under a
+//! unique name (`<time>.<unique>.<host>,S=<size>`), fsync `new/`.
+//!
+//! The unique part is chosen before writing so that the journal can name
+//! it; after a crash, a name in `new/` or `cur/` means the message landed,
+//! a name in `tmp/` means it did not (and the leftover is removed).
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::DeliverError;
+use crate::state::{create_private_dir, sync_dir};
+
+pub struct Maildir {
+    root: PathBuf,
+    tmp: PathBuf,
+    new: PathBuf,
+    cur: PathBuf,
+    host: String,
+    pid: u32,
+    seq: u64,
+}
+
+impl Maildir {
+    /// Open the Maildir, creating it (0700) when missing.
+    pub fn open(root: &Path) -> Result<Maildir, DeliverError> {
+        let (tmp, new, cur) = (root.join("tmp"), root.join("new"), root.join("cur"));
+        for d in [root, &tmp, &new, &cur] {
+            create_private_dir(d).map_err(|source| DeliverError::Create {
+                path: d.to_path_buf(),
+                source,
+            })?;
+        }
+        Ok(Maildir {
+            root: root.to_path_buf(),
+            tmp,
+            new,
+            cur,
+            host: maildir_hostname(),
+            pid: std::process::id(),
+            seq: 0,
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `<secs>.M<usecs>P<pid>Q<seq>.<host>`: unique across processes
+    /// (pid), runs (time) and messages (seq).
+    pub fn next_token(&mut self) -> String {
+        self.seq += 1;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        format!(
+            "{}.M{}P{}Q{}.{}",
+            now.as_secs(),
+            now.subsec_micros(),
+            self.pid,
+            self.seq,
+            self.host
+        )
+    }
+
+    pub fn create(&self, token: &str) -> Result<MaildirMessage, DeliverError> {
+        let tmp_path = self.tmp.join(token);
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&tmp_path)
+            .map_err(|source| DeliverError::Write {
+                path: tmp_path.clone(),
+                source,
+            })?;
+        // The mode above is filtered by the umask; mail is private anyway.
+        file.set_permissions(fs::Permissions::from_mode(0o600))
+            .map_err(|source| DeliverError::Write {
+                path: tmp_path.clone(),
+                source,
+            })?;
+        Ok(MaildirMessage {
+            out: BufWriter::with_capacity(64 * 1024, file),
+            tmp_path,
+            new_dir: self.new.clone(),
+            token: token.to_string(),
+            size: 0,
+        })
+    }
+
+    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+        let landed = |dir: &Path| -> io::Result<bool> {
+            let prefix = format!("{token},");
+            for entry in fs::read_dir(dir)? {
+                let name = entry?.file_name();
+                let name = name.to_string_lossy();
+                if name == token
+                    || name.starts_with(&prefix)
+                    || name.starts_with(&format!("{token}:"))
+                {
+                    return Ok(true);
+                }
+            }
+            Ok(false)
+        };
+        let io_err = |dir: &Path| {
+            let path = dir.to_path_buf();
+            move |source| DeliverError::Write { path, source }
+        };
+        if landed(&self.new).map_err(io_err(&self.new))?
+            || landed(&self.cur).map_err(io_err(&self.cur))?
+        {
+            return Ok(true);
+        }
+        match fs::remove_file(self.tmp.join(token)) {
+            Ok(()) => Ok(false),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(source) => Err(DeliverError::Write {
+                path: self.tmp.join(token),
+                source,
+            }),
+        }
+    }
+}
+
+/// A message being written into `tmp/`. Dropped without `commit`, it is
+/// removed.
+pub struct MaildirMessage {
+    out: BufWriter<File>,
+    tmp_path: PathBuf,
+    new_dir: PathBuf,
+    token: String,
+    size: u64,
+}
+
+impl Write for MaildirMessage {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.out.write_all(buf)?;
+        self.size += buf.len() as u64;
+        Ok(())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+impl MaildirMessage {
+    /// Make the message durable and visible: flush, fsync, rename into
+    /// `new/`, fsync `new/`. Returns the final path.
+    pub fn commit(mut self) -> Result<PathBuf, DeliverError> {
+        let final_path = self.new_dir.join(format!("{},S={}", self.token, self.size));
+        let r = (|| -> io::Result<()> {
+            self.out.flush()?;
+            self.out.get_ref().sync_all()?;
+            fs::rename(&self.tmp_path, &final_path)?;
+            sync_dir(&self.new_dir)
+        })();
+        match r {
+            Ok(()) => {
+                // Nothing left in tmp/ for Drop to remove.
+                self.tmp_path = PathBuf::new();
+                Ok(final_path)
+            }
+            Err(source) => Err(DeliverError::Write {
+                path: self.tmp_path.clone(),
+                source,
+            }),
+        }
+    }
+}
+
+impl Drop for MaildirMessage {
+    fn drop(&mut self) {
+        if !self.tmp_path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.tmp_path);
+        }
+    }
+}
+
+/// The host name with '/' and ':' escaped as the Maildir convention asks.
+fn maildir_hostname() -> String {
+    let raw = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    if raw.is_empty() {
+        return "localhost".to_string();
+    }
+    // '/' and ':' as \057 and \072 by convention; anything else odd too,
+    // so the name is safe in the journal and in a shell.
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.chars() {
+        if c.is_ascii_alphanumeric() || "-_".contains(c) || c == '.' {
+            out.push(c);
+        } else {
+            let mut buf = [0u8; 4];
+            for b in c.encode_utf8(&mut buf).bytes() {
+                out.push_str(&format!("\\{b:03o}"));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deliver_commit_lands_in_new_with_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(&dir.path().join("Mail")).unwrap();
+        let tok = md.next_token();
+        let mut m = md.create(&tok).unwrap();
+        m.write_all(b"Subject: hi\n\nbody\n").unwrap();
+        let path = m.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"Subject: hi\n\nbody\n");
+        assert!(
+            path.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .ends_with(",S=18")
+        );
+        assert_eq!(
+            fs::read_dir(dir.path().join("Mail/tmp")).unwrap().count(),
+            0
+        );
+        let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let mode = fs::metadata(dir.path().join("Mail"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(mode, 0o700);
+        assert!(md.recover(&tok).unwrap());
+    }
+
+    #[test]
+    fn dropped_message_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        let tok = md.next_token();
+        let mut m = md.create(&tok).unwrap();
+        m.write_all(b"partial").unwrap();
+        drop(m);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert!(!md.recover(&tok).unwrap());
+    }
+
+    #[test]
+    fn recover_removes_tmp_leftover_and_finds_cur() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        let tok = md.next_token();
+        fs::write(dir.path().join("tmp").join(&tok), b"half").unwrap();
+        assert!(!md.recover(&tok).unwrap());
+        assert!(!dir.path().join("tmp").join(&tok).exists());
+        let tok2 = md.next_token();
+        fs::write(
+            dir.path().join("cur").join(format!("{tok2},S=4:2,S")),
+            b"full",
+        )
+        .unwrap();
+        assert!(md.recover(&tok2).unwrap());
+    }
+
+    #[test]
+    fn tokens_are_unique() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        let a = md.next_token();
+        let b = md.next_token();
+        assert_ne!(a, b);
+        assert!(!a.contains('/') && !a.contains(' '));
+    }
+}

@@ -1,0 +1,189 @@
+//! The intent journal: before a message is delivered, popfetch writes (and
+//! fsyncs) which UID is about to land where; after a crash the next run
+//! asks the destination whether it landed, so a message is neither lost
+//! nor delivered twice.
+//!
+//! Format, one record per line, append-only:
+//!
+//! ```text
+//! B <uid> <token>     about to deliver <uid>; <token> names the target
+//! D <uid>             delivered
+//! ```
+//!
+//! UIDs and tokens never contain spaces or newlines (UIDs are escaped when
+//! parsed; tokens are made by popfetch). The journal is emptied once the
+//! state file has recorded its outcome.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, BufRead, BufReader, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use super::StateError;
+
+/// A delivery the journal knows about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    pub uid: String,
+    pub token: String,
+    /// A `D` record followed the `B` record.
+    pub done: bool,
+}
+
+pub struct Journal {
+    file: File,
+    path: PathBuf,
+    line: Vec<u8>,
+}
+
+impl Journal {
+    pub fn open(path: &Path) -> Result<Journal, StateError> {
+        let file = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| StateError::io("open", path, e))?;
+        Ok(Journal {
+            file,
+            path: path.to_path_buf(),
+            line: Vec::with_capacity(128),
+        })
+    }
+
+    fn append(&mut self, sync: bool) -> Result<(), StateError> {
+        let r = self
+            .file
+            .write_all(&self.line)
+            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
+        self.line.clear();
+        r.map_err(|e| StateError::io("write", &self.path, e))
+    }
+
+    /// Durably record the intent to deliver `uid` to the target `token`.
+    pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
+        self.line.clear();
+        write!(self.line, "B {uid} {token}\n")
+            .map_err(|e| StateError::io("write", &self.path, e))?;
+        self.append(true)
+    }
+
+    /// Record that `uid` landed. Not fsynced: if it is lost, recovery asks
+    /// the destination, which already holds the message durably.
+    pub fn done(&mut self, uid: &str) -> Result<(), StateError> {
+        self.line.clear();
+        write!(self.line, "D {uid}\n").map_err(|e| StateError::io("write", &self.path, e))?;
+        self.append(false)
+    }
+
+    /// Empty the journal once the state file holds every outcome.
+    pub fn clear(&mut self) -> Result<(), StateError> {
+        self.file
+            .set_len(0)
+            .and_then(|()| self.file.sync_data())
+            .map_err(|e| StateError::io("truncate", &self.path, e))
+    }
+}
+
+/// Read every record left by earlier runs. A torn last line (the crash hit
+/// while writing it) is ignored: its fsync never completed, so nothing was
+/// delivered under it.
+pub fn read(path: &Path) -> Result<Vec<Record>, StateError> {
+    let file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(StateError::io("read", path, e)),
+    };
+    let mut records: Vec<Record> = Vec::new();
+    let mut reader = BufReader::new(file);
+    let mut buf = Vec::new();
+    let mut lineno = 0;
+    loop {
+        buf.clear();
+        let n = reader
+            .read_until(b'\n', &mut buf)
+            .map_err(|e| StateError::io("read", path, e))?;
+        if n == 0 {
+            break;
+        }
+        lineno += 1;
+        if buf.last() != Some(&b'\n') {
+            break; // torn tail
+        }
+        buf.pop();
+        let line = String::from_utf8_lossy(&buf);
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["B", uid, token] => records.push(Record {
+                uid: uid.to_string(),
+                token: token.to_string(),
+                done: false,
+            }),
+            ["D", uid] => {
+                if let Some(r) = records.iter_mut().rev().find(|r| r.uid == *uid) {
+                    r.done = true;
+                }
+            }
+            _ => {
+                return Err(StateError::Corrupt {
+                    path: path.to_path_buf(),
+                    line: lineno,
+                    reason: "not a journal record".into(),
+                });
+            }
+        }
+    }
+    Ok(records)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn records_round_trip_and_clear() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        let mut j = Journal::open(&p).unwrap();
+        j.begin("u1", "t1").unwrap();
+        j.done("u1").unwrap();
+        j.begin("u2", "t2").unwrap();
+        let r = read(&p).unwrap();
+        assert_eq!(
+            r,
+            vec![
+                Record {
+                    uid: "u1".into(),
+                    token: "t1".into(),
+                    done: true
+                },
+                Record {
+                    uid: "u2".into(),
+                    token: "t2".into(),
+                    done: false
+                },
+            ]
+        );
+        j.clear().unwrap();
+        assert!(read(&p).unwrap().is_empty());
+        // Appends after a clear start at the beginning again.
+        j.begin("u3", "t3").unwrap();
+        assert_eq!(read(&p).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn torn_tail_is_ignored() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        std::fs::write(&p, "B u1 t1\nB u2 t").unwrap();
+        assert_eq!(read(&p).unwrap().len(), 1);
+    }
+
+    #[test]
+    fn garbage_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        std::fs::write(&p, "B u1 t1\nwhat\n").unwrap();
+        assert!(matches!(read(&p), Err(StateError::Corrupt { line: 2, .. })));
+    }
+}
