@@ -1,0 +1,682 @@
+//! The command line (SPEC §1), declared once with clap's derive API.
+//!
+//! The same definition renders `--help`, the man page (`man/popfetch.1`) and
+//! the shell completions (`completions/`); a unit test keeps the committed
+//! copies of the generated files in step with it.
+//!
+//! Every config key has a flag of the same name in [`AccountArgs`]; the flags
+//! are `global`, so they work before and after the subcommand. No flag takes a
+//! password: secrets never appear in argv, where `ps` would show them.
+
+use std::path::PathBuf;
+
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+
+use crate::account::{AuthChoice, Pipelining, TlsMode};
+
+const AFTER_LONG_HELP: &str = "\
+Configuration:
+  Accounts are read from $XDG_CONFIG_HOME/popfetch/config.toml (usually ~/.config/popfetch/config.toml), \
+or the file given with --config or POPFETCH_CONFIG. A [defaults] table applies to every [account.NAME] table; \
+a command-line flag overrides both for every selected account. Without a config file, --host, --user and one of \
+--maildir, --mbox or --mda describe a single account on the command line.
+
+Passwords:
+  In order: --password-command, then password_command or password in the config, then a matching entry in \
+$NETRC or ~/.netrc, then a prompt on the terminal. Under cron there is no terminal, so give one of the others.
+
+State:
+  Which messages were already delivered is kept in $XDG_STATE_HOME/popfetch (usually ~/.local/state/popfetch), \
+or the directory given with --state-dir or the state_dir key.
+
+Exit status:
+  0 success (check: new mail), 1 check found no new mail, 64 command-line usage error, 69 server unreachable or \
+not trusted, 74 local I/O or delivery failure, 75 temporary failure (try again later), 76 protocol violation by \
+the server, 77 authentication refused, 78 configuration error.
+
+Examples:
+  popfetch                         fetch from every configured account
+  popfetch -q work                 fetch from the account \"work\", printing only errors (for cron)
+  popfetch check                   count new messages without downloading anything
+  popfetch --host pop.example.com --user alice --maildir ~/Mail
+                                   fetch from an account given entirely on the command line";
+
+/// Fetch mail from POP3 servers into a Maildir, an mbox or a local delivery agent.
+///
+/// popfetch connects to each configured account over TLS, works out which messages are new
+/// from their unique IDs, delivers them, and then deletes or keeps them on the server as the
+/// account's policy says. A message is never deleted from the server before it has been
+/// stored durably, and never delivered twice.
+///
+/// With no subcommand, popfetch fetches from the named accounts, or from every account.
+#[derive(Debug, Parser)]
+#[command(
+    name = "popfetch",
+    version,
+    after_long_help = AFTER_LONG_HELP,
+    max_term_width = 100
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(flatten)]
+    pub account: AccountArgs,
+
+    /// Fetch from these accounts only (default: every account in the config file).
+    #[arg(value_name = "ACCOUNT")]
+    pub accounts: Vec<String>,
+}
+
+impl Cli {
+    /// The account names given on the command line, wherever they were written:
+    /// after the subcommand, or bare (`popfetch work`).
+    pub fn account_names(&self) -> Vec<String> {
+        match &self.command {
+            None => self.accounts.clone(),
+            Some(Commands::Fetch { accounts } | Commands::Check { accounts }) => {
+                let mut all = self.accounts.clone();
+                all.extend(accounts.iter().cloned());
+                all
+            }
+            Some(Commands::Serverinfo { account }) => {
+                let mut all = self.accounts.clone();
+                all.extend(account.iter().cloned());
+                all
+            }
+            Some(Commands::Accounts) => self.accounts.clone(),
+        }
+    }
+}
+
+/// What to do.
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum Commands {
+    /// Fetch new mail (the default when no subcommand is given).
+    Fetch {
+        /// Fetch from these accounts only (default: every account in the config file).
+        #[arg(value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+    },
+    /// Count new messages and their size; download and delete nothing.
+    ///
+    /// Exits with 0 when there is new mail and 1 when there is none, so it can be used
+    /// in a shell condition.
+    Check {
+        /// Check these accounts only (default: every account in the config file).
+        #[arg(value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+    },
+    /// Show what a server offers: greeting, TLS details, capabilities, login methods.
+    ///
+    /// Connects without logging in, so no password is needed.
+    Serverinfo {
+        /// The account whose server to ask (default: the first account in the config file).
+        #[arg(value_name = "ACCOUNT")]
+        account: Option<String>,
+    },
+    /// Validate the config file and list the accounts it defines.
+    Accounts,
+}
+
+/// Options that shape the run as a whole.
+#[derive(Debug, Args, Clone, PartialEq, Eq)]
+pub struct GlobalArgs {
+    /// Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml.
+    #[arg(
+        short = 'c',
+        long = "config",
+        value_name = "FILE",
+        env = "POPFETCH_CONFIG",
+        global = true
+    )]
+    pub config: Option<PathBuf>,
+
+    /// Say more: -v prints a line per message, -vv also traces the protocol on stderr
+    /// (passwords and tokens are always redacted).
+    #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Print errors only; the setting for cron.
+    #[arg(short = 'q', long = "quiet", global = true)]
+    pub quiet: bool,
+
+    /// Show progress bars: "auto" shows them only when stderr is a terminal.
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = Progress::Auto, global = true)]
+    pub progress: Progress,
+
+    /// Print one JSON object per account on stdout instead of the summary lines.
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Fetch from up to N accounts at the same time.
+    #[arg(
+        short = 'j',
+        long = "jobs",
+        value_name = "N",
+        default_value_t = 1,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        global = true
+    )]
+    pub jobs: usize,
+
+    /// Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch.
+    #[arg(long, value_name = "DIR", global = true)]
+    pub state_dir: Option<PathBuf>,
+}
+
+/// When to draw progress bars.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Progress {
+    /// Only when stderr is a terminal.
+    Auto,
+    /// Always, even into a pipe or file.
+    Always,
+    /// Never.
+    Never,
+}
+
+/// Account settings given on the command line. Each overrides the config key
+/// of the same name for every selected account; with no config file, they
+/// describe one account on their own.
+#[derive(Debug, Args, Clone, Default, PartialEq, Eq)]
+#[command(next_help_heading = "Account options (override the config file)")]
+pub struct AccountArgs {
+    /// The POP3 server's host name.
+    #[arg(long, value_name = "HOST", global = true)]
+    pub host: Option<String>,
+
+    /// The server's port (default: 995 with --tls implicit, 110 otherwise).
+    #[arg(
+        long,
+        value_name = "PORT",
+        value_parser = clap::value_parser!(u16).range(1..),
+        global = true
+    )]
+    pub port: Option<u16>,
+
+    /// The login name on the server.
+    #[arg(long, value_name = "USER", global = true)]
+    pub user: Option<String>,
+
+    /// How to secure the connection (default: implicit).
+    #[arg(long, value_enum, value_name = "MODE", global = true)]
+    pub tls: Option<TlsArg>,
+
+    /// Which login method to use (default: auto, the strongest the server offers).
+    #[arg(long, value_enum, value_name = "METHOD", global = true)]
+    pub auth: Option<AuthArg>,
+
+    /// Run CMD through sh -c and use the first line it prints as the password.
+    #[arg(long, value_name = "CMD", global = true)]
+    pub password_command: Option<String>,
+
+    /// Allow sending the password over a connection without TLS.
+    #[arg(long, global = true)]
+    pub allow_plaintext: bool,
+
+    /// Trust the certificate authorities in FILE (PEM) instead of the system's.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_ca_file: Option<PathBuf>,
+
+    /// Accept exactly the server certificate with this SHA-256 fingerprint
+    /// ("sha256:" and 32 hex bytes, colons optional).
+    #[arg(
+        long,
+        value_name = "FINGERPRINT",
+        value_parser = parse_fingerprint_arg,
+        global = true
+    )]
+    pub tls_fingerprint: Option<String>,
+
+    /// Deliver into the Maildir DIR (created if missing).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub maildir: Option<PathBuf>,
+
+    /// Append to the mbox FILE (mboxrd format).
+    #[arg(long, value_name = "FILE", global = true)]
+    pub mbox: Option<PathBuf>,
+
+    /// Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by
+    /// the account's user, both shell-quoted.
+    #[arg(long, value_name = "CMD", global = true)]
+    pub mda: Option<String>,
+
+    /// Leave messages on the server after delivering them.
+    #[arg(long, overrides_with = "no_keep", global = true)]
+    pub keep: bool,
+
+    /// Delete messages from the server once delivered (the default).
+    #[arg(long, overrides_with = "keep", global = true)]
+    pub no_keep: bool,
+
+    /// With --keep: delete messages first seen more than N days ago.
+    #[arg(long, value_name = "N", global = true)]
+    pub delete_after_days: Option<u32>,
+
+    /// Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G
+    /// (powers of 1024), e.g. 10M.
+    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, global = true)]
+    pub max_size: Option<u64>,
+
+    /// Fetch at most N messages per run, oldest first.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        global = true
+    )]
+    pub max_messages: Option<usize>,
+
+    /// Fetch every message on the server, even those already delivered.
+    #[arg(long, global = true)]
+    pub fetch_all: bool,
+
+    /// Give up on connecting, or on any read or write, after SECONDS (default: 60).
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        value_parser = clap::value_parser!(u64).range(1..),
+        global = true
+    )]
+    pub timeout: Option<u64>,
+
+    /// Send several commands at once: "auto" does so when the server offers PIPELINING.
+    #[arg(long, value_enum, value_name = "WHEN", global = true)]
+    pub pipelining: Option<PipeliningArg>,
+
+    /// Add a Received: trace header to each message (the default).
+    #[arg(long, overrides_with = "no_received_header", global = true)]
+    pub received_header: bool,
+
+    /// Do not add a Received: trace header.
+    #[arg(long, overrides_with = "received_header", global = true)]
+    pub no_received_header: bool,
+}
+
+impl AccountArgs {
+    /// `Some(true)` for --keep, `Some(false)` for --no-keep, `None` for neither.
+    pub fn keep_flag(&self) -> Option<bool> {
+        tristate(self.keep, self.no_keep)
+    }
+
+    /// `Some(true)` for --received-header, `Some(false)` for --no-received-header.
+    pub fn received_header_flag(&self) -> Option<bool> {
+        tristate(self.received_header, self.no_received_header)
+    }
+}
+
+fn tristate(on: bool, off: bool) -> Option<bool> {
+    match (on, off) {
+        (true, _) => Some(true),
+        (false, true) => Some(false),
+        (false, false) => None,
+    }
+}
+
+/// `--tls` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TlsArg {
+    /// TLS from the first byte (POP3S, port 995).
+    Implicit,
+    /// Plain connection upgraded with STLS; refused if the server does not offer it.
+    Starttls,
+    /// No encryption; needs --allow-plaintext to send a password.
+    None,
+}
+
+impl From<TlsArg> for TlsMode {
+    fn from(t: TlsArg) -> Self {
+        match t {
+            TlsArg::Implicit => TlsMode::Implicit,
+            TlsArg::Starttls => TlsMode::Starttls,
+            TlsArg::None => TlsMode::None,
+        }
+    }
+}
+
+/// `--auth` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum AuthArg {
+    /// The strongest method the server offers.
+    Auto,
+    /// USER and PASS.
+    User,
+    /// APOP (MD5 challenge).
+    Apop,
+    /// SASL PLAIN.
+    Plain,
+    /// SASL LOGIN.
+    Login,
+    /// SASL CRAM-MD5.
+    #[value(name = "cram-md5")]
+    CramMd5,
+    /// SASL SCRAM-SHA-256.
+    #[value(name = "scram-sha-256")]
+    ScramSha256,
+    /// SASL SCRAM-SHA-1.
+    #[value(name = "scram-sha-1")]
+    ScramSha1,
+    /// OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token.
+    Xoauth2,
+    /// OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token.
+    Oauthbearer,
+}
+
+impl From<AuthArg> for AuthChoice {
+    fn from(a: AuthArg) -> Self {
+        match a {
+            AuthArg::Auto => AuthChoice::Auto,
+            AuthArg::User => AuthChoice::User,
+            AuthArg::Apop => AuthChoice::Apop,
+            AuthArg::Plain => AuthChoice::Plain,
+            AuthArg::Login => AuthChoice::Login,
+            AuthArg::CramMd5 => AuthChoice::CramMd5,
+            AuthArg::ScramSha256 => AuthChoice::ScramSha256,
+            AuthArg::ScramSha1 => AuthChoice::ScramSha1,
+            AuthArg::Xoauth2 => AuthChoice::Xoauth2,
+            AuthArg::Oauthbearer => AuthChoice::Oauthbearer,
+        }
+    }
+}
+
+/// `--pipelining` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PipeliningArg {
+    /// When the server announces PIPELINING.
+    Auto,
+    /// Always, even when the server does not announce it.
+    On,
+    /// Never: one command at a time.
+    Off,
+}
+
+impl From<PipeliningArg> for Pipelining {
+    fn from(p: PipeliningArg) -> Self {
+        match p {
+            PipeliningArg::Auto => Pipelining::Auto,
+            PipeliningArg::On => Pipelining::On,
+            PipeliningArg::Off => Pipelining::Off,
+        }
+    }
+}
+
+fn parse_size_arg(s: &str) -> Result<u64, String> {
+    crate::config::parse_size(s)
+}
+
+fn parse_fingerprint_arg(s: &str) -> Result<String, String> {
+    crate::config::normalize_fingerprint(s)
+}
+
+/// The clap command, for rendering help, the man page and completions.
+pub fn command() -> clap::Command {
+    Cli::command()
+}
+
+/// Sections of the man page that clap does not know about: the config file,
+/// passwords, files, environment, exit status and examples.
+const MAN_SECTIONS: &str = include_str!("cli/man-sections.roff");
+
+/// The man page, `man/popfetch.1`. Deterministic: no date is embedded.
+pub fn render_man() -> Vec<u8> {
+    let man = clap_mangen::Man::new(command());
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail, so the results carry no information.
+    let _ = man.render_title(&mut out);
+    let _ = man.render_name_section(&mut out);
+    let _ = man.render_synopsis_section(&mut out);
+    let _ = man.render_description_section(&mut out);
+    let _ = man.render_options_section(&mut out);
+    out.extend_from_slice(man_commands_section().as_bytes());
+    out.extend_from_slice(MAN_SECTIONS.as_bytes());
+    let _ = man.render_version_section(&mut out);
+    out
+}
+
+/// The subcommands, described on this page (clap_mangen would point to a
+/// separate page per subcommand).
+fn man_commands_section() -> String {
+    let mut cmd = command();
+    cmd.build();
+    let mut out = String::from(".SH COMMANDS\n");
+    for sub in cmd.get_subcommands() {
+        if sub.get_name() == "help" {
+            continue;
+        }
+        let args: Vec<String> = sub
+            .get_positionals()
+            .map(|a| {
+                let name = a
+                    .get_value_names()
+                    .and_then(|v| v.first())
+                    .map_or_else(|| a.get_id().to_string(), |v| v.to_string());
+                let dots = if a.get_num_args().is_some_and(|n| n.max_values() > 1) {
+                    "..."
+                } else {
+                    ""
+                };
+                format!(" [\\fI{}\\fR]{dots}", roff_escape(&name))
+            })
+            .collect();
+        out.push_str(&format!(
+            ".TP\n\\fBpopfetch {}\\fR{}\n",
+            roff_escape(sub.get_name()),
+            args.concat()
+        ));
+        let about = sub
+            .get_long_about()
+            .or_else(|| sub.get_about())
+            .map(|a| a.to_string())
+            .unwrap_or_default();
+        for (i, para) in about.split("\n\n").enumerate() {
+            if i > 0 {
+                out.push_str(".IP\n");
+            }
+            out.push_str(&roff_escape(para.trim()));
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Text as roff: backslashes and hyphens escaped, no line taken for a request.
+fn roff_escape(text: &str) -> String {
+    text.lines()
+        .map(|line| {
+            let l = line.replace('\\', "\\e").replace('-', "\\-");
+            if l.starts_with('.') || l.starts_with('\'') {
+                format!("\\&{l}")
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Shell completions as `(path relative to the crate root, contents)`.
+pub fn render_completions() -> Vec<(&'static str, Vec<u8>)> {
+    use clap_complete::Shell;
+    [
+        (Shell::Bash, "completions/popfetch.bash"),
+        (Shell::Zsh, "completions/_popfetch"),
+        (Shell::Fish, "completions/popfetch.fish"),
+    ]
+    .into_iter()
+    .map(|(shell, path)| {
+        let mut cmd = command();
+        let mut out = Vec::new();
+        clap_complete::generate(shell, &mut cmd, "popfetch", &mut out);
+        (path, out)
+    })
+    .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Cli {
+        let mut argv = vec!["popfetch"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).unwrap()
+    }
+
+    #[test]
+    fn definition_is_consistent() {
+        command().debug_assert();
+    }
+
+    #[test]
+    fn bare_account_names_mean_fetch() {
+        let cli = parse(&["work", "home"]);
+        assert_eq!(cli.command, None);
+        assert_eq!(cli.account_names(), vec!["work", "home"]);
+    }
+
+    #[test]
+    fn subcommands_take_their_accounts() {
+        let cli = parse(&["check", "work"]);
+        assert_eq!(
+            cli.command,
+            Some(Commands::Check {
+                accounts: vec!["work".into()]
+            })
+        );
+        assert_eq!(cli.account_names(), vec!["work"]);
+        let cli = parse(&["fetch", "a", "b"]);
+        assert_eq!(cli.account_names(), vec!["a", "b"]);
+        let cli = parse(&["serverinfo"]);
+        assert_eq!(cli.command, Some(Commands::Serverinfo { account: None }));
+        let cli = parse(&["serverinfo", "work"]);
+        assert_eq!(cli.account_names(), vec!["work"]);
+        let cli = parse(&["accounts"]);
+        assert_eq!(cli.command, Some(Commands::Accounts));
+    }
+
+    #[test]
+    fn flags_work_before_and_after_the_subcommand() {
+        let before = parse(&["-q", "--json", "--keep", "--max-size", "10M", "check", "w"]);
+        let after = parse(&["check", "w", "-q", "--json", "--keep", "--max-size", "10M"]);
+        for cli in [&before, &after] {
+            assert!(cli.global.quiet);
+            assert!(cli.global.json);
+            assert_eq!(cli.account.keep_flag(), Some(true));
+            assert_eq!(cli.account.max_size, Some(10 * 1024 * 1024));
+        }
+        let cli = parse(&[
+            "fetch", "-vv", "--host", "h", "-j", "3", "--tls", "starttls",
+        ]);
+        assert_eq!(cli.global.verbose, 2);
+        assert_eq!(cli.global.jobs, 3);
+        assert_eq!(cli.account.host.as_deref(), Some("h"));
+        assert_eq!(cli.account.tls, Some(TlsArg::Starttls));
+    }
+
+    #[test]
+    fn defaults() {
+        let cli = parse(&[]);
+        assert_eq!(cli.global.jobs, 1);
+        assert_eq!(cli.global.progress, Progress::Auto);
+        assert_eq!(cli.global.verbose, 0);
+        assert_eq!(cli.account, AccountArgs::default());
+        assert_eq!(cli.account.keep_flag(), None);
+        assert_eq!(cli.account.received_header_flag(), None);
+    }
+
+    #[test]
+    fn negatable_flags_last_one_wins() {
+        let cli = parse(&["--keep", "--no-keep"]);
+        assert_eq!(cli.account.keep_flag(), Some(false));
+        let cli = parse(&["--no-keep", "--keep"]);
+        assert_eq!(cli.account.keep_flag(), Some(true));
+        let cli = parse(&["--no-received-header"]);
+        assert_eq!(cli.account.received_header_flag(), Some(false));
+    }
+
+    #[test]
+    fn enum_values() {
+        let cli = parse(&["--auth", "cram-md5", "--pipelining", "off", "--tls", "none"]);
+        assert_eq!(
+            cli.account.auth.map(AuthChoice::from),
+            Some(AuthChoice::CramMd5)
+        );
+        assert_eq!(
+            cli.account.pipelining.map(Pipelining::from),
+            Some(Pipelining::Off)
+        );
+        assert_eq!(cli.account.tls.map(TlsMode::from), Some(TlsMode::None));
+        let cli = parse(&["--auth", "scram-sha-256"]);
+        assert_eq!(cli.account.auth, Some(AuthArg::ScramSha256));
+    }
+
+    #[test]
+    fn bad_values_are_rejected() {
+        for args in [
+            &["--port", "0"][..],
+            &["--port", "70000"],
+            &["--timeout", "0"],
+            &["-j", "0"],
+            &["--max-size", "10Q"],
+            &["--max-messages", "0"],
+            &["--tls", "ssl"],
+            &["--tls-fingerprint", "sha256:12"],
+            &["--progress", "sometimes"],
+            &["--password", "x"],
+        ] {
+            let mut argv = vec!["popfetch"];
+            argv.extend_from_slice(args);
+            assert!(Cli::try_parse_from(&argv).is_err(), "{args:?} was accepted");
+        }
+    }
+
+    #[test]
+    fn fingerprint_flag_is_normalised() {
+        let fp = "sha256:".to_string() + &"ab".repeat(32);
+        let cli = parse(&["--tls-fingerprint", &fp]);
+        let want = format!("sha256:{}", vec!["AB"; 32].join(":"));
+        assert_eq!(cli.account.tls_fingerprint, Some(want));
+    }
+
+    #[test]
+    fn no_flag_takes_a_password() {
+        for arg in command().get_arguments() {
+            let long = arg.get_long().unwrap_or_default();
+            assert!(
+                !long.contains("password") || long == "password-command",
+                "--{long} would put a secret in argv"
+            );
+        }
+    }
+
+    /// Compares (or, with POPFETCH_BLESS=1, rewrites) the generated man page
+    /// and completions with the committed copies.
+    #[test]
+    fn generated_files_are_fresh() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut files = vec![("man/popfetch.1", render_man())];
+        files.extend(render_completions());
+        let bless = std::env::var_os("POPFETCH_BLESS").is_some_and(|v| v == "1");
+        let mut stale = Vec::new();
+        for (rel, want) in files {
+            assert!(!want.is_empty(), "{rel} rendered empty");
+            let path = root.join(rel);
+            if bless {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir).unwrap();
+                }
+                std::fs::write(&path, &want).unwrap();
+            } else if std::fs::read(&path).ok().as_deref() != Some(&want[..]) {
+                stale.push(rel);
+            }
+        }
+        assert!(
+            stale.is_empty(),
+            "{stale:?} are stale: run POPFETCH_BLESS=1 cargo test to regenerate"
+        );
+    }
+}

@@ -1,0 +1,262 @@
+# Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
+function __fish_popfetch_global_optspecs
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
+end
+
+function __fish_popfetch_needs_command
+    # Figure out if the current invocation already has a command.
+    set -l cmd (commandline -opc)
+    set -e cmd[1]
+    argparse -s (__fish_popfetch_global_optspecs) -- $cmd 2>/dev/null
+    or return
+    if set -q argv[1]
+        # Also print the command, so this can be used to figure out what it is.
+        echo $argv[1]
+        return 1
+    end
+    return 0
+end
+
+function __fish_popfetch_using_subcommand
+    set -l cmd (__fish_popfetch_needs_command)
+    test -z "$cmd"
+    and return 1
+    contains -- $cmd[1] $argv
+end
+
+complete -c popfetch -n "__fish_popfetch_needs_command" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_needs_command" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_needs_command" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_needs_command" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_needs_command" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_needs_command" -s V -l version -d 'Print version'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "check" -d 'Count new messages and their size; download and delete nothing'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "accounts" -d 'Validate the config file and list the accounts it defines'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "accounts" -d 'Validate the config file and list the accounts it defines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

@@ -1,0 +1,769 @@
+//! From TOML text (and from the command-line flags) to [`Layer`]s: typed,
+//! range-checked settings that remember where each one was written.
+//!
+//! The document is walked by hand over `toml`'s spanned tree rather than
+//! deserialised with serde, so that every error can name the key, the section
+//! and the exact line and column, and so that accounts keep the file's order.
+
+use std::path::{Path, PathBuf};
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::{ConfigError, Env};
+use crate::account::{AuthChoice, CommandSpec, Destination, PasswordSource, Pipelining, TlsMode};
+use crate::cli::AccountArgs;
+use crate::secret::Secret;
+
+/// The keys an account (or `[defaults]`) may set.
+pub(crate) const KNOWN_KEYS: &[&str] = &[
+    "host",
+    "port",
+    "tls",
+    "user",
+    "password",
+    "password_command",
+    "auth",
+    "allow_plaintext",
+    "tls_ca_file",
+    "tls_fingerprint",
+    "maildir",
+    "mbox",
+    "mda",
+    "keep",
+    "delete_after_days",
+    "max_size",
+    "max_messages",
+    "fetch_all",
+    "timeout",
+    "state_dir",
+    "pipelining",
+    "received_header",
+];
+
+/// Keys the specification describes that this version cannot honour yet.
+/// Rejected rather than ignored: ignoring `proxy` or `lmtp` would do
+/// something other than what the user asked for.
+const UNSUPPORTED_KEYS: &[&str] = &[
+    "lmtp",
+    "smtp",
+    "proxy",
+    "tls_client_cert",
+    "tls_client_key",
+    "commit_every",
+    "log_file",
+    "recipient",
+];
+
+/// Where a setting was written.
+#[derive(Debug, Clone)]
+pub(crate) enum Origin {
+    /// In the file: `FILE:LINE:COL` of the key.
+    File { key_at: String, in_defaults: bool },
+    /// On the command line, e.g. `--tls`.
+    Flag(&'static str),
+}
+
+/// One setting and where it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Setting<T> {
+    pub value: T,
+    pub origin: Origin,
+}
+
+fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
+    Some(Setting {
+        value,
+        origin: origin.clone(),
+    })
+}
+
+/// Everything one section (or the command line) sets; `None` = not set here.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Layer {
+    pub host: Option<Setting<String>>,
+    pub port: Option<Setting<u16>>,
+    pub tls: Option<Setting<TlsMode>>,
+    pub user: Option<Setting<String>>,
+    pub password: Option<Setting<PasswordSource>>,
+    pub auth: Option<Setting<AuthChoice>>,
+    pub allow_plaintext: Option<Setting<bool>>,
+    pub tls_ca_file: Option<Setting<PathBuf>>,
+    pub tls_fingerprint: Option<Setting<String>>,
+    pub destination: Option<Setting<Destination>>,
+    pub keep: Option<Setting<bool>>,
+    pub delete_after_days: Option<Setting<u32>>,
+    pub max_size: Option<Setting<u64>>,
+    pub max_messages: Option<Setting<usize>>,
+    pub fetch_all: Option<Setting<bool>>,
+    pub timeout: Option<Setting<u64>>,
+    pub state_dir: Option<Setting<PathBuf>>,
+    pub pipelining: Option<Setting<Pipelining>>,
+    pub received_header: Option<Setting<bool>>,
+}
+
+impl Layer {
+    /// `top`'s settings where it has them, `self`'s elsewhere.
+    pub fn overlay(self, top: Layer) -> Layer {
+        Layer {
+            host: top.host.or(self.host),
+            port: top.port.or(self.port),
+            tls: top.tls.or(self.tls),
+            user: top.user.or(self.user),
+            password: top.password.or(self.password),
+            auth: top.auth.or(self.auth),
+            allow_plaintext: top.allow_plaintext.or(self.allow_plaintext),
+            tls_ca_file: top.tls_ca_file.or(self.tls_ca_file),
+            tls_fingerprint: top.tls_fingerprint.or(self.tls_fingerprint),
+            destination: top.destination.or(self.destination),
+            keep: top.keep.or(self.keep),
+            delete_after_days: top.delete_after_days.or(self.delete_after_days),
+            max_size: top.max_size.or(self.max_size),
+            max_messages: top.max_messages.or(self.max_messages),
+            fetch_all: top.fetch_all.or(self.fetch_all),
+            timeout: top.timeout.or(self.timeout),
+            state_dir: top.state_dir.or(self.state_dir),
+            pipelining: top.pipelining.or(self.pipelining),
+            received_header: top.received_header.or(self.received_header),
+        }
+    }
+}
+
+/// One `[account.NAME]` table.
+#[derive(Debug, Clone)]
+pub(crate) struct RawAccount {
+    pub name: String,
+    /// `FILE:LINE:COL` of the name, for errors about keys that are missing.
+    pub header_at: String,
+    pub layer: Layer,
+}
+
+/// The whole file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct File {
+    pub defaults: Layer,
+    /// In the order of the file.
+    pub accounts: Vec<RawAccount>,
+    /// Where the first `password` key is, for the permission warning.
+    pub password_at: Option<String>,
+}
+
+/// Turns byte offsets into `FILE:LINE:COL` (both 1-based, columns in characters).
+struct Locator<'a> {
+    path: &'a Path,
+    text: &'a str,
+}
+
+impl Locator<'_> {
+    fn at(&self, offset: usize) -> String {
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = before[line_start..].chars().count() + 1;
+        format!("{}:{line}:{col}", self.path.display())
+    }
+}
+
+/// Which table a key is in, for messages.
+#[derive(Clone, Copy)]
+enum Section<'a> {
+    Defaults,
+    Account(&'a str),
+}
+
+impl Section<'_> {
+    fn describe(self) -> String {
+        match self {
+            Section::Defaults => "[defaults]".to_string(),
+            Section::Account(name) => format!("account {name:?}"),
+        }
+    }
+}
+
+/// Parse and check the whole file.
+pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, ConfigError> {
+    let loc = Locator { path, text };
+    let doc = DeTable::parse(text).map_err(|e| {
+        let at = loc.at(e.span().map_or(0, |s| s.start));
+        ConfigError::Syntax {
+            at,
+            message: format!(
+                "this is not valid TOML: {}",
+                e.message().trim_end().replace('\n', "; ")
+            ),
+        }
+    })?;
+
+    let mut file = File::default();
+    for (key, value) in in_file_order(doc.get_ref()) {
+        match key.get_ref().as_ref() {
+            "defaults" => {
+                let table = as_table(value).ok_or_else(|| ConfigError::Invalid {
+                    at: loc.at(value.span().start),
+                    message: "defaults must be a table: write [defaults] on a line of its own \
+                              and the settings below it"
+                        .to_string(),
+                })?;
+                file.defaults = parse_layer(&loc, table, Section::Defaults, env, &mut file)?;
+            }
+            "account" => {
+                let table = as_table(value).ok_or_else(|| ConfigError::Invalid {
+                    at: loc.at(value.span().start),
+                    message: "account must be a table of accounts: write [account.NAME] \
+                              above each account's settings"
+                        .to_string(),
+                })?;
+                for (name_key, body) in in_file_order(table) {
+                    let name: &str = name_key.get_ref().as_ref();
+                    let header_at = loc.at(name_key.span().start);
+                    let Some(body) = as_table(body) else {
+                        return Err(ConfigError::Invalid {
+                            at: header_at,
+                            message: format!(
+                                "account.{name} is not a table: accounts are written \
+                                 [account.NAME] with their settings below; to set {name} for \
+                                 every account, put it under [defaults]"
+                            ),
+                        });
+                    };
+                    check_account_name(name).map_err(|message| ConfigError::Invalid {
+                        at: header_at.clone(),
+                        message,
+                    })?;
+                    let layer = parse_layer(&loc, body, Section::Account(name), env, &mut file)?;
+                    file.accounts.push(RawAccount {
+                        name: name.to_string(),
+                        header_at,
+                        layer,
+                    });
+                }
+            }
+            other => {
+                let message = if KNOWN_KEYS.contains(&other) || UNSUPPORTED_KEYS.contains(&other) {
+                    format!(
+                        "key {other:?} is outside any table: move it under [defaults] (for \
+                         every account) or under [account.NAME]"
+                    )
+                } else {
+                    format!(
+                        "unknown key {other:?}{}: the top level holds only [defaults] and \
+                         [account.NAME] tables",
+                        suggestion(other, &["defaults", "account"])
+                    )
+                };
+                return Err(ConfigError::Invalid {
+                    at: loc.at(key.span().start),
+                    message,
+                });
+            }
+        }
+    }
+    Ok(file)
+}
+
+fn in_file_order<'t, 'i>(
+    table: &'t DeTable<'i>,
+) -> Vec<(
+    &'t Spanned<std::borrow::Cow<'i, str>>,
+    &'t Spanned<DeValue<'i>>,
+)> {
+    // The table is sorted by key; the spans give back the order of the file.
+    let mut entries: Vec<_> = table.iter().collect();
+    entries.sort_by_key(|(k, _)| k.span().start);
+    entries
+}
+
+fn as_table<'t, 'i>(v: &'t Spanned<DeValue<'i>>) -> Option<&'t DeTable<'i>> {
+    v.get_ref().as_table()
+}
+
+/// Account names appear in every message and in `popfetch NAME`.
+fn check_account_name(name: &str) -> Result<(), String> {
+    if name.is_empty() {
+        return Err("an account name must not be empty: write [account.NAME]".to_string());
+    }
+    if name.chars().any(char::is_control) {
+        return Err(format!(
+            "account name {name:?} contains a control character: use letters, digits, '-' or '_'"
+        ));
+    }
+    if name.starts_with('-') {
+        return Err(format!(
+            "account name {name:?} starts with '-', so it could not be named on the command \
+             line: rename it"
+        ));
+    }
+    Ok(())
+}
+
+fn parse_layer(
+    loc: &Locator<'_>,
+    table: &DeTable<'_>,
+    section: Section<'_>,
+    env: &Env,
+    file: &mut File,
+) -> Result<Layer, ConfigError> {
+    let mut layer = Layer::default();
+    for (k, v) in in_file_order(table) {
+        let key: &str = k.get_ref().as_ref();
+        let origin = Origin::File {
+            key_at: loc.at(k.span().start),
+            in_defaults: matches!(section, Section::Defaults),
+        };
+        let key_err = |message: String| ConfigError::Invalid {
+            at: loc.at(k.span().start),
+            message: format!("{}: {message}", section.describe()),
+        };
+        let value_err = |message: String| ConfigError::Invalid {
+            at: loc.at(v.span().start),
+            message: format!("{}: key {key:?}: {message}", section.describe()),
+        };
+        let val = v.get_ref();
+        match key {
+            "host" => layer.host = set(&origin, word(val, "a host name").map_err(value_err)?),
+            "user" => layer.user = set(&origin, nonempty(val, "a user name").map_err(value_err)?),
+            "port" => {
+                let n = integer(val).map_err(value_err)?;
+                let port = u16::try_from(n)
+                    .ok()
+                    .filter(|p| *p != 0)
+                    .ok_or_else(|| value_err(format!("{n} is not a port: use 1 to 65535")))?;
+                layer.port = set(&origin, port);
+            }
+            "tls" => layer.tls = set(&origin, tls_mode(val).map_err(value_err)?),
+            "auth" => layer.auth = set(&origin, auth_choice(val).map_err(value_err)?),
+            "password" | "password_command" => {
+                if let Some(prev) = &layer.password {
+                    return Err(key_err(format!(
+                        "both password and password_command are set (the first at {}): keep \
+                         only one",
+                        origin_at(&prev.origin)
+                    )));
+                }
+                let source = if key == "password" {
+                    let s = string(val).map_err(value_err)?;
+                    if s.is_empty() {
+                        return Err(value_err(
+                            "the password is empty: remove the key to be asked on the \
+                             terminal, or set password_command"
+                                .to_string(),
+                        ));
+                    }
+                    if file.password_at.is_none() {
+                        file.password_at = Some(loc.at(k.span().start));
+                    }
+                    PasswordSource::Literal(Secret::new(s))
+                } else {
+                    PasswordSource::Command(command(val).map_err(value_err)?)
+                };
+                layer.password = set(&origin, source);
+            }
+            "allow_plaintext" => {
+                layer.allow_plaintext = set(&origin, boolean(val).map_err(value_err)?)
+            }
+            "tls_ca_file" => layer.tls_ca_file = set(&origin, path(val, env).map_err(value_err)?),
+            "tls_fingerprint" => {
+                let s = string(val).map_err(value_err)?;
+                let fp = super::normalize_fingerprint(&s).map_err(value_err)?;
+                layer.tls_fingerprint = set(&origin, fp);
+            }
+            "maildir" | "mbox" | "mda" => {
+                if let Some(prev) = &layer.destination {
+                    return Err(key_err(format!(
+                        "{key} is set, but so is {} (at {}): an account delivers to exactly \
+                         one of maildir, mbox or mda, so remove one",
+                        destination_key(&prev.value),
+                        origin_at(&prev.origin)
+                    )));
+                }
+                let dest = match key {
+                    "maildir" => Destination::Maildir(path(val, env).map_err(value_err)?),
+                    "mbox" => Destination::Mbox(path(val, env).map_err(value_err)?),
+                    _ => Destination::Mda(command(val).map_err(value_err)?),
+                };
+                layer.destination = set(&origin, dest);
+            }
+            "keep" => layer.keep = set(&origin, boolean(val).map_err(value_err)?),
+            "delete_after_days" => {
+                let n = integer(val).map_err(value_err)?;
+                let days = u32::try_from(n).map_err(|_| {
+                    value_err(format!("{n} is not a number of days: use 0 or more"))
+                })?;
+                layer.delete_after_days = set(&origin, days);
+            }
+            "max_size" => {
+                let size = match val {
+                    DeValue::String(s) => super::parse_size(s).map_err(value_err)?,
+                    other => {
+                        let n = integer(other).map_err(|_| {
+                            value_err(format!(
+                                "expected a size, found {}: write bytes (10485760) or a \
+                                 string such as \"10M\"",
+                                other.type_str()
+                            ))
+                        })?;
+                        u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                            value_err(format!(
+                                "{n} is not a size: give a positive number of bytes, or \
+                                 remove max_size for no limit"
+                            ))
+                        })?
+                    }
+                };
+                layer.max_size = set(&origin, size);
+            }
+            "max_messages" => {
+                let n = integer(val).map_err(value_err)?;
+                let max = usize::try_from(n).ok().filter(|m| *m > 0).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a message count: give 1 or more, or remove max_messages \
+                         for no limit"
+                    ))
+                })?;
+                layer.max_messages = set(&origin, max);
+            }
+            "fetch_all" => layer.fetch_all = set(&origin, boolean(val).map_err(value_err)?),
+            "timeout" => {
+                let n = integer(val).map_err(value_err)?;
+                let secs = u64::try_from(n).ok().filter(|s| *s > 0).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a timeout: give a number of seconds, 1 or more"
+                    ))
+                })?;
+                layer.timeout = set(&origin, secs);
+            }
+            "state_dir" => layer.state_dir = set(&origin, path(val, env).map_err(value_err)?),
+            "pipelining" => layer.pipelining = set(&origin, pipelining(val).map_err(value_err)?),
+            "received_header" => {
+                layer.received_header = set(&origin, boolean(val).map_err(value_err)?)
+            }
+            k if UNSUPPORTED_KEYS.contains(&k) => {
+                return Err(key_err(format!(
+                    "key {k:?} is not supported in this version of popfetch: remove it \
+                     (popfetch will not ignore it and silently do something else)"
+                )));
+            }
+            k => {
+                return Err(key_err(format!(
+                    "unknown key {k:?}{}; the keys are {}",
+                    suggestion(k, KNOWN_KEYS),
+                    KNOWN_KEYS.join(", ")
+                )));
+            }
+        }
+    }
+    Ok(layer)
+}
+
+fn origin_at(o: &Origin) -> String {
+    match o {
+        Origin::File { key_at, .. } => key_at.clone(),
+        Origin::Flag(f) => (*f).to_string(),
+    }
+}
+
+fn destination_key(d: &Destination) -> &'static str {
+    match d {
+        Destination::Maildir(_) => "maildir",
+        Destination::Mbox(_) => "mbox",
+        Destination::Mda(_) => "mda",
+    }
+}
+
+/// `(did you mean "port"?)` for a near miss, or nothing.
+fn suggestion(key: &str, known: &[&str]) -> String {
+    known
+        .iter()
+        .map(|k| (edit_distance(key, k), *k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min()
+        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default()
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = if ca == *cb {
+                prev
+            } else {
+                1 + prev.min(cur).min(row[j])
+            };
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+fn wrong_type(expected: &str, v: &DeValue<'_>) -> String {
+    format!("expected {expected}, found {}", v.type_str())
+}
+
+fn string(v: &DeValue<'_>) -> Result<String, String> {
+    match v {
+        DeValue::String(s) => Ok(s.to_string()),
+        other => Err(wrong_type("a string in quotes", other)),
+    }
+}
+
+fn nonempty(v: &DeValue<'_>, what: &str) -> Result<String, String> {
+    let s = string(v)?;
+    if s.trim().is_empty() {
+        return Err(format!("{what} must not be empty"));
+    }
+    Ok(s)
+}
+
+/// A string without blanks, such as a host name.
+fn word(v: &DeValue<'_>, what: &str) -> Result<String, String> {
+    let s = nonempty(v, what)?;
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(format!("{s:?} is not {what}: it contains a blank"));
+    }
+    Ok(s)
+}
+
+fn integer(v: &DeValue<'_>) -> Result<i64, String> {
+    match v {
+        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
+            .map_err(|_| format!("{i} is too large a number")),
+        other => Err(wrong_type("a whole number", other)),
+    }
+}
+
+fn boolean(v: &DeValue<'_>) -> Result<bool, String> {
+    match v {
+        DeValue::Boolean(b) => Ok(*b),
+        other => Err(wrong_type("true or false", other)),
+    }
+}
+
+fn path(v: &DeValue<'_>, env: &Env) -> Result<PathBuf, String> {
+    expand_tilde(&nonempty(v, "a path")?, env)
+}
+
+/// `["prog", "arg"]` runs directly; `"prog arg"` runs through `sh -c`.
+fn command(v: &DeValue<'_>) -> Result<CommandSpec, String> {
+    match v {
+        DeValue::String(s) if s.trim().is_empty() => {
+            Err("the command is empty: give a command line or a list of words".to_string())
+        }
+        DeValue::String(s) => Ok(CommandSpec::Shell(s.to_string())),
+        DeValue::Array(items) => {
+            let words = items
+                .iter()
+                .map(|w| match w.get_ref() {
+                    DeValue::String(s) => Ok(s.to_string()),
+                    other => Err(format!(
+                        "every word of the command must be a string in quotes, found {}",
+                        other.type_str()
+                    )),
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            match words.first() {
+                Some(prog) if !prog.is_empty() => Ok(CommandSpec::Argv(words)),
+                _ => Err(
+                    "the command is empty: give the program first, e.g. [\"pass\", \"show\", \
+                     \"mail/work\"]"
+                        .to_string(),
+                ),
+            }
+        }
+        other => Err(wrong_type(
+            "a command, as a list of words or a string for sh -c",
+            other,
+        )),
+    }
+}
+
+fn tls_mode(v: &DeValue<'_>) -> Result<TlsMode, String> {
+    match string(v)?.as_str() {
+        "implicit" => Ok(TlsMode::Implicit),
+        "starttls" => Ok(TlsMode::Starttls),
+        "none" => Ok(TlsMode::None),
+        other => Err(format!(
+            "unknown TLS mode {other:?}: use \"implicit\" (TLS from the start, port 995), \
+             \"starttls\" (STLS on port 110) or \"none\""
+        )),
+    }
+}
+
+const AUTH_CHOICES: &[AuthChoice] = &[
+    AuthChoice::Auto,
+    AuthChoice::User,
+    AuthChoice::Apop,
+    AuthChoice::Plain,
+    AuthChoice::Login,
+    AuthChoice::CramMd5,
+    AuthChoice::ScramSha256,
+    AuthChoice::ScramSha1,
+    AuthChoice::Xoauth2,
+    AuthChoice::Oauthbearer,
+];
+
+fn auth_choice(v: &DeValue<'_>) -> Result<AuthChoice, String> {
+    let s = string(v)?;
+    AUTH_CHOICES
+        .iter()
+        .copied()
+        .find(|a| a.name().eq_ignore_ascii_case(&s))
+        .ok_or_else(|| {
+            let names: Vec<_> = AUTH_CHOICES.iter().map(|a| a.name()).collect();
+            format!(
+                "unknown login method {s:?}: use one of {}",
+                names.join(", ")
+            )
+        })
+}
+
+fn pipelining(v: &DeValue<'_>) -> Result<Pipelining, String> {
+    let bad =
+        |s: &str| format!("{s:?} is not a pipelining setting: use \"auto\", \"on\" or \"off\"");
+    match v {
+        DeValue::Boolean(true) => Ok(Pipelining::On),
+        DeValue::Boolean(false) => Ok(Pipelining::Off),
+        DeValue::String(s) => match s.as_ref() {
+            "auto" => Ok(Pipelining::Auto),
+            "on" => Ok(Pipelining::On),
+            "off" => Ok(Pipelining::Off),
+            other => Err(bad(other)),
+        },
+        other => Err(wrong_type("\"auto\", \"on\" or \"off\"", other)),
+    }
+}
+
+/// `~` and `~/...` from HOME; `~user` is not supported (it would need the
+/// password database) and says so.
+pub(crate) fn expand_tilde(s: &str, env: &Env) -> Result<PathBuf, String> {
+    let Some(rest) = s.strip_prefix('~') else {
+        return Ok(PathBuf::from(s));
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "{s:?}: only ~ and ~/ are expanded, not ~user: write the full path"
+        ));
+    }
+    let home = env
+        .home
+        .as_ref()
+        .ok_or_else(|| format!("{s:?} starts with ~ but HOME is not set: write the full path"))?;
+    Ok(home.join(rest.trim_start_matches('/')))
+}
+
+/// The command-line flags as the top layer.
+pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, ConfigError> {
+    fn flag<T>(name: &'static str, value: Option<T>) -> Option<Setting<T>> {
+        value.map(|value| Setting {
+            value,
+            origin: Origin::Flag(name),
+        })
+    }
+    let usage = |message: String| ConfigError::Usage { message };
+    let nonempty = |name: &str, v: &Option<String>| -> Result<(), ConfigError> {
+        match v {
+            Some(s) if s.trim().is_empty() => Err(usage(format!("{name} must not be empty"))),
+            _ => Ok(()),
+        }
+    };
+    nonempty("--host", &args.host)?;
+    nonempty("--user", &args.user)?;
+    nonempty("--password-command", &args.password_command)?;
+    nonempty("--mda", &args.mda)?;
+    if let Some(h) = &args.host
+        && h.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(usage(format!(
+            "--host {h:?} is not a host name: it contains a blank"
+        )));
+    }
+    let path = |name: &'static str, p: &Option<PathBuf>| -> Result<Option<PathBuf>, ConfigError> {
+        match p {
+            None => Ok(None),
+            Some(p) => {
+                let s = p.to_string_lossy();
+                if s.is_empty() {
+                    return Err(usage(format!("{name} must not be empty")));
+                }
+                // Only a valid-UTF-8 path can start with "~"; others are kept as given.
+                match p.to_str() {
+                    Some(s) => expand_tilde(s, env)
+                        .map(Some)
+                        .map_err(|e| usage(format!("{name} {e}"))),
+                    None => Ok(Some(p.clone())),
+                }
+            }
+        }
+    };
+
+    let mut dests = Vec::new();
+    if let Some(p) = path("--maildir", &args.maildir)? {
+        dests.push(("--maildir", Destination::Maildir(p)));
+    }
+    if let Some(p) = path("--mbox", &args.mbox)? {
+        dests.push(("--mbox", Destination::Mbox(p)));
+    }
+    if let Some(cmd) = &args.mda {
+        dests.push(("--mda", Destination::Mda(CommandSpec::Shell(cmd.clone()))));
+    }
+    if dests.len() > 1 {
+        let names: Vec<_> = dests.iter().map(|(n, _)| *n).collect();
+        let (given, both) = match names.as_slice() {
+            [a, b] => (format!("{a} and {b}"), "both"),
+            _ => ("--maildir, --mbox and --mda".to_string(), "all"),
+        };
+        return Err(usage(format!(
+            "{given} were {both} given: an account delivers to exactly one of --maildir, \
+             --mbox or --mda, so give only one"
+        )));
+    }
+    let destination = dests.pop().map(|(name, d)| Setting {
+        value: d,
+        origin: Origin::Flag(name),
+    });
+
+    Ok(Layer {
+        host: flag("--host", args.host.clone()),
+        port: flag("--port", args.port),
+        tls: flag("--tls", args.tls.map(TlsMode::from)),
+        user: flag("--user", args.user.clone()),
+        password: flag(
+            "--password-command",
+            args.password_command
+                .clone()
+                .map(|c| PasswordSource::Command(CommandSpec::Shell(c))),
+        ),
+        auth: flag("--auth", args.auth.map(AuthChoice::from)),
+        allow_plaintext: flag("--allow-plaintext", args.allow_plaintext.then_some(true)),
+        tls_ca_file: flag("--tls-ca-file", path("--tls-ca-file", &args.tls_ca_file)?),
+        tls_fingerprint: flag("--tls-fingerprint", args.tls_fingerprint.clone()),
+        destination,
+        keep: flag(
+            if args.no_keep { "--no-keep" } else { "--keep" },
+            args.keep_flag(),
+        ),
+        delete_after_days: flag("--delete-after-days", args.delete_after_days),
+        max_size: flag("--max-size", args.max_size),
+        max_messages: flag("--max-messages", args.max_messages),
+        fetch_all: flag("--fetch-all", args.fetch_all.then_some(true)),
+        timeout: flag("--timeout", args.timeout),
+        state_dir: None,
+        pipelining: flag("--pipelining", args.pipelining.map(Pipelining::from)),
+        received_header: flag(
+            if args.no_received_header {
+                "--no-received-header"
+            } else {
+                "--received-header"
+            },
+            args.received_header_flag(),
+        ),
+    })
+}
