@@ -185,9 +185,16 @@ mod tests {
 
     #[test]
     fn hostile_bytes_are_made_printable() {
-        let lines: [&[u8]; 3] = [b"IMPLEMENTATION \x1b[2J\xff evil", b"SASL PL\x00AIN", b"X-\x07"];
+        let lines: [&[u8]; 3] = [
+            b"IMPLEMENTATION \x1b[2J\xff evil",
+            b"SASL PL\x00AIN",
+            b"X-\x07",
+        ];
         let c = Capabilities::parse(lines);
-        assert_eq!(c.implementation.as_deref(), Some("\u{FFFD}[2J\u{FFFD} evil"));
+        assert_eq!(
+            c.implementation.as_deref(),
+            Some("\u{FFFD}[2J\u{FFFD} evil")
+        );
         assert_eq!(c.sasl, ["PL\u{FFFD}AIN"]);
         assert!(!c.has_sasl("PLAIN"));
         for l in &c.lines {

@@ -102,9 +102,7 @@ impl Command<'_> {
             }
             Command::AuthContinue(resp) => put(&[resp.expose()]),
             Command::AuthCancel => put(&["*"]),
-            Command::List(Some(n)) | Command::Uidl(Some(n)) => {
-                put(&[self.verb(), &n.to_string()])
-            }
+            Command::List(Some(n)) | Command::Uidl(Some(n)) => put(&[self.verb(), &n.to_string()]),
             Command::Top { msg, lines } => put(&["TOP", &msg.to_string(), &lines.to_string()]),
             Command::Retr(n) | Command::Dele(n) => put(&[self.verb(), &n.to_string()]),
             Command::Capa
@@ -218,7 +216,11 @@ mod tests {
             (Command::Noop, "NOOP\r\n", false),
             (Command::Quit, "QUIT\r\n", false),
             (Command::AuthCancel, "*\r\n", false),
-            (Command::User("alice@example.com"), "USER alice@example.com\r\n", false),
+            (
+                Command::User("alice@example.com"),
+                "USER alice@example.com\r\n",
+                false,
+            ),
         ];
         for (cmd, wire, multi) in cases {
             assert_eq!(enc(cmd), *wire);
@@ -241,10 +243,7 @@ mod tests {
             user: "mrose",
             digest: "c4c9334bac560ecc979e58001b3e22fb",
         };
-        assert_eq!(
-            enc(&c),
-            "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n"
-        );
+        assert_eq!(enc(&c), "APOP mrose c4c9334bac560ecc979e58001b3e22fb\r\n");
         assert_eq!(c.trace(), "APOP mrose ********");
 
         let ir = Secret::new("AGFsaWNlAHNlY3JldA==".into());

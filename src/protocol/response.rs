@@ -326,9 +326,7 @@ pub fn apop_timestamp(greeting_text: &str) -> Option<String> {
     while let Some(off) = bytes[from..].iter().position(|&b| b == b'<') {
         let start = from + off;
         let inner_start = start + 1;
-        let Some(len) = bytes[inner_start..].iter().position(|&b| b == b'>') else {
-            return None;
-        };
+        let len = bytes[inner_start..].iter().position(|&b| b == b'>')?;
         let inner = &bytes[inner_start..inner_start + len];
         if is_msg_id(inner) {
             return Some(greeting_text[start..=inner_start + len].to_string());
@@ -380,15 +378,35 @@ mod tests {
             (b"-err no such message", None, "no such message"),
             (b"-ERR [IN-USE] locked", Some(RespCode::InUse), "locked"),
             (b"-ERR [in-use] locked", Some(RespCode::InUse), "locked"),
-            (b"-ERR [LOGIN-DELAY] wait", Some(RespCode::LoginDelay), "wait"),
-            (b"-ERR [SYS/TEMP] try later", Some(RespCode::SysTemp), "try later"),
+            (
+                b"-ERR [LOGIN-DELAY] wait",
+                Some(RespCode::LoginDelay),
+                "wait",
+            ),
+            (
+                b"-ERR [SYS/TEMP] try later",
+                Some(RespCode::SysTemp),
+                "try later",
+            ),
             (b"-ERR [SYS/PERM] gone", Some(RespCode::SysPerm), "gone"),
-            (b"-ERR [SYS/TEMP/DISK] full", Some(RespCode::SysTemp), "full"),
-            (b"-ERR [AUTH] bad password", Some(RespCode::Auth), "bad password"),
+            (
+                b"-ERR [SYS/TEMP/DISK] full",
+                Some(RespCode::SysTemp),
+                "full",
+            ),
+            (
+                b"-ERR [AUTH] bad password",
+                Some(RespCode::Auth),
+                "bad password",
+            ),
             (b"-ERR [AUTH/EXPIRED]", Some(RespCode::Auth), ""),
             (b"-ERR [IN-USE]", Some(RespCode::InUse), ""),
             (b"-ERR [IN-USE]x", Some(RespCode::InUse), "x"),
-            (b"-ERR [SYS] what", Some(RespCode::Other("SYS".into())), "what"),
+            (
+                b"-ERR [SYS] what",
+                Some(RespCode::Other("SYS".into())),
+                "what",
+            ),
             (
                 b"-ERR [sys/other] x",
                 Some(RespCode::Other("SYS/OTHER".into())),
@@ -617,10 +635,7 @@ mod tests {
             apop_timestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>").as_deref(),
             Some("<1896.697170952@dbc.mtview.ca.us>")
         );
-        assert_eq!(
-            apop_timestamp("<a@b> ready").as_deref(),
-            Some("<a@b>")
-        );
+        assert_eq!(apop_timestamp("<a@b> ready").as_deref(), Some("<a@b>"));
         // A non-msg-id bracket before the real one is skipped.
         assert_eq!(apop_timestamp("<a<b@c>").as_deref(), Some("<b@c>"));
         assert_eq!(
