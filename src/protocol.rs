@@ -8,7 +8,7 @@ pub mod multiline;
 pub mod response;
 pub mod session;
 
-// pub use capa::Capabilities;
-// pub use command::Command;
-// pub use response::{ProtoError, RespCode, Status};
+pub use capa::Capabilities;
+pub use command::Command;
+pub use response::{ProtoError, RespCode, Status};
 // pub use session::Session;
