@@ -14,6 +14,7 @@ pub mod sasl;
 use std::io::{Read, Write};
 
 use crate::account::AuthChoice;
+use crate::protocol::command::MAX_COMMAND_LINE;
 use crate::protocol::response::AuthReply;
 use crate::protocol::{Capabilities, Command, ProtoError, RespCode, Session};
 use crate::secret::Secret;
@@ -233,7 +234,13 @@ fn sasl_exchange<S: Read + Write>(
     l: &Login<'_>,
 ) -> Result<(), AuthError> {
     let mut client = SaslClient::new(mech, l.user, l.secret, l.host, l.port);
-    let initial = client.initial_response();
+    // An initial response that would make the AUTH line longer than RFC
+    // 2449 allows is sent after the server's empty "+" instead (the
+    // two-step form some servers, Microsoft's among them, require for
+    // long OAuth tokens).
+    let initial = client.initial_response().filter(|ir| {
+        "AUTH  \r\n".len() + mech.name().len() + ir.expose().len() <= MAX_COMMAND_LINE
+    });
     session
         .send(&Command::Auth {
             mechanism: mech.name(),
@@ -244,7 +251,16 @@ fn sasl_exchange<S: Read + Write>(
     // Bounded: no mechanism here needs more than a few round trips.
     for _ in 0..8 {
         match session.read_auth_reply().map_err(AuthError::Protocol)? {
-            AuthReply::Done(st) if st.ok => return Ok(()),
+            // SCRAM: a +OK before the server proved it knows the password
+            // is a server we cannot trust.
+            AuthReply::Done(st) if st.ok && client.accepts_success() => return Ok(()),
+            AuthReply::Done(st) if st.ok => {
+                return Err(AuthError::Sasl {
+                    host: l.host.to_string(),
+                    mechanism: mech.name().to_string(),
+                    source: SaslError::ServerSignature,
+                });
+            }
             AuthReply::Done(st) => {
                 return Err(AuthError::Protocol(ProtoError::Refused {
                     command: format!("AUTH {}", mech.name()),

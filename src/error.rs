@@ -61,7 +61,7 @@ impl Error {
             Error::Auth(e) => match e {
                 AuthError::Refused { code: Some(c), .. } if c.is_temporary() => exit::TEMPFAIL,
                 AuthError::Protocol(p) => proto_exit_code(p),
-                AuthError::Sasl(_) => exit::PROTOCOL,
+                AuthError::Sasl { .. } => exit::PROTOCOL,
                 _ => exit::NOPERM,
             },
             Error::State(_) | Error::Deliver(_) => exit::IOERR,

@@ -30,6 +30,9 @@ use crate::state::lock::{self, LockOutcome};
 use crate::state::{Paths, StateError, UidState};
 use crate::transport::{self, Stream, Trust};
 
+/// Where `-vv` trace lines go; shared by every session of a run.
+pub type TraceSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
 /// How many commands may be in flight when pipelining.
 const WINDOW: usize = 16;
 
@@ -37,7 +40,7 @@ const WINDOW: usize = 16;
 pub struct Options<'a> {
     pub interrupt: &'a Interrupt,
     /// `-vv`: protocol trace lines (already redacted).
-    pub trace: Option<std::sync::Arc<dyn Fn(&str) + Send + Sync>>,
+    pub trace: Option<TraceSink>,
     /// `-v`: one line per message.
     pub log: Option<&'a (dyn Fn(&str) + Sync)>,
 }

@@ -11,4 +11,4 @@ pub mod session;
 pub use capa::Capabilities;
 pub use command::Command;
 pub use response::{ProtoError, RespCode, Status};
-// pub use session::Session;
+pub use session::Session;

@@ -10,7 +10,7 @@ use crate::account::Account;
 use crate::cli::{Cli, Commands};
 use crate::config;
 use crate::error::{Error, exit};
-use crate::fetch::{self, Options, Summary};
+use crate::fetch::{self, Options, Summary, TraceSink};
 use crate::interrupt::Interrupt;
 use crate::report;
 use crate::secret;
@@ -62,8 +62,8 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
 
 fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Interrupt>) -> u8 {
     let g = &cli.global;
-    let trace: Option<Arc<dyn Fn(&str) + Send + Sync>> = (g.verbose >= 2 && !g.quiet)
-        .then(|| Arc::new(|line: &str| eprintln!("{line}")) as Arc<dyn Fn(&str) + Send + Sync>);
+    let trace: Option<TraceSink> = (g.verbose >= 2 && !g.quiet)
+        .then(|| Arc::new(|line: &str| eprintln!("{line}")) as TraceSink);
     let log_fn = |line: &str| eprintln!("{line}");
     let opts = Options {
         interrupt,

@@ -63,7 +63,7 @@ impl Journal {
     /// Durably record the intent to deliver `uid` to the target `token`.
     pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
         self.line.clear();
-        write!(self.line, "B {uid} {token}\n")
+        writeln!(self.line, "B {uid} {token}")
             .map_err(|e| StateError::io("write", &self.path, e))?;
         self.append(true)
     }
@@ -72,7 +72,7 @@ impl Journal {
     /// the destination, which already holds the message durably.
     pub fn done(&mut self, uid: &str) -> Result<(), StateError> {
         self.line.clear();
-        write!(self.line, "D {uid}\n").map_err(|e| StateError::io("write", &self.path, e))?;
+        writeln!(self.line, "D {uid}").map_err(|e| StateError::io("write", &self.path, e))?;
         self.append(false)
     }
 
