@@ -22,7 +22,7 @@ use sasl::{Mechanism, SaslClient, SaslError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("{host} refused the login for {user} ({mechanism}): {text}{hint}", hint = refusal_hint(.code.as_ref()))]
+    #[error("{host} refused the login for {user} ({mechanism}): {said}{hint}", said = .text.trim_end_matches('.'), hint = refusal_hint(.code.as_ref()))]
     Refused {
         host: String,
         user: String,

@@ -41,9 +41,24 @@ pub struct Options<'a> {
     pub interrupt: &'a Interrupt,
     /// `-vv`: protocol trace lines (already redacted).
     pub trace: Option<TraceSink>,
-    /// `-v`: one line per message.
-    pub log: Option<&'a (dyn Fn(&str) + Sync)>,
+    /// Told about progress: `-v` lines and progress bars.
+    pub observer: &'a dyn Observer,
 }
+
+/// Watches a fetch as it goes (per-message lines, progress bars). Every
+/// method has a default that does nothing.
+pub trait Observer: Sync {
+    /// The plan is made: `count` messages of `bytes` in total to download.
+    fn planned(&self, _account: &Account, _count: usize, _bytes: u64) {}
+    /// One message was delivered durably to `path`.
+    fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _path: &std::path::Path) {}
+    /// The account is done, whatever the outcome.
+    fn finished(&self, _account: &Account) {}
+}
+
+/// An observer that ignores everything.
+pub struct Quiet;
+impl Observer for Quiet {}
 
 /// What happened, for the summary line and JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -320,6 +335,11 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         recovered,
         ..Summary::default()
     };
+    opts.observer.planned(
+        account,
+        plan.fetch.len(),
+        plan.fetch.iter().map(|m| m.size).sum(),
+    );
     let mut journal = Journal::open(&paths.journal)?;
     let header = account.received_header.then(|| received_header(account));
     let delivered = deliver_all(
@@ -425,16 +445,7 @@ fn deliver_all(
         state.mark_delivered(&m.uid, now());
         summary.new += 1;
         summary.bytes += size;
-        if let Some(log) = opts.log {
-            log(&format!(
-                "{}: message {} (UID {}, {} bytes) -> {}",
-                account.name,
-                m.msg,
-                m.uid,
-                size,
-                path.display()
-            ));
-        }
+        opts.observer.delivered(account, m, size, &path);
     }
     Ok(())
 }

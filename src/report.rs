@@ -16,6 +16,17 @@
 
 use serde_json::json;
 
+/// `eprintln!` that never panics: a closed stderr (a pipe into `head`, a
+/// detached cron) must not turn a good run into a crash.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+pub use say;
+
 use crate::error::{Error, exit};
 use crate::fetch::Summary;
 
@@ -114,6 +125,89 @@ pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary,
         "destination": dest,
     })
     .to_string()
+}
+
+/// Prints `-v` lines and draws progress bars, one per account in flight.
+/// Bars go to stderr only; every line printed while bars are drawn goes
+/// through [`Reporter::line`] so the two never garble each other.
+pub struct Reporter {
+    verbose: bool,
+    bars: Option<indicatif::MultiProgress>,
+    /// Per account in flight: its bar, messages done, messages planned.
+    active:
+        std::sync::Mutex<std::collections::HashMap<String, (indicatif::ProgressBar, usize, usize)>>,
+}
+
+impl Reporter {
+    pub fn new(verbose: bool, progress: bool) -> Reporter {
+        Reporter {
+            verbose,
+            bars: progress.then(indicatif::MultiProgress::new),
+            active: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    /// Print one line on stderr without tearing a progress bar.
+    pub fn line(&self, text: &str) {
+        match &self.bars {
+            Some(m) => m.suspend(|| say!("{text}")),
+            None => say!("{text}"),
+        }
+    }
+}
+
+impl crate::fetch::Observer for Reporter {
+    fn planned(&self, account: &crate::account::Account, count: usize, bytes: u64) {
+        let Some(m) = &self.bars else { return };
+        if count == 0 {
+            return;
+        }
+        let bar = m.add(indicatif::ProgressBar::new(bytes));
+        let style = indicatif::ProgressStyle::with_template(
+            "{prefix}: {bar:30} {binary_bytes}/{binary_total_bytes} {msg} {binary_bytes_per_sec} eta {eta}",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+        bar.set_style(style);
+        bar.set_prefix(account.name.clone());
+        bar.set_message(format!("0/{count}"));
+        if let Ok(mut a) = self.active.lock() {
+            a.insert(account.name.clone(), (bar, 0, count));
+        }
+    }
+
+    fn delivered(
+        &self,
+        account: &crate::account::Account,
+        msg: &crate::policy::Listed,
+        bytes: u64,
+        path: &std::path::Path,
+    ) {
+        if let Ok(mut a) = self.active.lock()
+            && let Some((bar, done, total)) = a.get_mut(&account.name)
+        {
+            *done += 1;
+            bar.inc(msg.size);
+            bar.set_message(format!("{done}/{total}"));
+        }
+        if self.verbose {
+            self.line(&format!(
+                "{}: message {} (UID {}, {}) -> {}",
+                account.name,
+                msg.msg,
+                msg.uid,
+                human_size(bytes),
+                path.display()
+            ));
+        }
+    }
+
+    fn finished(&self, account: &crate::account::Account) {
+        if let Ok(mut a) = self.active.lock()
+            && let Some((bar, _, _)) = a.remove(&account.name)
+        {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 #[cfg(test)]

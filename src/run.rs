@@ -7,12 +7,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 
 use crate::account::Account;
-use crate::cli::{Cli, Commands};
+use std::io::IsTerminal;
+
+use crate::cli::{Cli, Commands, Progress};
 use crate::config;
 use crate::error::{Error, exit};
 use crate::fetch::{self, Options, Summary, TraceSink};
 use crate::interrupt::Interrupt;
-use crate::report;
+use crate::report::{self, Reporter};
 use crate::secret;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -39,7 +41,7 @@ pub fn run(cli: &Cli) -> u8 {
     };
     let interrupt = Interrupt::new();
     if let Err(e) = interrupt.install() {
-        eprintln!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
+        report::say!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
     }
     run_accounts(cli, &accounts, mode, &interrupt)
 }
@@ -48,13 +50,13 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
     match config::load(cli, names) {
         Ok(loaded) => {
             for w in &loaded.warnings {
-                eprintln!("popfetch: warning: {w}");
+                report::say!("popfetch: warning: {w}");
             }
             Ok(loaded.accounts)
         }
         Err(e) => {
             let e = Error::from(e);
-            eprintln!("popfetch: {e}");
+            report::say!("popfetch: {e}");
             Err(e.exit_code())
         }
     }
@@ -63,12 +65,19 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
 fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Interrupt>) -> u8 {
     let g = &cli.global;
     let trace: Option<TraceSink> = (g.verbose >= 2 && !g.quiet)
-        .then(|| Arc::new(|line: &str| eprintln!("{line}")) as TraceSink);
-    let log_fn = |line: &str| eprintln!("{line}");
+        .then(|| Arc::new(|line: &str| report::say!("{line}")) as TraceSink);
+    let progress = !g.quiet
+        && !g.json
+        && match g.progress {
+            Progress::Always => true,
+            Progress::Never => false,
+            Progress::Auto => std::io::stderr().is_terminal(),
+        };
+    let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress);
     let opts = Options {
         interrupt,
         trace,
-        log: (g.verbose >= 1 && !g.quiet).then_some(&log_fn as &(dyn Fn(&str) + Sync)),
+        observer: &reporter,
     };
 
     // Secrets first, one account at a time, so terminal prompts never
@@ -102,6 +111,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                             Mode::Check => fetch::check(account, &s, opts),
                         },
                     };
+                    opts.observer.finished(account);
                     if tx.send((i, result)).is_err() {
                         break;
                     }
@@ -123,7 +133,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                 if let Ok(s) = &result {
                     any_new |= s.new > 0;
                 }
-                print_outcome(cli, account, mode, &result);
+                print_outcome(cli, &reporter, account, mode, &result);
                 printed += 1;
             }
         }
@@ -135,7 +145,13 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
     }
 }
 
-fn print_outcome(cli: &Cli, account: &Account, mode: Mode, result: &Result<Summary, Error>) {
+fn print_outcome(
+    cli: &Cli,
+    reporter: &Reporter,
+    account: &Account,
+    mode: Mode,
+    result: &Result<Summary, Error>,
+) {
     let g = &cli.global;
     let dest = account.destination.describe();
     if g.json {
@@ -152,13 +168,15 @@ fn print_outcome(cli: &Cli, account: &Account, mode: Mode, result: &Result<Summa
         );
     }
     match result {
-        Err(e) => eprintln!("{}", report::error_line(&account.name, e)),
+        Err(e) => reporter.line(&report::error_line(&account.name, e)),
         Ok(s) if !g.quiet && !g.json => match mode {
-            Mode::Fetch => eprintln!(
-                "{}",
-                report::fetch_line(&account.name, &dest, s, account.policy.max_size)
-            ),
-            Mode::Check => eprintln!("{}", report::check_line(&account.name, s)),
+            Mode::Fetch => reporter.line(&report::fetch_line(
+                &account.name,
+                &dest,
+                s,
+                account.policy.max_size,
+            )),
+            Mode::Check => reporter.line(&report::check_line(&account.name, s)),
         },
         Ok(_) => {}
     }
@@ -199,7 +217,7 @@ fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
     let opts = Options {
         interrupt: &interrupt,
         trace: None,
-        log: None,
+        observer: &fetch::Quiet,
     };
     let mut status = exit::OK;
     for a in accounts
@@ -241,7 +259,7 @@ fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
                 let _ = conn.session.quit();
             }
             Err(e) => {
-                eprintln!("{}", report::error_line(&a.name, &e));
+                report::say!("{}", report::error_line(&a.name, &e));
                 if status == exit::OK {
                     status = e.exit_code();
                 }
