@@ -36,6 +36,9 @@ pub type TraceSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 /// How many commands may be in flight when pipelining.
 const WINDOW: usize = 16;
 
+/// How many messages one group commit covers at most.
+const BATCH: usize = 64;
+
 /// What a run wants besides the account.
 pub struct Options<'a> {
     pub interrupt: &'a Interrupt,
@@ -51,7 +54,9 @@ pub trait Observer: Sync {
     /// The plan is made: `count` messages of `bytes` in total to download.
     fn planned(&self, _account: &Account, _count: usize, _bytes: u64) {}
     /// One message was delivered durably to `path`.
-    fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _path: &std::path::Path) {}
+    fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
+    /// The target asked to try again later; the message stays on the server.
+    fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The account is done, whatever the outcome.
     fn finished(&self, _account: &Account) {}
 }
@@ -75,6 +80,8 @@ pub struct Summary {
     pub on_server: usize,
     /// Deliveries an interrupted earlier run had left open, now settled.
     pub recovered: usize,
+    /// The target asked to try these again later (an MDA's exit 75).
+    pub deferred: usize,
     pub elapsed: Duration,
 }
 
@@ -303,7 +310,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     paths.ensure_dir()?;
     let _lock = take_lock(&paths, account)?;
-    let mut target = Target::open(&account.destination)?;
+    let mut target = Target::open(account)?;
     let mut state = UidState::load(&paths.state)?;
     let recovered = recover(&paths, &target, &mut state)?;
 
@@ -342,18 +349,17 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     );
     let mut journal = Journal::open(&paths.journal)?;
     let header = account.received_header.then(|| received_header(account));
-    let delivered = deliver_all(
-        &mut conn,
-        &plan.fetch,
-        window,
-        &mut target,
-        &mut journal,
-        &mut state,
-        header.as_deref(),
-        opts,
+    let delivered = Delivery {
         account,
-        &mut summary,
-    );
+        opts,
+        target: &mut target,
+        journal: &mut journal,
+        state: &mut state,
+        summary: &mut summary,
+        header: header.as_deref(),
+        batch: Vec::with_capacity(BATCH),
+    }
+    .run(&mut conn, &plan.fetch, window);
     // Whatever happened, record what landed before anything else.
     let saved = state.save(&paths.state);
     if let Err(e) = delivered {
@@ -386,68 +392,124 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     Ok(summary)
 }
 
-#[allow(clippy::too_many_arguments)]
-fn deliver_all(
-    conn: &mut Connection,
-    todo: &[Listed],
-    window: usize,
-    target: &mut Target,
-    journal: &mut Journal,
-    state: &mut UidState,
-    header: Option<&[u8]>,
-    opts: &Options<'_>,
-    account: &Account,
-    summary: &mut Summary,
-) -> Result<(), Error> {
-    let mut sent = 0;
-    for (i, m) in todo.iter().enumerate() {
-        if opts.interrupt.is_set() {
-            return Err(Error::Interrupted);
-        }
-        // Keep up to `window` RETRs in flight.
-        if sent <= i {
-            while sent < todo.len() && sent < i + window {
-                conn.session.send(&Command::Retr(todo[sent].msg))?;
-                sent += 1;
+/// Everything the delivery loop works on, so that it can be passed around
+/// as one.
+struct Delivery<'a> {
+    account: &'a Account,
+    opts: &'a Options<'a>,
+    target: &'a mut Target,
+    journal: &'a mut Journal,
+    state: &'a mut UidState,
+    summary: &'a mut Summary,
+    header: Option<&'a [u8]>,
+    /// Committed to the target, waiting for the next group commit.
+    batch: Vec<(&'a Listed, u64, String)>,
+}
+
+impl<'a> Delivery<'a> {
+    /// Download and deliver `todo`, keeping up to `window` RETRs in flight
+    /// and committing in batches. Whatever fails, every message received
+    /// whole before the failure is still committed and recorded.
+    fn run(
+        &mut self,
+        conn: &mut Connection,
+        todo: &'a [Listed],
+        window: usize,
+    ) -> Result<(), Error> {
+        let result = self.retrieve(conn, todo, window);
+        let committed = self.commit_batch();
+        result.and(committed)
+    }
+
+    fn retrieve(
+        &mut self,
+        conn: &mut Connection,
+        todo: &'a [Listed],
+        window: usize,
+    ) -> Result<(), Error> {
+        let mut sent = 0;
+        for (i, m) in todo.iter().enumerate() {
+            if self.opts.interrupt.is_set() {
+                return Err(Error::Interrupted);
             }
-            conn.session.flush()?;
+            // Keep up to `window` RETRs in flight.
+            if sent <= i {
+                while sent < todo.len() && sent < i + window {
+                    conn.session.send(&Command::Retr(todo[sent].msg))?;
+                    sent += 1;
+                }
+                conn.session.flush()?;
+            }
+            self.one(conn, m)?;
+            if self.batch.len() >= BATCH {
+                self.commit_batch()?;
+            }
         }
-        let token = target.next_token();
-        journal.begin(&m.uid, &token)?;
+        Ok(())
+    }
+
+    /// Receive one message into the target (its RETR is already sent).
+    fn one(&mut self, conn: &mut Connection, m: &'a Listed) -> Result<(), Error> {
         let interrupted = |e: ProtoError| {
-            if opts.interrupt.is_set() {
+            if self.opts.interrupt.is_set() {
                 Error::Interrupted
             } else {
                 Error::Protocol(e)
             }
         };
+        let token = self.target.next_token();
+        self.journal.begin(&m.uid, &token)?;
         conn.session.read_status("RETR").map_err(interrupted)?;
-        let mut msg = target.create(&token)?;
-        if let Some(h) = header {
-            msg.write_all(h).map_err(|source| DeliverError::Write {
-                path: account_dest_path(account),
+        let publishes = self.target.publishes_on_commit();
+        let dest = account_dest_path(self.account);
+        let mut sink = self.target.create(&token)?;
+        if let Some(h) = self.header {
+            sink.write_all(h).map_err(|source| DeliverError::Write {
+                path: dest.clone(),
                 source,
             })?;
         }
-        let size = match conn.session.read_body(&mut msg) {
+        let size = match conn.session.read_body(&mut sink) {
             Ok(n) => n,
             Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
             Err(BodyError::Sink(source)) => {
-                return Err(DeliverError::Write {
-                    path: account_dest_path(account),
-                    source,
-                }
-                .into());
+                return Err(DeliverError::Write { path: dest, source }.into());
             }
         };
-        let path = msg.commit()?;
-        journal.done(&m.uid)?;
-        state.mark_delivered(&m.uid, now());
-        summary.new += 1;
-        summary.bytes += size;
-        opts.observer.delivered(account, m, size, &path);
+        if publishes {
+            // The target makes the message durable right in commit: the
+            // intent must be on disk first.
+            self.journal.sync()?;
+        }
+        match sink.commit() {
+            Ok(shown) => self.batch.push((m, size, shown)),
+            Err(DeliverError::Deferred(why)) => {
+                self.summary.deferred += 1;
+                self.opts.observer.deferred(self.account, m, &why);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        Ok(())
     }
-    Ok(())
+
+    /// Group commit: the journal's intents, then the messages, become
+    /// durable; only then are the UIDs recorded as delivered.
+    fn commit_batch(&mut self) -> Result<(), Error> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        self.journal.sync()?;
+        self.target.sync()?;
+        let t = now();
+        for (m, size, shown) in self.batch.drain(..) {
+            self.journal.done(&m.uid)?;
+            self.state.mark_delivered(&m.uid, t);
+            self.summary.new += 1;
+            self.summary.bytes += size;
+            self.opts.observer.delivered(self.account, m, size, &shown);
+        }
+        Ok(())
+    }
 }
 
 fn account_dest_path(account: &Account) -> std::path::PathBuf {

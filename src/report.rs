@@ -180,7 +180,7 @@ impl crate::fetch::Observer for Reporter {
         account: &crate::account::Account,
         msg: &crate::policy::Listed,
         bytes: u64,
-        path: &std::path::Path,
+        dest: &str,
     ) {
         if let Ok(mut a) = self.active.lock()
             && let Some((bar, done, total)) = a.get_mut(&account.name)
@@ -196,7 +196,7 @@ impl crate::fetch::Observer for Reporter {
                 msg.msg,
                 msg.uid,
                 human_size(bytes),
-                path.display()
+                dest
             ));
         }
     }

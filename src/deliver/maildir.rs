@@ -4,6 +4,12 @@
 //! The unique part is chosen before writing so that the journal can name
 //! it; after a crash, a name in `new/` or `cur/` means the message landed,
 //! a name in `tmp/` means it did not (and the leftover is removed).
+//!
+//! Group commit: a committed message waits in `tmp/` until [`Maildir::sync`],
+//! which makes the whole batch durable with one `syncfs` (one journal
+//! commit of the filesystem instead of one per message), then renames each
+//! into `new/` and fsyncs `new/` once. A message is never visible in `new/`
+//! before its bytes are on disk.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -16,6 +22,8 @@ use crate::state::{create_private_dir, sync_dir};
 
 pub struct Maildir {
     root: PathBuf,
+    /// Written and closed, waiting in `tmp/` for the next `sync`.
+    pending: Vec<Pending>,
     tmp: PathBuf,
     new: PathBuf,
     cur: PathBuf,
@@ -36,6 +44,7 @@ impl Maildir {
         }
         Ok(Maildir {
             root: root.to_path_buf(),
+            pending: Vec::new(),
             tmp,
             new,
             cur,
@@ -66,7 +75,7 @@ impl Maildir {
         )
     }
 
-    pub fn create(&self, token: &str) -> Result<MaildirMessage, DeliverError> {
+    pub fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
         let tmp_path = self.tmp.join(token);
         let file = OpenOptions::new()
             .write(true)
@@ -86,9 +95,39 @@ impl Maildir {
         Ok(MaildirMessage {
             out: BufWriter::with_capacity(64 * 1024, file),
             tmp_path,
-            new_dir: self.new.clone(),
+            new_dir: &self.new,
+            pending: &mut self.pending,
             token: token.to_string(),
             size: 0,
+        })
+    }
+
+    /// Make every committed message durable and visible: one `syncfs`,
+    /// the renames, one fsync of `new/`.
+    pub fn sync(&mut self) -> Result<(), DeliverError> {
+        let Some(first) = self.pending.first() else {
+            return Ok(());
+        };
+        // syncfs flushes the whole filesystem that holds tmp/, which is
+        // the same one as new/ (rename needs that anyway).
+        rustix::fs::syncfs(&first.file).map_err(|e| DeliverError::Write {
+            path: self.tmp.clone(),
+            source: e.into(),
+        })?;
+        for p in std::mem::take(&mut self.pending) {
+            if let Err(source) = fs::rename(&p.tmp, &p.dst) {
+                // Leave the rest in tmp/ for Drop to remove: they will be
+                // fetched again, as nothing recorded them.
+                let _ = fs::remove_file(&p.tmp);
+                return Err(DeliverError::Write {
+                    path: p.tmp,
+                    source,
+                });
+            }
+        }
+        sync_dir(&self.new).map_err(|source| DeliverError::Write {
+            path: self.new.clone(),
+            source,
         })
     }
 
@@ -127,17 +166,35 @@ impl Maildir {
     }
 }
 
+/// A message written and closed, not yet durable or visible.
+struct Pending {
+    file: File,
+    tmp: PathBuf,
+    dst: PathBuf,
+}
+
+impl Drop for Maildir {
+    /// Messages never synced were never recorded: remove them, they will
+    /// be fetched again.
+    fn drop(&mut self) {
+        for p in self.pending.drain(..) {
+            let _ = fs::remove_file(&p.tmp);
+        }
+    }
+}
+
 /// A message being written into `tmp/`. Dropped without `commit`, it is
 /// removed.
-pub struct MaildirMessage {
+pub struct MaildirMessage<'a> {
     out: BufWriter<File>,
     tmp_path: PathBuf,
-    new_dir: PathBuf,
+    new_dir: &'a Path,
+    pending: &'a mut Vec<Pending>,
     token: String,
     size: u64,
 }
 
-impl Write for MaildirMessage {
+impl Write for MaildirMessage<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self.out.write(buf)?;
         self.size += n as u64;
@@ -153,32 +210,32 @@ impl Write for MaildirMessage {
     }
 }
 
-impl MaildirMessage {
-    /// Make the message durable and visible: flush, fsync, rename into
-    /// `new/`, fsync `new/`. Returns the final path.
-    pub fn commit(mut self) -> Result<PathBuf, DeliverError> {
-        let final_path = self.new_dir.join(format!("{},S={}", self.token, self.size));
-        let r = (|| -> io::Result<()> {
-            self.out.flush()?;
-            self.out.get_ref().sync_all()?;
-            fs::rename(&self.tmp_path, &final_path)?;
-            sync_dir(&self.new_dir)
-        })();
-        match r {
-            Ok(()) => {
-                // Nothing left in tmp/ for Drop to remove.
-                self.tmp_path = PathBuf::new();
-                Ok(final_path)
+impl super::Sink for MaildirMessage<'_> {
+    /// Flush and queue the message for the next [`Maildir::sync`].
+    fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
+        let dst = self.new_dir.join(format!("{},S={}", self.token, self.size));
+        let tmp = std::mem::take(&mut self.tmp_path);
+        let flushed = self.out.flush();
+        let file = self
+            .out
+            .get_ref()
+            .try_clone()
+            .and_then(|f| flushed.map(|()| f));
+        match file {
+            Ok(file) => {
+                let shown = dst.display().to_string();
+                self.pending.push(Pending { file, tmp, dst });
+                Ok(shown)
             }
-            Err(source) => Err(DeliverError::Write {
-                path: self.tmp_path.clone(),
-                source,
-            }),
+            Err(source) => {
+                let _ = fs::remove_file(&tmp);
+                Err(DeliverError::Write { path: tmp, source })
+            }
         }
     }
 }
 
-impl Drop for MaildirMessage {
+impl Drop for MaildirMessage<'_> {
     fn drop(&mut self) {
         if !self.tmp_path.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.tmp_path);
@@ -214,15 +271,32 @@ fn maildir_hostname() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deliver::Sink;
+
+    #[test]
+    fn unsynced_messages_vanish_with_the_maildir() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        let tok = md.next_token();
+        let mut m = Box::new(md.create(&tok).unwrap());
+        m.write_all(b"x\n").unwrap();
+        m.commit().unwrap();
+        drop(md);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
+    }
 
     #[test]
     fn deliver_commit_lands_in_new_with_size() {
         let dir = tempfile::tempdir().unwrap();
         let mut md = Maildir::open(&dir.path().join("Mail")).unwrap();
         let tok = md.next_token();
-        let mut m = md.create(&tok).unwrap();
+        let mut m = Box::new(md.create(&tok).unwrap());
         m.write_all(b"Subject: hi\n\nbody\n").unwrap();
-        let path = m.commit().unwrap();
+        let path = PathBuf::from(m.commit().unwrap());
+        // Not visible before the sync.
+        assert!(!path.exists());
+        md.sync().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"Subject: hi\n\nbody\n");
         assert!(
             path.file_name()

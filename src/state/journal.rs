@@ -51,21 +51,27 @@ impl Journal {
         })
     }
 
-    fn append(&mut self, sync: bool) -> Result<(), StateError> {
-        let r = self
-            .file
-            .write_all(&self.line)
-            .and_then(|()| if sync { self.file.sync_data() } else { Ok(()) });
+    fn append(&mut self) -> Result<(), StateError> {
+        let r = self.file.write_all(&self.line);
         self.line.clear();
         r.map_err(|e| StateError::io("write", &self.path, e))
     }
 
-    /// Durably record the intent to deliver `uid` to the target `token`.
+    /// Record the intent to deliver `uid` to the target `token`. Durable
+    /// after the next [`Journal::sync`], which must come before the message
+    /// becomes durable in the target (group commit does both per batch).
     pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
         self.line.clear();
         writeln!(self.line, "B {uid} {token}")
             .map_err(|e| StateError::io("write", &self.path, e))?;
-        self.append(true)
+        self.append()
+    }
+
+    /// Make every record written so far durable.
+    pub fn sync(&mut self) -> Result<(), StateError> {
+        self.file
+            .sync_data()
+            .map_err(|e| StateError::io("write", &self.path, e))
     }
 
     /// Record that `uid` landed. Not fsynced: if it is lost, recovery asks
@@ -73,7 +79,7 @@ impl Journal {
     pub fn done(&mut self, uid: &str) -> Result<(), StateError> {
         self.line.clear();
         writeln!(self.line, "D {uid}").map_err(|e| StateError::io("write", &self.path, e))?;
-        self.append(false)
+        self.append()
     }
 
     /// Empty the journal once the state file holds every outcome.
