@@ -402,3 +402,44 @@ pub fn config_of(accounts: &[&AccountToml]) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// Every entry below `root` (and `root` itself) with its permission bits
+/// and whether it is a directory, for "private whatever the umask" checks.
+pub fn modes_under(root: &Path) -> Vec<(PathBuf, u32, bool)> {
+    let mut out = Vec::new();
+    let mut todo = vec![root.to_path_buf()];
+    while let Some(p) = todo.pop() {
+        let Ok(meta) = fs::symlink_metadata(&p) else {
+            continue;
+        };
+        let is_dir = meta.is_dir();
+        out.push((p.clone(), meta.permissions().mode() & 0o7777, is_dir));
+        if is_dir {
+            for e in fs::read_dir(&p).unwrap() {
+                todo.push(e.unwrap().path());
+            }
+        }
+    }
+    out
+}
+
+/// Asserts that directories are 0700 and files 0600 below `root`.
+#[track_caller]
+pub fn assert_private(root: &Path) {
+    let bad: Vec<String> = modes_under(root)
+        .into_iter()
+        .filter(|(_, mode, dir)| *mode != if *dir { 0o700 } else { 0o600 })
+        .map(|(p, mode, dir)| {
+            format!(
+                "{} {mode:04o} ({})",
+                p.display(),
+                if dir { "dir" } else { "file" }
+            )
+        })
+        .collect();
+    assert!(
+        bad.is_empty(),
+        "not private (want dirs 0700, files 0600):\n{}",
+        bad.join("\n")
+    );
+}

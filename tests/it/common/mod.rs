@@ -71,3 +71,22 @@ pub fn skip_or_panic(ci: bool, why: &str) {
          ************************************************************************\n"
     );
 }
+
+/// The mailbox user most tests fetch as.
+pub const USER: &str = "alice";
+/// Its password: distinctive, so a test can search output for it.
+pub const PASSWORD: &str = "Tr0ub4dor&3-not-for-logs";
+
+/// A Dovecot with `USER` holding `n` corpus messages for `seed`; `None`
+/// when the test is to be skipped (see `Dovecot::start`).
+pub fn dovecot_with_mail(
+    opts: dovecot::Options,
+    seed: u64,
+    n: usize,
+) -> Option<(dovecot::Dovecot, Vec<Vec<u8>>)> {
+    let dc = dovecot::Dovecot::start(opts)?;
+    dc.add_user(USER, PASSWORD);
+    let msgs = corpus::corpus(seed, n);
+    dc.load_mailbox(USER, &msgs);
+    Some((dc, msgs))
+}
