@@ -139,7 +139,11 @@ fn wrong_password_exits_77_naming_the_account_and_not_the_password() {
         assert!(read_maildir(&maildir).is_empty());
     }
     assert_eq!(dc.remaining(USER), 3);
-    assert!(dc.log().contains("Password mismatch"), "{}", dc.log());
+    assert!(
+        dc.wait_log("Password mismatch", Duration::from_secs(10)),
+        "{}",
+        dc.log()
+    );
 }
 
 #[test]
