@@ -1,1 +1,15 @@
+//! Integration tests: the real `popfetch` binary against a real Dovecot on
+//! loopback (tests/it/common/dovecot.rs) and a scripted POP3 server for
+//! faults (tests/it/common/script.rs). One test binary, so that linking
+//! happens once.
+//!
+//! Tests that need Dovecot skip with a loud message when it is missing, and
+//! fail instead when CI=true.
 
+mod common;
+
+mod auth;
+mod cli;
+mod fetch;
+mod fixture;
+mod tls;

@@ -1,0 +1,173 @@
+//! Authentication against Dovecot with each mechanism, proven by Dovecot's
+//! own log of the method used; a wrong password exits 77 naming the account;
+//! no password (or its base64 forms) ever reaches stdout or stderr, not even
+//! in the -vv protocol trace.
+
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::common::dovecot::{Options, Tls};
+use crate::common::env::{Output, TestEnv, assert_same_messages, config_of, read_maildir};
+use crate::common::{PASSWORD, USER, dovecot_with_mail};
+
+/// Exit status for "authentication refused" (SPEC §1).
+const EX_NOPERM: i32 = 77;
+
+/// Fetches a small mailbox with `auth = <auth>` and returns the method
+/// Dovecot logged for the login.
+fn fetch_with(auth: &str, seed: u64) -> Option<String> {
+    let (dc, msgs) = dovecot_with_mail(Options::default(), seed, 4)?;
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = dc
+        .account("mech", USER, PASSWORD, Tls::Implicit, &maildir)
+        .str("auth", auth);
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let out = env.run(&["-c", cfg.to_str().unwrap()]);
+    out.assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_eq!(dc.remaining(USER), 0);
+    assert_no_secret(&out);
+    assert!(
+        dc.wait_log("Login: user=<alice>", Duration::from_secs(5)),
+        "{}",
+        dc.log()
+    );
+    let log = dc.log();
+    let login = log
+        .lines()
+        .find(|l| l.contains("Login: user=<alice>"))
+        .unwrap_or_default();
+    let method = login
+        .split(", ")
+        .find_map(|f| f.strip_prefix("method="))
+        .unwrap_or_else(|| panic!("no method in {login:?}"));
+    Some(method.to_owned())
+}
+
+/// The password must not appear in any form a trace might show.
+#[track_caller]
+fn assert_no_secret(out: &Output) {
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let all = out.all_output();
+    for (what, needle) in [
+        ("password", PASSWORD.to_owned()),
+        ("base64 password (LOGIN)", b64(PASSWORD)),
+        ("SASL PLAIN response", b64(&format!("\0{USER}\0{PASSWORD}"))),
+        (
+            "SASL PLAIN response with authzid",
+            b64(&format!("{USER}\0{USER}\0{PASSWORD}")),
+        ),
+    ] {
+        assert!(!all.contains(&needle), "the {what} leaked\n{out}");
+    }
+}
+
+#[test]
+fn auth_user_pass() {
+    // Dovecot logs USER/PASS as PLAIN.
+    if let Some(m) = fetch_with("user", 700) {
+        assert_eq!(m, "PLAIN");
+    }
+}
+
+#[test]
+fn auth_apop() {
+    if let Some(m) = fetch_with("apop", 701) {
+        assert_eq!(m, "APOP");
+    }
+}
+
+#[test]
+fn auth_sasl_plain() {
+    if let Some(m) = fetch_with("plain", 702) {
+        assert_eq!(m, "PLAIN");
+    }
+}
+
+#[test]
+fn auth_sasl_login() {
+    if let Some(m) = fetch_with("login", 703) {
+        assert_eq!(m, "LOGIN");
+    }
+}
+
+#[test]
+fn auth_cram_md5() {
+    if let Some(m) = fetch_with("cram-md5", 704) {
+        assert_eq!(m, "CRAM-MD5");
+    }
+}
+
+#[test]
+fn auth_auto_logs_in() {
+    if let Some(m) = fetch_with("auto", 705) {
+        assert!(!m.is_empty());
+    }
+}
+
+#[test]
+fn wrong_password_exits_77_naming_the_account_and_not_the_password() {
+    let Some((dc, _)) = dovecot_with_mail(Options::default(), 706, 3) else {
+        return;
+    };
+    let wrong = "Wr0ng-Secret-never-print";
+    for auth in ["auto", "user", "plain"] {
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let acct = dc
+            .account("badpass", USER, wrong, Tls::Implicit, &maildir)
+            .str("auth", auth);
+        let cfg = env.write_config(&config_of(&[&acct]));
+
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        out.assert_code(EX_NOPERM);
+        assert!(out.stderr.contains("badpass"), "names the account\n{out}");
+        let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+        for needle in [
+            wrong.to_owned(),
+            b64(wrong),
+            b64(&format!("\0{USER}\0{wrong}")),
+        ] {
+            assert!(
+                !out.all_output().contains(&needle),
+                "auth = {auth}: leaked\n{out}"
+            );
+        }
+        assert!(read_maildir(&maildir).is_empty());
+    }
+    assert_eq!(dc.remaining(USER), 3);
+    assert!(
+        dc.wait_log("Password mismatch", Duration::from_secs(10)),
+        "{}",
+        dc.log()
+    );
+}
+
+#[test]
+fn protocol_trace_redacts_every_credential() {
+    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 707, 2) else {
+        return;
+    };
+    for auth in ["user", "plain", "login"] {
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let acct = dc
+            .account("trace", USER, PASSWORD, Tls::Implicit, &maildir)
+            .str("auth", auth)
+            .raw("keep", "true");
+        let cfg = env.write_config(&config_of(&[&acct]));
+
+        let out = env.run(&["-vv", "-c", cfg.to_str().unwrap()]);
+        out.assert_success();
+        assert_same_messages(&read_maildir(&maildir), &msgs);
+        // It is a trace: the commands are there, the secrets are not.
+        assert!(
+            out.stderr.contains("RETR"),
+            "auth = {auth}: -vv traces commands\n{out}"
+        );
+        assert_no_secret(&out);
+    }
+}

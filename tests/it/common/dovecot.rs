@@ -1,0 +1,651 @@
+//! A real Dovecot POP3 server on 127.0.0.1 for one test.
+//!
+//! Each `Dovecot` lives in its own temporary directory: its own config file
+//! (filled in from `tests/dovecot/dovecot.conf.in`, the template the demo
+//! script uses too), base_dir, log, a throw-away CA and server certificate
+//! made with the `openssl` CLI, a passwd-file with plaintext passwords (so
+//! APOP, CRAM-MD5 and SCRAM work) and one Maildir per user. It never reads
+//! /etc/dovecot and never touches a system Dovecot. Dropping it stops the
+//! master process and checks that every child went with it.
+//!
+//! Dovecot refuses to access mail as root, so when the tests run as root the
+//! Maildirs belong to `nobody` and the temporary tree is made reachable for
+//! that user; as an ordinary user everything runs as that user.
+
+use std::fs;
+use std::io::Write;
+use std::net::TcpListener;
+use std::os::unix::fs::{PermissionsExt, chown};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::env::AccountToml;
+use super::{in_ci, skip_or_panic, wait_until};
+
+/// The config template shared with `scripts/demo.sh`.
+pub const CONF_TEMPLATE: &str = include_str!("../../dovecot/dovecot.conf.in");
+/// The OpenSSL settings for the CA and the server certificate.
+pub const OPENSSL_CNF: &str = include_str!("../../dovecot/openssl.cnf");
+
+/// Where distributions put Dovecot's protocol binaries (dovecot-pop3d).
+const POP3_BINARIES: &[&str] = &[
+    "/usr/lib/dovecot/pop3",
+    "/usr/libexec/dovecot/pop3",
+    "/usr/lib64/dovecot/pop3",
+    "/usr/local/libexec/dovecot/pop3",
+];
+
+/// How a test wants its server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// `false` starts Dovecot with `ssl = no`: CAPA offers no STLS and there
+    /// is no POP3S listener.
+    pub ssl: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options { ssl: true }
+    }
+}
+
+impl Options {
+    /// A server without TLS at all.
+    pub fn no_ssl() -> Self {
+        Options { ssl: false }
+    }
+}
+
+/// How popfetch should secure its connection to this server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tls {
+    Implicit,
+    Starttls,
+    None,
+}
+
+impl Tls {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Tls::Implicit => "implicit",
+            Tls::Starttls => "starttls",
+            Tls::None => "none",
+        }
+    }
+}
+
+/// Who runs what: as root the Dovecot services use their packaged users and
+/// the mail belongs to `nobody`; otherwise everything is the current user.
+#[derive(Debug, Clone)]
+struct Identity {
+    internal_user: String,
+    internal_group: String,
+    login_user: String,
+    mail_uid: u32,
+    mail_gid: u32,
+    /// Whether files we write must be chown'd to the mail owner.
+    chown: bool,
+}
+
+/// A running Dovecot; stopped when dropped.
+pub struct Dovecot {
+    dir: tempfile::TempDir,
+    child: Option<Child>,
+    pop3_port: u16,
+    pop3s_port: Option<u16>,
+    ident: Identity,
+    users: Mutex<Vec<(String, String)>>,
+    next_file: AtomicU64,
+}
+
+/// Looks for the `dovecot` master binary in PATH and the usual sbin
+/// directories (not always in a non-root PATH).
+fn find_dovecot() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(["/usr/sbin", "/usr/local/sbin", "/sbin"].map(PathBuf::from))
+        .map(|d| d.join("dovecot"))
+        .find(|p| p.is_file())
+}
+
+/// Why Dovecot cannot be used here, or `None` when it can.
+pub fn unavailable_reason() -> Option<String> {
+    if find_dovecot().is_none() {
+        return Some("Dovecot is not installed (no `dovecot` binary found)".into());
+    }
+    if !POP3_BINARIES.iter().any(|p| Path::new(p).is_file()) {
+        return Some("Dovecot's POP3 server is not installed (dovecot-pop3d)".into());
+    }
+    if which("openssl").is_none() {
+        return Some("the openssl command is not installed".into());
+    }
+    None
+}
+
+fn which(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}
+
+fn id(args: &[&str]) -> String {
+    let out = Command::new("id").args(args).output().expect("run id(1)");
+    assert!(
+        out.status.success(),
+        "id {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+fn identity() -> Identity {
+    if rustix::process::geteuid().is_root() {
+        Identity {
+            internal_user: "dovecot".into(),
+            internal_group: "dovecot".into(),
+            login_user: "dovenull".into(),
+            mail_uid: id(&["-u", "nobody"]).parse().expect("uid of nobody"),
+            mail_gid: id(&["-g", "nobody"]).parse().expect("gid of nobody"),
+            chown: true,
+        }
+    } else {
+        let user = id(&["-un"]);
+        Identity {
+            internal_user: user.clone(),
+            internal_group: id(&["-gn"]),
+            login_user: user,
+            mail_uid: rustix::process::geteuid().as_raw(),
+            mail_gid: rustix::process::getegid().as_raw(),
+            chown: false,
+        }
+    }
+}
+
+/// A port that was free a moment ago. Dovecot binds it a little later; a
+/// lost race shows up as "Address already in use" and `start` retries.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind 127.0.0.1:0")
+        .port()
+}
+
+/// Fills in the template. Shared placeholders, same as scripts/demo.sh.
+fn render_conf(base: &Path, pop3_port: u16, pop3s_port: u16, ssl: bool, id: &Identity) -> String {
+    let out = CONF_TEMPLATE
+        .replace("@BASE@", &base.display().to_string())
+        .replace("@POP3_PORT@", &pop3_port.to_string())
+        .replace("@POP3S_PORT@", &pop3s_port.to_string())
+        .replace("@SSL@", if ssl { "yes" } else { "no" })
+        .replace("@INTERNAL_USER@", &id.internal_user)
+        .replace("@INTERNAL_GROUP@", &id.internal_group)
+        .replace("@LOGIN_USER@", &id.login_user)
+        .replace("@MAIL_UID@", &id.mail_uid.to_string())
+        .replace("@MAIL_GID@", &id.mail_gid.to_string());
+    // The header comment names the placeholders; everything else must be filled.
+    let body: String = out
+        .lines()
+        .filter(|l| !l.trim_start().starts_with('#'))
+        .collect();
+    assert!(!body.contains('@'), "unfilled placeholder in:\n{out}");
+    out
+}
+
+/// Makes a CA and a server certificate for localhost, 127.0.0.1 and ::1.
+fn make_certificates(dir: &Path) {
+    let cnf = dir.join("openssl.cnf");
+    fs::write(&cnf, OPENSSL_CNF).unwrap();
+    let cnf = cnf.display().to_string();
+    let steps: [&[&str]; 3] = [
+        &[
+            "req",
+            "-x509",
+            "-config",
+            &cnf,
+            "-extensions",
+            "ca",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "30",
+            "-subj",
+            "/CN=popfetch test CA",
+        ],
+        &[
+            "req",
+            "-new",
+            "-config",
+            &cnf,
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ],
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-set_serial",
+            "2",
+            "-days",
+            "30",
+            "-extfile",
+            &cnf,
+            "-extensions",
+            "server",
+            "-out",
+            "server.pem",
+        ],
+    ];
+    for args in steps {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// True when something listens on 127.0.0.1:`port`. Reads /proc/net/tcp
+/// rather than connecting, so readiness checks leave no trace in the log.
+fn listening(port: u16) -> bool {
+    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
+        return false;
+    };
+    let want = format!("0100007F:{port:04X}");
+    table.lines().skip(1).any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.len() > 3 && f[1] == want && f[3] == "0A"
+    })
+}
+
+/// (pid, start time) of the direct children of `parent`: Dovecot's services
+/// are all children of the master. The start time guards against pid reuse.
+fn children_of(parent: u32) -> Vec<(u32, u64)> {
+    let mut out = Vec::new();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if let Some((ppid, start)) = stat_of(pid)
+            && ppid == parent
+        {
+            out.push((pid, start));
+        }
+    }
+    out
+}
+
+/// (ppid, starttime) from /proc/PID/stat.
+fn stat_of(pid: u32) -> Option<(u32, u64)> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    // rest starts at field 3 (state): ppid is field 4, starttime field 22.
+    Some((f.get(1)?.parse().ok()?, f.get(19)?.parse().ok()?))
+}
+
+fn alive(pid: u32, start: u64) -> bool {
+    // A zombie has exited; it only waits for its (new) parent to reap it.
+    let zombie = fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| s.rfind(')').map(|i| s[i + 2..].starts_with('Z')))
+        .unwrap_or(true);
+    !zombie && stat_of(pid).is_some_and(|(_, s)| s == start)
+}
+
+fn signal(pid: u32, sig: rustix::process::Signal) {
+    if let Some(pid) = rustix::process::Pid::from_raw(pid as i32) {
+        let _ = rustix::process::kill_process(pid, sig);
+    }
+}
+
+impl Dovecot {
+    /// Starts a server, or returns `None` (after a loud message) when
+    /// Dovecot is not installed. With `CI=true` a missing Dovecot panics.
+    ///
+    /// ```ignore
+    /// let Some(dc) = Dovecot::start(Options::default()) else { return };
+    /// ```
+    pub fn start(opts: Options) -> Option<Dovecot> {
+        if let Some(why) = unavailable_reason() {
+            skip_or_panic(in_ci(), &why);
+            return None;
+        }
+        let dovecot = find_dovecot()?;
+        let ident = identity();
+        // Short prefix: Dovecot's unix sockets live under base_dir and
+        // socket paths are limited to 108 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("pfdc")
+            .tempdir()
+            .expect("temp dir");
+        let base = dir.path().to_path_buf();
+        // Dovecot's unprivileged services must reach the users file and the
+        // Maildirs below; a fresh temp dir is 0700.
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).unwrap();
+        make_certificates(&base);
+        fs::create_dir(base.join("home")).unwrap();
+        fs::set_permissions(base.join("home"), fs::Permissions::from_mode(0o755)).unwrap();
+        fs::write(base.join("users"), "").unwrap();
+        fs::set_permissions(base.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
+
+        let mut last_failure = String::new();
+        for _attempt in 0..5 {
+            let pop3_port = free_port();
+            let pop3s_port = if opts.ssl { free_port() } else { 0 };
+            if pop3_port == pop3s_port {
+                continue;
+            }
+            let conf = render_conf(&base, pop3_port, pop3s_port, opts.ssl, &ident);
+            let conf_path = base.join("dovecot.conf");
+            fs::write(&conf_path, conf).unwrap();
+            let out = fs::File::create(base.join("dovecot.out")).unwrap();
+            let mut child = Command::new(&dovecot)
+                .arg("-F")
+                .arg("-c")
+                .arg(&conf_path)
+                .current_dir(&base)
+                .stdin(Stdio::null())
+                .stdout(out.try_clone().unwrap())
+                .stderr(out)
+                .spawn()
+                .expect("spawn dovecot");
+
+            let deadline = Instant::now() + Duration::from_secs(30);
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    last_failure = format!(
+                        "dovecot exited with {status}\n--- output:\n{}\n--- log:\n{}",
+                        fs::read_to_string(base.join("dovecot.out")).unwrap_or_default(),
+                        fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
+                    );
+                    break;
+                }
+                if listening(pop3_port) && (!opts.ssl || listening(pop3s_port)) {
+                    return Some(Dovecot {
+                        dir,
+                        child: Some(child),
+                        pop3_port,
+                        pop3s_port: opts.ssl.then_some(pop3s_port),
+                        ident,
+                        users: Mutex::new(Vec::new()),
+                        next_file: AtomicU64::new(0),
+                    });
+                }
+                if Instant::now() > deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    panic!(
+                        "dovecot did not listen on {pop3_port}/{pop3s_port} within 30 s\n{}",
+                        fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
+                    );
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            if !last_failure.contains("in use") {
+                break;
+            }
+        }
+        panic!("could not start dovecot:\n{last_failure}");
+    }
+
+    /// The server's temporary directory.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Plain POP3 (offers STLS unless started with `ssl = no`).
+    pub fn pop3_port(&self) -> u16 {
+        self.pop3_port
+    }
+
+    /// Implicit-TLS POP3S. Panics for a server started without TLS.
+    pub fn pop3s_port(&self) -> u16 {
+        self.pop3s_port
+            .expect("this Dovecot was started with ssl = no: it has no POP3S port")
+    }
+
+    /// The CA that signed the server certificate, for `tls_ca_file`.
+    pub fn ca_pem_path(&self) -> PathBuf {
+        self.dir.path().join("ca.pem")
+    }
+
+    pub fn log_path(&self) -> PathBuf {
+        self.dir.path().join("dovecot.log")
+    }
+
+    /// Everything Dovecot logged so far (logins, auth failures, sessions).
+    pub fn log(&self) -> String {
+        fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    /// Waits until the log contains `needle`. Dovecot's log process writes
+    /// asynchronously, so a line can appear shortly after the client left.
+    pub fn wait_log(&self, needle: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.log().contains(needle))
+    }
+
+    /// The pid of the master process and of each of its children.
+    pub fn processes(&self) -> Vec<u32> {
+        let Some(child) = &self.child else {
+            return Vec::new();
+        };
+        let master = child.id();
+        let mut pids = vec![master];
+        pids.extend(children_of(master).into_iter().map(|(p, _)| p));
+        pids
+    }
+
+    fn home(&self, user: &str) -> PathBuf {
+        self.dir.path().join("home").join(user)
+    }
+
+    /// The user's Maildir on the server.
+    pub fn maildir(&self, user: &str) -> PathBuf {
+        self.home(user).join("Maildir")
+    }
+
+    fn give_to_mail_owner(&self, path: &Path) {
+        if self.ident.chown {
+            chown(path, Some(self.ident.mail_uid), Some(self.ident.mail_gid))
+                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
+        }
+    }
+
+    /// Adds a mailbox with a plaintext password and an empty Maildir.
+    /// Dovecot rereads the passwd-file when it changes.
+    pub fn add_user(&self, name: &str, password: &str) {
+        assert!(
+            !name.contains([':', '\n', '/']) && !password.contains([':', '\n']),
+            "user names and passwords in the passwd-file cannot hold ':' or newlines"
+        );
+        let mut users = self.users.lock().unwrap();
+        users.retain(|(n, _)| n != name);
+        users.push((name.to_owned(), password.to_owned()));
+        let mut text = String::new();
+        for (n, p) in users.iter() {
+            text.push_str(&format!("{n}:{{PLAIN}}{p}::::::\n"));
+        }
+        // Replace atomically so the auth process never reads half a file.
+        let tmp = self.dir.path().join("users.tmp");
+        fs::write(&tmp, text).unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
+        fs::rename(&tmp, self.dir.path().join("users")).unwrap();
+
+        let home = self.home(name);
+        for d in [
+            home.clone(),
+            home.join("Maildir"),
+            home.join("Maildir/new"),
+            home.join("Maildir/cur"),
+            home.join("Maildir/tmp"),
+        ] {
+            if !d.exists() {
+                fs::create_dir(&d).unwrap();
+                fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
+                self.give_to_mail_owner(&d);
+            }
+        }
+    }
+
+    /// Puts messages into the user's Maildir `new/`, in order. Messages use
+    /// LF line endings, as Maildirs do; Dovecot serves them with CRLF.
+    pub fn load_mailbox(&self, user: &str, messages: &[Vec<u8>]) {
+        let md = self.maildir(user);
+        assert!(md.join("new").is_dir(), "add_user({user:?}) first");
+        for msg in messages {
+            let n = self.next_file.fetch_add(1, Ordering::Relaxed);
+            // A fixed-width time part keeps name order equal to load order.
+            let name = format!(
+                "{}.M{n}P{}.popfetch-test",
+                1_700_000_000 + n,
+                std::process::id()
+            );
+            let tmp = md.join("tmp").join(&name);
+            let mut f = fs::File::create(&tmp).unwrap();
+            f.write_all(msg).unwrap();
+            drop(f);
+            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).unwrap();
+            self.give_to_mail_owner(&tmp);
+            fs::rename(&tmp, md.join("new").join(&name)).unwrap();
+        }
+    }
+
+    fn message_files(&self, user: &str) -> Vec<PathBuf> {
+        let md = self.maildir(user);
+        let mut files = Vec::new();
+        for sub in ["new", "cur"] {
+            let Ok(rd) = fs::read_dir(md.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                if !e.file_name().to_string_lossy().starts_with('.') && e.path().is_file() {
+                    files.push(e.path());
+                }
+            }
+        }
+        files
+    }
+
+    /// How many messages are left on the server for `user`.
+    pub fn remaining(&self, user: &str) -> usize {
+        self.message_files(user).len()
+    }
+
+    /// The messages left on the server, sorted.
+    pub fn server_messages(&self, user: &str) -> Vec<Vec<u8>> {
+        let mut v: Vec<Vec<u8>> = self
+            .message_files(user)
+            .iter()
+            .map(|p| fs::read(p).unwrap())
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// An `[account.NAME]` block for this server: host 127.0.0.1, the port
+    /// that fits `tls`, this server's CA, and `received_header = false` so
+    /// that delivered bytes can be compared exactly.
+    pub fn account(
+        &self,
+        name: &str,
+        user: &str,
+        password: &str,
+        tls: Tls,
+        maildir: &Path,
+    ) -> AccountToml {
+        let port = match tls {
+            Tls::Implicit => self.pop3s_port(),
+            Tls::Starttls | Tls::None => self.pop3_port(),
+        };
+        AccountToml::new(name)
+            .str("host", "127.0.0.1")
+            .raw("port", port.to_string())
+            .str("tls", tls.as_str())
+            .str("user", user)
+            .str("password", password)
+            .str("tls_ca_file", &self.ca_pem_path().display().to_string())
+            .str("maildir", &maildir.display().to_string())
+            .raw("received_header", "false")
+    }
+
+    /// Stops the server now (also done on drop).
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let Some(mut child) = self.child.take() else {
+            return;
+        };
+        let master = child.id();
+        let kids = children_of(master);
+        // SIGTERM lets the master stop its services; they also exit on their
+        // own when they see the master gone.
+        signal(master, rustix::process::Signal::TERM);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().ok().flatten().is_none() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let gone = wait_until(Duration::from_secs(10), || {
+            kids.iter().all(|&(p, s)| !alive(p, s))
+        });
+        if !gone {
+            for &(p, s) in &kids {
+                if alive(p, s) {
+                    eprintln!("dovecot child {p} outlived its master; killing it");
+                    signal(p, rustix::process::Signal::KILL);
+                }
+            }
+        }
+    }
+}
+
+impl Drop for Dovecot {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

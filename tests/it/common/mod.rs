@@ -1,0 +1,92 @@
+//! Shared machinery for the integration tests: a real Dovecot on loopback,
+//! a scripted POP3 server for faults, a seeded mail corpus and a scrubbed
+//! environment that runs the popfetch binary.
+
+// Each test file uses a different part of these helpers; the ones a given
+// build does not call are not dead, just unused there.
+#![allow(dead_code)]
+
+pub mod corpus;
+pub mod dovecot;
+pub mod env;
+pub mod script;
+
+use std::time::{Duration, Instant};
+
+/// Polls `cond` every 20 ms until it holds or `limit` passes.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if cond() {
+            return true;
+        }
+        if start.elapsed() > limit {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// TOML basic string with the characters TOML requires escaped.
+pub fn toml_str(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04X}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The CI rule: a test that needs something missing skips loudly on a
+/// developer machine but fails when `CI=true`, so CI can never pass by
+/// skipping.
+pub fn in_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1")
+}
+
+/// Skips (returns) or, in CI, panics, with a message nobody can miss.
+pub fn skip_or_panic(ci: bool, why: &str) {
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("<unnamed test>")
+        .to_owned();
+    if ci {
+        panic!("{test}: {why} (CI=true: tests must not be skipped)");
+    }
+    eprintln!(
+        "\n\
+         ************************************************************************\n\
+         *** SKIPPED {test}\n\
+         *** {why}\n\
+         *** Install it: apt-get install dovecot-core dovecot-pop3d\n\
+         *** (with CI=true this is a failure, not a skip)\n\
+         ************************************************************************\n"
+    );
+}
+
+/// The mailbox user most tests fetch as.
+pub const USER: &str = "alice";
+/// Its password: distinctive, so a test can search output for it.
+pub const PASSWORD: &str = "Tr0ub4dor&3-not-for-logs";
+
+/// A Dovecot with `USER` holding `n` corpus messages for `seed`; `None`
+/// when the test is to be skipped (see `Dovecot::start`).
+pub fn dovecot_with_mail(
+    opts: dovecot::Options,
+    seed: u64,
+    n: usize,
+) -> Option<(dovecot::Dovecot, Vec<Vec<u8>>)> {
+    let dc = dovecot::Dovecot::start(opts)?;
+    dc.add_user(USER, PASSWORD);
+    let msgs = corpus::corpus(seed, n);
+    dc.load_mailbox(USER, &msgs);
+    Some((dc, msgs))
+}

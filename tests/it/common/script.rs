@@ -1,0 +1,453 @@
+//! A scripted POP3 server on 127.0.0.1 (plain TCP, in-process threads) for
+//! the faults a real server will not produce on demand: a missing STLS, a
+//! stall in the middle of RETR, a dropped connection, a lying response.
+//!
+//! A handler maps each command line the server receives to a `Reply`; the
+//! server records every line so that a test can prove what the client did
+//! and did not send (say, that PASS never arrived). `Maildrop` is a small
+//! correct POP3 mailbox a handler can fall back on for everything it does
+//! not want to break.
+
+use std::collections::{BTreeSet, HashMap};
+use std::io::{BufRead, BufReader, ErrorKind, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::corpus::pop3_wire;
+use super::wait_until;
+
+/// What the server does in answer to one command line.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Send these bytes exactly (CRLFs included), then read the next line.
+    Raw(Vec<u8>),
+    /// Send nothing and read the next line.
+    Nothing,
+    /// Send these bytes, then close the connection.
+    SendAndClose(Vec<u8>),
+    /// Close the connection without a word.
+    Close,
+    /// Say nothing for this long (or until the server is dropped), then
+    /// close. A stalled server, as far as the client can tell.
+    Stall(Duration),
+}
+
+impl Reply {
+    pub fn ok(text: &str) -> Reply {
+        Reply::Raw(format!("+OK {text}\r\n").into_bytes())
+    }
+
+    pub fn err(text: &str) -> Reply {
+        Reply::Raw(format!("-ERR {text}\r\n").into_bytes())
+    }
+
+    /// A multi-line response: the status line, the lines dot-stuffed, ".".
+    pub fn multi(status: &str, lines: &[&str]) -> Reply {
+        let mut out = format!("{status}\r\n").into_bytes();
+        for l in lines {
+            if l.starts_with('.') {
+                out.push(b'.');
+            }
+            out.extend_from_slice(l.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b".\r\n");
+        Reply::Raw(out)
+    }
+
+    /// A RETR response for an LF-terminated message.
+    pub fn message(msg: &[u8]) -> Reply {
+        let wire = pop3_wire(msg);
+        let mut out = format!("+OK {} octets\r\n", wire.len() - 3).into_bytes();
+        out.extend_from_slice(&wire);
+        Reply::Raw(out)
+    }
+}
+
+/// One line the server received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Connection number, from 0 in accept order.
+    pub conn: usize,
+    /// The line without its CRLF (or bare LF).
+    pub line: String,
+}
+
+type Handler = dyn Fn(usize, &str) -> Reply + Send + Sync;
+
+/// A running scripted server; it stops accepting when dropped and any
+/// stalled replies end.
+pub struct ScriptServer {
+    port: u16,
+    received: Arc<Mutex<Vec<Received>>>,
+    connections: Arc<AtomicUsize>,
+    shutdown: Arc<AtomicBool>,
+}
+
+impl ScriptServer {
+    /// Listens on 127.0.0.1 with an ephemeral port. Every connection gets
+    /// `greeting` and then `handler(connection_number, line)` per line.
+    pub fn start<F>(greeting: Reply, handler: F) -> ScriptServer
+    where
+        F: Fn(usize, &str) -> Reply + Send + Sync + 'static,
+    {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+        let port = listener.local_addr().unwrap().port();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let connections = Arc::new(AtomicUsize::new(0));
+        let shutdown = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        {
+            let received = Arc::clone(&received);
+            let connections = Arc::clone(&connections);
+            let shutdown = Arc::clone(&shutdown);
+            std::thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if shutdown.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    let Ok(stream) = stream else { continue };
+                    let conn = connections.fetch_add(1, Ordering::SeqCst);
+                    let received = Arc::clone(&received);
+                    let shutdown = Arc::clone(&shutdown);
+                    let handler = Arc::clone(&handler);
+                    let greeting = greeting.clone();
+                    // One thread per connection, so a stalled one does not
+                    // keep a second client from connecting.
+                    std::thread::spawn(move || {
+                        serve(stream, conn, greeting, &*handler, &received, &shutdown);
+                    });
+                }
+            });
+        }
+        ScriptServer {
+            port,
+            received,
+            connections,
+            shutdown,
+        }
+    }
+
+    /// A server that behaves like a correct POP3 mailbox.
+    pub fn maildrop(drop: Arc<Maildrop>) -> ScriptServer {
+        ScriptServer::start(Reply::ok("scripted POP3 server ready"), move |c, l| {
+            drop.reply(c, l)
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Every line received so far, in order.
+    pub fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// Just the lines.
+    pub fn commands(&self) -> Vec<String> {
+        self.received().into_iter().map(|r| r.line).collect()
+    }
+
+    /// The verbs received (first word, upper-cased).
+    pub fn verbs(&self) -> Vec<String> {
+        self.commands()
+            .iter()
+            .map(|l| l.split(' ').next().unwrap_or("").to_ascii_uppercase())
+            .collect()
+    }
+
+    /// Whether a command with this verb (case-insensitive) arrived.
+    pub fn saw(&self, verb: &str) -> bool {
+        self.verbs().iter().any(|v| v.eq_ignore_ascii_case(verb))
+    }
+
+    /// Whether any credential-carrying command arrived.
+    pub fn saw_credentials(&self) -> bool {
+        ["USER", "PASS", "APOP", "AUTH"].iter().any(|v| self.saw(v))
+    }
+
+    /// Waits until a command with this verb arrives.
+    pub fn wait_for(&self, verb: &str, limit: Duration) -> bool {
+        wait_until(limit, || self.saw(verb))
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for ScriptServer {
+    fn drop(&mut self) {
+        self.shutdown.store(true, Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+fn serve(
+    mut stream: TcpStream,
+    conn: usize,
+    greeting: Reply,
+    handler: &Handler,
+    received: &Mutex<Vec<Received>>,
+    shutdown: &AtomicBool,
+) {
+    if shutdown.load(Ordering::SeqCst) {
+        return;
+    }
+    // A short read timeout lets the loop notice shutdown.
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    if !act(&mut stream, greeting, shutdown) {
+        return;
+    }
+    let Ok(read_half) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = BufReader::new(read_half);
+    let mut buf = Vec::new();
+    loop {
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                // Whatever part of a line arrived stays in buf.
+                if shutdown.load(Ordering::SeqCst) {
+                    return;
+                }
+                continue;
+            }
+            Err(_) => return,
+        }
+        if !buf.ends_with(b"\n") {
+            // EOF in the middle of a line.
+            return;
+        }
+        let line = String::from_utf8_lossy(&buf)
+            .trim_end_matches(['\r', '\n'])
+            .to_owned();
+        buf.clear();
+        received.lock().unwrap().push(Received {
+            conn,
+            line: line.clone(),
+        });
+        if !act(&mut stream, handler(conn, &line), shutdown) {
+            return;
+        }
+    }
+}
+
+/// Carries out a reply; false when the connection is over.
+fn act(stream: &mut TcpStream, reply: Reply, shutdown: &AtomicBool) -> bool {
+    match reply {
+        Reply::Raw(bytes) => stream
+            .write_all(&bytes)
+            .and_then(|_| stream.flush())
+            .is_ok(),
+        Reply::Nothing => true,
+        Reply::SendAndClose(bytes) => {
+            let _ = stream.write_all(&bytes);
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+        Reply::Close => {
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+        Reply::Stall(limit) => {
+            let start = Instant::now();
+            while start.elapsed() < limit && !shutdown.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+    }
+}
+
+/// Per-connection POP3 state.
+#[derive(Debug, Default)]
+struct Session {
+    user: Option<String>,
+    /// Indexes into the mailbox, fixed when the session authenticated.
+    listing: Option<Vec<usize>>,
+    deleted: BTreeSet<usize>,
+}
+
+/// A small, correct POP3 mailbox (RFC 1939 with CAPA, UIDL and TOP) for
+/// scripted servers: USER/PASS only, no TLS, deletions committed by QUIT.
+pub struct Maildrop {
+    user: String,
+    password: String,
+    messages: Vec<Vec<u8>>,
+    capa: Vec<String>,
+    /// Messages whose deletion a QUIT committed.
+    gone: Mutex<BTreeSet<usize>>,
+    sessions: Mutex<HashMap<usize, Session>>,
+}
+
+impl Maildrop {
+    pub fn new(user: &str, password: &str, messages: Vec<Vec<u8>>) -> Arc<Maildrop> {
+        Arc::new(Maildrop {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            messages,
+            capa: ["USER", "UIDL", "TOP", "RESP-CODES"]
+                .map(String::from)
+                .to_vec(),
+            gone: Mutex::new(BTreeSet::new()),
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The same mailbox announcing these CAPA lines instead.
+    pub fn with_capa(
+        user: &str,
+        password: &str,
+        messages: Vec<Vec<u8>>,
+        capa: &[&str],
+    ) -> Arc<Maildrop> {
+        Arc::new(Maildrop {
+            user: user.to_owned(),
+            password: password.to_owned(),
+            messages,
+            capa: capa.iter().map(|s| s.to_string()).collect(),
+            gone: Mutex::new(BTreeSet::new()),
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The UID of message `index` (0-based).
+    pub fn uid(index: usize) -> String {
+        format!("uid-{index:04}")
+    }
+
+    /// Messages not deleted by a committed QUIT.
+    pub fn remaining(&self) -> usize {
+        self.messages.len() - self.gone.lock().unwrap().len()
+    }
+
+    fn wire_size(msg: &[u8]) -> usize {
+        // LF becomes CRLF on the wire; RFC 1939 counts those octets.
+        msg.len() + msg.iter().filter(|&&b| b == b'\n').count()
+    }
+
+    /// The answer of a correct server to `line` on connection `conn`.
+    pub fn reply(&self, conn: usize, line: &str) -> Reply {
+        let mut sessions = self.sessions.lock().unwrap();
+        let s = sessions.entry(conn).or_default();
+        let mut words = line.split(' ');
+        let verb = words.next().unwrap_or("").to_ascii_uppercase();
+        let arg = words.next();
+        let number = |s: &Session, arg: Option<&str>| -> Option<(usize, usize)> {
+            let n: usize = arg?.parse().ok()?;
+            let listing = s.listing.as_ref()?;
+            let idx = *listing.get(n.checked_sub(1)?)?;
+            (!s.deleted.contains(&idx)).then_some((n, idx))
+        };
+        match (verb.as_str(), s.listing.is_some()) {
+            ("CAPA", _) => {
+                let lines: Vec<&str> = self.capa.iter().map(|s| s.as_str()).collect();
+                Reply::multi("+OK Capability list follows", &lines)
+            }
+            ("QUIT", authed) => {
+                if authed {
+                    self.gone.lock().unwrap().extend(s.deleted.iter().copied());
+                }
+                sessions.remove(&conn);
+                Reply::SendAndClose(b"+OK bye\r\n".to_vec())
+            }
+            ("NOOP", true) => Reply::ok(""),
+            ("USER", false) => {
+                s.user = arg.map(str::to_owned);
+                Reply::ok("send PASS")
+            }
+            ("PASS", false) => {
+                let pass = line.split_once(' ').map(|x| x.1).unwrap_or("");
+                if s.user.as_deref() == Some(self.user.as_str()) && pass == self.password {
+                    let gone = self.gone.lock().unwrap();
+                    s.listing = Some(
+                        (0..self.messages.len())
+                            .filter(|i| !gone.contains(i))
+                            .collect(),
+                    );
+                    Reply::ok("logged in")
+                } else {
+                    Reply::err("[AUTH] Authentication failed.")
+                }
+            }
+            ("STAT", true) => {
+                let live = self.live(s);
+                let size: usize = live
+                    .iter()
+                    .map(|&(_, i)| Self::wire_size(&self.messages[i]))
+                    .sum();
+                Reply::ok(&format!("{} {size}", live.len()))
+            }
+            ("LIST", true) | ("UIDL", true) => {
+                let show = |n: usize, i: usize| {
+                    if verb == "LIST" {
+                        format!("{n} {}", Self::wire_size(&self.messages[i]))
+                    } else {
+                        format!("{n} {}", Self::uid(i))
+                    }
+                };
+                match arg {
+                    Some(_) => match number(s, arg) {
+                        Some((n, i)) => Reply::ok(&show(n, i)),
+                        None => Reply::err("no such message"),
+                    },
+                    None => {
+                        let lines: Vec<String> =
+                            self.live(s).into_iter().map(|(n, i)| show(n, i)).collect();
+                        let lines: Vec<&str> = lines.iter().map(|s| s.as_str()).collect();
+                        Reply::multi("+OK", &lines)
+                    }
+                }
+            }
+            ("RETR", true) => match number(s, arg) {
+                Some((_, i)) => Reply::message(&self.messages[i]),
+                None => Reply::err("no such message"),
+            },
+            ("TOP", true) => match number(s, arg) {
+                Some((_, i)) => {
+                    let msg = &self.messages[i];
+                    let end = msg
+                        .windows(2)
+                        .position(|w| w == b"\n\n")
+                        .map(|p| p + 2)
+                        .unwrap_or(msg.len());
+                    Reply::message(&msg[..end])
+                }
+                None => Reply::err("no such message"),
+            },
+            ("DELE", true) => match number(s, arg) {
+                Some((_, i)) => {
+                    s.deleted.insert(i);
+                    Reply::ok("deleted")
+                }
+                None => Reply::err("no such message"),
+            },
+            ("RSET", true) => {
+                s.deleted.clear();
+                Reply::ok("")
+            }
+            _ => Reply::err("command not recognised here"),
+        }
+    }
+
+    fn live(&self, s: &Session) -> Vec<(usize, usize)> {
+        s.listing
+            .as_ref()
+            .map(|l| {
+                l.iter()
+                    .enumerate()
+                    .filter(|(_, i)| !s.deleted.contains(i))
+                    .map(|(n, &i)| (n + 1, i))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
