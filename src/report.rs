@@ -7,7 +7,7 @@
 //! { "account": "work", "command": "fetch" | "check", "ok": true,
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
-//!   "held_back": 0, "on_server": 20, "recovered": 0, "seconds": 1.2,
+//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "seconds": 1.2,
 //!   "destination": "/home/alice/Mail/work" }
 //! ```
 //!
@@ -69,6 +69,12 @@ pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) ->
     if s.held_back > 0 {
         line.push_str(&format!(", {} held back by max_messages", s.held_back));
     }
+    if s.deferred > 0 {
+        line.push_str(&format!(
+            ", {} deferred by the MDA (left on the server for the next run)",
+            s.deferred
+        ));
+    }
     if s.recovered > 0 {
         line.push_str(&format!(
             ", {} recovered from an interrupted run",
@@ -105,6 +111,7 @@ pub fn error_line(name: &str, e: &Error) -> String {
 pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
     let empty = Summary::default();
     let (s, err, code) = match result {
+        Ok(s) if s.deferred > 0 => (s, None, exit::TEMPFAIL),
         Ok(s) => (s, None, exit::OK),
         Err(e) => (&empty, Some(e.to_string()), e.exit_code()),
     };
@@ -121,6 +128,7 @@ pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary,
         "held_back": s.held_back,
         "on_server": s.on_server,
         "recovered": s.recovered,
+        "deferred": s.deferred,
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
@@ -255,6 +263,7 @@ mod tests {
             "held_back",
             "on_server",
             "recovered",
+            "deferred",
             "seconds",
             "destination",
         ] {

@@ -132,6 +132,11 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                 }
                 if let Ok(s) = &result {
                     any_new |= s.new > 0;
+                    // Mail left for a retry is not a clean run: cron
+                    // should hear of it, and the status says "try again".
+                    if s.deferred > 0 {
+                        first_error.get_or_insert(exit::TEMPFAIL);
+                    }
                 }
                 print_outcome(cli, &reporter, account, mode, &result);
                 printed += 1;
