@@ -365,7 +365,8 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     if let Err(e) = delivered {
         conn.abort();
         saved?;
-        journal.clear()?;
+        // The journal stays: if a group commit failed half-way, the next
+        // run's recovery finds what landed.
         return Err(e);
     }
     saved?;
