@@ -12,4 +12,5 @@ mod auth;
 mod cli;
 mod fetch;
 mod fixture;
+mod hostile;
 mod tls;
