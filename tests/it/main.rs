@@ -13,4 +13,5 @@ mod cli;
 mod fetch;
 mod fixture;
 mod hostile;
+mod pipelining;
 mod tls;
