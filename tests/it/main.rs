@@ -13,5 +13,7 @@ mod cli;
 mod fetch;
 mod fixture;
 mod hostile;
+mod parallel;
 mod pipelining;
+mod policy;
 mod tls;
