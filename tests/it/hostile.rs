@@ -466,3 +466,114 @@ fn a_4_kb_greeting_line_is_accepted() {
     assert_same_messages(&read_maildir(&maildir), &msgs);
     assert_eq!(drop.remaining(), 0);
 }
+
+/// CRLF becomes a bare LF on every other line: one message, both endings.
+fn mixed_line_ends(bytes: Vec<u8>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len());
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        match line.strip_suffix(b"\r\n") {
+            Some(body) if i % 2 == 1 => {
+                out.extend_from_slice(body);
+                out.push(b'\n');
+            }
+            _ => out.extend_from_slice(line),
+        }
+    }
+    out
+}
+
+#[test]
+fn mixed_crlf_and_lf_inside_one_response() {
+    let msgs = corpus::corpus(909, 12);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let inner = Arc::clone(&drop);
+    let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
+        map_reply(inner.reply(c, l), mixed_line_ends)
+    });
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let cfg = env.write_config(&config_of(&[&scripted(
+        "mixed",
+        srv.port(),
+        &maildir,
+        false,
+    )]));
+
+    env.run(&["-c", cfg.to_str().unwrap()]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_eq!(drop.remaining(), 0);
+}
+
+#[test]
+fn a_connection_dropped_at_quit_loses_nothing_and_the_next_run_deletes() {
+    // Whether the server committed the deletions before the connection
+    // dropped is unknown to the client; both must come out right.
+    for committed in [false, true] {
+        let msgs = corpus::corpus(910, 5);
+        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+        let inner = Arc::clone(&drop);
+        let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
+            if c == 0 && verb(l) == "QUIT" {
+                if committed {
+                    let _ = inner.reply(c, l);
+                }
+                return Reply::Close;
+            }
+            inner.reply(c, l)
+        });
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let cfg = env.write_config(&config_of(&[&scripted("bye", srv.port(), &maildir, false)]));
+        let cfg = cfg.to_str().unwrap();
+
+        let first = env.run(&["-c", cfg]);
+        first.assert_failure();
+        assert_same_messages(&read_maildir(&maildir), &msgs);
+        assert_eq!(drop.remaining(), if committed { 0 } else { 5 });
+
+        env.run(&["-c", cfg]).assert_success();
+        assert!(
+            !conn_saw(&srv, 1, "RETR"),
+            "committed = {committed}: nothing is delivered twice: {:?}",
+            lines_of(&srv, 1)
+        );
+        assert_same_messages(&read_maildir(&maildir), &msgs);
+        assert_eq!(drop.remaining(), 0, "committed = {committed}");
+    }
+}
+
+#[test]
+fn a_server_that_offers_part_of_the_mailbox_per_session_is_asked_again() {
+    // SPEC §3 step 8: like Gmail, each session offers only a few messages;
+    // one run keeps opening sessions while new UIDs appear, up to
+    // max_messages.
+    let msgs = corpus::corpus(911, 12);
+    let run = |keep: bool, max_messages: Option<usize>| {
+        let drop = Maildrop::with_session_limit(USER, PASSWORD, msgs.clone(), 5);
+        let srv = ScriptServer::maildrop(Arc::clone(&drop));
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let mut acct = scripted("gmail", srv.port(), &maildir, keep);
+        if let Some(n) = max_messages {
+            acct = acct.raw("max_messages", n.to_string());
+        }
+        let cfg = env.write_config(&config_of(&[&acct]));
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        out.assert_success();
+        (read_maildir(&maildir), drop.remaining(), srv.connections())
+    };
+
+    // Kept messages are offered again: no new UIDs, so no endless loop.
+    let (got, left, sessions) = run(true, None);
+    assert_same_messages(&got, &msgs[..5]);
+    assert_eq!(left, 12);
+    assert!(sessions <= 2, "{sessions} sessions for nothing new");
+
+    let (got, left, sessions) = run(false, None);
+    assert_same_messages(&got, &msgs);
+    assert_eq!(left, 0, "after {sessions} sessions");
+
+    let (got, left, sessions) = run(false, Some(7));
+    assert_same_messages(&got, &msgs[..7]);
+    assert_eq!(left, 5, "after {sessions} sessions");
+}

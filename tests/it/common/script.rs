@@ -350,6 +350,8 @@ pub struct Maildrop {
     /// Messages whose deletion a QUIT committed.
     gone: Mutex<BTreeSet<usize>>,
     sessions: Mutex<HashMap<usize, Session>>,
+    /// At most this many messages are offered per session (as Gmail does).
+    session_limit: Option<usize>,
 }
 
 impl Maildrop {
@@ -363,6 +365,7 @@ impl Maildrop {
                 .to_vec(),
             gone: Mutex::new(BTreeSet::new()),
             sessions: Mutex::new(HashMap::new()),
+            session_limit: None,
         })
     }
 
@@ -380,7 +383,24 @@ impl Maildrop {
             capa: capa.iter().map(|s| s.to_string()).collect(),
             gone: Mutex::new(BTreeSet::new()),
             sessions: Mutex::new(HashMap::new()),
+            session_limit: None,
         })
+    }
+
+    /// A mailbox that offers only the first `limit` messages still there
+    /// to each session, as Gmail offers about 250: the rest appear once
+    /// those are deleted.
+    pub fn with_session_limit(
+        user: &str,
+        password: &str,
+        messages: Vec<Vec<u8>>,
+        limit: usize,
+    ) -> Arc<Maildrop> {
+        let mut drop = Maildrop::new(user, password, messages);
+        if let Some(d) = Arc::get_mut(&mut drop) {
+            d.session_limit = Some(limit);
+        }
+        drop
     }
 
     /// The UID of message `index` (0-based).
@@ -435,6 +455,7 @@ impl Maildrop {
                     s.listing = Some(
                         (0..self.messages.len())
                             .filter(|i| !gone.contains(i))
+                            .take(self.session_limit.unwrap_or(usize::MAX))
                             .collect(),
                     );
                     Reply::ok("logged in")
