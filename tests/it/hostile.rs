@@ -577,3 +577,56 @@ fn a_server_that_offers_part_of_the_mailbox_per_session_is_asked_again() {
     assert_same_messages(&got, &msgs[..7]);
     assert_eq!(left, 5, "after {sessions} sessions");
 }
+
+#[test]
+fn unusual_uids_are_remembered_exactly_and_never_become_paths_or_commands() {
+    let uids: Vec<String> = vec![
+        "#starts-with-a-hash".into(),
+        "../../../../../tmp/popfetch-uid-escape".into(),
+        "$(touch${IFS}pwned-dollar)".into(),
+        "x;touch`pwned-tick`".into(),
+        "100%".into(),
+        "U".repeat(200),
+        "ü".into(),
+        // What "ü" would look like if escaping were not injective.
+        "%C3%BC".into(),
+    ];
+    let msgs = corpus::corpus(912, uids.len());
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let inner = Arc::clone(&drop);
+    let listing: Vec<String> = uids
+        .iter()
+        .enumerate()
+        .map(|(i, u)| format!("{} {u}", i + 1))
+        .collect();
+    let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
+        if l.eq_ignore_ascii_case("UIDL") {
+            let lines: Vec<&str> = listing.iter().map(String::as_str).collect();
+            return Reply::multi("+OK", &lines);
+        }
+        inner.reply(c, l)
+    });
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let cfg = env.write_config(&config_of(&[&scripted("odd", srv.port(), &maildir, true)]));
+    let cfg = cfg.to_str().unwrap();
+
+    env.run(&["-c", cfg]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+
+    let second = env.run(&["-c", cfg]);
+    second.assert_success();
+    let again: Vec<String> = lines_of(&srv, 1)
+        .into_iter()
+        .filter(|l| verb(l) == "RETR")
+        .collect();
+    assert!(
+        again.is_empty(),
+        "every UID is remembered: fetched again {again:?}\n{second}"
+    );
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    for stray in ["pwned-dollar", "pwned-tick"] {
+        assert!(!env.path(stray).exists(), "{stray} was created");
+    }
+    assert!(!Path::new("/tmp/popfetch-uid-escape").exists());
+}
