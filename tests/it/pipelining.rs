@@ -180,52 +180,54 @@ fn state_of(env: &TestEnv, port: u16) -> UidState {
 
 #[test]
 fn a_cut_inside_a_pipelined_retr_burst_loses_nothing() {
-    let msgs = corpus::corpus(1004, 10);
-    let drop = Maildrop::with_capa(USER, PASSWORD, msgs.clone(), CAPA_PIPELINING);
-    let inner = Arc::clone(&drop);
-    let served = msgs.clone();
-    let retrs = AtomicUsize::new(0);
-    // First connection: three whole messages, half of the fourth, gone.
-    let watch = Watch {
-        linger: Duration::from_millis(200),
-    };
-    let srv = ScriptServer::start_watching(Reply::ok("ready"), watch, move |c, l| {
-        if c == 0 && verb(l) == "RETR" && retrs.fetch_add(1, Ordering::SeqCst) == 3 {
-            let n: usize = l[5..].trim().parse().unwrap();
-            return Reply::SendAndClose(half_a_message(&served[n - 1]));
-        }
-        inner.reply(c, l)
-    });
-    let env = TestEnv::new();
-    let maildir = env.path("Maildir");
-    let cfg = env.write_config(&config_of(&[&scripted(
-        "burst",
-        srv.port(),
-        &maildir,
-        false,
-    )]));
-    let cfg = cfg.to_str().unwrap();
+    // The connection drops after three whole messages: in the middle of
+    // the fourth, or right before it.
+    for half in [true, false] {
+        let msgs = corpus::corpus(1004, 10);
+        let drop = Maildrop::with_capa(USER, PASSWORD, msgs.clone(), CAPA_PIPELINING);
+        let inner = Arc::clone(&drop);
+        let served = msgs.clone();
+        let retrs = AtomicUsize::new(0);
+        let watch = Watch {
+            linger: Duration::from_millis(200),
+        };
+        let srv = ScriptServer::start_watching(Reply::ok("ready"), watch, move |c, l| {
+            if c == 0 && verb(l) == "RETR" && retrs.fetch_add(1, Ordering::SeqCst) == 3 {
+                if !half {
+                    return Reply::Close;
+                }
+                let n: usize = l[5..].trim().parse().unwrap();
+                return Reply::SendAndClose(half_a_message(&served[n - 1]));
+            }
+            inner.reply(c, l)
+        });
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let acct = scripted("burst", srv.port(), &maildir, false);
+        let cfg = env.write_config(&config_of(&[&acct]));
+        let cfg = cfg.to_str().unwrap();
 
-    let first = env.run(&["-c", cfg]);
-    first.assert_code(EX_TEMPFAIL);
-    assert!(
-        srv.overtaken()
-            .iter()
-            .any(|r| r.conn == 0 && r.line == "RETR 1"),
-        "the RETRs were pipelined: {:?}",
-        srv.overtaken()
-    );
-    assert_only_whole_messages(&maildir, &msgs[..3]);
-    assert!(
-        !conn_saw(&srv, 0, "DELE") && !conn_saw(&srv, 0, "QUIT"),
-        "{:?}",
-        lines_of(&srv, 0)
-    );
-    assert_eq!(drop.remaining(), 10, "nothing deleted");
+        let first = env.run(&["-c", cfg]);
+        first.assert_code(EX_TEMPFAIL);
+        assert!(
+            srv.overtaken()
+                .iter()
+                .any(|r| r.conn == 0 && r.line == "RETR 1"),
+            "the RETRs were pipelined: {:?}",
+            srv.overtaken()
+        );
+        assert_only_whole_messages(&maildir, &msgs[..3]);
+        assert!(
+            !conn_saw(&srv, 0, "DELE") && !conn_saw(&srv, 0, "QUIT"),
+            "{:?}",
+            lines_of(&srv, 0)
+        );
+        assert_eq!(drop.remaining(), 10, "half = {half}: nothing deleted");
 
-    env.run(&["-c", cfg]).assert_success();
-    assert_same_messages(&read_maildir(&maildir), &msgs);
-    assert_eq!(drop.remaining(), 0);
+        env.run(&["-c", cfg]).assert_success();
+        assert_same_messages(&read_maildir(&maildir), &msgs);
+        assert_eq!(drop.remaining(), 0, "half = {half}");
+    }
 }
 
 #[test]
