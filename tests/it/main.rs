@@ -12,4 +12,8 @@ mod auth;
 mod cli;
 mod fetch;
 mod fixture;
+mod hostile;
+mod parallel;
+mod pipelining;
+mod policy;
 mod tls;

@@ -77,11 +77,22 @@ pub struct Received {
 
 type Handler = dyn Fn(usize, &str) -> Reply + Send + Sync;
 
+/// How the server watches for pipelining.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Watch {
+    /// Before answering each line, wait this long for the client to send
+    /// more. A client that pipelines sends its next command at once; one in
+    /// lock-step waits for the answer, so nothing arrives. Zero: only bytes
+    /// that already arrived with the line count.
+    pub linger: Duration,
+}
+
 /// A running scripted server; it stops accepting when dropped and any
 /// stalled replies end.
 pub struct ScriptServer {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
+    overtaken: Arc<Mutex<Vec<Received>>>,
     connections: Arc<AtomicUsize>,
     shutdown: Arc<AtomicBool>,
 }
@@ -93,14 +104,25 @@ impl ScriptServer {
     where
         F: Fn(usize, &str) -> Reply + Send + Sync + 'static,
     {
+        ScriptServer::start_watching(greeting, Watch::default(), handler)
+    }
+
+    /// Like `start`, and records every line whose answer had not been
+    /// written yet when the client sent more (see [`ScriptServer::overtaken`]).
+    pub fn start_watching<F>(greeting: Reply, watch: Watch, handler: F) -> ScriptServer
+    where
+        F: Fn(usize, &str) -> Reply + Send + Sync + 'static,
+    {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
+        let overtaken = Arc::new(Mutex::new(Vec::new()));
         let connections = Arc::new(AtomicUsize::new(0));
         let shutdown = Arc::new(AtomicBool::new(false));
         let handler: Arc<Handler> = Arc::new(handler);
         {
             let received = Arc::clone(&received);
+            let overtaken = Arc::clone(&overtaken);
             let connections = Arc::clone(&connections);
             let shutdown = Arc::clone(&shutdown);
             std::thread::spawn(move || {
@@ -111,13 +133,19 @@ impl ScriptServer {
                     let Ok(stream) = stream else { continue };
                     let conn = connections.fetch_add(1, Ordering::SeqCst);
                     let received = Arc::clone(&received);
+                    let overtaken = Arc::clone(&overtaken);
                     let shutdown = Arc::clone(&shutdown);
                     let handler = Arc::clone(&handler);
                     let greeting = greeting.clone();
                     // One thread per connection, so a stalled one does not
                     // keep a second client from connecting.
                     std::thread::spawn(move || {
-                        serve(stream, conn, greeting, &*handler, &received, &shutdown);
+                        let log = Log {
+                            received: &received,
+                            overtaken: &overtaken,
+                            watch,
+                        };
+                        serve(stream, conn, greeting, &*handler, &log, &shutdown);
                     });
                 }
             });
@@ -125,6 +153,7 @@ impl ScriptServer {
         ScriptServer {
             port,
             received,
+            overtaken,
             connections,
             shutdown,
         }
@@ -144,6 +173,14 @@ impl ScriptServer {
     /// Every line received so far, in order.
     pub fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
+    }
+
+    /// Lines whose answer the client did not wait for: more bytes arrived
+    /// after the line and before its answer was written (within the
+    /// `Watch::linger` of `start_watching`). A client in lock-step leaves
+    /// this empty.
+    pub fn overtaken(&self) -> Vec<Received> {
+        self.overtaken.lock().unwrap().clone()
     }
 
     /// Just the lines.
@@ -187,12 +224,35 @@ impl Drop for ScriptServer {
     }
 }
 
+/// Where a connection records what it received.
+struct Log<'a> {
+    received: &'a Mutex<Vec<Received>>,
+    overtaken: &'a Mutex<Vec<Received>>,
+    watch: Watch,
+}
+
+/// Whether more bytes from the client are waiting, or arrive within
+/// `linger`, beyond what `reader` already holds.
+fn more_pending(reader: &BufReader<TcpStream>, stream: &TcpStream, linger: Duration) -> bool {
+    if !reader.buffer().is_empty() {
+        return true;
+    }
+    if linger.is_zero() {
+        return false;
+    }
+    let _ = stream.set_read_timeout(Some(linger));
+    let mut byte = [0u8; 1];
+    let pending = matches!(stream.peek(&mut byte), Ok(n) if n > 0);
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(200)));
+    pending
+}
+
 fn serve(
     mut stream: TcpStream,
     conn: usize,
     greeting: Reply,
     handler: &Handler,
-    received: &Mutex<Vec<Received>>,
+    log: &Log<'_>,
     shutdown: &AtomicBool,
 ) {
     if shutdown.load(Ordering::SeqCst) {
@@ -229,10 +289,14 @@ fn serve(
             .trim_end_matches(['\r', '\n'])
             .to_owned();
         buf.clear();
-        received.lock().unwrap().push(Received {
+        let entry = Received {
             conn,
             line: line.clone(),
-        });
+        };
+        log.received.lock().unwrap().push(entry.clone());
+        if more_pending(&reader, &stream, log.watch.linger) {
+            log.overtaken.lock().unwrap().push(entry);
+        }
         if !act(&mut stream, handler(conn, &line), shutdown) {
             return;
         }
@@ -286,6 +350,8 @@ pub struct Maildrop {
     /// Messages whose deletion a QUIT committed.
     gone: Mutex<BTreeSet<usize>>,
     sessions: Mutex<HashMap<usize, Session>>,
+    /// At most this many messages are offered per session (as Gmail does).
+    session_limit: Option<usize>,
 }
 
 impl Maildrop {
@@ -299,6 +365,7 @@ impl Maildrop {
                 .to_vec(),
             gone: Mutex::new(BTreeSet::new()),
             sessions: Mutex::new(HashMap::new()),
+            session_limit: None,
         })
     }
 
@@ -316,7 +383,24 @@ impl Maildrop {
             capa: capa.iter().map(|s| s.to_string()).collect(),
             gone: Mutex::new(BTreeSet::new()),
             sessions: Mutex::new(HashMap::new()),
+            session_limit: None,
         })
+    }
+
+    /// A mailbox that offers only the first `limit` messages still there
+    /// to each session, as Gmail offers about 250: the rest appear once
+    /// those are deleted.
+    pub fn with_session_limit(
+        user: &str,
+        password: &str,
+        messages: Vec<Vec<u8>>,
+        limit: usize,
+    ) -> Arc<Maildrop> {
+        let mut drop = Maildrop::new(user, password, messages);
+        if let Some(d) = Arc::get_mut(&mut drop) {
+            d.session_limit = Some(limit);
+        }
+        drop
     }
 
     /// The UID of message `index` (0-based).
@@ -371,6 +455,7 @@ impl Maildrop {
                     s.listing = Some(
                         (0..self.messages.len())
                             .filter(|i| !gone.contains(i))
+                            .take(self.session_limit.unwrap_or(usize::MAX))
                             .collect(),
                     );
                     Reply::ok("logged in")
