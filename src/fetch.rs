@@ -57,6 +57,8 @@ pub trait Observer: Sync {
     fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
     /// The target asked to try again later; the message stays on the server.
     fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
+    /// The server refused to send a listed message (it went away).
+    fn skipped(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The account is done, whatever the outcome.
     fn finished(&self, _account: &Account) {}
 }
@@ -214,10 +216,11 @@ pub fn list_mailbox<S: Read + Write>(session: &mut Session<S>) -> Result<Vec<Lis
     let mut by_msg: std::collections::HashMap<u32, String> = uids.into_iter().collect();
     let mut listing = Vec::with_capacity(sizes.len());
     for (msg, size) in sizes {
-        let uid = by_msg.remove(&msg).ok_or_else(|| {
-            ProtoError::Malformed(format!("message {msg} is in LIST but not in UIDL"))
-        })?;
-        listing.push(Listed { msg, uid, size });
+        // A message in LIST but not in UIDL cannot be tracked: leave it
+        // alone rather than risk delivering it twice.
+        if let Some(uid) = by_msg.remove(&msg) {
+            listing.push(Listed { msg, uid, size });
+        }
     }
     Ok(listing)
 }
@@ -304,7 +307,18 @@ fn received_header(account: &Account) -> Vec<u8> {
     .into_bytes()
 }
 
+/// At most this many sessions per run for servers that offer only part of
+/// the mailbox per session; a safety net against servers that keep
+/// inventing UIDs.
+const MAX_SESSIONS: usize = 50;
+
 /// Fetch one account.
+///
+/// Some servers (Gmail: about 250 messages) offer only part of the mailbox
+/// per session, so after a session that downloaded new mail popfetch opens
+/// another one, and goes on while each new session offers UIDs it has not
+/// tried yet (and `max_messages` allows). On an ordinary server that costs
+/// one extra login on runs that found new mail, and none otherwise.
 pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
     let started = Instant::now();
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
@@ -312,85 +326,153 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let _lock = take_lock(&paths, account)?;
     let mut target = Target::open(account)?;
     let mut state = UidState::load(&paths.state)?;
-    let recovered = recover(&paths, &target, &mut state)?;
-
-    let mut conn = connect(account, opts)?;
-    let _watch = conn
-        .session
-        .get_ref()
-        .shutdown_handle()
-        .ok()
-        .map(|s| opts.interrupt.watch(s));
-    login(&mut conn, account, secret)?;
-    let listing = list_mailbox(&mut conn.session)?;
-    let t = now();
-    for m in &listing {
-        state.see(&m.uid, t);
-    }
-    let plan = policy::plan(&listing, &state, &account.policy);
-    let pipelined = match account.pipelining {
-        Pipelining::On => true,
-        Pipelining::Off => false,
-        Pipelining::Auto => conn.capa.pipelining,
-    };
-    let window = if pipelined { WINDOW } else { 1 };
-
     let mut summary = Summary {
-        too_big: plan.too_big.len(),
-        held_back: plan.held_back,
-        on_server: listing.len(),
-        recovered,
+        recovered: recover(&paths, &target, &mut state)?,
         ..Summary::default()
     };
-    opts.observer.planned(
+    let mut run = Run {
         account,
-        plan.fetch.len(),
-        plan.fetch.iter().map(|m| m.size).sum(),
-    );
-    let mut journal = Journal::open(&paths.journal)?;
-    let header = account.received_header.then(|| received_header(account));
-    let delivered = Delivery {
-        account,
+        secret,
         opts,
+        paths: &paths,
         target: &mut target,
-        journal: &mut journal,
         state: &mut state,
         summary: &mut summary,
-        header: header.as_deref(),
-        batch: Vec::with_capacity(BATCH),
+        tried: HashSet::new(),
+        present: HashSet::new(),
+        deleted: HashSet::new(),
+        header: account.received_header.then(|| received_header(account)),
+    };
+    for _ in 0..MAX_SESSIONS {
+        let before = run.tried.len();
+        run.session()?;
+        let fetched = run.tried.len() - before;
+        let budget_left = account
+            .policy
+            .max_messages
+            .is_none_or(|max| run.tried.len() < max);
+        if fetched == 0 || !budget_left {
+            break;
+        }
     }
-    .run(&mut conn, &plan.fetch, window);
-    // Whatever happened, record what landed before anything else.
-    let saved = state.save(&paths.state);
-    if let Err(e) = delivered {
-        conn.abort();
-        saved?;
-        // The journal stays: if a group commit failed half-way, the next
-        // run's recovery finds what landed.
-        return Err(e);
-    }
-    saved?;
-    journal.clear()?;
-
-    let doomed = policy::deletions(&listing, &state, &account.policy, now());
-    if let Err(e) = delete(&mut conn, &doomed, window, opts) {
-        conn.abort();
-        return Err(e);
-    }
-    conn.session.quit()?;
-    // QUIT said +OK: the deletions are real. Forget those UIDs and the
-    // ones no longer on the server.
-    summary.deleted = doomed.len();
-    let gone: HashSet<u32> = doomed.into_iter().collect();
-    let present: HashSet<&str> = listing
+    // Forget UIDs no longer on the server: those in no listing of this run,
+    // and those this run deleted.
+    let Run {
+        present, deleted, ..
+    } = run;
+    let present: HashSet<&str> = present
         .iter()
-        .filter(|m| !gone.contains(&m.msg))
-        .map(|m| m.uid.as_str())
+        .filter(|u| !deleted.contains(*u))
+        .map(String::as_str)
         .collect();
     state.prune(&present);
     state.save(&paths.state)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// One run over one account, across one or more sessions.
+struct Run<'a> {
+    account: &'a Account,
+    secret: &'a Secret,
+    opts: &'a Options<'a>,
+    paths: &'a Paths,
+    target: &'a mut Target,
+    state: &'a mut UidState,
+    summary: &'a mut Summary,
+    /// UIDs this run tried to download (delivered, deferred or vanished).
+    tried: HashSet<String>,
+    /// UIDs any session of this run listed.
+    present: HashSet<String>,
+    /// UIDs deleted by a QUIT that succeeded.
+    deleted: HashSet<String>,
+    header: Option<Vec<u8>>,
+}
+
+impl Run<'_> {
+    /// Connect, download what is new, delete what policy says, QUIT.
+    fn session(&mut self) -> Result<(), Error> {
+        let account = self.account;
+        let mut conn = connect(account, self.opts)?;
+        let _watch = conn
+            .session
+            .get_ref()
+            .shutdown_handle()
+            .ok()
+            .map(|s| self.opts.interrupt.watch(s));
+        login(&mut conn, account, self.secret)?;
+        let listing = list_mailbox(&mut conn.session)?;
+        let t = now();
+        for m in &listing {
+            self.state.see(&m.uid, t);
+            self.present.insert(m.uid.clone());
+        }
+        let mut policy = account.policy.clone();
+        policy.max_messages = policy
+            .max_messages
+            .map(|max| max.saturating_sub(self.tried.len()));
+        let mut plan = policy::plan(&listing, self.state, &policy);
+        plan.fetch.retain(|m| !self.tried.contains(&m.uid));
+        self.tried.extend(plan.fetch.iter().map(|m| m.uid.clone()));
+        self.summary.too_big = plan.too_big.len();
+        self.summary.held_back = plan.held_back;
+        self.summary.on_server = self.summary.on_server.max(listing.len());
+        let window = match account.pipelining {
+            Pipelining::On => WINDOW,
+            Pipelining::Off => 1,
+            Pipelining::Auto if conn.capa.pipelining => WINDOW,
+            Pipelining::Auto => 1,
+        };
+
+        self.opts.observer.planned(
+            account,
+            plan.fetch.len(),
+            plan.fetch.iter().map(|m| m.size).sum(),
+        );
+        let mut journal = Journal::open(&self.paths.journal)?;
+        let delivered = Delivery {
+            account,
+            opts: self.opts,
+            target: self.target,
+            journal: &mut journal,
+            state: self.state,
+            summary: self.summary,
+            header: self.header.as_deref(),
+            batch: Vec::with_capacity(BATCH),
+        }
+        .run(&mut conn, &plan.fetch, window);
+        // Whatever happened, record what landed before anything else.
+        let saved = self.state.save(&self.paths.state);
+        if let Err(e) = delivered {
+            conn.abort();
+            saved?;
+            // The journal stays: if a group commit failed half-way, the
+            // next run's recovery finds what landed.
+            return Err(e);
+        }
+        saved?;
+        journal.clear()?;
+
+        let doomed = policy::deletions(&listing, self.state, &account.policy, now());
+        let accepted = match delete(&mut conn, &doomed, window, self.opts) {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                conn.abort();
+                return Err(e);
+            }
+        };
+        conn.session.quit()?;
+        // QUIT said +OK: the deletions are real.
+        self.summary.deleted += accepted.len();
+        let accepted: HashSet<u32> = accepted.into_iter().collect();
+        self.deleted.extend(
+            listing
+                .iter()
+                .filter(|m| accepted.contains(&m.msg))
+                .map(|m| m.uid.clone()),
+        );
+        Ok(())
+    }
 }
 
 /// Everything the delivery loop works on, so that it can be passed around
@@ -458,9 +540,15 @@ impl<'a> Delivery<'a> {
                 Error::Protocol(e)
             }
         };
+        let status = conn.session.read_status_any().map_err(interrupted)?;
+        if !status.ok {
+            // Gone since LIST (another client took it): nothing follows
+            // the -ERR, so the session is still in step.
+            self.opts.observer.skipped(self.account, m, &status.text);
+            return Ok(());
+        }
         let token = self.target.next_token();
         self.journal.begin(&m.uid, &token)?;
-        conn.session.read_status("RETR").map_err(interrupted)?;
         let publishes = self.target.publishes_on_commit();
         let dest = account_dest_path(self.account);
         let mut sink = self.target.create(&token)?;
@@ -520,12 +608,16 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
     }
 }
 
+/// DELE `msgs`, pipelined in windows. Returns the ones the server
+/// accepted; a -ERR for one message (another client removed it) only
+/// leaves that one out.
 fn delete(
     conn: &mut Connection,
     msgs: &[u32],
     window: usize,
     opts: &Options<'_>,
-) -> Result<(), Error> {
+) -> Result<Vec<u32>, Error> {
+    let mut accepted = Vec::with_capacity(msgs.len());
     for chunk in msgs.chunks(window) {
         if opts.interrupt.is_set() {
             return Err(Error::Interrupted);
@@ -534,11 +626,13 @@ fn delete(
             conn.session.send(&Command::Dele(msg))?;
         }
         conn.session.flush()?;
-        for _ in chunk {
-            conn.session.read_status("DELE")?;
+        for &msg in chunk {
+            if conn.session.read_status_any()?.ok {
+                accepted.push(msg);
+            }
         }
     }
-    Ok(())
+    Ok(accepted)
 }
 
 /// `check`: count what a fetch would download; change nothing.

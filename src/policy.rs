@@ -2,15 +2,16 @@
 //! listing, the UID state and the account's policy.
 //!
 //! Decisions written down here:
-//! - A UID the server lists twice is taken at its first message number only;
-//!   the later copies are neither fetched nor deleted (deleting a message we
-//!   never delivered could lose it).
+//! - A UID the server lists twice is fetched at its first message number
+//!   only, and no message with that UID is deleted while the server lists it
+//!   more than once: once the first copy were gone, the next copy would look
+//!   delivered and be deleted unread.
 //! - `max_size` leaves a message on the server on every run and reports it;
 //!   it is never downloaded while it is too large.
 //! - `max_messages` takes the oldest first (lowest message numbers).
 //! - Only UIDs recorded as delivered are ever deleted, whatever the policy.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::account::Policy;
 use crate::state::UidState;
@@ -67,10 +68,13 @@ pub fn plan(listing: &[Listed], state: &UidState, policy: &Policy) -> Plan {
 /// state records as delivered, and of those, all of them without `keep`, or
 /// with `keep` and `delete_after_days` those first seen long enough ago.
 pub fn deletions(listing: &[Listed], state: &UidState, policy: &Policy, now: i64) -> Vec<u32> {
-    let mut seen: HashSet<&str> = HashSet::with_capacity(listing.len());
+    let mut count: HashMap<&str, usize> = HashMap::with_capacity(listing.len());
+    for m in listing {
+        *count.entry(&m.uid).or_default() += 1;
+    }
     listing
         .iter()
-        .filter(|m| seen.insert(&m.uid))
+        .filter(|m| count.get(m.uid.as_str()) == Some(&1))
         .filter(|m| {
             let Some(entry) = state.get(&m.uid) else {
                 return false;
@@ -138,14 +142,15 @@ mod tests {
     }
 
     #[test]
-    fn duplicate_uids_are_taken_once_and_never_deleted_twice() {
-        let l = listing(&[(1, "a", 10), (2, "a", 10)]);
+    fn duplicate_uids_are_taken_once_and_never_deleted() {
+        let l = listing(&[(1, "a", 10), (2, "a", 10), (3, "b", 10)]);
         let p = plan(&l, &UidState::default(), &Policy::default());
-        assert_eq!(p.fetch.len(), 1);
+        assert_eq!(p.fetch.len(), 2);
         assert_eq!(p.duplicates, 1);
         let mut st = UidState::default();
         st.mark_delivered("a", 0);
-        assert_eq!(deletions(&l, &st, &Policy::default(), 0), [1]);
+        st.mark_delivered("b", 0);
+        assert_eq!(deletions(&l, &st, &Policy::default(), 0), [3]);
     }
 
     #[test]

@@ -209,6 +209,24 @@ impl crate::fetch::Observer for Reporter {
         }
     }
 
+    fn deferred(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
+        if self.verbose {
+            self.line(&format!(
+                "{}: message {} (UID {}) deferred: {why}",
+                account.name, msg.msg, msg.uid
+            ));
+        }
+    }
+
+    fn skipped(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
+        if self.verbose {
+            self.line(&format!(
+                "{}: message {} (UID {}) skipped, the server refused it: {why}",
+                account.name, msg.msg, msg.uid
+            ));
+        }
+    }
+
     fn finished(&self, account: &crate::account::Account) {
         if let Ok(mut a) = self.active.lock()
             && let Some((bar, _, _)) = a.remove(&account.name)

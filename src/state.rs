@@ -120,6 +120,23 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
+/// A UID may start with '#', which the state file reads as a comment: it
+/// is written as "%23". That cannot clash with a real UID, because UIDs
+/// arrive with every '%' already escaped as "%25".
+fn file_uid_encode(uid: &str) -> std::borrow::Cow<'_, str> {
+    match uid.strip_prefix('#') {
+        Some(rest) => format!("%23{rest}").into(),
+        None => uid.into(),
+    }
+}
+
+fn file_uid_decode(uid: &str) -> String {
+    match uid.strip_prefix("%23") {
+        Some(rest) => format!("#{rest}"),
+        None => uid.to_string(),
+    }
+}
+
 /// The UID table of one mailbox.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct UidState {
@@ -194,7 +211,7 @@ impl UidState {
                 reason: reason.to_string(),
             };
             let mut f = line.split(' ');
-            let (Some(uid), Some(seen), Some(status), None) =
+            let (Some(raw_uid), Some(seen), Some(status), None) =
                 (f.next(), f.next(), f.next(), f.next())
             else {
                 return Err(corrupt("expected: UID FIRST-SEEN STATUS"));
@@ -208,9 +225,10 @@ impl UidState {
                 "seen" => false,
                 _ => return Err(corrupt("status must be delivered or seen")),
             };
-            if uid.is_empty() {
+            if raw_uid.is_empty() {
                 return Err(corrupt("empty UID"));
             }
+            let uid = file_uid_decode(raw_uid);
             entries.insert(
                 uid.to_string(),
                 Entry {
@@ -243,7 +261,7 @@ impl UidState {
             for (uid, e) in uids {
                 let ts = Timestamp::from_second(e.first_seen).unwrap_or(Timestamp::UNIX_EPOCH);
                 let status = if e.delivered { "delivered" } else { "seen" };
-                writeln!(w, "{uid} {ts} {status}").map_err(err)?;
+                writeln!(w, "{} {ts} {status}", file_uid_encode(uid)).map_err(err)?;
             }
             w.flush().map_err(err)?;
         }
@@ -266,6 +284,7 @@ mod tests {
         s.see("uid1", 1_700_000_000);
         s.mark_delivered("uid2", 1_700_000_100);
         s.see("we%25ird", 5);
+        s.mark_delivered("#hash", 7);
         s.save(&path).unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(

@@ -277,24 +277,11 @@ fn lying_list_sizes_do_not_change_what_is_delivered() {
 }
 
 #[test]
-fn a_repeated_uid_is_taken_once_and_its_duplicate_neither_fetched_nor_deleted() {
+fn a_repeated_uid_is_fetched_once_and_never_deleted() {
     let msgs = corpus::corpus(905, 4);
-    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
-    let inner = Arc::clone(&drop);
-    let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
-        if l.eq_ignore_ascii_case("UIDL") {
-            // Message 3 repeats message 1's UID.
-            let lines = [
-                format!("1 {}", Maildrop::uid(0)),
-                format!("2 {}", Maildrop::uid(1)),
-                format!("3 {}", Maildrop::uid(0)),
-                format!("4 {}", Maildrop::uid(3)),
-            ];
-            let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
-            return Reply::multi("+OK", &lines);
-        }
-        inner.reply(c, l)
-    });
+    // Message 3 repeats message 1's UID.
+    let drop = Maildrop::with_repeated_uids(USER, PASSWORD, msgs.clone(), &[(2, 0)]);
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
     let env = TestEnv::new();
     let maildir = env.path("Maildir");
     let cfg = env.write_config(&config_of(&[&scripted("dup", srv.port(), &maildir, false)]));
@@ -308,12 +295,18 @@ fn a_repeated_uid_is_taken_once_and_its_duplicate_neither_fetched_nor_deleted() 
             .collect()
     };
     assert_eq!(numbers("RETR"), [1, 2, 4], "sent: {sent:?}");
-    assert_eq!(numbers("DELE"), [1, 2, 4], "sent: {sent:?}");
+    // Neither copy of the repeated UID is deleted: with the first gone, the
+    // second would look delivered and be deleted unread on a later run.
+    assert_eq!(numbers("DELE"), [2, 4], "sent: {sent:?}");
     assert_same_messages(
         &read_maildir(&maildir),
         &[msgs[0].clone(), msgs[1].clone(), msgs[3].clone()],
     );
-    assert_eq!(drop.remaining(), 1, "the duplicate stays on the server");
+    assert_eq!(drop.remaining(), 2, "both copies stay on the server");
+    // And stay there on the next run too.
+    env.run(&["-c", cfg.to_str().unwrap()]).assert_success();
+    assert_eq!(drop.remaining(), 2, "both copies stay on the server");
+    assert_eq!(read_maildir(&maildir).len(), 3);
 }
 
 #[test]

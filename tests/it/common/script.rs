@@ -352,6 +352,8 @@ pub struct Maildrop {
     sessions: Mutex<HashMap<usize, Session>>,
     /// At most this many messages are offered per session (as Gmail does).
     session_limit: Option<usize>,
+    /// Message `k` reports the UID of message `v` (a server repeating UIDs).
+    uid_alias: HashMap<usize, usize>,
 }
 
 impl Maildrop {
@@ -366,6 +368,7 @@ impl Maildrop {
             gone: Mutex::new(BTreeSet::new()),
             sessions: Mutex::new(HashMap::new()),
             session_limit: None,
+            uid_alias: HashMap::new(),
         })
     }
 
@@ -384,6 +387,7 @@ impl Maildrop {
             gone: Mutex::new(BTreeSet::new()),
             sessions: Mutex::new(HashMap::new()),
             session_limit: None,
+            uid_alias: HashMap::new(),
         })
     }
 
@@ -399,6 +403,21 @@ impl Maildrop {
         let mut drop = Maildrop::new(user, password, messages);
         if let Some(d) = Arc::get_mut(&mut drop) {
             d.session_limit = Some(limit);
+        }
+        drop
+    }
+
+    /// A mailbox in which message `k` reports the UID of message `v` for
+    /// each `(k, v)` in `alias`: a server that repeats UIDs.
+    pub fn with_repeated_uids(
+        user: &str,
+        password: &str,
+        messages: Vec<Vec<u8>>,
+        alias: &[(usize, usize)],
+    ) -> Arc<Maildrop> {
+        let mut drop = Maildrop::new(user, password, messages);
+        if let Some(d) = Arc::get_mut(&mut drop) {
+            d.uid_alias = alias.iter().copied().collect();
         }
         drop
     }
@@ -476,7 +495,7 @@ impl Maildrop {
                     if verb == "LIST" {
                         format!("{n} {}", Self::wire_size(&self.messages[i]))
                     } else {
-                        format!("{n} {}", Self::uid(i))
+                        format!("{n} {}", Self::uid(*self.uid_alias.get(&i).unwrap_or(&i)))
                     }
                 };
                 match arg {
