@@ -10,6 +10,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod crash;
 mod fetch;
 mod fixture;
 mod hostile;

@@ -9,6 +9,7 @@
 pub mod corpus;
 pub mod dovecot;
 pub mod env;
+pub mod kill;
 pub mod script;
 
 use std::time::{Duration, Instant};
