@@ -12,7 +12,7 @@ pub mod lock;
 use std::collections::{HashMap, HashSet};
 use std::fs::{self, File};
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -245,15 +245,23 @@ impl UidState {
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
         let dir = path.parent().unwrap_or(Path::new("."));
         let err = |e| StateError::io("write", path, e);
-        let tmp = tempfile::Builder::new()
-            .prefix(".state-")
-            .tempfile_in(dir)
+        // A fixed name: the run lock makes this the only writer, and a
+        // run killed mid-save leaves one stale file that the next save
+        // overwrites, not a new one each time.
+        let mut tmp_name = path.as_os_str().to_owned();
+        tmp_name.push(".new");
+        let tmp_path = PathBuf::from(tmp_name);
+        let tmp = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp_path)
             .map_err(err)?;
-        tmp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o600))
+        tmp.set_permissions(fs::Permissions::from_mode(0o600))
             .map_err(err)?;
         {
-            let mut w = BufWriter::new(tmp.as_file());
+            let mut w = BufWriter::new(&tmp);
             w.write_all(HEADER.as_bytes()).map_err(err)?;
             // Sorted, so the file diffs well and reads predictably.
             let mut uids: Vec<(&String, &Entry)> = self.entries.iter().collect();
@@ -265,8 +273,8 @@ impl UidState {
             }
             w.flush().map_err(err)?;
         }
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
+        tmp.sync_all().map_err(err)?;
+        fs::rename(&tmp_path, path).map_err(err)?;
         sync_dir(dir).map_err(err)?;
         Ok(())
     }
