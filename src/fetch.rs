@@ -114,11 +114,16 @@ pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Erro
     let tcp = transport::connect_tcp(&account.host, account.port, account.timeout)?;
     let trust = Trust::of(account);
     let trace = make_trace(opts, account);
+    let new_session = |stream: Stream, trace: Option<Trace>| {
+        let mut s = Session::new(stream, trace);
+        s.set_line_timeout(account.timeout);
+        s
+    };
     match account.tls {
         TlsMode::Implicit => {
             let stream = transport::start_tls(tcp, &account.host, &trust)?;
             let fingerprint = tls_fingerprint(&stream);
-            let mut session = Session::new(stream, trace);
+            let mut session = new_session(stream, trace);
             let greeting = session.greeting()?.text;
             let capa = session.capa()?;
             Ok(Connection {
@@ -130,7 +135,7 @@ pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Erro
             })
         }
         TlsMode::Starttls => {
-            let mut session = Session::new(Stream::Plain(tcp), trace);
+            let mut session = new_session(Stream::Plain(tcp), trace);
             let greeting = session.greeting()?.text;
             let capa = session.capa()?;
             if !capa.stls {
@@ -147,7 +152,7 @@ pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Erro
             };
             let stream = transport::start_tls(tcp, &account.host, &trust)?;
             let fingerprint = tls_fingerprint(&stream);
-            let mut session = Session::new(stream, trace);
+            let mut session = new_session(stream, trace);
             // RFC 2595: forget what was learnt before TLS; ask again.
             let capa = session.capa()?;
             Ok(Connection {
@@ -159,7 +164,7 @@ pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Erro
             })
         }
         TlsMode::None => {
-            let mut session = Session::new(Stream::Plain(tcp), trace);
+            let mut session = new_session(Stream::Plain(tcp), trace);
             let greeting = session.greeting()?.text;
             let capa = session.capa()?;
             Ok(Connection {

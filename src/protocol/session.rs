@@ -7,6 +7,7 @@
 //! lock-step helpers are `send` + `flush` + read.
 
 use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
 
 use super::capa::Capabilities;
 use super::command::Command;
@@ -39,9 +40,20 @@ pub struct Session<S> {
     /// Encoded commands not yet written.
     outbuf: Vec<u8>,
     trace: Option<Trace>,
+    /// The longest a single reply line may take to arrive. The socket's
+    /// own timeout only bounds each read, so a server trickling a byte at
+    /// a time would otherwise never time out.
+    line_timeout: Option<Duration>,
 }
 
 impl<S: Read + Write> Session<S> {
+    /// Bound the time any one reply line may take (greeting, status lines,
+    /// listings). Message bodies are bounded per read only: a big message
+    /// on a slow link may rightly take long.
+    pub fn set_line_timeout(&mut self, limit: Duration) {
+        self.line_timeout = Some(limit);
+    }
+
     pub fn new(stream: S, trace: Option<Trace>) -> Self {
         Session {
             stream,
@@ -49,6 +61,7 @@ impl<S: Read + Write> Session<S> {
             pos: 0,
             outbuf: Vec::with_capacity(1024),
             trace,
+            line_timeout: None,
         }
     }
 
@@ -121,7 +134,14 @@ impl<S: Read + Write> Session<S> {
     /// Read one line, without its CRLF or LF.
     fn read_line(&mut self) -> Result<Vec<u8>, ProtoError> {
         let mut line = Vec::new();
+        let deadline = self.line_timeout.map(|t| Instant::now() + t);
         loop {
+            if deadline.is_some_and(|d| Instant::now() > d) {
+                return Err(ProtoError::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the server is sending its reply too slowly",
+                )));
+            }
             self.fill()?;
             let avail = &self.inbuf[self.pos..];
             match avail.iter().position(|&b| b == b'\n') {
@@ -358,6 +378,35 @@ mod tests {
             s.read_body(&mut out),
             Err(BodyError::Protocol(ProtoError::Closed))
         ));
+    }
+
+    #[test]
+    fn a_trickling_reply_line_times_out() {
+        struct Trickle(usize);
+        impl Read for Trickle {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                std::thread::sleep(Duration::from_millis(20));
+                self.0 += 1;
+                buf[0] = b'x';
+                Ok(1)
+            }
+        }
+        impl Write for Trickle {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut s = Session::new(Trickle(0), None);
+        s.set_line_timeout(Duration::from_millis(100));
+        match s.greeting() {
+            Err(ProtoError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        // It gave up after a handful of bytes, not at the line-length cap.
+        assert!(s.get_ref().0 < 1000);
     }
 
     #[test]
