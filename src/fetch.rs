@@ -119,26 +119,17 @@ pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Erro
         s.set_line_timeout(account.timeout);
         s
     };
-    match account.tls {
+    let (mut session, greeting) = match account.tls {
         TlsMode::Implicit => {
             let stream = transport::start_tls(tcp, &account.host, &trust)?;
-            let fingerprint = tls_fingerprint(&stream);
             let mut session = new_session(stream, trace);
             let greeting = session.greeting()?.text;
-            let capa = session.capa()?;
-            Ok(Connection {
-                apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
-                session,
-                capa,
-                greeting,
-                fingerprint,
-            })
+            (session, greeting)
         }
         TlsMode::Starttls => {
             let mut session = new_session(Stream::Plain(tcp), trace);
             let greeting = session.greeting()?.text;
-            let capa = session.capa()?;
-            if !capa.stls {
+            if !session.capa()?.stls {
                 session.get_ref().abort();
                 return Err(transport::TransportError::NoStls {
                     host: account.host.clone(),
@@ -151,31 +142,24 @@ pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Erro
                 return Err(ProtoError::Malformed("STLS on an encrypted connection".into()).into());
             };
             let stream = transport::start_tls(tcp, &account.host, &trust)?;
-            let fingerprint = tls_fingerprint(&stream);
-            let mut session = new_session(stream, trace);
-            // RFC 2595: forget what was learnt before TLS; ask again.
-            let capa = session.capa()?;
-            Ok(Connection {
-                apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
-                session,
-                capa,
-                greeting,
-                fingerprint,
-            })
+            (new_session(stream, trace), greeting)
         }
         TlsMode::None => {
             let mut session = new_session(Stream::Plain(tcp), trace);
             let greeting = session.greeting()?.text;
-            let capa = session.capa()?;
-            Ok(Connection {
-                apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
-                session,
-                capa,
-                greeting,
-                fingerprint: None,
-            })
+            (session, greeting)
         }
-    }
+    };
+    // After STLS this asks again, as RFC 2595 wants: what was learnt
+    // before TLS is forgotten.
+    let capa = session.capa()?;
+    Ok(Connection {
+        apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
+        fingerprint: tls_fingerprint(session.get_ref()),
+        session,
+        capa,
+        greeting,
+    })
 }
 
 fn tls_fingerprint(stream: &Stream) -> Option<String> {
