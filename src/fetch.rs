@@ -539,20 +539,19 @@ impl<'a> Delivery<'a> {
         let token = self.target.next_token();
         self.journal.begin(&m.uid, &token)?;
         let publishes = self.target.publishes_on_commit();
-        let dest = account_dest_path(self.account);
+        let account = self.account;
+        let write_error = |source| DeliverError::Write {
+            path: account_dest_path(account),
+            source,
+        };
         let mut sink = self.target.create(&token)?;
         if let Some(h) = self.header {
-            sink.write_all(h).map_err(|source| DeliverError::Write {
-                path: dest.clone(),
-                source,
-            })?;
+            sink.write_all(h).map_err(write_error)?;
         }
         let size = match conn.session.read_body(&mut sink) {
             Ok(n) => n,
             Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
-            Err(BodyError::Sink(source)) => {
-                return Err(DeliverError::Write { path: dest, source }.into());
-            }
+            Err(BodyError::Sink(source)) => return Err(write_error(source).into()),
         };
         if publishes {
             // The target makes the message durable right in commit: the
