@@ -81,7 +81,7 @@ pub enum DeliverError {
     #[error("cannot run the MDA `{command}`: {source} (nothing was deleted from the server)")]
     MdaSpawn { command: String, source: io::Error },
     #[error(
-        "the MDA `{command}` failed ({status}){output}; delivery for this account stopped and the message stays on the server: fix the MDA and run popfetch again"
+        "the MDA `{command}` failed ({status}); delivery for this account stopped and the message stays on the server: fix the MDA and run popfetch again{output}"
     )]
     MdaFailed {
         command: String,

@@ -13,8 +13,9 @@
 //! ## Locking
 //!
 //! While appending (and while recovery looks at the file) popfetch holds,
-//! in this order, the dotlock `<mbox>.lock` (created with O_EXCL; a lock
-//! older than five minutes is stale and removed; skipped where the
+//! in this order, the dotlock `<mbox>.lock` (created with O_EXCL, holding
+//! `<pid>:<host>`; a lock older than five minutes, or left by a process of
+//! this host that no longer exists, is stale and removed; skipped where the
 //! directory does not let us create it, as /var/mail often does not) and
 //! an fcntl write lock on the whole file: procmail, Dovecot and mutt use
 //! the same pair. Waiting for either is bounded. Inside one process a
@@ -277,13 +278,16 @@ impl Mbox {
         let _guard = process_lock();
         let mut lock = MboxLock::acquire(&self.path, self.lock_wait)?;
         let mut offset = lock.file.metadata().map_err(mbox_err)?.len();
-        if offset > 0 && last_byte(&lock.file, offset).map_err(mbox_err)? != b'\n' {
-            // Our From line must start a line of its own.
+        let missing = missing_separator(&lock.file, offset).map_err(mbox_err)?;
+        if !missing.is_empty() {
+            // Another program left its last message without the final
+            // newline or the empty line after it: our From line must start
+            // a line of its own, after an empty one.
             lock.file
-                .write_all(b"\n")
+                .write_all(missing)
                 .and_then(|()| lock.file.sync_data())
                 .map_err(mbox_err)?;
-            offset += 1;
+            offset += missing.len() as u64;
         }
         let at = Entry::At { offset, len };
         self.spool
@@ -364,10 +368,18 @@ fn open_mbox(path: &Path) -> io::Result<File> {
     }
 }
 
-fn last_byte(file: &File, len: u64) -> io::Result<u8> {
-    let mut b = [0u8; 1];
-    file.read_exact_at(&mut b, len - 1)?;
-    Ok(b[0])
+/// What a non-empty mbox of `len` bytes lacks at its end before a new
+/// message: nothing if it ends with an empty line.
+fn missing_separator(file: &File, len: u64) -> io::Result<&'static [u8]> {
+    let mut end = [0u8; 2];
+    let start = len.saturating_sub(2);
+    let n = usize::try_from(len - start).unwrap_or(2);
+    file.read_exact_at(&mut end[..n], start)?;
+    Ok(match &end[..n] {
+        [] | [b'\n', b'\n'] => b"",
+        [b'\n'] | [_, b'\n'] => b"\n",
+        _ => b"\n\n",
+    })
 }
 
 fn cut_back(file: &File, len: u64) -> io::Result<()> {
@@ -501,22 +513,10 @@ fn take_dotlock(
 ) -> Result<Option<PathBuf>, DeliverError> {
     let lock = dotlock_path(path);
     loop {
-        match OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&lock)
-        {
-            Ok(mut f) => {
-                let _ = writeln!(f, "{}", std::process::id());
-                return Ok(Some(lock));
-            }
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                let age = fs::metadata(&lock)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| SystemTime::now().duration_since(t).ok());
-                if age.is_some_and(|a| a > DOTLOCK_STALE) {
+        match create_dotlock(&lock) {
+            Ok(true) => return Ok(Some(lock)),
+            Ok(false) => {
+                if dotlock_is_stale(&lock) {
                     let _ = fs::remove_file(&lock);
                     continue;
                 }
@@ -541,6 +541,84 @@ fn take_dotlock(
                 return Err(DeliverError::Write { path: lock, source });
             }
         }
+    }
+}
+
+/// Make the lock file appear with its owner already in it, so that a
+/// kill at any instant never leaves an anonymous lock that only time
+/// would clear: write a private file, then hard-link it into place.
+/// `Ok(false)` when someone holds the lock.
+fn create_dotlock(lock: &Path) -> io::Result<bool> {
+    let owner = format!("{}:{}\n", std::process::id(), hostname());
+    let mut tmp = lock.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let linked = f
+        .write_all(owner.as_bytes())
+        .and_then(|()| fs::hard_link(&tmp, lock));
+    drop(f);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        // A filesystem without hard links: exclusive create, then write.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(lock)
+            {
+                Ok(mut f) => {
+                    let _ = f.write_all(owner.as_bytes());
+                    Ok(true)
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Old, or made by a process of this host that is gone (a killed run must
+/// not block the next one for minutes).
+fn dotlock_is_stale(lock: &Path) -> bool {
+    let age = fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    if age.is_some_and(|a| a > DOTLOCK_STALE) {
+        return true;
+    }
+    let Ok(text) = fs::read_to_string(lock) else {
+        return false;
+    };
+    let Some((pid, host)) = text.trim().split_once(':') else {
+        return false;
+    };
+    let pid = pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    match pid {
+        Some(pid) if host == hostname() => {
+            rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+        }
+        _ => false,
     }
 }
 
@@ -985,8 +1063,12 @@ mod tests {
         for n in f.spool_names() {
             assert_eq!(fs::metadata(f.mbox.spool.path(&n)).unwrap().len(), 0);
         }
-        // No lock left behind.
-        assert!(!dotlock_path(f.mbox.path()).exists());
+        // No lock, and none of the lock's temporary files, left behind.
+        let names: Vec<_> = fs::read_dir(f.dir.path().join("Mail"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["inbox"]);
     }
 
     #[test]
@@ -1012,7 +1094,27 @@ mod tests {
         s.write_all(b"Subject: new\n\nhi\n").unwrap();
         s.commit().unwrap();
         let text = fs::read_to_string(&path).unwrap();
-        assert!(text.starts_with("From x Thu Jan  1 00:00:00 1970\nold\nFrom MAILER-DAEMON "));
+        assert!(
+            text.starts_with("From x Thu Jan  1 00:00:00 1970\nold\n\nFrom MAILER-DAEMON "),
+            "{text:?}"
+        );
+        let got = read_mbox(text.as_bytes());
+        assert_eq!(got[0].1, b"old\n");
+        assert_eq!(got[1].1, b"Subject: new\n\nhi\n");
+        // Ends with a newline but no empty line: only the empty line is added.
+        for (old, want) in [
+            ("x\n", "x\n\nFrom "),
+            ("\n", "\n\nFrom "),
+            ("x\n\n", "x\n\nFrom "),
+        ] {
+            fs::write(&path, old).unwrap();
+            let tok = m.next_token();
+            let mut s = Box::new(m.create(&tok).unwrap());
+            s.write_all(b"Subject: new\n\nhi\n").unwrap();
+            s.commit().unwrap();
+            let text = fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with(want), "{old:?}: {text:?}");
+        }
         assert!(text.ends_with("\nSubject: new\n\nhi\n\n"), "{text:?}");
     }
 
@@ -1263,6 +1365,27 @@ mod tests {
         f.deliver(b"Subject: s\n\nb\n").unwrap();
         assert_eq!(read_mbox(&f.contents()).len(), 1);
         assert!(!lock.exists());
+
+        // Fresh, but its process (of this host) is gone.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        fs::write(&lock, format!("{dead}:{}\n", hostname())).unwrap();
+        f.deliver(b"Subject: s\n\nb\n").unwrap();
+        assert_eq!(read_mbox(&f.contents()).len(), 2);
+        // Alive (ours), or of another host: honoured.
+        for owner in [
+            format!("{}:{}", std::process::id(), hostname()),
+            format!("{dead}:elsewhere.example"),
+        ] {
+            fs::write(&lock, &owner).unwrap();
+            let err = f.deliver(b"Subject: s\n\nb\n").unwrap_err();
+            assert!(
+                matches!(err, DeliverError::MboxLocked { .. }),
+                "{owner}: {err}"
+            );
+        }
+        fs::remove_file(&lock).unwrap();
     }
 
     #[test]

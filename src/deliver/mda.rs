@@ -205,7 +205,7 @@ impl Mda {
             output: if said.is_empty() {
                 String::new()
             } else {
-                format!("; it said:\n{said}\n")
+                format!("; it said:\n    {}", said.replace('\n', "\n    "))
             },
         })
     }
@@ -427,5 +427,284 @@ impl Drop for MdaMessage<'_> {
         if !self.spool_path.as_os_str().is_empty() {
             let _ = fs::remove_file(&self.spool_path);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::Sink;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn path(&self, rel: &str) -> PathBuf {
+            self.dir.path().join(rel)
+        }
+
+        fn spool(&self) -> SpoolDir {
+            SpoolDir::open(&self.path("state"), "u@h:110").unwrap()
+        }
+
+        /// An executable shell script.
+        fn script(&self, name: &str, body: &str) -> String {
+            let p = self.path(name);
+            fs::write(&p, format!("#!/bin/sh\n{body}")).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+            p.display().to_string()
+        }
+
+        fn mda(&self, spec: CommandSpec) -> Mda {
+            Mda::open(&spec, "alice@example.net", self.spool()).unwrap()
+        }
+
+        fn spool_names(&self) -> Vec<String> {
+            let dir = self.path("state/spool/u@h%3A110");
+            let mut v: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    fn deliver(mda: &mut Mda, msg: &[u8]) -> Result<String, DeliverError> {
+        let tok = mda.next_token();
+        let mut sink = Box::new(mda.create(&tok).unwrap());
+        sink.write_all(msg).unwrap();
+        sink.commit()
+    }
+
+    fn argv(v: &[&str]) -> CommandSpec {
+        CommandSpec::Argv(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_unknown_ones_kept() {
+        let s = substitute("-f %F -d %T 100%% %x %", "s@x", "u", false).unwrap();
+        assert_eq!(s, "-f s@x -d u 100% %x %");
+        let s = substitute("%F%T", "", "u", true).unwrap();
+        assert_eq!(s, "''u");
+    }
+
+    #[test]
+    fn hostile_values_stay_one_word_through_the_shell() {
+        let f = Fixture::new();
+        let pwned = f.path("pwned");
+        let hostile = [
+            format!("a'b;rm -rf ~;touch {}@x", pwned.display()),
+            format!(
+                "$(touch {})`touch {}`\"@x",
+                pwned.display(),
+                pwned.display()
+            ),
+            "x\ny; touch pwned\\".to_string(),
+            "-n".to_string(),
+            String::new(),
+        ];
+        for sender in &hostile {
+            let user = "al ice;$HOME";
+            let script = substitute("printf '[%s]\\n' %F %T", sender, user, true).unwrap();
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .current_dir(f.dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script}");
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                format!("[{sender}]\n[{user}]\n"),
+                "{script}"
+            );
+            assert!(!pwned.exists(), "{script} ran a command");
+        }
+        let err = substitute("%F", "a\0b", "u", true).unwrap_err();
+        assert!(matches!(err, DeliverError::MdaConfig(_)), "{err}");
+    }
+
+    #[test]
+    fn argv_mda_gets_the_message_on_stdin_and_the_placeholders() {
+        let f = Fixture::new();
+        let out = f.path("out");
+        let script = f.script(
+            "mda",
+            &format!(
+                "cat > {o}.msg\nprintf '%s\\n' \"$@\" > {o}.args\n",
+                o = out.display()
+            ),
+        );
+        let mut mda = f.mda(argv(&[&script, "-f", "%F", "-d", "%T", "50%%"]));
+        let msg = b"Return-Path: <bounce@lists.example>\nFrom: a@b\n\nFrom here\nbody\n";
+        let shown = deliver(&mut mda, msg).unwrap();
+        assert!(shown.contains(&script), "{shown}");
+        assert_eq!(fs::read(out.with_extension("msg")).unwrap(), msg);
+        assert_eq!(
+            fs::read_to_string(out.with_extension("args")).unwrap(),
+            "-f\nbounce@lists.example\n-d\nalice@example.net\n50%\n"
+        );
+        // Only a `.done` marker is left, empty.
+        let names = f.spool_names();
+        assert_eq!(names.len(), 1);
+        assert!(names[0].ends_with(".done"));
+    }
+
+    #[test]
+    fn shell_mda_gets_quoted_values() {
+        let f = Fixture::new();
+        let out = f.path("args");
+        let script = f.script(
+            "mda",
+            &format!(
+                "cat >/dev/null\nprintf '%s\\n' \"$@\" > {}\n",
+                out.display()
+            ),
+        );
+        let mut mda = f.mda(CommandSpec::Shell(format!("{script} %F %T")));
+        let sender = "a'b;touch${IFS}pwned;`id`$(id)@x";
+        let msg = format!("Return-Path: <{sender}>\n\nhi\n");
+        deliver(&mut mda, msg.as_bytes()).unwrap();
+        assert_eq!(
+            fs::read_to_string(&out).unwrap(),
+            format!("{sender}\nalice@example.net\n")
+        );
+        assert!(!f.dir.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn exit_75_defers_and_other_failures_name_command_status_and_stderr() {
+        let f = Fixture::new();
+        let tempfail = f.script(
+            "tempfail",
+            "cat >/dev/null\necho 'mailbox busy' >&2\nexit 75\n",
+        );
+        let mut mda = f.mda(argv(&[&tempfail]));
+        let err = deliver(&mut mda, b"Subject: x\n\n").unwrap_err();
+        match &err {
+            DeliverError::Deferred(why) => {
+                assert!(why.contains("75") && why.contains("mailbox busy"), "{why}")
+            }
+            e => panic!("not deferred: {e}"),
+        }
+        assert!(f.spool_names().is_empty(), "{:?}", f.spool_names());
+
+        let fail = f.script(
+            "fail",
+            "cat >/dev/null\necho noise\necho 'procmail: Quota exceeded' >&2\nexit 1\n",
+        );
+        let mut mda = f.mda(argv(&[&fail, "-f", "%F"]));
+        let err = deliver(&mut mda, b"Subject: x\n\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, DeliverError::MdaFailed { .. }), "{msg}");
+        for want in [
+            fail.as_str(),
+            "-f %F",
+            "exit status 1",
+            "Quota exceeded",
+            "stays on the server",
+        ] {
+            assert!(msg.contains(want), "{want:?} in {msg}");
+        }
+        assert!(!msg.contains("noise"), "stderr is preferred: {msg}");
+        assert_eq!(crate::error::Error::from(err).exit_code(), 74);
+
+        let killed = f.script("killed", "kill -9 $$\n");
+        let mut mda = f.mda(argv(&[&killed]));
+        let msg = deliver(&mut mda, b"Subject: x\n\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("killed by signal 9"), "{msg}");
+
+        let mut mda = f.mda(CommandSpec::Shell("exec no-such-mda-anywhere -f %F".into()));
+        let msg = deliver(&mut mda, b"Subject: x\n\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("127") && msg.contains("could not find"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn open_refuses_a_missing_or_unusable_program() {
+        let f = Fixture::new();
+        fs::write(f.path("plain"), "not executable").unwrap();
+        fs::create_dir(f.path("dir")).unwrap();
+        let cases = [
+            (argv(&["/no/such/procmail"]), "does not exist"),
+            (
+                argv(&["no-such-mda-anywhere", "-f", "%F"]),
+                "not found in PATH",
+            ),
+            (
+                argv(&[&f.path("plain").display().to_string()]),
+                "not executable",
+            ),
+            (argv(&[&f.path("dir").display().to_string()]), "not a file"),
+            (
+                CommandSpec::Shell("no-such-mda-anywhere -f %F".into()),
+                "not found in PATH",
+            ),
+        ];
+        for (spec, why) in cases {
+            let err = Mda::open(&spec, "u", f.spool()).err().unwrap();
+            let msg = err.to_string();
+            assert!(matches!(err, DeliverError::MdaMissing { .. }), "{msg}");
+            assert!(msg.contains(why) && msg.contains("full path"), "{msg}");
+        }
+        for spec in [argv(&[]), argv(&[""]), CommandSpec::Shell("  ".into())] {
+            let err = Mda::open(&spec, "u", f.spool()).err().unwrap();
+            assert!(matches!(err, DeliverError::MdaConfig(_)), "{err}");
+        }
+        // Shell forms whose first word is not a program are not second-guessed.
+        for s in ["exec cat", "FOO=1 cat", "'cat'", "cd / && cat"] {
+            assert!(
+                Mda::open(&CommandSpec::Shell(s.into()), "u", f.spool()).is_ok(),
+                "{s}"
+            );
+        }
+        assert!(Mda::open(&argv(&["sh", "-c", "cat"]), "u", f.spool()).is_ok());
+    }
+
+    #[test]
+    fn recovery_says_landed_only_with_a_done_mark() {
+        let f = Fixture::new();
+        let ok = f.script("ok", "cat >/dev/null\n");
+        let mut mda = f.mda(argv(&[&ok]));
+        let tok = mda.next_token();
+        // Journalled, never spooled.
+        assert!(!mda.recover(&tok).unwrap());
+        // Spooled (the MDA may or may not have run): not landed, removed.
+        let tok = mda.next_token();
+        let mut sink = mda.create(&tok).unwrap();
+        sink.write_all(b"Subject: x\n\n").unwrap();
+        sink.flush().unwrap();
+        std::mem::forget(sink);
+        assert_eq!(f.spool_names(), vec![tok.clone()]);
+        assert!(!mda.recover(&tok).unwrap());
+        assert!(f.spool_names().is_empty());
+        // Delivered: landed, and it stays so until the next run sweeps.
+        let tok = mda.next_token();
+        let mut sink = Box::new(mda.create(&tok).unwrap());
+        sink.write_all(b"Subject: y\n\n").unwrap();
+        sink.commit().unwrap();
+        assert!(mda.recover(&tok).unwrap());
+        assert!(mda.recover(&tok).unwrap());
+
+        // The next run sweeps at its first delivery.
+        let mut mda = f.mda(argv(&[&ok]));
+        assert!(mda.recover(&tok).unwrap(), "recovery runs before the sweep");
+        deliver(&mut mda, b"Subject: z\n\n").unwrap();
+        assert_eq!(f.spool_names().len(), 1);
+        assert!(!mda.recover(&tok).unwrap());
     }
 }

@@ -10,6 +10,7 @@ mod common;
 
 mod auth;
 mod cli;
+mod deliver;
 mod fetch;
 mod fixture;
 mod tls;
