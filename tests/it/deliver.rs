@@ -3,7 +3,8 @@
 //! with its placeholders filled in, exit 75 leaves the message for the next
 //! run, a failing or missing MDA or an impossible mbox deletes nothing, a
 //! SIGKILL at any moment neither loses nor duplicates a message in an
-//! mbox, and Dovecot's own LDA works as an MDA.
+//! mbox, Dovecot's LDA and procmail work as MDAs, and procmail appending
+//! to the same mbox at the same time corrupts nothing.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -15,7 +16,7 @@ use crate::common::dovecot::{Dovecot, Options, Tls};
 use crate::common::env::{
     AccountToml, TestEnv, assert_private, assert_same_messages, config_of, read_maildir,
 };
-use crate::common::{PASSWORD, USER, dovecot_with_mail, toml_str};
+use crate::common::{PASSWORD, USER, dovecot_with_mail, in_ci, skip_or_panic, toml_str};
 
 /// An account of `dc` delivering into the mbox at `mbox`.
 fn mbox_account(dc: &Dovecot, name: &str, mbox: &Path) -> AccountToml {
@@ -284,11 +285,11 @@ fn mda_exit_75_leaves_the_message_for_the_next_run() {
     };
     let env = TestEnv::new();
     let out = env.path("delivered");
-    // The second invocation says "try later"; every other one delivers.
+    // The first invocation says "try later"; every other one delivers.
     let mda = counting_mda(
         &env.path("mda.sh"),
         &out,
-        "if [ $n = 2 ]; then cat >/dev/null; echo 'mailbox locked, try later' >&2; exit 75; fi",
+        "if [ $n = 1 ]; then cat >/dev/null; echo 'mailbox locked, try later' >&2; exit 75; fi",
     );
     let acct = mda_account(&dc, "temp", &[&mda]).raw("keep", "false");
     let cfg = env.write_config(&config_of(&[&acct]));
@@ -299,10 +300,10 @@ fn mda_exit_75_leaves_the_message_for_the_next_run() {
     assert!(matches!(first.code, Some(0 | 75)), "{first}");
     let got: Vec<Vec<u8>> = mda_received(&out).into_iter().map(|(m, _)| m).collect();
     assert_eq!(got.len(), 4, "{first}");
-    assert_same_messages(&got, &[&msgs[..1], &msgs[2..]].concat());
+    assert_same_messages(&got, &msgs[1..]);
     assert_eq!(
         dc.server_messages(USER),
-        vec![msgs[1].clone()],
+        vec![msgs[0].clone()],
         "only the deferred message stays on the server"
     );
 
@@ -485,4 +486,101 @@ fn dovecot_lda_as_the_mda_delivers_into_another_mailbox() {
     assert_eq!(dc.remaining(USER), 0);
     let delivered = read_maildir(&dc.maildir("bob"));
     assert_same_messages(&delivered, &msgs);
+}
+
+/// procmail, or `None` after the skip-or-fail message.
+fn procmail() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join("procmail"))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        skip_or_panic(
+            in_ci(),
+            "procmail is not installed (apt-get install procmail)",
+        );
+    }
+    found
+}
+
+#[test]
+fn procmail_as_the_mda_gets_every_message_byte_for_byte() {
+    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 609, 40) else {
+        return;
+    };
+    let Some(procmail) = procmail() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("procmail-Maildir");
+    let rc = env.path("procmailrc");
+    fs::write(
+        &rc,
+        format!(
+            "LOGFILE={}\n:0\n{}/\n",
+            env.path("procmail.log").display(),
+            maildir.display()
+        ),
+    )
+    .unwrap();
+    let acct = mda_account(
+        &dc,
+        "pm",
+        &[
+            &procmail.display().to_string(),
+            "-m",
+            "-f",
+            "%F",
+            &rc.display().to_string(),
+        ],
+    )
+    .raw("keep", "false");
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    env.run(&["-c", cfg.to_str().unwrap()]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_eq!(dc.remaining(USER), 0);
+}
+
+#[test]
+fn procmail_appending_to_the_same_mbox_at_the_same_time_corrupts_nothing() {
+    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 610, 200) else {
+        return;
+    };
+    let Some(procmail) = procmail() else {
+        return;
+    };
+    let env = TestEnv::new();
+    let mbox = env.path("shared.mbox");
+    // procmail's `:0:` takes `<mbox>.lock` and an fcntl lock, like popfetch.
+    let rc = env.path("procmailrc");
+    fs::write(&rc, format!("LOCKSLEEP=1\n:0:\n{}\n", mbox.display())).unwrap();
+    let acct = mbox_account(&dc, "shared", &mbox).raw("keep", "false");
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let theirs: Vec<Vec<u8>> = (0..40)
+        .map(|i| {
+            format!("From: local@example.org\nSubject: procmail {i}\n\nline {i}\n").into_bytes()
+        })
+        .collect();
+    let fetch = env.spawn(&["-c", cfg.to_str().unwrap()]);
+    for m in &theirs {
+        let mut child = std::process::Command::new(&procmail)
+            .args(["-m", "-f", "local@example.org"])
+            .arg(&rc)
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child.stdin.take().unwrap().write_all(m).unwrap();
+        assert!(child.wait().unwrap().success(), "procmail failed");
+    }
+    fetch.wait(crate::common::env::RUN_LIMIT).assert_success();
+
+    let got: Vec<Vec<u8>> = read_mbox(&fs::read(&mbox).unwrap())
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect();
+    assert_same_messages(&got, &[msgs, theirs].concat());
+    assert_eq!(dc.remaining(USER), 0);
 }
