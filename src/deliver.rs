@@ -8,6 +8,11 @@
 //! [`Target::sync`] is the barrier after which every committed message is
 //! durable. Only then are UIDs recorded as delivered. A sink dropped
 //! without commit leaves nothing behind.
+//!
+//! Targets: [`maildir`] (group commit at `sync`), [`mbox`] and [`mda`]
+//! (durable or handed over in `commit` itself). The last two spool each
+//! message in the state directory first ([`envelope`]), which is also
+//! where their crash-recovery evidence lives.
 
 pub mod envelope;
 pub mod maildir;
@@ -160,7 +165,9 @@ impl Target {
     }
 
     /// After a crash: did the message journalled under `token` land? If
-    /// not, remove whatever half of it is left.
+    /// not, remove whatever half of it is left. Every call comes before the
+    /// run's first [`Target::create`]: mbox and MDA targets drop the
+    /// evidence earlier runs left at that first `create`.
     pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),

@@ -76,7 +76,7 @@ use rustix::fs::FlockOperation;
 
 use super::DeliverError;
 use super::envelope::{Entry, HeaderCapture, Sender, SpoolDir, spool_io};
-use crate::state::create_private_dir;
+use crate::state::{create_private_dir, sync_dir};
 
 /// How long to wait for another program's lock on the mbox.
 const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -359,6 +359,10 @@ fn open_mbox(path: &Path) -> io::Result<File> {
     {
         Ok(f) => {
             f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            // The file's name must outlive a power failure as its bytes do.
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(dir)?;
+            }
             Ok(f)
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
