@@ -8,14 +8,25 @@
 //! [`Target::sync`] is the barrier after which every committed message is
 //! durable. Only then are UIDs recorded as delivered. A sink dropped
 //! without commit leaves nothing behind.
+//!
+//! Targets: [`maildir`] (group commit at `sync`), [`mbox`] and [`mda`]
+//! (durable or handed over in `commit` itself). The last two spool each
+//! message in the state directory first ([`envelope`]), which is also
+//! where their crash-recovery evidence lives.
 
+pub mod envelope;
 pub mod maildir;
+pub mod mbox;
+pub mod mda;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::account::{Account, Destination};
+use envelope::SpoolDir;
 pub use maildir::Maildir;
+pub use mbox::Mbox;
+pub use mda::Mda;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -31,6 +42,57 @@ pub enum DeliverError {
     /// stays on the server and the run goes on with the next one.
     #[error("delivery deferred: {0}; the message stays on the server for the next run")]
     Deferred(String),
+    #[error(
+        "cannot append to the mbox {path}: {source}; check that its directory exists or can be created and that you may write the file"
+    )]
+    MboxOpen { path: PathBuf, source: io::Error },
+    #[error(
+        "cannot use the spool {path}: {source}; check free space and permissions in the state directory (nothing was deleted from the server)"
+    )]
+    Spool { path: PathBuf, source: io::Error },
+    #[error(
+        "the mbox {path} stayed locked by another program for {waited} s ({}); nothing was deleted from the server: run popfetch again later{}",
+        if *dotlock { "lock file exists" } else { "fcntl lock held" },
+        if *dotlock { ", or remove the .lock file next to it if no mail program is running" } else { "" }
+    )]
+    MboxLocked {
+        path: PathBuf,
+        dotlock: bool,
+        waited: u64,
+    },
+    #[error(
+        "appending to the mbox {path} failed ({source}) and cutting it back to {offset} bytes failed too: everything after byte {offset} is a partial message; popfetch retries the cut on its next run (nothing was deleted from the server)"
+    )]
+    CutBack {
+        path: PathBuf,
+        offset: u64,
+        source: io::Error,
+    },
+    #[error(
+        "the mbox {path} holds, from byte {offset} to about byte {end}, (part of) a message popfetch was appending when it was stopped, and other mail follows it; popfetch will not cut other mail away: remove those bytes with an editor, then delete {spool}; the message will be fetched again"
+    )]
+    MboxForeign {
+        path: PathBuf,
+        offset: u64,
+        end: u64,
+        spool: PathBuf,
+    },
+    #[error(
+        "the MDA program {program} {why}; install it or give its full path in `mda` (nothing was deleted from the server)"
+    )]
+    MdaMissing { program: String, why: String },
+    #[error("bad `mda` setting: {0}")]
+    MdaConfig(String),
+    #[error("cannot run the MDA `{command}`: {source} (nothing was deleted from the server)")]
+    MdaSpawn { command: String, source: io::Error },
+    #[error(
+        "the MDA `{command}` failed ({status}); delivery for this account stopped and the message stays on the server: fix the MDA and run popfetch again{output}"
+    )]
+    MdaFailed {
+        command: String,
+        status: String,
+        output: String,
+    },
 }
 
 /// A message being written. Dropped without [`Sink::commit`], it leaves
@@ -44,14 +106,22 @@ pub trait Sink: Write {
 /// An open delivery target.
 pub enum Target {
     Maildir(Maildir),
+    Mbox(Mbox),
+    Mda(Mda),
 }
 
 impl Target {
     pub fn open(account: &Account) -> Result<Target, DeliverError> {
         match &account.destination {
             Destination::Maildir(path) => Ok(Target::Maildir(Maildir::open(path)?)),
-            Destination::Mbox(_) => Err(DeliverError::Unsupported("mbox")),
-            Destination::Mda(_) => Err(DeliverError::Unsupported("MDA")),
+            Destination::Mbox(path) => {
+                let spool = SpoolDir::open(&account.state_dir, &account.mailbox_id())?;
+                Ok(Target::Mbox(Mbox::open(path, spool)?))
+            }
+            Destination::Mda(spec) => {
+                let spool = SpoolDir::open(&account.state_dir, &account.mailbox_id())?;
+                Ok(Target::Mda(Mda::open(spec, &account.user, spool)?))
+            }
         }
     }
 
@@ -60,6 +130,8 @@ impl Target {
     pub fn next_token(&mut self) -> String {
         match self {
             Target::Maildir(m) => m.next_token(),
+            Target::Mbox(m) => m.next_token(),
+            Target::Mda(m) => m.next_token(),
         }
     }
 
@@ -67,6 +139,8 @@ impl Target {
     pub fn create(&mut self, token: &str) -> Result<Box<dyn Sink + '_>, DeliverError> {
         match self {
             Target::Maildir(m) => Ok(Box::new(m.create(token)?)),
+            Target::Mbox(m) => Ok(Box::new(m.create(token)?)),
+            Target::Mda(m) => Ok(Box::new(m.create(token)?)),
         }
     }
 
@@ -76,6 +150,7 @@ impl Target {
     pub fn publishes_on_commit(&self) -> bool {
         match self {
             Target::Maildir(_) => false,
+            Target::Mbox(_) | Target::Mda(_) => true,
         }
     }
 
@@ -84,14 +159,20 @@ impl Target {
     pub fn sync(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync(),
+            // Their commit already made each message durable.
+            Target::Mbox(_) | Target::Mda(_) => Ok(()),
         }
     }
 
     /// After a crash: did the message journalled under `token` land? If
-    /// not, remove whatever half of it is left.
+    /// not, remove whatever half of it is left. Every call comes before the
+    /// run's first [`Target::create`]: mbox and MDA targets drop the
+    /// evidence earlier runs left at that first `create`.
     pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),
+            Target::Mbox(m) => m.recover(token),
+            Target::Mda(m) => m.recover(token),
         }
     }
 }

@@ -64,6 +64,8 @@ impl Error {
                 AuthError::Sasl { .. } => exit::PROTOCOL,
                 _ => exit::NOPERM,
             },
+            // Another program holding the mbox is a reason to try later.
+            Error::Deliver(DeliverError::MboxLocked { .. }) => exit::TEMPFAIL,
             Error::State(_) | Error::Deliver(_) => exit::IOERR,
             Error::Locked { .. } | Error::Interrupted => exit::TEMPFAIL,
         }

@@ -404,7 +404,6 @@ fn kill9_maildir_keep_exactly_once() {
 }
 
 #[test]
-#[ignore = "needs mbox delivery"]
 fn kill9_mbox_exactly_once() {
     kill9_exactly_once(mbox_dest, false, 9_003);
 }

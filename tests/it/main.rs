@@ -11,6 +11,7 @@ mod common;
 mod auth;
 mod cli;
 mod crash;
+mod deliver;
 mod fetch;
 mod fixture;
 mod hostile;

@@ -1,0 +1,1409 @@
+//! mbox delivery in the mboxrd format, exactly once across crashes.
+//!
+//! ## Format
+//!
+//! Each message is appended as `From <sender> <date>\n`, the message with
+//! every line matching `>*From ` given one more `>` (so quoting reverses
+//! exactly: drop one `>` from every line matching `>+From `), a newline if
+//! the message lacked a final one, and one empty line. The sender is the
+//! envelope sender (Return-Path, else From, else `MAILER-DAEMON`; never a
+//! word with spaces), the date is the delivery time in UTC, asctime style
+//! (`Thu Jan  4 09:05:01 2024`), as Dovecot writes it.
+//!
+//! ## Locking
+//!
+//! While appending (and while recovery looks at the file) popfetch holds,
+//! in this order, the dotlock `<mbox>.lock` (created with O_EXCL, holding
+//! `<pid>:<host>`; a lock older than five minutes, or left by a process of
+//! this host that no longer exists, is stale and removed; skipped where the
+//! directory does not let us create it, as /var/mail often does not) and
+//! an fcntl write lock on the whole file: procmail, Dovecot and mutt use
+//! the same pair. Waiting for either is bounded. Inside one process a
+//! mutex serializes mbox work too, since fcntl locks do not exclude
+//! threads of the same process.
+//!
+//! ## The protocol, and what a crash at any instant leaves
+//!
+//! While the message arrives it is written, already in its final form
+//! (`From ` line, quoted body, trailing empty line), into the spool file
+//! `<token>` (see [`super::envelope`]); the `From ` line is written once
+//! the header section has gone past, so it can name the sender. The
+//! journal has recorded `<token>` (and is fsynced) before `commit`, which:
+//!
+//! 1. fsyncs the spool file;
+//! 2. locks the mbox and reads its length `off` (first adding a newline if
+//!    the file does not end with one, so our `From ` starts a line);
+//! 3. renames the spool to `<token>.at-<off>-<len>` and fsyncs the spool
+//!    directory: from here on recovery knows where the bytes go;
+//! 4. appends the spool's bytes and fsyncs the mbox; on any failure cuts
+//!    the mbox back to `off` (and fsyncs), removes the spool, and fails;
+//! 5. renames the spool to `<token>.done` and empties it; unlocks.
+//!
+//! Recovery of `<token>` ([`Mbox::recover`]) looks at what is left:
+//!
+//! - `<token>.done`: landed (steps 5 and later).
+//! - `<token>.at-<off>-<len>` whose size is not `<len>`: landed (it was
+//!   emptied in step 5, and the rename's record was lost).
+//! - `<token>.at-<off>-<len>` (steps 3 and 4): compare the mbox from `off`
+//!   with the spool, under the locks.
+//!   - all `len` bytes equal: landed (the append finished; it may or may
+//!     not have been fsynced, but the kernel has it).
+//!   - the file ends inside our bytes, all equal so far: a torn append.
+//!     Cut the file back to `off`: not landed.
+//!   - different bytes within our `From ` line (or the file is shorter
+//!     than `off`): our append never began and someone else's mail is
+//!     there, or the file was rewritten: nothing of ours is there, not
+//!     landed.
+//!   - some of our bytes, then different ones: a torn append that another
+//!     program appended after. Cutting would destroy its mail, so recovery
+//!     refuses with an error that names the file, the byte range and the
+//!     spool file to delete once the partial message is removed by hand.
+//! - `<token>` (steps before 3): never touched the mbox; not landed.
+//! - nothing: the message never got as far as a spool file; not landed.
+//!
+//! A `<token>.cut-<off>-<len>` file is a failed append whose cut-back also
+//! failed (step 4); the first delivery of the next run retries the cut.
+//! Every fsync above is what makes the same true after a power failure.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+
+use rustix::fs::FlockOperation;
+
+use super::DeliverError;
+use super::envelope::{Entry, HeaderCapture, Sender, SpoolDir, spool_io};
+use crate::state::{create_private_dir, sync_dir};
+
+/// How long to wait for another program's lock on the mbox.
+const LOCK_WAIT: Duration = Duration::from_secs(60);
+
+/// A dotlock older than this was left by a program that died.
+const DOTLOCK_STALE: Duration = Duration::from_secs(5 * 60);
+
+/// Serializes mbox work inside this process (fcntl locks do not).
+static MBOX_MUTEX: Mutex<()> = Mutex::new(());
+
+fn process_lock() -> MutexGuard<'static, ()> {
+    // A panic elsewhere while holding it leaves nothing to repair.
+    MBOX_MUTEX.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub struct Mbox {
+    path: PathBuf,
+    spool: SpoolDir,
+    lock_wait: Duration,
+    /// Tests: fail the append after this many bytes.
+    #[cfg(test)]
+    fail_after: Option<usize>,
+}
+
+impl Mbox {
+    /// Check that the mbox can be appended to, creating it (0600, and its
+    /// missing parent directories 0700) when it does not exist.
+    pub fn open(path: &Path, spool: SpoolDir) -> Result<Mbox, DeliverError> {
+        let open_err = |source| DeliverError::MboxOpen {
+            path: path.to_path_buf(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            create_private_dir(parent).map_err(open_err)?;
+        }
+        let _guard = process_lock();
+        open_mbox(path).map_err(open_err)?;
+        Ok(Mbox {
+            path: path.to_path_buf(),
+            spool,
+            lock_wait: LOCK_WAIT,
+            #[cfg(test)]
+            fail_after: None,
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn next_token(&mut self) -> String {
+        self.spool.next_token()
+    }
+
+    pub fn create(&mut self, token: &str) -> Result<MboxMessage<'_>, DeliverError> {
+        if self.spool.take_sweep() {
+            self.sweep()?;
+        }
+        let file = self.spool.create(token)?;
+        Ok(MboxMessage {
+            spool_path: self.spool.path(token),
+            mbox: self,
+            token: token.to_string(),
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            quoter: FromQuoter::default(),
+            headers: HeaderCapture::default(),
+            held: Some(Vec::new()),
+            scratch: Vec::new(),
+            last: None,
+            len: 0,
+        })
+    }
+
+    /// Remove what earlier runs left once the journal no longer names it:
+    /// `.done` markers and spools that never reached the mbox. Retry the
+    /// cut-back of appends that failed.
+    fn sweep(&self) -> Result<(), DeliverError> {
+        for (token, entry) in self.spool.entries()? {
+            match entry {
+                Entry::Done | Entry::Spool => self.spool.remove(&token, &entry)?,
+                Entry::Cut { offset, len } => {
+                    self.settle(&token, &entry, offset, len, true)?;
+                }
+                // Only a lost rename after a power failure leaves one that
+                // no journal names; an emptied one was delivered.
+                Entry::At { len, .. } => {
+                    let size = fs::metadata(self.spool.path(&entry.name(&token)))
+                        .map(|m| m.len())
+                        .unwrap_or(len);
+                    if size != len {
+                        self.spool.remove(&token, &entry)?;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// After a crash: did the message journalled as `token` land? See the
+    /// module doc for the decision table.
+    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+        let entries = self.spool.entries_of(token)?;
+        if entries.contains(&Entry::Done) {
+            return Ok(true);
+        }
+        for entry in &entries {
+            match *entry {
+                Entry::At { offset, len } => return self.settle(token, entry, offset, len, false),
+                Entry::Cut { offset, len } => return self.settle(token, entry, offset, len, true),
+                Entry::Spool | Entry::Done => {}
+            }
+        }
+        if entries.contains(&Entry::Spool) {
+            self.spool.remove(token, &Entry::Spool)?;
+        }
+        Ok(false)
+    }
+
+    /// Decide about a spool that was being appended at `offset`. With
+    /// `roll_back`, the message must not stay even if it is whole (its
+    /// delivery was reported as failed).
+    fn settle(
+        &self,
+        token: &str,
+        entry: &Entry,
+        offset: u64,
+        len: u64,
+        roll_back: bool,
+    ) -> Result<bool, DeliverError> {
+        let spool_path = self.spool.path(&entry.name(token));
+        let spool_err = |source| DeliverError::Spool {
+            path: spool_path.clone(),
+            source,
+        };
+        let spool = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&spool_path)
+            .map_err(spool_err)?;
+        let size = spool.metadata().map_err(spool_err)?.len();
+        if size != len && !roll_back {
+            // Emptied after the append finished.
+            let _ = self.spool.mark_done(token, entry, &spool);
+            return Ok(true);
+        }
+        let _guard = process_lock();
+        if !self.path.exists() {
+            // The mbox is gone: nothing of ours can be in it.
+            self.spool.remove(token, entry)?;
+            return Ok(false);
+        }
+        let lock = MboxLock::acquire(&self.path, self.lock_wait)?;
+        let mbox_err = |source| DeliverError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let file_len = lock.file.metadata().map_err(mbox_err)?.len();
+        let first_line = first_line_len(&spool).map_err(spool_err)?;
+        let avail = file_len.saturating_sub(offset).min(len);
+        let same = common_prefix(&lock.file, offset, &spool, avail).map_err(mbox_err)?;
+        let whole = same == len;
+        if file_len < offset || (same < avail && same < first_line) {
+            // Nothing of ours is there.
+            drop(lock);
+            self.spool.remove(token, entry)?;
+            return Ok(false);
+        }
+        if whole && !roll_back {
+            let _ = self.spool.mark_done(token, entry, &spool);
+            return Ok(true);
+        }
+        if same < avail || (whole && file_len > offset + len) {
+            return Err(DeliverError::MboxForeign {
+                path: self.path.clone(),
+                offset,
+                end: offset + same,
+                spool: spool_path,
+            });
+        }
+        // Our bytes, and nothing after them: cut them off.
+        if file_len > offset {
+            cut_back(&lock.file, offset).map_err(|source| DeliverError::CutBack {
+                path: self.path.clone(),
+                offset,
+                source,
+            })?;
+        }
+        drop(lock);
+        self.spool.remove(token, entry)?;
+        Ok(false)
+    }
+
+    /// Steps 2 to 5 of the protocol for a complete, synced spool file.
+    fn append(&self, token: &str, spool: &File, len: u64) -> Result<String, DeliverError> {
+        let mbox_err = |source| DeliverError::Write {
+            path: self.path.clone(),
+            source,
+        };
+        let _guard = process_lock();
+        let mut lock = MboxLock::acquire(&self.path, self.lock_wait)?;
+        let mut offset = lock.file.metadata().map_err(mbox_err)?.len();
+        let missing = missing_separator(&lock.file, offset).map_err(mbox_err)?;
+        if !missing.is_empty() {
+            // Another program left its last message without the final
+            // newline or the empty line after it: our From line must start
+            // a line of its own, after an empty one.
+            lock.file
+                .write_all(missing)
+                .and_then(|()| lock.file.sync_data())
+                .map_err(mbox_err)?;
+            offset += missing.len() as u64;
+        }
+        let at = Entry::At { offset, len };
+        self.spool
+            .rename(token, &Entry::Spool, &at)
+            .map_err(|source| DeliverError::Spool {
+                path: self.spool.path(token),
+                source,
+            })?;
+        if let Err(e) = self.spool.sync() {
+            // Nothing was written: the message did not land.
+            let _ = self.spool.remove(token, &at);
+            return Err(e);
+        }
+        let written = self
+            .copy(spool, &mut lock.file, len)
+            .and_then(|()| lock.file.sync_data());
+        if let Err(source) = written {
+            return Err(match cut_back(&lock.file, offset) {
+                Ok(()) => {
+                    drop(lock);
+                    let _ = self.spool.remove(token, &at);
+                    DeliverError::Write {
+                        path: self.path.clone(),
+                        source,
+                    }
+                }
+                Err(cut) => {
+                    // Leave it for the next run to cut back.
+                    let _ = self.spool.rename(token, &at, &Entry::Cut { offset, len });
+                    DeliverError::CutBack {
+                        path: self.path.clone(),
+                        offset,
+                        source: io::Error::new(cut.kind(), format!("{source}; then {cut}")),
+                    }
+                }
+            });
+        }
+        // Landed. A failure to mark it only costs recovery a comparison.
+        let _ = self.spool.mark_done(token, &at, spool);
+        drop(lock);
+        Ok(format!("{} (at byte {offset})", self.path.display()))
+    }
+
+    fn copy(&self, spool: &File, out: &mut File, len: u64) -> io::Result<()> {
+        #[cfg(test)]
+        if let Some(n) = self.fail_after {
+            return copy_spool(spool, &mut FailAfter { out, left: n }, len);
+        }
+        copy_spool(spool, out, len)
+    }
+}
+
+/// Open the mbox for reading and appending, creating it (0600) if missing.
+/// Refuses anything but a regular file (a FIFO would block, a directory
+/// cannot hold mail).
+fn open_mbox(path: &Path) -> io::Result<File> {
+    match fs::metadata(path) {
+        Ok(m) if !m.is_file() => {
+            return Err(io::Error::other("it exists and is not a regular file"));
+        }
+        _ => {}
+    }
+    match OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+    {
+        Ok(f) => {
+            f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            // The file's name must outlive a power failure as its bytes do.
+            if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                sync_dir(dir)?;
+            }
+            Ok(f)
+        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            OpenOptions::new().read(true).append(true).open(path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// What a non-empty mbox of `len` bytes lacks at its end before a new
+/// message: nothing if it ends with an empty line.
+fn missing_separator(file: &File, len: u64) -> io::Result<&'static [u8]> {
+    let mut end = [0u8; 2];
+    let start = len.saturating_sub(2);
+    let n = usize::try_from(len - start).unwrap_or(2);
+    file.read_exact_at(&mut end[..n], start)?;
+    Ok(match &end[..n] {
+        [] | [b'\n', b'\n'] => b"",
+        [b'\n'] | [_, b'\n'] => b"\n",
+        _ => b"\n\n",
+    })
+}
+
+fn cut_back(file: &File, len: u64) -> io::Result<()> {
+    file.set_len(len)?;
+    file.sync_data()
+}
+
+fn copy_spool(spool: &File, out: &mut dyn Write, len: u64) -> io::Result<()> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = 0u64;
+    while pos < len {
+        let want = buf
+            .len()
+            .min(usize::try_from(len - pos).unwrap_or(usize::MAX));
+        let n = spool.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the spool file is shorter than it was written",
+            ));
+        }
+        out.write_all(&buf[..n])?;
+        pos += n as u64;
+    }
+    Ok(())
+}
+
+/// How many leading bytes of `file` from `offset` equal the spool's, up to
+/// `limit`.
+fn common_prefix(file: &File, offset: u64, spool: &File, limit: u64) -> io::Result<u64> {
+    let mut a = vec![0u8; 64 * 1024];
+    let mut b = vec![0u8; 64 * 1024];
+    let mut pos = 0u64;
+    while pos < limit {
+        let want = a
+            .len()
+            .min(usize::try_from(limit - pos).unwrap_or(usize::MAX));
+        let n = file.read_at(&mut a[..want], offset + pos)?;
+        let m = spool.read_at(&mut b[..n], pos)?;
+        let k = n.min(m);
+        if let Some(i) = a[..k].iter().zip(&b[..k]).position(|(x, y)| x != y) {
+            return Ok(pos + i as u64);
+        }
+        if k == 0 {
+            break;
+        }
+        pos += k as u64;
+    }
+    Ok(pos)
+}
+
+/// Length of the spool's first line (its `From ` line) with the newline.
+fn first_line_len(spool: &File) -> io::Result<u64> {
+    let mut buf = vec![0u8; 4096];
+    let n = spool.read_at(&mut buf, 0)?;
+    Ok(buf[..n]
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(n, |i| i + 1) as u64)
+}
+
+/// The dotlock and the fcntl lock on an mbox, released on drop.
+struct MboxLock {
+    file: File,
+    dotlock: Option<PathBuf>,
+}
+
+impl MboxLock {
+    fn acquire(path: &Path, wait: Duration) -> Result<MboxLock, DeliverError> {
+        let deadline = Instant::now() + wait;
+        let dotlock = take_dotlock(path, deadline, wait)?;
+        let locked = |dotlock| DeliverError::MboxLocked {
+            path: path.to_path_buf(),
+            dotlock,
+            waited: wait.as_secs(),
+        };
+        let io_err = |source| DeliverError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        // Built before the fcntl lock so that failures release the dotlock.
+        let mut lock = MboxLock {
+            file: open_mbox(path).map_err(io_err)?,
+            dotlock,
+        };
+        loop {
+            match rustix::fs::fcntl_lock(&lock.file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => {}
+                Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
+                    if Instant::now() >= deadline {
+                        return Err(locked(false));
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                    continue;
+                }
+                Err(e) => return Err(io_err(e.into())),
+            }
+            // A mail reader may have replaced the file while we waited:
+            // the lock must be on the file the path names.
+            let ours = lock.file.metadata().map_err(io_err)?;
+            match fs::metadata(path) {
+                Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok(lock),
+                _ => lock.file = open_mbox(path).map_err(io_err)?,
+            }
+        }
+    }
+}
+
+impl Drop for MboxLock {
+    fn drop(&mut self) {
+        let _ = rustix::fs::fcntl_lock(&self.file, FlockOperation::Unlock);
+        if let Some(d) = &self.dotlock {
+            let _ = fs::remove_file(d);
+        }
+    }
+}
+
+fn dotlock_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".lock");
+    PathBuf::from(s)
+}
+
+/// Create `<mbox>.lock`, waiting for another holder until `deadline`.
+/// `None` when the directory does not let us create it (then the fcntl
+/// lock alone protects the append, as with procmail and mutt).
+fn take_dotlock(
+    path: &Path,
+    deadline: Instant,
+    wait: Duration,
+) -> Result<Option<PathBuf>, DeliverError> {
+    let lock = dotlock_path(path);
+    loop {
+        match create_dotlock(&lock) {
+            Ok(true) => return Ok(Some(lock)),
+            Ok(false) => {
+                if dotlock_is_stale(&lock) {
+                    let _ = fs::remove_file(&lock);
+                    continue;
+                }
+                if Instant::now() >= deadline {
+                    return Err(DeliverError::MboxLocked {
+                        path: path.to_path_buf(),
+                        dotlock: true,
+                        waited: wait.as_secs(),
+                    });
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(source) => {
+                return Err(DeliverError::Write { path: lock, source });
+            }
+        }
+    }
+}
+
+/// Make the lock file appear with its owner already in it, so that a
+/// kill at any instant never leaves an anonymous lock that only time
+/// would clear: write a private file, then hard-link it into place.
+/// `Ok(false)` when someone holds the lock.
+fn create_dotlock(lock: &Path) -> io::Result<bool> {
+    let owner = format!("{}:{}\n", std::process::id(), hostname());
+    let mut tmp = lock.as_os_str().to_owned();
+    tmp.push(format!(".{}.tmp", std::process::id()));
+    let tmp = PathBuf::from(tmp);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)?;
+    let linked = f
+        .write_all(owner.as_bytes())
+        .and_then(|()| fs::hard_link(&tmp, lock));
+    drop(f);
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+        // A filesystem without hard links: exclusive create, then write.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+            match OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(lock)
+            {
+                Ok(mut f) => {
+                    let _ = f.write_all(owner.as_bytes());
+                    Ok(true)
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
+                Err(e) => Err(e),
+            }
+        }
+        Err(e) => Err(e),
+    }
+}
+
+fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Old, or made by a process of this host that is gone (a killed run must
+/// not block the next one for minutes).
+fn dotlock_is_stale(lock: &Path) -> bool {
+    let age = fs::metadata(lock)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok());
+    if age.is_some_and(|a| a > DOTLOCK_STALE) {
+        return true;
+    }
+    let Ok(text) = fs::read_to_string(lock) else {
+        return false;
+    };
+    let Some((pid, host)) = text.trim().split_once(':') else {
+        return false;
+    };
+    let pid = pid
+        .parse::<i32>()
+        .ok()
+        .and_then(rustix::process::Pid::from_raw);
+    match pid {
+        Some(pid) if host == hostname() => {
+            rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+        }
+        _ => false,
+    }
+}
+
+/// A message being spooled for the mbox. Dropped without commit, its spool
+/// file is removed.
+pub struct MboxMessage<'a> {
+    mbox: &'a Mbox,
+    token: String,
+    spool_path: PathBuf,
+    out: Option<BufWriter<File>>,
+    quoter: FromQuoter,
+    headers: HeaderCapture,
+    /// Quoted bytes held back until the header section is complete and
+    /// the `From ` line can be written.
+    held: Option<Vec<u8>>,
+    scratch: Vec<u8>,
+    /// The last byte of the message as received.
+    last: Option<u8>,
+    len: u64,
+}
+
+impl MboxMessage<'_> {
+    fn emit(&mut self, bytes: &[u8]) -> io::Result<()> {
+        if let Some(held) = &mut self.held {
+            held.extend_from_slice(bytes);
+            return Ok(());
+        }
+        self.put(bytes)
+    }
+
+    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("message already committed"))?;
+        out.write_all(bytes)?;
+        self.len += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Write the `From ` line and what was held back.
+    fn release(&mut self) -> io::Result<()> {
+        if let Some(held) = self.held.take() {
+            let line = from_line(&self.headers.sender(), jiff::Timestamp::now());
+            self.put(line.as_bytes())?;
+            self.put(&held)?;
+        }
+        Ok(())
+    }
+
+    /// Complete the entry and make the spool durable; returns it and its
+    /// length.
+    fn finish(&mut self) -> io::Result<(File, u64)> {
+        let mut tail = Vec::new();
+        self.quoter.finish(&mut tail);
+        if self.last.is_some_and(|b| b != b'\n') {
+            tail.push(b'\n');
+        }
+        tail.push(b'\n');
+        self.emit(&tail)?;
+        self.release()?;
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("message already committed"))?;
+        let file = out.into_inner().map_err(|e| e.into_error())?;
+        file.sync_data()?;
+        Ok((file, self.len))
+    }
+}
+
+impl Write for MboxMessage<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        self.headers.feed(buf);
+        self.last = buf.last().copied();
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        self.quoter.push(buf, &mut scratch);
+        let r = self.emit(&scratch).and_then(|()| {
+            if self.headers.is_complete() {
+                self.release()
+            } else {
+                Ok(())
+            }
+        });
+        self.scratch = scratch;
+        r.map_err(|e| spool_io(&self.spool_path, e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Some(out) => out.flush().map_err(|e| spool_io(&self.spool_path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl super::Sink for MboxMessage<'_> {
+    fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
+        let (spool, len) = self.finish().map_err(|source| DeliverError::Spool {
+            path: self.spool_path.clone(),
+            source,
+        })?;
+        // From here the spool file's fate is the protocol's business.
+        let spool_path = std::mem::take(&mut self.spool_path);
+        let r = self.mbox.append(&self.token, &spool, len);
+        if r.is_err() && spool_path.exists() {
+            // Failed before the rename: it never touched the mbox.
+            let _ = fs::remove_file(&spool_path);
+        }
+        r
+    }
+}
+
+impl Drop for MboxMessage<'_> {
+    fn drop(&mut self) {
+        if !self.spool_path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.spool_path);
+        }
+    }
+}
+
+/// `From <sender> <asctime in UTC>\n`.
+pub fn from_line(sender: &Sender, when: jiff::Timestamp) -> String {
+    format!(
+        "From {} {}\n",
+        sender.for_from_line(),
+        when.strftime("%a %b %e %H:%M:%S %Y")
+    )
+}
+
+/// Streaming mboxrd quoting: a `>` before every line that matches
+/// `>*From `, whatever the chunk boundaries.
+#[derive(Debug, Default)]
+pub struct FromQuoter {
+    /// The start of the current line while it could still match.
+    pending: Vec<u8>,
+    mid_line: bool,
+}
+
+enum Prefix {
+    Yes,
+    No,
+    Maybe,
+}
+
+fn classify(p: &[u8]) -> Prefix {
+    let k = p.iter().take_while(|&&b| b == b'>').count();
+    let rest = &p[k..];
+    if rest.len() >= 5 {
+        if rest.starts_with(b"From ") {
+            Prefix::Yes
+        } else {
+            Prefix::No
+        }
+    } else if b"From ".starts_with(rest) {
+        Prefix::Maybe
+    } else {
+        Prefix::No
+    }
+}
+
+impl FromQuoter {
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        while let Some((&b, rest)) = data.split_first() {
+            if self.mid_line {
+                match data.iter().position(|&c| c == b'\n') {
+                    Some(i) => {
+                        out.extend_from_slice(&data[..=i]);
+                        data = &data[i + 1..];
+                        self.mid_line = false;
+                    }
+                    None => {
+                        out.extend_from_slice(data);
+                        return;
+                    }
+                }
+                continue;
+            }
+            data = rest;
+            self.pending.push(b);
+            match classify(&self.pending) {
+                Prefix::Maybe => {}
+                Prefix::Yes => {
+                    out.push(b'>');
+                    out.append(&mut self.pending);
+                    self.mid_line = true;
+                }
+                Prefix::No => {
+                    out.append(&mut self.pending);
+                    self.mid_line = b != b'\n';
+                }
+            }
+        }
+    }
+
+    /// The end of the message: a last line that could still have matched
+    /// did not.
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.pending);
+        self.mid_line = false;
+    }
+}
+
+/// mboxrd quoting of a whole message.
+pub fn quote(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len() + 16);
+    let mut q = FromQuoter::default();
+    q.push(msg, &mut out);
+    q.finish(&mut out);
+    out
+}
+
+/// The inverse of [`quote`]: one `>` less on every line matching `>+From `.
+pub fn unquote(quoted: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(quoted.len());
+    for line in quoted.split_inclusive(|&b| b == b'\n') {
+        let k = line.iter().take_while(|&&b| b == b'>').count();
+        if k > 0 && line[k..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+/// Tests: a writer that fails after `left` bytes.
+#[cfg(test)]
+struct FailAfter<'a> {
+    out: &'a mut File,
+    left: usize,
+}
+
+#[cfg(test)]
+impl Write for FailAfter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.left == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::StorageFull,
+                "No space left on device (simulated)",
+            ));
+        }
+        let n = buf.len().min(self.left);
+        let n = self.out.write(&buf[..n])?;
+        self.left -= n;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::Sink;
+    use proptest::prelude::*;
+
+    /// A strict mboxrd reader: (From line, message) pairs.
+    fn read_mbox(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+        for line in bytes.split_inclusive(|&b| b == b'\n') {
+            if line.starts_with(b"From ") {
+                out.push((String::from_utf8_lossy(line).into_owned(), Vec::new()));
+            } else {
+                out.last_mut()
+                    .expect("an mbox starts with a From line")
+                    .1
+                    .extend_from_slice(line);
+            }
+        }
+        out.into_iter()
+            .map(|(from, mut body)| {
+                assert!(body.ends_with(b"\n\n") || body == b"\n", "{body:?}");
+                body.pop();
+                (from, unquote(&body))
+            })
+            .collect()
+    }
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+        mbox: Mbox,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            let dir = tempfile::tempdir().unwrap();
+            let spool = SpoolDir::open(&dir.path().join("state"), "u@h:110").unwrap();
+            let mbox = Mbox::open(&dir.path().join("Mail/inbox"), spool).unwrap();
+            Fixture { dir, mbox }
+        }
+
+        fn contents(&self) -> Vec<u8> {
+            fs::read(self.mbox.path()).unwrap()
+        }
+
+        fn deliver(&mut self, msg: &[u8]) -> Result<String, DeliverError> {
+            let tok = self.mbox.next_token();
+            let mut sink = Box::new(self.mbox.create(&tok).unwrap());
+            // Odd chunk sizes: quoting must not depend on them.
+            for chunk in msg.chunks(7) {
+                sink.write_all(chunk).unwrap();
+            }
+            sink.commit()
+        }
+
+        /// Spool `msg` as commit would, but stop before the mbox is
+        /// touched: (token, the exact bytes the append would write).
+        fn spooled(&mut self, msg: &[u8]) -> (String, Vec<u8>) {
+            let tok = self.mbox.next_token();
+            let mut sink = self.mbox.create(&tok).unwrap();
+            sink.write_all(msg).unwrap();
+            sink.finish().unwrap();
+            let path = std::mem::take(&mut sink.spool_path);
+            drop(sink);
+            (tok, fs::read(path).unwrap())
+        }
+
+        /// Put the spool of `tok` in the state of `entry`.
+        fn set_state(&self, tok: &str, entry: &Entry) {
+            self.mbox.spool.rename(tok, &Entry::Spool, entry).unwrap();
+        }
+
+        fn spool_names(&self) -> Vec<String> {
+            let mut v: Vec<String> = fs::read_dir(self.mbox.spool.dir())
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn quoting_reverses_exactly_and_leaves_no_from_line(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("From ".to_string()),
+                    Just(">From x".to_string()),
+                    Just(">>>From ".to_string()),
+                    Just("From".to_string()),
+                    Just(">Fro".to_string()),
+                    Just(">".to_string()),
+                    Just(String::new()),
+                    "[>Fromx \\n]{0,12}",
+                ],
+                0..20,
+            ),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+        ) {
+            let msg = lines.concat().into_bytes();
+            let quoted = quote(&msg);
+            prop_assert_eq!(unquote(&quoted), msg.clone());
+            for line in quoted.split(|&b| b == b'\n') {
+                prop_assert!(!line.starts_with(b"From "));
+            }
+            // Streaming, cut anywhere, gives the same bytes.
+            let mut q = FromQuoter::default();
+            let mut streamed = Vec::new();
+            let mut rest = &msg[..];
+            for c in cuts {
+                let c = c.min(rest.len());
+                q.push(&rest[..c], &mut streamed);
+                rest = &rest[c..];
+            }
+            q.push(rest, &mut streamed);
+            q.finish(&mut streamed);
+            prop_assert_eq!(streamed, quoted);
+        }
+    }
+
+    #[test]
+    fn mboxrd_quotes_every_from_line_once_more() {
+        let msg = b"From a\n>From b\n>>From c\nFrom\nFromage\n> From d\n>From";
+        assert_eq!(
+            quote(msg),
+            b">From a\n>>From b\n>>>From c\nFrom\nFromage\n> From d\n>From".to_vec()
+        );
+    }
+
+    #[test]
+    fn from_line_is_asctime_in_utc_with_the_sender() {
+        // 2024-01-04 09:05:01 UTC, a Thursday: the day is space-padded.
+        let t = jiff::Timestamp::from_second(1_704_359_101).unwrap();
+        let s = Sender::Address("a@b.example".into());
+        assert_eq!(
+            from_line(&s, t),
+            "From a@b.example Thu Jan  4 09:05:01 2024\n"
+        );
+        let t = jiff::Timestamp::from_second(1_735_689_599).unwrap();
+        assert_eq!(
+            from_line(&Sender::Null, t),
+            "From MAILER-DAEMON Tue Dec 31 23:59:59 2024\n"
+        );
+    }
+
+    #[test]
+    fn messages_append_and_parse_back_exactly() {
+        let mut f = Fixture::new();
+        let msgs: [&[u8]; 5] = [
+            b"Return-Path: <x@y.example>\nFrom: A <a@b>\n\nFrom here on\n>From there\n",
+            b"From: Bea <bea@example.org>\nSubject: no newline at the end\n\nlast",
+            b"Subject: no sender\n\n\n\nFrom \n",
+            b"",
+            b"Return-Path: <>\n\nbounce\n",
+        ];
+        for m in msgs {
+            let shown = f.deliver(m).unwrap();
+            assert!(shown.contains("inbox"), "{shown}");
+        }
+        let got = read_mbox(&f.contents());
+        assert_eq!(got.len(), msgs.len());
+        let want_senders = ["x@y.example", "bea@example.org", "MAILER-DAEMON"];
+        for (i, ((from, body), m)) in got.iter().zip(msgs).enumerate() {
+            let mut want = m.to_vec();
+            if !want.is_empty() && !want.ends_with(b"\n") {
+                want.push(b'\n');
+            }
+            assert_eq!(body, &want, "message {i}");
+            let sender = from.split(' ').nth(1).unwrap();
+            assert_eq!(sender, *want_senders.get(i).unwrap_or(&"MAILER-DAEMON"));
+            // From sender Www Mmm dd hh:mm:ss yyyy
+            let date = from["From ".len() + sender.len() + 1..].trim_end();
+            assert!(
+                jiff::fmt::strtime::parse("%a %b %e %H:%M:%S %Y", date).is_ok(),
+                "{from:?}"
+            );
+        }
+        // The spool keeps only `.done` markers until the next run sweeps.
+        assert!(f.spool_names().iter().all(|n| n.ends_with(".done")));
+        for n in f.spool_names() {
+            assert_eq!(fs::metadata(f.mbox.spool.path(&n)).unwrap().len(), 0);
+        }
+        // No lock, and none of the lock's temporary files, left behind.
+        let names: Vec<_> = fs::read_dir(f.dir.path().join("Mail"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["inbox"]);
+    }
+
+    #[test]
+    fn created_mbox_is_private_and_existing_content_is_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let spool = SpoolDir::open(&dir.path().join("state"), "u@h:110").unwrap();
+        let path = dir.path().join("a/b/mbox");
+        let mut m = Mbox::open(&path, spool).unwrap();
+        assert_eq!(
+            fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        for d in [dir.path().join("a"), dir.path().join("a/b")] {
+            assert_eq!(
+                fs::metadata(&d).unwrap().permissions().mode() & 0o777,
+                0o700
+            );
+        }
+        // Someone else's last message lacks its final newline.
+        fs::write(&path, "From x Thu Jan  1 00:00:00 1970\nold").unwrap();
+        let tok = m.next_token();
+        let mut s = Box::new(m.create(&tok).unwrap());
+        s.write_all(b"Subject: new\n\nhi\n").unwrap();
+        s.commit().unwrap();
+        let text = fs::read_to_string(&path).unwrap();
+        assert!(
+            text.starts_with("From x Thu Jan  1 00:00:00 1970\nold\n\nFrom MAILER-DAEMON "),
+            "{text:?}"
+        );
+        let got = read_mbox(text.as_bytes());
+        assert_eq!(got[0].1, b"old\n");
+        assert_eq!(got[1].1, b"Subject: new\n\nhi\n");
+        // Ends with a newline but no empty line: only the empty line is added.
+        for (old, want) in [
+            ("x\n", "x\n\nFrom "),
+            ("\n", "\n\nFrom "),
+            ("x\n\n", "x\n\nFrom "),
+        ] {
+            fs::write(&path, old).unwrap();
+            let tok = m.next_token();
+            let mut s = Box::new(m.create(&tok).unwrap());
+            s.write_all(b"Subject: new\n\nhi\n").unwrap();
+            s.commit().unwrap();
+            let text = fs::read_to_string(&path).unwrap();
+            assert!(text.starts_with(want), "{old:?}: {text:?}");
+        }
+        assert!(text.ends_with("\nSubject: new\n\nhi\n\n"), "{text:?}");
+    }
+
+    #[test]
+    fn failing_append_cuts_the_mbox_back_at_every_length() {
+        let mut f = Fixture::new();
+        f.deliver(b"Subject: first\n\nkept\n").unwrap();
+        let before = f.contents();
+        let msg = b"Subject: second\n\nFrom me\nthis one fails\n";
+        for k in [0, 1, 5, 30, 60] {
+            f.mbox.fail_after = Some(k);
+            let err = f.deliver(msg).unwrap_err();
+            assert!(matches!(err, DeliverError::Write { .. }), "{err}");
+            assert!(err.to_string().contains("No space left"), "{err}");
+            assert_eq!(f.contents(), before, "cut back after {k} bytes");
+            assert!(
+                !f.spool_names()
+                    .iter()
+                    .any(|n| n.contains(".at-") || n.contains(".cut-")),
+                "{:?}",
+                f.spool_names()
+            );
+        }
+        f.mbox.fail_after = None;
+        f.deliver(msg).unwrap();
+        assert_eq!(read_mbox(&f.contents()).len(), 2);
+    }
+
+    #[test]
+    fn dropped_message_leaves_nothing() {
+        let mut f = Fixture::new();
+        let tok = f.mbox.next_token();
+        let mut s = f.mbox.create(&tok).unwrap();
+        s.write_all(b"Subject: half\n\npart").unwrap();
+        drop(s);
+        assert!(f.spool_names().is_empty());
+        assert!(f.contents().is_empty());
+        assert!(!f.mbox.recover(&tok).unwrap());
+    }
+
+    #[test]
+    fn recovery_before_the_spool_and_while_spooling_says_not_landed() {
+        let mut f = Fixture::new();
+        // Journalled, then killed before the spool file was created.
+        let tok = f.mbox.next_token();
+        assert!(!f.mbox.recover(&tok).unwrap());
+        // Killed while the message arrived (or before the rename).
+        let (tok, _) = f.spooled(b"Subject: s\n\nbody\n");
+        assert_eq!(f.spool_names(), vec![tok.clone()]);
+        assert!(!f.mbox.recover(&tok).unwrap());
+        assert!(f.spool_names().is_empty());
+        assert!(f.contents().is_empty());
+    }
+
+    #[test]
+    fn recovery_of_an_append_torn_at_every_byte_cuts_it_off() {
+        let mut f = Fixture::new();
+        f.deliver(b"Subject: earlier\n\nstays\n").unwrap();
+        let before = f.contents();
+        let (tok, entry) = f.spooled(b"Return-Path: <r@x>\n\nFrom a line\nend\n");
+        let len = entry.len() as u64;
+        let at = Entry::At {
+            offset: before.len() as u64,
+            len,
+        };
+        f.set_state(&tok, &at);
+        for k in 0..entry.len() {
+            let mut torn = before.clone();
+            torn.extend_from_slice(&entry[..k]);
+            fs::write(f.mbox.path(), &torn).unwrap();
+            // Recovery removes the spool when it says "not landed"; put a
+            // fresh copy back for the next length.
+            fs::write(f.mbox.spool.path(&at.name(&tok)), &entry).unwrap();
+            assert!(!f.mbox.recover(&tok).unwrap(), "torn after {k} bytes");
+            assert_eq!(f.contents(), before, "cut back after {k} bytes");
+            assert!(f.spool_names().iter().all(|n| n.ends_with(".done")));
+        }
+    }
+
+    #[test]
+    fn recovery_of_a_whole_append_says_landed_and_marks_it() {
+        let mut f = Fixture::new();
+        let (tok, entry) = f.spooled(b"Subject: whole\n\nbody\n");
+        let at = Entry::At {
+            offset: 0,
+            len: entry.len() as u64,
+        };
+        f.set_state(&tok, &at);
+        // Killed after the write, before or after the fsync.
+        fs::write(f.mbox.path(), &entry).unwrap();
+        assert!(f.mbox.recover(&tok).unwrap());
+        assert_eq!(f.contents(), entry);
+        assert!(f.spool_names().contains(&format!("{tok}.done")));
+        // Asked again (the state save failed): still landed.
+        assert!(f.mbox.recover(&tok).unwrap());
+
+        // Whole, and another program appended after it since.
+        let (tok, entry2) = f.spooled(b"Subject: second\n\nbody\n");
+        let at = Entry::At {
+            offset: entry.len() as u64,
+            len: entry2.len() as u64,
+        };
+        f.set_state(&tok, &at);
+        let mut text = entry.clone();
+        text.extend_from_slice(&entry2);
+        text.extend_from_slice(b"From other@x Mon Jan  1 00:00:00 2024\n\nhi\n\n");
+        fs::write(f.mbox.path(), &text).unwrap();
+        assert!(f.mbox.recover(&tok).unwrap());
+        assert_eq!(f.contents(), text);
+    }
+
+    #[test]
+    fn recovery_after_the_done_rename_or_the_emptying_says_landed() {
+        let mut f = Fixture::new();
+        let (tok, entry) = f.spooled(b"Subject: s\n\nb\n");
+        fs::write(f.mbox.path(), &entry).unwrap();
+        f.set_state(&tok, &Entry::Done);
+        assert!(f.mbox.recover(&tok).unwrap());
+
+        // Emptied, but the rename to .done was lost.
+        let (tok, entry) = f.spooled(b"Subject: t\n\nb\n");
+        let at = Entry::At {
+            offset: 0,
+            len: entry.len() as u64,
+        };
+        f.set_state(&tok, &at);
+        fs::write(f.mbox.spool.path(&at.name(&tok)), b"").unwrap();
+        assert!(f.mbox.recover(&tok).unwrap());
+    }
+
+    #[test]
+    fn recovery_finds_other_mail_where_ours_never_began() {
+        let mut f = Fixture::new();
+        let (tok, entry) = f.spooled(b"Subject: ours\n\nbody\n");
+        let at = Entry::At {
+            offset: 0,
+            len: entry.len() as u64,
+        };
+        f.set_state(&tok, &at);
+        // Another program appended at our offset after the crash.
+        let other =
+            b"From someone@else Mon Jan  1 00:00:00 2024\nSubject: theirs\n\nx\n\n".repeat(3);
+        fs::write(f.mbox.path(), &other).unwrap();
+        assert!(!f.mbox.recover(&tok).unwrap());
+        assert_eq!(f.contents(), other, "their mail is untouched");
+        assert!(f.spool_names().is_empty());
+
+        // The mbox shrank below our offset (a mail reader expunged).
+        let (tok, entry) = f.spooled(b"Subject: ours\n\nbody\n");
+        let at = Entry::At {
+            offset: 10_000,
+            len: entry.len() as u64,
+        };
+        f.set_state(&tok, &at);
+        assert!(!f.mbox.recover(&tok).unwrap());
+        assert_eq!(f.contents(), other);
+    }
+
+    #[test]
+    fn recovery_refuses_to_cut_other_mail_after_a_torn_append() {
+        let mut f = Fixture::new();
+        let (tok, entry) = f.spooled(b"Subject: ours\n\nFrom the body\nmore\n");
+        let at = Entry::At {
+            offset: 0,
+            len: entry.len() as u64,
+        };
+        f.set_state(&tok, &at);
+        let mut text = entry[..entry.len() - 6].to_vec();
+        text.extend_from_slice(
+            b"\nFrom other@x Mon Jan  1 00:00:00 2024\n\ntheirs, long enough\n\n",
+        );
+        fs::write(f.mbox.path(), &text).unwrap();
+        let err = f.mbox.recover(&tok).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            matches!(err, DeliverError::MboxForeign { offset: 0, .. }),
+            "{msg}"
+        );
+        assert!(msg.contains(&f.mbox.path().display().to_string()), "{msg}");
+        assert!(msg.contains("byte 0"), "{msg}");
+        assert!(
+            msg.contains(&at.name(&tok)),
+            "names the spool to delete: {msg}"
+        );
+        assert_eq!(f.contents(), text, "nothing cut");
+        // Following the advice (remove the partial message and the spool)
+        // settles it.
+        fs::remove_file(f.mbox.spool.path(&at.name(&tok))).unwrap();
+        assert!(!f.mbox.recover(&tok).unwrap());
+    }
+
+    #[test]
+    fn first_delivery_sweeps_markers_and_retries_a_failed_cut() {
+        let mut f = Fixture::new();
+        f.deliver(b"Subject: a\n\n1\n").unwrap();
+        let before = f.contents();
+        // A failed append whose cut-back failed too.
+        let (tok, entry) = f.spooled(b"Subject: b\n\n2\n");
+        let cut = Entry::Cut {
+            offset: before.len() as u64,
+            len: entry.len() as u64,
+        };
+        f.set_state(&tok, &cut);
+        let mut torn = before.clone();
+        torn.extend_from_slice(&entry[..entry.len() / 2]);
+        fs::write(f.mbox.path(), &torn).unwrap();
+        let leftover = f.mbox.next_token();
+        fs::write(f.mbox.spool.path(&leftover), b"never journalled").unwrap();
+        assert!(f.spool_names().len() == 3, "{:?}", f.spool_names());
+
+        // The next run.
+        let spool = SpoolDir::open(&f.dir.path().join("state"), "u@h:110").unwrap();
+        f.mbox = Mbox::open(f.mbox.path(), spool).unwrap();
+        f.deliver(b"Subject: c\n\n3\n").unwrap();
+        let got = read_mbox(&f.contents());
+        assert_eq!(got.len(), 2, "the torn copy is gone");
+        assert_eq!(got[1].1, b"Subject: c\n\n3\n");
+        assert_eq!(f.spool_names().len(), 1, "{:?}", f.spool_names());
+        assert!(f.spool_names()[0].ends_with(".done"));
+    }
+
+    #[test]
+    fn a_held_dotlock_makes_delivery_wait_then_fail_and_a_stale_one_is_removed() {
+        let mut f = Fixture::new();
+        f.mbox.lock_wait = Duration::from_millis(300);
+        let lock = dotlock_path(f.mbox.path());
+        fs::write(&lock, "12345\n").unwrap();
+        let err = f.deliver(b"Subject: s\n\nb\n").unwrap_err();
+        assert!(
+            matches!(err, DeliverError::MboxLocked { dotlock: true, .. }),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("run popfetch again later"),
+            "{err}"
+        );
+        assert!(f.contents().is_empty());
+        assert!(f.spool_names().is_empty(), "{:?}", f.spool_names());
+        assert!(lock.exists(), "someone else's lock is left alone");
+
+        let old = SystemTime::now() - Duration::from_secs(3600);
+        File::options()
+            .write(true)
+            .open(&lock)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        f.deliver(b"Subject: s\n\nb\n").unwrap();
+        assert_eq!(read_mbox(&f.contents()).len(), 1);
+        assert!(!lock.exists());
+
+        // Fresh, but its process (of this host) is gone.
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let dead = child.id();
+        child.wait().unwrap();
+        fs::write(&lock, format!("{dead}:{}\n", hostname())).unwrap();
+        f.deliver(b"Subject: s\n\nb\n").unwrap();
+        assert_eq!(read_mbox(&f.contents()).len(), 2);
+        // Alive (ours), or of another host: honoured.
+        for owner in [
+            format!("{}:{}", std::process::id(), hostname()),
+            format!("{dead}:elsewhere.example"),
+        ] {
+            fs::write(&lock, &owner).unwrap();
+            let err = f.deliver(b"Subject: s\n\nb\n").unwrap_err();
+            assert!(
+                matches!(err, DeliverError::MboxLocked { .. }),
+                "{owner}: {err}"
+            );
+        }
+        fs::remove_file(&lock).unwrap();
+    }
+
+    #[test]
+    fn open_fails_clearly_where_no_mbox_can_be() {
+        let dir = tempfile::tempdir().unwrap();
+        fs::write(dir.path().join("file"), "x").unwrap();
+        fs::create_dir(dir.path().join("adir")).unwrap();
+        for bad in ["file/mbox", "adir"] {
+            let spool = SpoolDir::open(&dir.path().join("state"), "u@h:1").unwrap();
+            let path = dir.path().join(bad);
+            let err = Mbox::open(&path, spool).err().unwrap();
+            let msg = err.to_string();
+            assert!(matches!(err, DeliverError::MboxOpen { .. }), "{msg}");
+            assert!(msg.contains(&path.display().to_string()), "{msg}");
+        }
+    }
+}

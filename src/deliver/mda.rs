@@ -1,0 +1,710 @@
+//! Delivery through a mail delivery agent (procmail, maildrop,
+//! dovecot-lda, ...): the message on its standard input.
+//!
+//! `mda = [argv]` runs the program directly; `mda = "string"` runs through
+//! `sh -c`. Placeholders: `%F` the envelope sender (Return-Path, else
+//! From; empty when there is none), `%T` the account user, `%%` a literal
+//! `%`. In the shell form every substituted value is shell-quoted, so it
+//! stays one word whatever the message says (write `-f %F`, not
+//! `-f '%F'`).
+//!
+//! The message is spooled first (see [`super::envelope`]): the sender is
+//! known before the MDA starts, and a slow MDA never holds the POP3
+//! connection. The MDA runs in its own process group, so a Ctrl-C meant
+//! for popfetch lets it finish the message in hand.
+//!
+//! Exit 0 is delivered; 75 (EX_TEMPFAIL) is [`DeliverError::Deferred`]: the
+//! message stays on the server for the next run; anything else, or death
+//! by a signal, is an error that stops delivery for the account, with the
+//! tail of the MDA's stderr in the message.
+//!
+//! Exactly once, as far as an MDA allows: once the MDA said 0, the spool
+//! is renamed `<token>.done` (and the directory fsynced), so recovery
+//! knows it landed. A spool left without that mark may or may not have
+//! been delivered (the MDA may have finished just before a crash);
+//! recovery says "not landed", so at most that one message is delivered
+//! twice.
+
+use std::borrow::Cow;
+use std::fs::{self, File};
+use std::io::{self, BufWriter, Read, Seek, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
+
+use super::DeliverError;
+use super::envelope::{Entry, HeaderCapture, SpoolDir, spool_io};
+use crate::account::CommandSpec;
+
+/// EX_TEMPFAIL: try again later.
+const EX_TEMPFAIL: i32 = 75;
+
+/// How much of the MDA's output is kept for the error message.
+const OUTPUT_TAIL: usize = 4096;
+
+/// How many of its last lines are shown.
+const TAIL_LINES: usize = 10;
+
+/// Shell words that are not programs to look for on PATH.
+const SHELL_WORDS: &[&str] = &[
+    "!", ".", ":", "[", "{", "(", "alias", "case", "cd", "command", "eval", "exec", "export",
+    "false", "for", "if", "printf", "read", "set", "test", "true", "ulimit", "umask", "unset",
+    "until", "while", "echo",
+];
+
+pub struct Mda {
+    spec: CommandSpec,
+    user: String,
+    spool: SpoolDir,
+}
+
+impl Mda {
+    /// Check the command: an argv names a program that exists and can be
+    /// run; a shell string's first word likewise, when it is a plain
+    /// program name.
+    pub fn open(spec: &CommandSpec, user: &str, spool: SpoolDir) -> Result<Mda, DeliverError> {
+        match spec {
+            CommandSpec::Argv(argv) => match argv.first() {
+                Some(p) if !p.is_empty() => find_program(p)?,
+                _ => {
+                    return Err(DeliverError::MdaConfig(
+                        "`mda = []` names no program; give one, e.g. [\"/usr/bin/procmail\", \"-f\", \"%F\"]"
+                            .into(),
+                    ));
+                }
+            },
+            CommandSpec::Shell(s) => {
+                if s.trim().is_empty() {
+                    return Err(DeliverError::MdaConfig(
+                        "`mda = \"\"` is empty; give a command, e.g. \"procmail -f %F\"".into(),
+                    ));
+                }
+                find_program("sh")?;
+                if let Some(first) = plain_first_word(s) {
+                    find_program(&first)?;
+                }
+            }
+        }
+        Ok(Mda {
+            spec: spec.clone(),
+            user: user.to_string(),
+            spool,
+        })
+    }
+
+    pub fn next_token(&mut self) -> String {
+        self.spool.next_token()
+    }
+
+    pub fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
+        if self.spool.take_sweep() {
+            // Recovery has settled the journal: nothing left here is named
+            // by it any more.
+            for (t, e) in self.spool.entries()? {
+                self.spool.remove(&t, &e)?;
+            }
+        }
+        let file = self.spool.create(token)?;
+        Ok(MdaMessage {
+            spool_path: self.spool.path(token),
+            mda: self,
+            token: token.to_string(),
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            headers: HeaderCapture::default(),
+        })
+    }
+
+    /// A `.done` mark: landed. A spool without one: maybe, maybe not; say
+    /// not landed (and remove it), so the message is fetched again.
+    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+        let entries = self.spool.entries_of(token)?;
+        if entries.contains(&Entry::Done) {
+            return Ok(true);
+        }
+        for e in &entries {
+            self.spool.remove(token, e)?;
+        }
+        Ok(false)
+    }
+
+    /// The command as configured, for messages.
+    fn shown(&self) -> String {
+        match &self.spec {
+            CommandSpec::Argv(argv) => argv.join(" "),
+            CommandSpec::Shell(s) => s.clone(),
+        }
+    }
+
+    /// The process to run for a message from `sender`.
+    fn command(&self, sender: &str) -> Result<Command, DeliverError> {
+        match &self.spec {
+            CommandSpec::Argv(argv) => {
+                let mut words = argv
+                    .iter()
+                    .map(|a| substitute(a, sender, &self.user, false))
+                    .collect::<Result<Vec<_>, _>>()?
+                    .into_iter();
+                let program = words.next().unwrap_or_default();
+                let mut cmd = Command::new(program);
+                cmd.args(words);
+                Ok(cmd)
+            }
+            CommandSpec::Shell(s) => {
+                let mut cmd = Command::new("sh");
+                cmd.arg("-c").arg(substitute(s, sender, &self.user, true)?);
+                Ok(cmd)
+            }
+        }
+    }
+
+    /// Run the MDA with `spool` on stdin.
+    fn run(&self, spool: File, sender: &str) -> Result<(), DeliverError> {
+        let shown = self.shown();
+        let mut cmd = self.command(sender)?;
+        cmd.stdin(Stdio::from(spool))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0);
+        let mut child = cmd.spawn().map_err(|source| match source.kind() {
+            io::ErrorKind::NotFound => DeliverError::MdaMissing {
+                program: program_of(&self.spec),
+                why: "was not found".into(),
+            },
+            _ => DeliverError::MdaSpawn {
+                command: shown.clone(),
+                source,
+            },
+        })?;
+        let out = child.stdout.take().map(tail_of);
+        let err = child.stderr.take().map(tail_of);
+        let status = child.wait();
+        let join =
+            |h: Option<JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
+        let (out, err) = (join(out), join(err));
+        let status = status.map_err(|source| DeliverError::MdaSpawn {
+            command: shown.clone(),
+            source,
+        })?;
+        if status.success() {
+            return Ok(());
+        }
+        // Some MDAs complain on stdout.
+        let said = last_lines(if err.is_empty() { &out } else { &err });
+        if status.code() == Some(EX_TEMPFAIL) {
+            let mut why = format!("the MDA `{shown}` exited with 75 (temporary failure)");
+            if !said.is_empty() {
+                why.push_str(&format!(": {}", said.replace('\n', " / ")));
+            }
+            return Err(DeliverError::Deferred(why));
+        }
+        Err(DeliverError::MdaFailed {
+            command: shown,
+            status: describe(status, &self.spec),
+            output: if said.is_empty() {
+                String::new()
+            } else {
+                format!("; it said:\n    {}", said.replace('\n', "\n    "))
+            },
+        })
+    }
+}
+
+/// The program an MDA spec runs, for messages.
+fn program_of(spec: &CommandSpec) -> String {
+    match spec {
+        CommandSpec::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+        CommandSpec::Shell(_) => "sh".into(),
+    }
+}
+
+fn describe(status: ExitStatus, spec: &CommandSpec) -> String {
+    match (status.code(), status.signal()) {
+        (Some(127), _) if matches!(spec, CommandSpec::Shell(_)) => {
+            "exit status 127: the shell could not find the command".into()
+        }
+        (Some(126), _) if matches!(spec, CommandSpec::Shell(_)) => {
+            "exit status 126: the command could not be run".into()
+        }
+        (Some(c), _) => format!("exit status {c}"),
+        (None, Some(s)) => format!("killed by signal {s}"),
+        (None, None) => status.to_string(),
+    }
+}
+
+/// Read a pipe to its end, keeping the last [`OUTPUT_TAIL`] bytes.
+fn tail_of(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut keep = Vec::new();
+        let mut buf = [0u8; 8192];
+        loop {
+            match r.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => {
+                    keep.extend_from_slice(&buf[..n]);
+                    if keep.len() > 2 * OUTPUT_TAIL {
+                        keep.drain(..keep.len() - OUTPUT_TAIL);
+                    }
+                }
+            }
+        }
+        if keep.len() > OUTPUT_TAIL {
+            keep.drain(..keep.len() - OUTPUT_TAIL);
+        }
+        keep
+    })
+}
+
+/// The last few non-empty lines, printable.
+fn last_lines(out: &[u8]) -> String {
+    let text = String::from_utf8_lossy(out);
+    let lines: Vec<String> = text
+        .lines()
+        .map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() { '?' } else { c })
+                .collect::<String>()
+        })
+        .filter(|l| !l.trim().is_empty())
+        .collect();
+    let from = lines.len().saturating_sub(TAIL_LINES);
+    lines[from..].join("\n")
+}
+
+/// Replace `%F`, `%T` and `%%`; other `%` sequences stay as they are. With
+/// `quote`, substituted values are shell-quoted.
+pub fn substitute(
+    template: &str,
+    sender: &str,
+    user: &str,
+    quote: bool,
+) -> Result<String, DeliverError> {
+    let value = |v: &str| -> Result<String, DeliverError> {
+        if !quote {
+            return Ok(v.to_string());
+        }
+        shlex::try_quote(v)
+            .map(Cow::into_owned)
+            .map_err(|e| DeliverError::MdaConfig(format!("cannot shell-quote {v:?}: {e}")))
+    };
+    let mut out = String::with_capacity(template.len());
+    let mut chars = template.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.peek() {
+            Some('F') => {
+                chars.next();
+                out.push_str(&value(sender)?);
+            }
+            Some('T') => {
+                chars.next();
+                out.push_str(&value(user)?);
+            }
+            Some('%') => {
+                chars.next();
+                out.push('%');
+            }
+            _ => out.push('%'),
+        }
+    }
+    Ok(out)
+}
+
+/// The first word of a shell command when it is a plain program name or
+/// path (no quoting, expansion, assignment or shell keyword), so that it
+/// can be looked for on PATH.
+fn plain_first_word(s: &str) -> Option<String> {
+    let first = s.split_whitespace().next()?;
+    let plain = first
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._+-,@".contains(&b));
+    (plain && !SHELL_WORDS.contains(&first)).then(|| first.to_string())
+}
+
+/// Find `program` as `execvp` would: a name with a `/` as a path, any
+/// other name on PATH. It must be an executable file.
+fn find_program(program: &str) -> Result<(), DeliverError> {
+    let executable = |p: &Path| {
+        fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = Path::new(program);
+        if executable(p) {
+            return Ok(());
+        }
+        let why = match fs::metadata(p) {
+            Err(_) => "does not exist".to_string(),
+            Ok(m) if !m.is_file() => "is not a file".to_string(),
+            Ok(_) => "is not executable".to_string(),
+        };
+        return Err(DeliverError::MdaMissing {
+            program: program.to_string(),
+            why,
+        });
+    }
+    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/usr/bin:/bin".into());
+    let dirs: Vec<PathBuf> = std::env::split_paths(&path).collect();
+    if dirs.iter().any(|d| executable(&d.join(program))) {
+        return Ok(());
+    }
+    Err(DeliverError::MdaMissing {
+        program: program.to_string(),
+        why: format!("was not found in PATH ({})", path.to_string_lossy()),
+    })
+}
+
+/// A message being spooled for the MDA. Dropped without commit, its spool
+/// file is removed.
+pub struct MdaMessage<'a> {
+    mda: &'a Mda,
+    token: String,
+    spool_path: PathBuf,
+    out: Option<BufWriter<File>>,
+    headers: HeaderCapture,
+}
+
+impl Write for MdaMessage<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.headers.feed(buf);
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("message already committed"))?;
+        out.write_all(buf)
+            .map_err(|e| spool_io(&self.spool_path, e))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Some(out) => out.flush().map_err(|e| spool_io(&self.spool_path, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl super::Sink for MdaMessage<'_> {
+    /// Hand the message to the MDA and wait for its verdict.
+    fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
+        let spool_err = |path: &Path, source| DeliverError::Spool {
+            path: path.to_path_buf(),
+            source,
+        };
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| spool_err(&self.spool_path, io::Error::other("already committed")))?;
+        let mut file = out
+            .into_inner()
+            .map_err(|e| spool_err(&self.spool_path, e.into_error()))?;
+        file.rewind().map_err(|e| spool_err(&self.spool_path, e))?;
+        let stdin = file
+            .try_clone()
+            .map_err(|e| spool_err(&self.spool_path, e))?;
+        let sender = self.headers.sender();
+        self.mda.run(stdin, sender.for_mda())?;
+        // Delivered. Mark it so recovery knows; a failure here only means
+        // a crash before the state is saved would fetch it again.
+        let spool = &self.mda.spool;
+        if spool.mark_done(&self.token, &Entry::Spool, &file).is_ok() {
+            self.spool_path = PathBuf::new();
+            let _ = spool.sync();
+        }
+        Ok(format!("| {}", self.mda.shown()))
+    }
+}
+
+impl Drop for MdaMessage<'_> {
+    fn drop(&mut self) {
+        if !self.spool_path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.spool_path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deliver::Sink;
+
+    struct Fixture {
+        dir: tempfile::TempDir,
+    }
+
+    impl Fixture {
+        fn new() -> Fixture {
+            Fixture {
+                dir: tempfile::tempdir().unwrap(),
+            }
+        }
+
+        fn path(&self, rel: &str) -> PathBuf {
+            self.dir.path().join(rel)
+        }
+
+        fn spool(&self) -> SpoolDir {
+            SpoolDir::open(&self.path("state"), "u@h:110").unwrap()
+        }
+
+        /// An executable shell script.
+        fn script(&self, name: &str, body: &str) -> String {
+            let p = self.path(name);
+            fs::write(&p, format!("#!/bin/sh\n{body}")).unwrap();
+            fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+            p.display().to_string()
+        }
+
+        fn mda(&self, spec: CommandSpec) -> Mda {
+            Mda::open(&spec, "alice@example.net", self.spool()).unwrap()
+        }
+
+        fn spool_names(&self) -> Vec<String> {
+            let dir = self.path("state/spool/u@h%3A110");
+            let mut v: Vec<String> = fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+                .collect();
+            v.sort();
+            v
+        }
+    }
+
+    fn deliver(mda: &mut Mda, msg: &[u8]) -> Result<String, DeliverError> {
+        let tok = mda.next_token();
+        let mut sink = Box::new(mda.create(&tok).unwrap());
+        sink.write_all(msg).unwrap();
+        sink.commit()
+    }
+
+    fn argv(v: &[&str]) -> CommandSpec {
+        CommandSpec::Argv(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn placeholders_are_replaced_and_unknown_ones_kept() {
+        let s = substitute("-f %F -d %T 100%% %x %", "s@x", "u", false).unwrap();
+        assert_eq!(s, "-f s@x -d u 100% %x %");
+        let s = substitute("%F%T", "", "u", true).unwrap();
+        assert_eq!(s, "''u");
+    }
+
+    #[test]
+    fn hostile_values_stay_one_word_through_the_shell() {
+        let f = Fixture::new();
+        let pwned = f.path("pwned");
+        let hostile = [
+            format!("a'b;rm -rf ~;touch {}@x", pwned.display()),
+            format!(
+                "$(touch {})`touch {}`\"@x",
+                pwned.display(),
+                pwned.display()
+            ),
+            "x\ny; touch pwned\\".to_string(),
+            "-n".to_string(),
+            String::new(),
+        ];
+        for sender in &hostile {
+            let user = "al ice;$HOME";
+            let script = substitute("printf '[%s]\\n' %F %T", sender, user, true).unwrap();
+            let out = Command::new("sh")
+                .arg("-c")
+                .arg(&script)
+                .current_dir(f.dir.path())
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{script}");
+            assert_eq!(
+                String::from_utf8(out.stdout).unwrap(),
+                format!("[{sender}]\n[{user}]\n"),
+                "{script}"
+            );
+            assert!(!pwned.exists(), "{script} ran a command");
+        }
+        let err = substitute("%F", "a\0b", "u", true).unwrap_err();
+        assert!(matches!(err, DeliverError::MdaConfig(_)), "{err}");
+    }
+
+    #[test]
+    fn argv_mda_gets_the_message_on_stdin_and_the_placeholders() {
+        let f = Fixture::new();
+        let out = f.path("out");
+        let script = f.script(
+            "mda",
+            &format!(
+                "cat > {o}.msg\nprintf '%s\\n' \"$@\" > {o}.args\n",
+                o = out.display()
+            ),
+        );
+        let mut mda = f.mda(argv(&[&script, "-f", "%F", "-d", "%T", "50%%"]));
+        let msg = b"Return-Path: <bounce@lists.example>\nFrom: a@b\n\nFrom here\nbody\n";
+        let shown = deliver(&mut mda, msg).unwrap();
+        assert!(shown.contains(&script), "{shown}");
+        assert_eq!(fs::read(out.with_extension("msg")).unwrap(), msg);
+        assert_eq!(
+            fs::read_to_string(out.with_extension("args")).unwrap(),
+            "-f\nbounce@lists.example\n-d\nalice@example.net\n50%\n"
+        );
+        // Only a `.done` marker is left, empty.
+        let names = f.spool_names();
+        assert_eq!(names.len(), 1);
+        assert!(names[0].ends_with(".done"));
+    }
+
+    #[test]
+    fn shell_mda_gets_quoted_values() {
+        let f = Fixture::new();
+        let out = f.path("args");
+        let script = f.script(
+            "mda",
+            &format!(
+                "cat >/dev/null\nprintf '%s\\n' \"$@\" > {}\n",
+                out.display()
+            ),
+        );
+        let mut mda = f.mda(CommandSpec::Shell(format!("{script} %F %T")));
+        let sender = "a'b;touch${IFS}pwned;`id`$(id)@x";
+        let msg = format!("Return-Path: <{sender}>\n\nhi\n");
+        deliver(&mut mda, msg.as_bytes()).unwrap();
+        assert_eq!(
+            fs::read_to_string(&out).unwrap(),
+            format!("{sender}\nalice@example.net\n")
+        );
+        assert!(!f.dir.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn exit_75_defers_and_other_failures_name_command_status_and_stderr() {
+        let f = Fixture::new();
+        let tempfail = f.script(
+            "tempfail",
+            "cat >/dev/null\necho 'mailbox busy' >&2\nexit 75\n",
+        );
+        let mut mda = f.mda(argv(&[&tempfail]));
+        let err = deliver(&mut mda, b"Subject: x\n\n").unwrap_err();
+        match &err {
+            DeliverError::Deferred(why) => {
+                assert!(why.contains("75") && why.contains("mailbox busy"), "{why}")
+            }
+            e => panic!("not deferred: {e}"),
+        }
+        assert!(f.spool_names().is_empty(), "{:?}", f.spool_names());
+
+        let fail = f.script(
+            "fail",
+            "cat >/dev/null\necho noise\necho 'procmail: Quota exceeded' >&2\nexit 1\n",
+        );
+        let mut mda = f.mda(argv(&[&fail, "-f", "%F"]));
+        let err = deliver(&mut mda, b"Subject: x\n\n").unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, DeliverError::MdaFailed { .. }), "{msg}");
+        for want in [
+            fail.as_str(),
+            "-f %F",
+            "exit status 1",
+            "Quota exceeded",
+            "stays on the server",
+        ] {
+            assert!(msg.contains(want), "{want:?} in {msg}");
+        }
+        assert!(!msg.contains("noise"), "stderr is preferred: {msg}");
+        assert_eq!(crate::error::Error::from(err).exit_code(), 74);
+
+        let killed = f.script("killed", "kill -9 $$\n");
+        let mut mda = f.mda(argv(&[&killed]));
+        let msg = deliver(&mut mda, b"Subject: x\n\n")
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("killed by signal 9"), "{msg}");
+
+        let mut mda = f.mda(CommandSpec::Shell("exec no-such-mda-anywhere -f %F".into()));
+        let msg = deliver(&mut mda, b"Subject: x\n\n")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("127") && msg.contains("could not find"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn open_refuses_a_missing_or_unusable_program() {
+        let f = Fixture::new();
+        fs::write(f.path("plain"), "not executable").unwrap();
+        fs::create_dir(f.path("dir")).unwrap();
+        let cases = [
+            (argv(&["/no/such/procmail"]), "does not exist"),
+            (
+                argv(&["no-such-mda-anywhere", "-f", "%F"]),
+                "not found in PATH",
+            ),
+            (
+                argv(&[&f.path("plain").display().to_string()]),
+                "not executable",
+            ),
+            (argv(&[&f.path("dir").display().to_string()]), "not a file"),
+            (
+                CommandSpec::Shell("no-such-mda-anywhere -f %F".into()),
+                "not found in PATH",
+            ),
+        ];
+        for (spec, why) in cases {
+            let err = Mda::open(&spec, "u", f.spool()).err().unwrap();
+            let msg = err.to_string();
+            assert!(matches!(err, DeliverError::MdaMissing { .. }), "{msg}");
+            assert!(msg.contains(why) && msg.contains("full path"), "{msg}");
+        }
+        for spec in [argv(&[]), argv(&[""]), CommandSpec::Shell("  ".into())] {
+            let err = Mda::open(&spec, "u", f.spool()).err().unwrap();
+            assert!(matches!(err, DeliverError::MdaConfig(_)), "{err}");
+        }
+        // Shell forms whose first word is not a program are not second-guessed.
+        for s in ["exec cat", "FOO=1 cat", "'cat'", "cd / && cat"] {
+            assert!(
+                Mda::open(&CommandSpec::Shell(s.into()), "u", f.spool()).is_ok(),
+                "{s}"
+            );
+        }
+        assert!(Mda::open(&argv(&["sh", "-c", "cat"]), "u", f.spool()).is_ok());
+    }
+
+    #[test]
+    fn recovery_says_landed_only_with_a_done_mark() {
+        let f = Fixture::new();
+        let ok = f.script("ok", "cat >/dev/null\n");
+        let mut mda = f.mda(argv(&[&ok]));
+        let tok = mda.next_token();
+        // Journalled, never spooled.
+        assert!(!mda.recover(&tok).unwrap());
+        // Spooled (the MDA may or may not have run): not landed, removed.
+        let tok = mda.next_token();
+        let mut sink = mda.create(&tok).unwrap();
+        sink.write_all(b"Subject: x\n\n").unwrap();
+        sink.flush().unwrap();
+        std::mem::forget(sink);
+        assert_eq!(f.spool_names(), vec![tok.clone()]);
+        assert!(!mda.recover(&tok).unwrap());
+        assert!(f.spool_names().is_empty());
+        // Delivered: landed, and it stays so until the next run sweeps.
+        let tok = mda.next_token();
+        let mut sink = Box::new(mda.create(&tok).unwrap());
+        sink.write_all(b"Subject: y\n\n").unwrap();
+        sink.commit().unwrap();
+        assert!(mda.recover(&tok).unwrap());
+        assert!(mda.recover(&tok).unwrap());
+
+        // The next run sweeps at its first delivery.
+        let mut mda = f.mda(argv(&[&ok]));
+        assert!(mda.recover(&tok).unwrap(), "recovery runs before the sweep");
+        deliver(&mut mda, b"Subject: z\n\n").unwrap();
+        assert_eq!(f.spool_names().len(), 1);
+        assert!(!mda.recover(&tok).unwrap());
+    }
+}
