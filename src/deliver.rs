@@ -154,6 +154,14 @@ impl Target {
         }
     }
 
+    /// Forget what an earlier recovery learnt about the target: call before
+    /// each round of [`Target::recover`] calls.
+    pub fn begin_recovery(&mut self) {
+        if let Target::Maildir(m) = self {
+            m.begin_recovery();
+        }
+    }
+
     /// Barrier: every message committed so far is durable when this
     /// returns.
     pub fn sync(&mut self) -> Result<(), DeliverError> {
@@ -165,9 +173,10 @@ impl Target {
     }
 
     /// After a crash: did the message journalled under `token` land? If
-    /// not, remove whatever half of it is left. Every call comes before the
-    /// run's first [`Target::create`]: mbox and MDA targets drop the
-    /// evidence earlier runs left at that first `create`.
+    /// not, remove whatever half of it is left. Tokens of earlier runs are
+    /// settled before this run's first [`Target::create`] (mbox and MDA
+    /// targets drop the evidence earlier runs left at that first `create`);
+    /// after a failure, this run settles its own tokens the same way.
     pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),

@@ -252,11 +252,12 @@ fn now() -> i64 {
 }
 
 /// Settle deliveries an interrupted run left in the journal.
-fn recover(paths: &Paths, target: &Target, state: &mut UidState) -> Result<usize, Error> {
+fn recover(paths: &Paths, target: &mut Target, state: &mut UidState) -> Result<usize, Error> {
     let records = journal::read(&paths.journal)?;
     if records.is_empty() {
         return Ok(0);
     }
+    target.begin_recovery();
     let t = now();
     let mut landed = 0;
     for r in &records {
@@ -316,7 +317,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let mut target = Target::open(account)?;
     let mut state = UidState::load(&paths.state)?;
     let mut summary = Summary {
-        recovered: recover(&paths, &target, &mut state)?,
+        recovered: recover(&paths, &mut target, &mut state)?,
         ..Summary::default()
     };
     let mut run = Run {
@@ -435,8 +436,11 @@ impl Run<'_> {
         if let Err(e) = delivered {
             conn.abort();
             saved?;
-            // The journal stays: if a group commit failed half-way, the
-            // next run's recovery finds what landed.
+            drop(journal);
+            // Settle the journal now, as the next run would: a group commit
+            // or an mbox append may have stopped half-way. If that fails
+            // too, the journal stays for the next run.
+            let _ = recover(self.paths, self.target, self.state);
             return Err(e);
         }
         saved?;
@@ -489,8 +493,9 @@ impl<'a> Delivery<'a> {
         window: usize,
     ) -> Result<(), Error> {
         let result = self.retrieve(conn, todo, window);
+        // A failed commit is the graver error: it is the one reported.
         let committed = self.commit_batch();
-        result.and(committed)
+        committed.and(result)
     }
 
     fn retrieve(

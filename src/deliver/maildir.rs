@@ -136,6 +136,12 @@ impl Maildir {
         })
     }
 
+    /// Forget the names read by an earlier recovery; the next `recover`
+    /// reads `new/` and `cur/` afresh.
+    pub fn begin_recovery(&mut self) {
+        self.landed = OnceCell::new();
+    }
+
     pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let landed = match self.landed.get() {
             Some(set) => set,
