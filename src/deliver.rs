@@ -5,8 +5,9 @@
 //! The life of one message: [`Target::next_token`] names it (the journal
 //! records the name before any byte is written), [`Target::create`] opens a
 //! [`Sink`], the message streams in, [`Sink::commit`] delivers it, and
-//! [`Target::sync`] is the barrier after which every committed message is
-//! durable. Only then are UIDs recorded as delivered. A sink dropped
+//! [`Target::sync`] (or [`Target::sync_start`] then [`Target::sync_wait`],
+//! which lets the fetch go on meanwhile) is the barrier after which every
+//! committed message is durable. Only then are UIDs recorded as delivered. A sink dropped
 //! without commit leaves nothing behind.
 //!
 //! Targets: [`maildir`] (group commit at `sync`), [`mbox`] and [`mda`]
@@ -165,9 +166,26 @@ impl Target {
     /// Barrier: every message committed so far is durable when this
     /// returns.
     pub fn sync(&mut self) -> Result<(), DeliverError> {
+        self.sync_start()?;
+        self.sync_wait()
+    }
+
+    /// Start making every message committed so far durable, in the
+    /// background where the target can (Maildir); at most one batch is in
+    /// flight. Their UIDs may be recorded once [`Target::sync_wait`]
+    /// returns Ok.
+    pub fn sync_start(&mut self) -> Result<(), DeliverError> {
         match self {
-            Target::Maildir(m) => m.sync(),
+            Target::Maildir(m) => m.sync_start(),
             // Their commit already made each message durable.
+            Target::Mbox(_) | Target::Mda(_) => Ok(()),
+        }
+    }
+
+    /// Wait for the batch [`Target::sync_start`] sent off.
+    pub fn sync_wait(&mut self) -> Result<(), DeliverError> {
+        match self {
+            Target::Maildir(m) => m.sync_wait(),
             Target::Mbox(_) | Target::Mda(_) => Ok(()),
         }
     }

@@ -33,8 +33,8 @@ use crate::transport::{self, Stream, Trust};
 /// Where `-vv` trace lines go; shared by every session of a run.
 pub type TraceSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
 
-/// How many commands may be in flight when pipelining.
-const WINDOW: usize = 16;
+/// How many commands may be in flight when pipelining (mpop: up to 100).
+const WINDOW: usize = 64;
 
 /// How many messages one group commit covers at most.
 const BATCH: usize = 64;
@@ -429,6 +429,7 @@ impl Run<'_> {
             summary: self.summary,
             header: self.header.as_deref(),
             batch: Vec::with_capacity(BATCH),
+            in_flight: Vec::with_capacity(BATCH),
         }
         .run(&mut conn, &plan.fetch, window);
         // Whatever happened, record what landed before anything else.
@@ -480,6 +481,8 @@ struct Delivery<'a> {
     header: Option<&'a [u8]>,
     /// Committed to the target, waiting for the next group commit.
     batch: Vec<(&'a Listed, u64, String)>,
+    /// Sent off to be made durable; recorded once that is done.
+    in_flight: Vec<(&'a Listed, u64, String)>,
 }
 
 impl<'a> Delivery<'a> {
@@ -494,7 +497,7 @@ impl<'a> Delivery<'a> {
     ) -> Result<(), Error> {
         let result = self.retrieve(conn, todo, window);
         // A failed commit is the graver error: it is the one reported.
-        let committed = self.commit_batch();
+        let committed = self.commit_batch(true);
         committed.and(result)
     }
 
@@ -509,9 +512,13 @@ impl<'a> Delivery<'a> {
             if self.opts.interrupt.is_set() {
                 return Err(Error::Interrupted);
             }
-            // Keep up to `window` RETRs in flight.
-            if sent <= i {
-                while sent < todo.len() && sent < i + window {
+            // Keep between half a window and a window of RETRs in flight:
+            // refilling before the window drains means the server never
+            // waits a round trip for its next command, and one write
+            // carries many commands.
+            if refill_due(sent, i, todo.len(), window) {
+                let upto = (i + window).min(todo.len());
+                while sent < upto {
                     conn.session.send(&Command::Retr(todo[sent].msg))?;
                     sent += 1;
                 }
@@ -519,7 +526,7 @@ impl<'a> Delivery<'a> {
             }
             self.one(conn, m)?;
             if self.batch.len() >= BATCH {
-                self.commit_batch()?;
+                self.commit_batch(false)?;
             }
         }
         Ok(())
@@ -574,16 +581,37 @@ impl<'a> Delivery<'a> {
         Ok(())
     }
 
-    /// Group commit: the journal's intents, then the messages, become
-    /// durable; only then are the UIDs recorded as delivered.
-    fn commit_batch(&mut self) -> Result<(), Error> {
-        if self.batch.is_empty() {
+    /// Group commit: the journal's intents, then the batch's messages,
+    /// become durable; only then are their UIDs recorded as delivered. The
+    /// target commits in the background while the next batch arrives, so
+    /// this first settles the batch sent off before. `last` waits for
+    /// everything.
+    fn commit_batch(&mut self, last: bool) -> Result<(), Error> {
+        self.finish_in_flight()?;
+        if !self.batch.is_empty() {
+            self.journal.sync()?;
+            self.target.sync_start()?;
+            std::mem::swap(&mut self.batch, &mut self.in_flight);
+        }
+        if last {
+            self.finish_in_flight()?;
+        }
+        Ok(())
+    }
+
+    /// Wait for the batch in flight and record it.
+    fn finish_in_flight(&mut self) -> Result<(), Error> {
+        if self.in_flight.is_empty() {
             return Ok(());
         }
-        self.journal.sync()?;
-        self.target.sync()?;
+        let landed = self.target.sync_wait();
+        if landed.is_err() {
+            // Recovery settles what the failed commit left.
+            self.in_flight.clear();
+        }
+        landed?;
         let t = now();
-        for (m, size, shown) in self.batch.drain(..) {
+        for (m, size, shown) in self.in_flight.drain(..) {
             self.journal.done(&m.uid)?;
             self.state.mark_delivered(&m.uid, t);
             self.summary.new += 1;
@@ -601,9 +629,9 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
     }
 }
 
-/// DELE `msgs`, pipelined in windows. Returns the ones the server
-/// accepted; a -ERR for one message (another client removed it) only
-/// leaves that one out.
+/// DELE `msgs`, pipelined with the same sliding window as RETR. Returns
+/// the ones the server accepted; a -ERR for one message (another client
+/// removed it) only leaves that one out.
 fn delete(
     conn: &mut Connection,
     msgs: &[u32],
@@ -611,21 +639,31 @@ fn delete(
     opts: &Options<'_>,
 ) -> Result<Vec<u32>, Error> {
     let mut accepted = Vec::with_capacity(msgs.len());
-    for chunk in msgs.chunks(window) {
+    let mut sent = 0;
+    for (i, &msg) in msgs.iter().enumerate() {
         if opts.interrupt.is_set() {
             return Err(Error::Interrupted);
         }
-        for &msg in chunk {
-            conn.session.send(&Command::Dele(msg))?;
-        }
-        conn.session.flush()?;
-        for &msg in chunk {
-            if conn.session.read_status_any()?.ok {
-                accepted.push(msg);
+        if refill_due(sent, i, msgs.len(), window) {
+            let upto = (i + window).min(msgs.len());
+            for &m in &msgs[sent..upto] {
+                conn.session.send(&Command::Dele(m))?;
             }
+            sent = upto;
+            conn.session.flush()?;
+        }
+        if conn.session.read_status_any()?.ok {
+            accepted.push(msg);
         }
     }
     Ok(accepted)
+}
+
+/// Whether to send more commands before reading the reply to command `i`:
+/// when no more than half a window is still in flight (with a window of 1,
+/// when nothing is: lock-step).
+fn refill_due(sent: usize, i: usize, total: usize, window: usize) -> bool {
+    sent < total && sent - i <= window / 2
 }
 
 /// `check`: count what a fetch would download; change nothing.
@@ -648,4 +686,25 @@ pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         elapsed: started.elapsed(),
         ..Summary::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refill_due;
+
+    #[test]
+    fn window_of_one_is_lock_step() {
+        assert!(refill_due(0, 0, 3, 1));
+        assert!(!refill_due(1, 0, 3, 1));
+        assert!(refill_due(1, 1, 3, 1));
+        assert!(!refill_due(3, 2, 3, 1));
+    }
+
+    #[test]
+    fn window_refills_at_half() {
+        assert!(refill_due(0, 0, 1000, 64));
+        assert!(!refill_due(64, 31, 1000, 64));
+        assert!(refill_due(64, 32, 1000, 64));
+        assert!(!refill_due(1000, 999, 1000, 64));
+    }
 }

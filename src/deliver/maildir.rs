@@ -5,11 +5,12 @@
 //! it; after a crash, a name in `new/` or `cur/` means the message landed,
 //! a name in `tmp/` means it did not (and the leftover is removed).
 //!
-//! Group commit: a committed message waits in `tmp/` until [`Maildir::sync`],
-//! which makes the whole batch durable with one `syncfs` (one journal
-//! commit of the filesystem instead of one per message), then renames each
-//! into `new/` and fsyncs `new/` once. A message is never visible in `new/`
-//! before its bytes are on disk.
+//! Group commit: a committed message waits in `tmp/` until
+//! [`Maildir::sync_start`], which makes the whole batch durable with one
+//! `syncfs` (one journal commit of the filesystem instead of one per
+//! message), then renames each into `new/` and fsyncs `new/` once, on a
+//! helper thread while the fetch goes on; [`Maildir::sync_wait`] waits for
+//! it. A message is never visible in `new/` before its bytes are on disk.
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
@@ -17,6 +18,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::DeliverError;
@@ -26,6 +28,8 @@ pub struct Maildir {
     root: PathBuf,
     /// Written and closed, waiting in `tmp/` for the next `sync`.
     pending: Vec<Pending>,
+    /// The batch being committed on a helper thread.
+    in_flight: Option<JoinHandle<Result<(), DeliverError>>>,
     /// Names already in `new/` and `cur/`, for recovery.
     landed: OnceCell<HashSet<String>>,
     tmp: PathBuf,
@@ -49,6 +53,7 @@ impl Maildir {
         Ok(Maildir {
             root: root.to_path_buf(),
             pending: Vec::new(),
+            in_flight: None,
             landed: OnceCell::new(),
             tmp,
             new,
@@ -110,30 +115,50 @@ impl Maildir {
     /// Make every committed message durable and visible: one `syncfs`,
     /// the renames, one fsync of `new/`.
     pub fn sync(&mut self) -> Result<(), DeliverError> {
-        let Some(first) = self.pending.first() else {
+        self.sync_start()?;
+        self.sync_wait()
+    }
+
+    /// Start the group commit of every message committed so far on a
+    /// helper thread, so that the fetch thread goes on reading the socket
+    /// meanwhile. At most one batch is in flight: this first waits for the
+    /// previous one.
+    pub fn sync_start(&mut self) -> Result<(), DeliverError> {
+        self.sync_wait()?;
+        let batch = std::mem::take(&mut self.pending);
+        if batch.is_empty() {
             return Ok(());
-        };
-        // syncfs flushes the whole filesystem that holds tmp/, which is
-        // the same one as new/ (rename needs that anyway).
-        rustix::fs::syncfs(&first.file).map_err(|e| DeliverError::Write {
-            path: self.tmp.clone(),
-            source: e.into(),
-        })?;
-        for p in std::mem::take(&mut self.pending) {
-            if let Err(source) = fs::rename(&p.tmp, &p.dst) {
-                // Leave the rest in tmp/ for Drop to remove: they will be
-                // fetched again, as nothing recorded them.
-                let _ = fs::remove_file(&p.tmp);
-                return Err(DeliverError::Write {
-                    path: p.tmp,
-                    source,
-                });
-            }
         }
-        sync_dir(&self.new).map_err(|source| DeliverError::Write {
-            path: self.new.clone(),
-            source,
-        })
+        let (tmp, new) = (self.tmp.clone(), self.new.clone());
+        let spawned = std::thread::Builder::new()
+            .name("maildir-commit".into())
+            .spawn(move || commit_batch(batch, &tmp, &new));
+        match spawned {
+            Ok(handle) => {
+                self.in_flight = Some(handle);
+                Ok(())
+            }
+            // No thread to be had: the batch went with the failed spawn,
+            // and its files stay in tmp/ unrecorded, to be fetched again.
+            Err(source) => Err(DeliverError::Write {
+                path: self.tmp.clone(),
+                source,
+            }),
+        }
+    }
+
+    /// Wait for the batch `sync_start` sent off; when this returns Ok,
+    /// those messages are durable and in `new/`.
+    pub fn sync_wait(&mut self) -> Result<(), DeliverError> {
+        match self.in_flight.take() {
+            None => Ok(()),
+            Some(handle) => handle.join().unwrap_or_else(|_| {
+                Err(DeliverError::Write {
+                    path: self.new.clone(),
+                    source: io::Error::other("the commit thread panicked"),
+                })
+            }),
+        }
     }
 
     /// Forget the names read by an earlier recovery; the next `recover`
@@ -185,6 +210,44 @@ impl Maildir {
     }
 }
 
+/// Make a batch durable (one `syncfs` flushes the whole filesystem that
+/// holds `tmp/`, the same one as `new/`, as rename requires), rename each
+/// into `new/`, fsync `new/` once. Never is a message visible in `new/`
+/// before its bytes are on disk.
+fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), DeliverError> {
+    let Some(first) = batch.first() else {
+        return Ok(());
+    };
+    if let Err(e) = rustix::fs::syncfs(&first.file) {
+        for p in &batch {
+            let _ = fs::remove_file(&p.tmp);
+        }
+        return Err(DeliverError::Write {
+            path: tmp.to_path_buf(),
+            source: e.into(),
+        });
+    }
+    let mut rest = batch.into_iter();
+    for p in rest.by_ref() {
+        if let Err(source) = fs::rename(&p.tmp, &p.dst) {
+            // Nothing recorded these: remove them, they will be fetched
+            // again.
+            let _ = fs::remove_file(&p.tmp);
+            for q in rest {
+                let _ = fs::remove_file(&q.tmp);
+            }
+            return Err(DeliverError::Write {
+                path: p.tmp,
+                source,
+            });
+        }
+    }
+    sync_dir(new).map_err(|source| DeliverError::Write {
+        path: new.to_path_buf(),
+        source,
+    })
+}
+
 /// A message written and closed, not yet durable or visible.
 struct Pending {
     file: File,
@@ -196,6 +259,8 @@ impl Drop for Maildir {
     /// Messages never synced were never recorded: remove them, they will
     /// be fetched again.
     fn drop(&mut self) {
+        // A batch in flight was journalled; let it finish.
+        let _ = self.sync_wait();
         for p in self.pending.drain(..) {
             let _ = fs::remove_file(&p.tmp);
         }

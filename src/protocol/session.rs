@@ -34,8 +34,10 @@ pub type Trace = Box<dyn FnMut(&str) + Send>;
 
 pub struct Session<S> {
     stream: S,
-    /// Received bytes not yet consumed: `inbuf[pos..]`.
-    inbuf: Vec<u8>,
+    /// Received bytes not yet consumed: `inbuf[pos..end]`. Allocated and
+    /// zeroed once; reads land in it without re-initialising it.
+    inbuf: Box<[u8]>,
+    end: usize,
     pos: usize,
     /// Encoded commands not yet written.
     outbuf: Vec<u8>,
@@ -57,7 +59,8 @@ impl<S: Read + Write> Session<S> {
     pub fn new(stream: S, trace: Option<Trace>) -> Self {
         Session {
             stream,
-            inbuf: Vec::with_capacity(READ_CHUNK),
+            inbuf: vec![0; READ_CHUNK].into_boxed_slice(),
+            end: 0,
             pos: 0,
             outbuf: Vec::with_capacity(1024),
             trace,
@@ -72,7 +75,7 @@ impl<S: Read + Write> Session<S> {
     /// Give the stream back, for the STLS upgrade. Bytes the server sent
     /// after its +OK to STLS would be injected plaintext: refuse them.
     pub fn into_parts(self) -> Result<(S, Option<Trace>), ProtoError> {
-        if self.pos < self.inbuf.len() {
+        if self.pos < self.end {
             return Err(ProtoError::Malformed(
                 "the server sent data after accepting STLS, before the TLS handshake (possible injection attack)".into(),
             ));
@@ -108,23 +111,19 @@ impl<S: Read + Write> Session<S> {
 
     /// Make sure at least one unread byte is buffered.
     fn fill(&mut self) -> Result<(), ProtoError> {
-        if self.pos < self.inbuf.len() {
+        if self.pos < self.end {
             return Ok(());
         }
-        self.inbuf.clear();
         self.pos = 0;
-        self.inbuf.resize(READ_CHUNK, 0);
+        self.end = 0;
         let n = loop {
             match self.stream.read(&mut self.inbuf) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.inbuf.clear();
-                    return Err(ProtoError::Io(e));
-                }
+                Err(e) => return Err(ProtoError::Io(e)),
             }
         };
-        self.inbuf.truncate(n);
+        self.end = n;
         if n == 0 {
             return Err(ProtoError::Closed);
         }
@@ -143,7 +142,7 @@ impl<S: Read + Write> Session<S> {
                 )));
             }
             self.fill()?;
-            let avail = &self.inbuf[self.pos..];
+            let avail = &self.inbuf[self.pos..self.end];
             match avail.iter().position(|&b| b == b'\n') {
                 Some(i) => {
                     line.extend_from_slice(&avail[..i]);
@@ -155,7 +154,7 @@ impl<S: Read + Write> Session<S> {
                 }
                 None => {
                     line.extend_from_slice(avail);
-                    self.pos = self.inbuf.len();
+                    self.pos = self.end;
                     if line.len() > MAX_STATUS_LINE {
                         return Err(ProtoError::LineTooLong(MAX_STATUS_LINE));
                     }
@@ -220,7 +219,7 @@ impl<S: Read + Write> Session<S> {
         let mut total = 0u64;
         loop {
             self.fill()?;
-            let (used, done) = dec.decode(&self.inbuf[self.pos..], &mut out);
+            let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], &mut out);
             self.pos += used;
             if !out.is_empty() {
                 sink.write_all(&out).map_err(BodyError::Sink)?;

@@ -33,7 +33,9 @@ pub struct Record {
 pub struct Journal {
     file: File,
     path: PathBuf,
-    line: Vec<u8>,
+    /// Records not yet written: `D` records wait for the next `B` record
+    /// or sync, so a batch costs one write per message, not two.
+    buf: Vec<u8>,
 }
 
 impl Journal {
@@ -47,43 +49,46 @@ impl Journal {
         Ok(Journal {
             file,
             path: path.to_path_buf(),
-            line: Vec::with_capacity(128),
+            buf: Vec::with_capacity(4096),
         })
     }
 
-    fn append(&mut self) -> Result<(), StateError> {
-        let r = self.file.write_all(&self.line);
-        self.line.clear();
+    fn write_out(&mut self) -> Result<(), StateError> {
+        let r = self.file.write_all(&self.buf);
+        self.buf.clear();
         r.map_err(|e| StateError::io("write", &self.path, e))
     }
 
-    /// Record the intent to deliver `uid` to the target `token`. Durable
-    /// after the next [`Journal::sync`], which must come before the message
-    /// becomes durable in the target (group commit does both per batch).
+    /// Record the intent to deliver `uid` to the target `token`. Written to
+    /// the kernel at once (so that a killed run's leftover is always named
+    /// here), durable after the next [`Journal::sync`], which must come
+    /// before the message becomes durable in the target.
     pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
-        self.line.clear();
-        writeln!(self.line, "B {uid} {token}")
+        writeln!(self.buf, "B {uid} {token}")
             .map_err(|e| StateError::io("write", &self.path, e))?;
-        self.append()
+        self.write_out()
     }
 
-    /// Make every record written so far durable.
+    /// Make every record so far durable.
     pub fn sync(&mut self) -> Result<(), StateError> {
+        if !self.buf.is_empty() {
+            self.write_out()?;
+        }
         self.file
             .sync_data()
             .map_err(|e| StateError::io("write", &self.path, e))
     }
 
-    /// Record that `uid` landed. Not fsynced: if it is lost, recovery asks
-    /// the destination, which already holds the message durably.
+    /// Record that `uid` landed. Buffered and not fsynced: if it is lost,
+    /// recovery asks the destination, which already holds the message
+    /// durably.
     pub fn done(&mut self, uid: &str) -> Result<(), StateError> {
-        self.line.clear();
-        writeln!(self.line, "D {uid}").map_err(|e| StateError::io("write", &self.path, e))?;
-        self.append()
+        writeln!(self.buf, "D {uid}").map_err(|e| StateError::io("write", &self.path, e))
     }
 
     /// Empty the journal once the state file holds every outcome.
     pub fn clear(&mut self) -> Result<(), StateError> {
+        self.buf.clear();
         self.file
             .set_len(0)
             .and_then(|()| self.file.sync_data())
@@ -154,6 +159,8 @@ mod tests {
         j.begin("u1", "t1").unwrap();
         j.done("u1").unwrap();
         j.begin("u2", "t2").unwrap();
+        j.done("u2").unwrap();
+        // The last D record is still buffered; B records never are.
         let r = read(&p).unwrap();
         assert_eq!(
             r,
