@@ -7,7 +7,7 @@
 #   --install  apt-get install what is missing: mpop fetchmail getmail6
 #              dovecot-core dovecot-pop3d time openssl (needs root)
 #   --quick    3 repetitions instead of 5, and a smaller corpus (2,000
-#              messages in a., 300 in c.) so that the whole run takes about
+#              messages in a., 300 in c.) so that the whole run stays under
 #              ten minutes on 2 cores; fetchmail and getmail6 need a minute
 #              or more per run of the full scenarios a. and c.
 #
@@ -21,7 +21,8 @@
 # deliver every message byte for byte (bench/run.py checks), or it is an
 # ERROR. A peer that is not installed is reported as such.
 #
-# Environment: BENCH_MESSAGES (5000), BENCH_DELAY_MESSAGES (1000),
+# Environment: BENCH_MESSAGES (5000, --quick 2000), BENCH_DELAY_MESSAGES
+# (1000, --quick 300),
 # BENCH_ACCOUNT_MESSAGES (250), BENCH_HUGE_MB (100), BENCH_DELAY_MS (20),
 # BENCH_REPS (overrides --quick), BENCH_OUT=FILE to also write the table to FILE.
 set -euo pipefail
@@ -34,7 +35,7 @@ for arg in "$@"; do
     case $arg in
         --install) INSTALL=1 ;;
         --quick) REPS=3 QUICK=1 ;;
-        -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d' | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "peers.sh: unknown argument $arg (try --help)" >&2; exit 64 ;;
     esac
 done

@@ -377,19 +377,20 @@ def targets(scenarios):
         return r["median"] if r else None
 
     a, c, d, e = (n for n, _ in scenarios)
+    la, lc = a.split(", ")[0][3:], c.split(", ")[0][3:]
     pf, mp, fl = med(a, "popfetch"), med(a, "mpop"), med(a, "floor")
     if pf and mp:
-        lines.append(verdict(pf <= 0.6 * mp, f"5,000 msgs: popfetch/mpop = {pf / mp:.2f} (target <= 0.60)"))
+        lines.append(verdict(pf <= 0.6 * mp, f"{la}: popfetch/mpop = {pf / mp:.2f} (target <= 0.60)"))
     if pf and fl:
-        lines.append(verdict(pf <= 1.25 * fl, f"5,000 msgs: popfetch/floor = {pf / fl:.2f} (target <= 1.25)"))
+        lines.append(verdict(pf <= 1.25 * fl, f"{la}: popfetch/floor = {pf / fl:.2f} (target <= 1.25)"))
     pf, mp = med(c, "popfetch"), med(c, "mpop")
     if pf and mp:
-        lines.append(verdict(pf <= mp, f"20 ms link: popfetch/mpop = {pf / mp:.2f} (target <= 1.00)"))
+        lines.append(verdict(pf <= mp, f"{lc}, slow link: popfetch/mpop = {pf / mp:.2f} (target <= 1.00)"))
     for peer in ("fetchmail", "getmail6"):
         other = med(c, peer)
         if pf and other:
             lines.append(verdict(other >= 10 * pf,
-                                 f"20 ms link: {peer}/popfetch = {other / pf:.1f}x (target >= 10x)"))
+                                 f"{lc}, slow link: {peer}/popfetch = {other / pf:.1f}x (target >= 10x)"))
     r = s.get(d, {}).get("popfetch")
     if r:
         lines.append(verdict(r["rss"] < 16, f"{d[3:]}: popfetch peak RSS {r['rss']:.1f} MB (target < 16 MB)"))
