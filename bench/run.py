@@ -1,0 +1,463 @@
+#!/usr/bin/env python3
+"""Benchmark runner behind bench/peers.sh: runs every scenario against the
+private Dovecot that peers.sh started, checks every delivery byte for byte,
+and prints one table.
+
+Each run gets a fresh destination and fresh client state, is timed with
+/usr/bin/time -v (peak RSS from it; wall time from a monotonic clock around
+it, which is finer than time's 10 ms), and must deliver exactly the corpus:
+the sorted SHA-256 list of the delivered messages, after CRLF -> LF and
+after dropping the trace headers a tool prepends (everything above the
+corpus's first header, X-Bench-Seq), must equal the manifest. Anything else
+is an ERROR, never a time.
+
+Repetitions run round-robin (rep 1 of every tool, then rep 2, ...) so that
+slow drift of the machine hits every tool alike.
+"""
+
+import argparse
+import hashlib
+import os
+import pwd
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PEERS = ["mpop", "fetchmail", "getmail6"]
+PEER_BINARY = {"mpop": "mpop", "fetchmail": "fetchmail", "getmail6": "getmail"}
+FIRST_HEADER = b"X-Bench-Seq: "
+NOBODY = pwd.getpwnam("nobody")
+HEADER_LINE = re.compile(rb"^([!-9;-~]+:|[ \t])")
+
+
+def log(msg):
+    print(f"  {msg}", file=sys.stderr, flush=True)
+
+
+class Ctx:
+    """What peers.sh set up: server, users, binaries, manifests."""
+
+    def __init__(self, a):
+        self.base = a.base
+        self.port = a.port
+        self.ca = a.ca
+        self.popfetch = a.popfetch
+        self.floor = a.floor
+        self.work = os.path.join(a.base, "runs")
+        os.makedirs(self.work, exist_ok=True)
+        self.passwords = {}
+        with open(os.path.join(a.base, "users")) as f:
+            for line in f:
+                name, rest = line.split(":", 1)
+                self.passwords[name] = rest.split(":", 1)[0].removeprefix("{PLAIN}")
+        self.manifests = {}
+        self.run_seq = 0
+
+    def manifest(self, user):
+        if user not in self.manifests:
+            with open(os.path.join(self.base, "manifests", f"{user}.txt")) as f:
+                self.manifests[user] = [l.strip() for l in f if l.strip()]
+        return self.manifests[user]
+
+    def fresh_dir(self, label):
+        self.run_seq += 1
+        d = os.path.join(self.work, f"{self.run_seq:04d}-{label}")
+        os.makedirs(d)
+        return d
+
+
+# --- verification ------------------------------------------------------------
+
+
+def normalised_digest(data):
+    data = data.replace(b"\r\n", b"\n")
+    if data.startswith(FIRST_HEADER):
+        idx = 0
+    else:
+        idx = data.find(b"\n" + FIRST_HEADER)
+        if idx < 0:
+            raise ValueError("no X-Bench-Seq header: not a corpus message")
+        idx += 1
+    for line in data[:idx].split(b"\n")[:-1]:
+        if not HEADER_LINE.match(line):
+            raise ValueError(f"non-header text above the message: {line[:60]!r}")
+    return hashlib.sha256(data[idx:]).hexdigest()
+
+
+def verify_maildir(maildir, expected):
+    got = []
+    for sub in ("new", "cur"):
+        d = os.path.join(maildir, sub)
+        if not os.path.isdir(d):
+            continue
+        for name in os.listdir(d):
+            with open(os.path.join(d, name), "rb") as f:
+                try:
+                    got.append(normalised_digest(f.read()))
+                except ValueError as e:
+                    return f"{sub}/{name}: {e}"
+    got.sort()
+    if got == expected:
+        return None
+    missing = len(set(expected) - set(got))
+    extra = len(got) - len(expected) + missing
+    return (f"delivered {len(got)} of {len(expected)} messages "
+            f"({missing} missing or altered, {max(extra, 0)} unexpected)")
+
+
+# --- one timed run -----------------------------------------------------------
+
+
+def timed(argv, env, cwd, timeout):
+    tfile = os.path.join(cwd, "time.txt")
+    os.sync()  # the previous run's dirty pages are not this run's cost
+    t0 = time.perf_counter()
+    # A session of its own, so that a timeout or Ctrl-C stops the tool and
+    # whatever it started (fetchmail's MDA, getmail's delivery child).
+    p = subprocess.Popen(["/usr/bin/time", "-v", "-o", tfile] + argv, env=env, cwd=cwd,
+                         stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        out, err = p.communicate(timeout=timeout)
+    except BaseException as e:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
+        if isinstance(e, subprocess.TimeoutExpired):
+            return None, None, None, None, f"timed out after {timeout} s"
+        raise
+    wall = time.perf_counter() - t0
+    rss = None
+    try:
+        with open(tfile) as f:
+            for line in f:
+                if "Maximum resident set size" in line:
+                    rss = int(line.rsplit(":", 1)[1])
+    except OSError:
+        pass
+    tail = (err or b"").decode(errors="replace").strip().splitlines()[-3:]
+    return wall, rss, p.returncode, out, " | ".join(tail)
+
+
+def clean_env(home):
+    env = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TZ")}
+    env.update(HOME=home, XDG_CONFIG_HOME=os.path.join(home, "config"),
+               XDG_STATE_HOME=os.path.join(home, "state"),
+               XDG_CACHE_HOME=os.path.join(home, "cache"))
+    return env
+
+
+def make_maildir(path):
+    for sub in ("cur", "new", "tmp"):
+        os.makedirs(os.path.join(path, sub), exist_ok=True)
+
+
+def write_private(path, text):
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(text)
+
+
+# --- the tools ---------------------------------------------------------------
+# Each builder gets (ctx, run_dir, port, users) and returns (argv, env, maildirs)
+# where maildirs maps each user to the Maildir its mail must land in.
+
+
+def popfetch_cmd(jobs=None):
+    def build(ctx, run, port, users):
+        cfg, dirs = [], {}
+        for u in users:
+            md = os.path.join(run, f"Maildir-{u}")
+            dirs[u] = md
+            cfg.append(
+                f'[account.{u}]\nhost = "127.0.0.1"\nport = {port}\ntls = "implicit"\n'
+                f'tls_ca_file = "{ctx.ca}"\nuser = "{u}"\npassword = "{ctx.passwords[u]}"\n'
+                f'maildir = "{md}"\nstate_dir = "{run}/state"\nkeep = true\n'
+            )
+        path = os.path.join(run, "config.toml")
+        write_private(path, "\n".join(cfg))
+        argv = [ctx.popfetch, "-c", path, "-q"]
+        if jobs:
+            argv += ["-j", str(jobs)]
+        return argv, clean_env(run), dirs
+    return build
+
+
+def mpop_cmd(ctx, run, port, users):
+    rc = ["defaults", "tls on", "tls_starttls off", f"tls_trust_file {ctx.ca}", "keep on",
+          "only_new on", ""]
+    dirs = {}
+    for u in users:
+        md = os.path.join(run, f"Maildir-{u}")
+        make_maildir(md)
+        dirs[u] = md
+        rc += [f"account {u}", "host 127.0.0.1", f"port {port}", f"user {u}",
+               f"password {ctx.passwords[u]}", f"delivery maildir {md}",
+               f"uidls_file {run}/uidls-{u}", ""]
+    path = os.path.join(run, "mpoprc")
+    write_private(path, "\n".join(rc))
+    return ["mpop", "-C", path, "-q", "-a"], clean_env(run), dirs
+
+
+def fetchmail_cmd(ctx, run, port, users):
+    (u,) = users
+    md = os.path.join(run, f"Maildir-{u}")
+    make_maildir(md)
+    mda = os.path.join(HERE, "mda-maildir.sh")
+    rc = ("set no bouncemail\n"
+          f"poll 127.0.0.1 protocol pop3 port {port}\n"
+          f'  user "{u}" password "{ctx.passwords[u]}"\n'
+          f"  ssl sslcertfile {ctx.ca} sslcertck sslcommonname localhost keep fetchall no rewrite\n"
+          f'  mda "{mda} {md}"\n')
+    path = os.path.join(run, "fetchmailrc")
+    write_private(path, rc)
+    env = clean_env(run)
+    env["FETCHMAILHOME"] = run
+    argv = ["fetchmail", "-f", path, "--nosyslog", "--nodetach", "-s",
+            "--idfile", os.path.join(run, "fetchids"), "--pidfile", os.path.join(run, "pid")]
+    return argv, env, {u: md}
+
+
+def getmail_cmd(ctx, run, port, users):
+    (u,) = users
+    md = os.path.join(run, f"Maildir-{u}")
+    make_maildir(md)
+    gdir = os.path.join(run, "getmail")
+    os.makedirs(gdir)
+    rc = ("[retriever]\ntype = SimplePOP3SSLRetriever\nserver = 127.0.0.1\n"
+          f"port = {port}\nusername = {u}\npassword = {ctx.passwords[u]}\n"
+          f"ca_certs = {ctx.ca}\n"
+          # Also bounds getmail's wait for its delivery child, which can miss
+          # the child's exit (a lost SIGCHLD wake-up) and then sits out the
+          # whole timeout (default 180 s) before failing the run.
+          "timeout = 30\n\n"
+          f"[destination]\ntype = Maildir\npath = {md}/\n\n"
+          "[options]\nread_all = true\ndelete = false\nverbose = 0\n")
+    path = os.path.join(gdir, "getmailrc")
+    write_private(path, rc)
+    argv = ["getmail", "--getmaildir", gdir, "--rcfile", path]
+    if os.geteuid() == 0:
+        # getmail refuses to deliver as root: run it as nobody, as a user
+        # would run it as themselves.
+        for d, _, files in os.walk(run):
+            for name in [d] + [os.path.join(d, f) for f in files]:
+                os.chown(name, NOBODY.pw_uid, NOBODY.pw_gid)
+        argv = ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}",
+                "--clear-groups"] + argv
+    return argv, clean_env(run), {u: md}
+
+
+def floor_cmd(ctx, run, port, users):
+    (u,) = users
+    env = clean_env(run)
+    env["POP3_PASSWORD"] = ctx.passwords[u]
+    argv = [ctx.floor, "127.0.0.1", str(port), ctx.ca, u, str(len(ctx.manifest(u)))]
+    return argv, env, {}
+
+
+def run_once(ctx, label, build, port, users, timeout):
+    run = ctx.fresh_dir(label)
+    argv, env, dirs = build(ctx, run, port, users)
+    wall, rss, code, out, tail = timed(argv, env, run, timeout)
+    if code is None:
+        return None, tail
+    if code != 0:
+        return None, f"exit {code}: {tail[:300]}"
+    if not dirs:  # the floor keeps nothing; it checked the count itself
+        out = out.decode(errors="replace")
+        want = sum(len(ctx.manifest(u)) for u in users)
+        if f"floor: {want} messages" not in out:
+            return None, f"floor reported: {out.strip()[:200]}"
+    for u, md in dirs.items():
+        err = verify_maildir(md, ctx.manifest(u))
+        if err:
+            return None, f"{u}: {err}"
+    # The run's files stay until the whole benchmark ends (peers.sh removes
+    # the server directory): ext4 skips recently deleted inodes when it
+    # allocates new ones, so deleting 5,000 files makes the next run's file
+    # creations scan past them and costs the next tool seconds.
+    return (wall, rss), None
+
+
+# --- scenarios and the table ---------------------------------------------------
+
+
+def installed(tool):
+    return tool not in PEER_BINARY or shutil.which(PEER_BINARY[tool]) is not None
+
+
+def scenario(ctx, name, entries, port, reps, timeout):
+    """entries: list of (tool label, builder, users). Returns (name, rows).
+
+    A failed run (wrong exit code, missing or altered messages, timeout)
+    never counts as a time; it is reported with its reason. The tool's
+    other repetitions still run, unless its first two runs both failed.
+    """
+    print(f"== {name}", file=sys.stderr, flush=True)
+    results = {label: [] for label, _, _ in entries}
+    errors = {label: [] for label, _, _ in entries}
+    for rep in range(reps):
+        for label, build, users in entries:
+            if not installed(label.split()[0]):
+                continue
+            if len(errors[label]) >= 2 and not results[label]:
+                continue
+            r, err = run_once(ctx, re.sub(r"\W+", "_", label), build, port, users, timeout)
+            if err:
+                errors[label].append(err)
+                log(f"{label} rep {rep + 1}: ERROR {err}")
+            else:
+                results[label].append(r)
+                log(f"{label} rep {rep + 1}: {r[0]:.2f} s, {r[1] / 1024:.1f} MB")
+    rows = []
+    for label, _, _ in entries:
+        tool = label.split()[0]
+        row = {"tool": label, "errors": errors[label]}
+        if not installed(tool):
+            row["status"] = "not installed"
+        elif not results[label]:
+            row["status"] = "ERROR: " + errors[label][0]
+        else:
+            walls = [w for w, _ in results[label]]
+            row.update(status="ok", min=min(walls), median=statistics.median(walls),
+                       rss=max(r for _, r in results[label]) / 1024, n=len(walls))
+        rows.append(row)
+    return name, rows
+
+
+def start_proxy(target_port, delay_ms):
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "delay_proxy.py"),
+                          "--target-port", str(target_port), "--delay-ms", str(delay_ms),
+                          "--max-seconds", "3600"], stdout=subprocess.PIPE)
+    port = int(p.stdout.readline())
+    return p, port
+
+
+def fmt_ratio(x, base):
+    return f"{x / base:.2f}x" if base else "-"
+
+
+def table(scenarios):
+    out = ["| scenario | tool | runs | min s | median s | peak RSS MB | vs fastest peer | vs floor |",
+           "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for name, rows in scenarios:
+        ok = {r["tool"]: r for r in rows if r["status"] == "ok"}
+        peers = [r["median"] for t, r in ok.items() if t.split()[0] in PEERS]
+        fastest = min(peers) if peers else None
+        floor = ok["floor"]["median"] if "floor" in ok else None
+        for r in rows:
+            if r["status"] != "ok":
+                out.append(f"| {name} | {r['tool']} | | | | | {r['status']} | |")
+                continue
+            runs = f"{r['n']}" if not r["errors"] else f"{r['n']} (+{len(r['errors'])} failed)"
+            out.append(f"| {name} | {r['tool']} | {runs} | {r['min']:.2f} | {r['median']:.2f} "
+                       f"| {r['rss']:.1f} | {fmt_ratio(r['median'], fastest)} "
+                       f"| {fmt_ratio(r['median'], floor)} |")
+    failures = [f"- {name}, {r['tool']}: {e}" for name, rows in scenarios for r in rows
+                if r["status"] == "ok" for e in r["errors"]]
+    if failures:
+        out += ["", "Failed runs (not counted as times):"] + failures
+    return "\n".join(out)
+
+
+def verdict(ok, text):
+    return f"- [{'met' if ok else 'MISSED'}] {text}"
+
+
+def targets(scenarios):
+    s = {name: {r["tool"]: r for r in rows if r["status"] == "ok"} for name, rows in scenarios}
+    lines = []
+
+    def med(scn, tool):
+        r = s.get(scn, {}).get(tool)
+        return r["median"] if r else None
+
+    a, c, d, e = (n for n, _ in scenarios)
+    la, lc = a.split(", ")[0][3:], c.split(", ")[0][3:]
+    pf, mp, fl = med(a, "popfetch"), med(a, "mpop"), med(a, "floor")
+    if pf and mp:
+        lines.append(verdict(pf <= 0.6 * mp, f"{la}: popfetch/mpop = {pf / mp:.2f} (target <= 0.60)"))
+    if pf and fl:
+        lines.append(verdict(pf <= 1.25 * fl, f"{la}: popfetch/floor = {pf / fl:.2f} (target <= 1.25)"))
+    pf, mp = med(c, "popfetch"), med(c, "mpop")
+    if pf and mp:
+        lines.append(verdict(pf <= mp, f"{lc}, slow link: popfetch/mpop = {pf / mp:.2f} (target <= 1.00)"))
+    for peer in ("fetchmail", "getmail6"):
+        other = med(c, peer)
+        if pf and other:
+            lines.append(verdict(other >= 10 * pf,
+                                 f"{lc}, slow link: {peer}/popfetch = {other / pf:.1f}x (target >= 10x)"))
+    r = s.get(d, {}).get("popfetch")
+    if r:
+        lines.append(verdict(r["rss"] < 16, f"{d[3:]}: popfetch peak RSS {r['rss']:.1f} MB (target < 16 MB)"))
+    j1, j4 = med(e, "popfetch -j 1"), med(e, "popfetch -j 4")
+    if j1 and j4:
+        lines.append(verdict(j1 >= 3 * j4, f"4 accounts: -j 1 / -j 4 = {j1 / j4:.2f}x (target >= 3x)"))
+    return "\n".join(lines)
+
+
+def stop_on_term(signum, frame):
+    # SIGTERM like Ctrl-C: subprocess.run kills the tool in hand, the
+    # finally blocks stop the proxy.
+    raise KeyboardInterrupt
+
+
+def main():
+    signal.signal(signal.SIGTERM, stop_on_term)
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--base", required=True)
+    ap.add_argument("--port", type=int, required=True, help="Dovecot's POP3S port")
+    ap.add_argument("--ca", required=True)
+    ap.add_argument("--popfetch", required=True)
+    ap.add_argument("--floor", required=True)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--delay-ms", type=float, default=20.0)
+    ap.add_argument("--accounts", type=int, default=4)
+    ap.add_argument("--huge-mb", type=int, default=100)
+    ap.add_argument("--out", help="also write the table here")
+    a = ap.parse_args()
+    ctx = Ctx(a)
+
+    # Dovecot builds its index of a Maildir on first access: pay that once,
+    # untimed, for every mailbox.
+    for user in sorted(ctx.passwords):
+        r, err = run_once(ctx, f"warmup_{user}", floor_cmd, ctx.port, [user], 600)
+        if err:
+            sys.exit(f"warm-up of {user} failed: {err}")
+
+    tools = [("popfetch", popfetch_cmd()), ("mpop", mpop_cmd), ("fetchmail", fetchmail_cmd),
+             ("getmail6", getmail_cmd), ("floor", floor_cmd)]
+    n_bench, n_delay = len(ctx.manifest("bench")), len(ctx.manifest("delay"))
+    accounts = [f"acct{i}" for i in range(1, a.accounts + 1)]
+    per_acct = len(ctx.manifest(accounts[0]))
+    proxy, pport = start_proxy(a.port, a.delay_ms)
+    try:
+        scenarios = [
+            scenario(ctx, f"a. {n_bench:,} msgs, TLS, Maildir",
+                     [(t, b, ["bench"]) for t, b in tools], a.port, a.reps, 900),
+            scenario(ctx, f"c. {n_delay:,} msgs, {a.delay_ms:g} ms each way",
+                     [(t, b, ["delay"]) for t, b in tools], pport, a.reps, 900),
+            scenario(ctx, f"d. one {a.huge_mb} MB msg",
+                     [(t, b, ["huge"]) for t, b in tools], a.port, a.reps, 900),
+            scenario(ctx, f"e. {len(accounts)} accounts x {per_acct}, {a.delay_ms:g} ms",
+                     [("popfetch -j 1", popfetch_cmd(1), accounts),
+                      (f"popfetch -j {len(accounts)}", popfetch_cmd(len(accounts)), accounts),
+                      ("mpop (sequential)", mpop_cmd, accounts)], pport, a.reps, 900),
+        ]
+    finally:
+        proxy.terminate()
+        proxy.wait()
+    text = table(scenarios) + "\n\nRatios compare medians. Peak RSS is the largest of the runs.\n\n"
+    text += "Targets:\n" + targets(scenarios) + "\n"
+    print(text)
+    if a.out:
+        with open(a.out, "w") as f:
+            f.write(text)
+
+
+if __name__ == "__main__":
+    main()
