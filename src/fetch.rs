@@ -196,9 +196,12 @@ pub fn login(conn: &mut Connection, account: &Account, secret: &Secret) -> Resul
 
 /// UIDL and LIST joined by message number. A server without UIDL gets
 /// stable synthetic UIDs from a hash of each message's headers (TOP n 0).
-pub fn list_mailbox<S: Read + Write>(session: &mut Session<S>) -> Result<Vec<Listed>, Error> {
-    let sizes = session.list()?;
-    let uids = match session.uidl()? {
+pub fn list_mailbox<S: Read + Write>(
+    session: &mut Session<S>,
+    pipelined: bool,
+) -> Result<Vec<Listed>, Error> {
+    let (sizes, uids) = session.list_and_uidl(pipelined)?;
+    let uids = match uids {
         Some(uids) => uids,
         None => synthetic_uids(session, &sizes)?,
     };
@@ -305,10 +308,12 @@ const MAX_SESSIONS: usize = 50;
 /// Fetch one account.
 ///
 /// Some servers (Gmail: about 250 messages) offer only part of the mailbox
-/// per session, so after a session that downloaded new mail popfetch opens
-/// another one, and goes on while each new session offers UIDs it has not
-/// tried yet (and `max_messages` allows). On an ordinary server that costs
-/// one extra login on runs that found new mail, and none otherwise.
+/// per session, so after a session that downloaded new mail and listed
+/// nothing already delivered, in no more than a page's worth, popfetch
+/// opens another one, and goes on while each offers UIDs it has not tried
+/// yet (and `max_messages` allows). An ordinary server that keeps mail
+/// never costs an extra login; one that is emptied each run costs one on
+/// runs that found new mail.
 pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
     let started = Instant::now();
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
@@ -335,13 +340,13 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     };
     for _ in 0..MAX_SESSIONS {
         let before = run.tried.len();
-        run.session()?;
+        let seen = run.session()?;
         let fetched = run.tried.len() - before;
         let budget_left = account
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
-        if fetched == 0 || !budget_left {
+        if fetched == 0 || !budget_left || !seen.may_be_a_page() {
             break;
         }
     }
@@ -359,6 +364,26 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     state.save(&paths.state)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
+}
+
+/// What one session's listing looked like.
+struct Listing {
+    /// Messages listed.
+    listed: usize,
+    /// Of those, already delivered before the session.
+    known: usize,
+}
+
+/// A paging server (Gmail offers about 250 per session) lists only
+/// messages never downloaded, a few hundred at a time. So another session
+/// is worth opening only after one whose listing was all new and not
+/// larger than a page could be.
+const MAX_PAGE: usize = 500;
+
+impl Listing {
+    fn may_be_a_page(&self) -> bool {
+        self.known == 0 && self.listed <= MAX_PAGE
+    }
 }
 
 /// One run over one account, across one or more sessions.
@@ -381,7 +406,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Connect, download what is new, delete what policy says, QUIT.
-    fn session(&mut self) -> Result<(), Error> {
+    fn session(&mut self) -> Result<Listing, Error> {
         let account = self.account;
         let mut conn = connect(account, self.opts)?;
         let _watch = conn
@@ -391,7 +416,20 @@ impl Run<'_> {
             .ok()
             .map(|s| self.opts.interrupt.watch(s));
         login(&mut conn, account, self.secret)?;
-        let listing = list_mailbox(&mut conn.session)?;
+        let window = match account.pipelining {
+            Pipelining::On => WINDOW,
+            Pipelining::Off => 1,
+            Pipelining::Auto if conn.capa.pipelining => WINDOW,
+            Pipelining::Auto => 1,
+        };
+        let listing = list_mailbox(&mut conn.session, window > 1)?;
+        let seen = Listing {
+            listed: listing.len(),
+            known: listing
+                .iter()
+                .filter(|m| self.state.is_delivered(&m.uid))
+                .count(),
+        };
         let t = now();
         for m in &listing {
             self.state.see(&m.uid, t);
@@ -407,12 +445,6 @@ impl Run<'_> {
         self.summary.too_big = plan.too_big.len();
         self.summary.held_back = plan.held_back;
         self.summary.on_server = self.summary.on_server.max(listing.len());
-        let window = match account.pipelining {
-            Pipelining::On => WINDOW,
-            Pipelining::Off => 1,
-            Pipelining::Auto if conn.capa.pipelining => WINDOW,
-            Pipelining::Auto => 1,
-        };
 
         self.opts.observer.planned(
             account,
@@ -455,6 +487,10 @@ impl Run<'_> {
                 return Err(e);
             }
         };
+        if doomed.is_empty() {
+            conn.session.quit_without_reply()?;
+            return Ok(seen);
+        }
         conn.session.quit()?;
         // QUIT said +OK: the deletions are real.
         self.summary.deleted += accepted.len();
@@ -465,7 +501,7 @@ impl Run<'_> {
                 .filter(|m| accepted.contains(&m.msg))
                 .map(|m| m.uid.clone()),
         );
-        Ok(())
+        Ok(seen)
     }
 }
 
@@ -673,7 +709,7 @@ pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let state = UidState::load(&paths.state)?;
     let mut conn = connect(account, opts)?;
     login(&mut conn, account, secret)?;
-    let listing = list_mailbox(&mut conn.session)?;
+    let listing = list_mailbox(&mut conn.session, conn.capa.pipelining)?;
     let mut policy = account.policy.clone();
     policy.max_messages = None;
     let plan = policy::plan(&listing, &state, &policy);

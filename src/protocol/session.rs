@@ -272,6 +272,10 @@ impl<S: Read + Write> Session<S> {
     pub fn uidl(&mut self) -> Result<Option<Vec<(u32, String)>>, ProtoError> {
         self.send(&Command::Uidl(None))?;
         self.flush()?;
+        self.read_uidl_reply()
+    }
+
+    fn read_uidl_reply(&mut self) -> Result<Option<Vec<(u32, String)>>, ProtoError> {
         let st = self.read_status_any()?;
         if !st.ok {
             return Ok(None);
@@ -286,14 +290,46 @@ impl<S: Read + Write> Session<S> {
 
     /// LIST for the whole mailbox: message numbers and sizes.
     pub fn list(&mut self) -> Result<Vec<(u32, u64)>, ProtoError> {
-        self.command(&Command::List(None))?;
+        self.send(&Command::List(None))?;
+        self.flush()?;
+        self.read_list_reply()
+    }
+
+    fn read_list_reply(&mut self) -> Result<Vec<(u32, u64)>, ProtoError> {
+        self.read_status("LIST")?;
         let lines = self.read_lines()?;
         lines.iter().map(|l| response::parse_list_line(l)).collect()
+    }
+
+    /// LIST and UIDL; with `pipelined`, both go out in one write and cost
+    /// one round trip instead of two.
+    #[allow(clippy::type_complexity)]
+    pub fn list_and_uidl(
+        &mut self,
+        pipelined: bool,
+    ) -> Result<(Vec<(u32, u64)>, Option<Vec<(u32, String)>>), ProtoError> {
+        if !pipelined {
+            let sizes = self.list()?;
+            return Ok((sizes, self.uidl()?));
+        }
+        self.send(&Command::List(None))?;
+        self.send(&Command::Uidl(None))?;
+        self.flush()?;
+        let sizes = self.read_list_reply()?;
+        Ok((sizes, self.read_uidl_reply()?))
     }
 
     /// QUIT: the only command that makes deletions real.
     pub fn quit(&mut self) -> Result<(), ProtoError> {
         self.command(&Command::Quit).map(|_| ())
+    }
+
+    /// QUIT without waiting for the reply, for a session that deleted
+    /// nothing: there is nothing for the reply to confirm, and it saves a
+    /// round trip.
+    pub fn quit_without_reply(&mut self) -> Result<(), ProtoError> {
+        self.send(&Command::Quit)?;
+        self.flush()
     }
 }
 
@@ -417,6 +453,17 @@ mod tests {
         let uids = s.uidl().unwrap().unwrap();
         assert_eq!(uids, vec![(1, "abc".to_string()), (2, "d%25e".to_string())]);
         assert_eq!(s.list().unwrap(), vec![(1, 10), (2, 20)]);
+    }
+
+    #[test]
+    fn list_and_uidl_pipelined_go_out_together() {
+        let mut s = session("+OK\r\n1 10\r\n.\r\n+OK\r\n1 a\r\n.\r\n", 3);
+        let (sizes, uids) = s.list_and_uidl(true).unwrap();
+        assert_eq!(sizes, vec![(1, 10)]);
+        assert_eq!(uids, Some(vec![(1, "a".to_string())]));
+        assert_eq!(s.get_ref().written, b"LIST\r\nUIDL\r\n");
+        let mut s = session("+OK\r\n1 10\r\n.\r\n-ERR no UIDL\r\n", 3);
+        assert_eq!(s.list_and_uidl(true).unwrap().1, None);
     }
 
     #[test]
