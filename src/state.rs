@@ -305,6 +305,32 @@ mod tests {
     }
 
     #[test]
+    fn a_hundred_thousand_uids_round_trip_and_plan() {
+        use crate::account::Policy;
+        use crate::policy::{Listed, plan};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.state");
+        let mut s = UidState::default();
+        let listing: Vec<Listed> = (1..=100_000u32)
+            .map(|n| Listed {
+                msg: n,
+                uid: format!("{n:016x}"),
+                size: 1000,
+            })
+            .collect();
+        for m in &listing[..99_990] {
+            s.mark_delivered(&m.uid, 1_700_000_000);
+        }
+        s.save(&path).unwrap();
+        let loaded = UidState::load(&path).unwrap();
+        assert_eq!(loaded.len(), 99_990);
+        assert_eq!(loaded, s);
+        let p = plan(&listing, &loaded, &Policy::default());
+        assert_eq!(p.fetch.len(), 10);
+        assert_eq!(p.fetch[0].msg, 99_991);
+    }
+
+    #[test]
     fn see_keeps_first_time() {
         let mut s = UidState::default();
         s.see("u", 10);

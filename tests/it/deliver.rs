@@ -584,3 +584,47 @@ fn procmail_appending_to_the_same_mbox_at_the_same_time_corrupts_nothing() {
     assert_same_messages(&got, &[msgs, theirs].concat());
     assert_eq!(dc.remaining(USER), 0);
 }
+
+#[test]
+fn maildrop_as_the_mda_gets_every_message_byte_for_byte() {
+    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 611, 40) else {
+        return;
+    };
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let Some(maildrop) = std::env::split_paths(&path)
+        .map(|d| d.join("maildrop"))
+        .find(|p| p.is_file())
+    else {
+        skip_or_panic(
+            in_ci(),
+            "maildrop is not installed (apt-get install maildrop)",
+        );
+        return;
+    };
+    let env = TestEnv::new();
+    // maildrop delivers into an existing Maildir only.
+    let maildir = env.path("maildrop-Maildir");
+    for d in ["tmp", "new", "cur"] {
+        fs::create_dir_all(maildir.join(d)).unwrap();
+    }
+    let filter = env.path("mailfilter");
+    fs::write(&filter, format!("to \"{}/\"\n", maildir.display())).unwrap();
+    // maildrop refuses a filter file that others may read or write.
+    fs::set_permissions(&filter, fs::Permissions::from_mode(0o600)).unwrap();
+    let acct = mda_account(
+        &dc,
+        "md",
+        &[
+            &maildrop.display().to_string(),
+            "-f",
+            "%F",
+            &filter.display().to_string(),
+        ],
+    )
+    .raw("keep", "false");
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    env.run(&["-c", cfg.to_str().unwrap()]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_eq!(dc.remaining(USER), 0);
+}

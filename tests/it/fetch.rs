@@ -181,3 +181,34 @@ fn created_maildir_and_state_are_private_whatever_the_umask() {
     );
     assert_private(&env.state_dir());
 }
+
+#[test]
+fn a_maildir_that_cannot_be_written_is_a_clear_error_that_deletes_nothing() {
+    let Some((dc, _msgs)) = dovecot_with_mail(Options::default(), 503, 10) else {
+        return;
+    };
+    let env = TestEnv::new();
+    // Root may write anywhere, so permissions prove nothing here: make
+    // `new/` a file instead, which no process can deliver into.
+    let maildir = env.path("Broken");
+    for d in ["tmp", "cur"] {
+        std::fs::create_dir_all(maildir.join(d)).unwrap();
+    }
+    std::fs::write(maildir.join("new"), b"not a directory").unwrap();
+    let acct = dc
+        .account("broken", USER, PASSWORD, Tls::Implicit, &maildir)
+        .raw("keep", "false");
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let out = env.run(&["-c", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(74), "local delivery failure\n{out}");
+    assert!(
+        out.stderr.contains("broken") && out.stderr.contains("Broken/new"),
+        "the error names the account and the path\n{out}"
+    );
+    assert_eq!(dc.remaining(USER), 10, "nothing was deleted");
+    assert!(
+        maildir_tmp_files(&maildir).is_empty(),
+        "nothing half-written"
+    );
+}
