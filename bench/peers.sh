@@ -44,8 +44,8 @@ REPS=${BENCH_REPS:-$REPS}
 say() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'peers.sh: %s\n' "$*" >&2; exit 1; }
 
-# shellcheck source=bench/lib/dovecot.sh
-. "$ROOT/bench/lib/dovecot.sh"
+# shellcheck source=scripts/lib/dovecot.sh
+. "$ROOT/scripts/lib/dovecot.sh"
 
 # --- 1. Tools ------------------------------------------------------------------
 if [ "$INSTALL" -eq 1 ]; then

@@ -54,7 +54,7 @@ dovecot_init() {
     local cnf="$root/tests/dovecot/openssl.cnf"
     DOVECOT_BIN=$(dovecot_find) || { echo "dovecot not found" >&2; return 1; }
     dovecot_have_pop3d || { echo "Dovecot's POP3 server is missing (dovecot-pop3d)" >&2; return 1; }
-    DOVECOT_BASE=$(mktemp -d /tmp/pfbench.XXXXXX)
+    DOVECOT_BASE=$(mktemp -d /tmp/popfetch-dovecot.XXXXXX)
     DOVECOT_PID=
     # Dovecot's unprivileged services must reach the users file and Maildirs.
     chmod 755 "$DOVECOT_BASE"
@@ -81,7 +81,7 @@ dovecot_init() {
         cd "$DOVECOT_BASE" || exit 1
         openssl req -x509 -config "$cnf" -extensions ca -newkey ec \
             -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key -out ca.pem \
-            -days 30 -subj "/CN=popfetch bench CA" 2>/dev/null &&
+            -days 30 -subj "/CN=popfetch private test CA" 2>/dev/null &&
         openssl req -new -config "$cnf" -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
             -nodes -keyout server.key -out server.csr -subj "/CN=localhost" 2>/dev/null &&
         openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -set_serial 2 -days 30 \
