@@ -33,6 +33,7 @@ use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use super::DeliverError;
 use super::envelope::{Entry, HeaderCapture, SpoolDir, spool_io};
@@ -58,7 +59,14 @@ pub struct Mda {
     spec: CommandSpec,
     user: String,
     spool: SpoolDir,
+    /// How long one MDA run may take before it is killed.
+    time_limit: Duration,
 }
+
+/// An MDA that has not finished after this long is hung (a stuck lock, a
+/// dead NFS mount): it is killed, so that one cron run cannot hold the
+/// account's lock forever. Generous, because spam filters can be slow.
+const MDA_TIME_LIMIT: Duration = Duration::from_secs(600);
 
 impl Mda {
     /// Check the command: an argv names a program that exists and can be
@@ -91,6 +99,7 @@ impl Mda {
             spec: spec.clone(),
             user: user.to_string(),
             spool,
+            time_limit: MDA_TIME_LIMIT,
         })
     }
 
@@ -179,7 +188,9 @@ impl Mda {
         })?;
         let out = child.stdout.take().map(tail_of);
         let err = child.stderr.take().map(tail_of);
+        let watchdog = Watchdog::start(child.id(), self.time_limit);
         let status = child.wait();
+        let timed_out = watchdog.stop();
         let join =
             |h: Option<JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
         let (out, err) = (join(out), join(err));
@@ -187,6 +198,16 @@ impl Mda {
             command: shown.clone(),
             source,
         })?;
+        if timed_out {
+            return Err(DeliverError::MdaFailed {
+                command: shown,
+                status: format!(
+                    "did not finish within {} s and was killed; it may have delivered the message, which stays on the server",
+                    self.time_limit.as_secs()
+                ),
+                output: String::new(),
+            });
+        }
         if status.success() {
             return Ok(());
         }
@@ -208,6 +229,45 @@ impl Mda {
                 format!("; it said:\n    {}", said.replace('\n', "\n    "))
             },
         })
+    }
+}
+
+/// Kills the MDA's process group if it runs past its time limit.
+struct Watchdog {
+    done: std::sync::mpsc::Sender<()>,
+    fired: JoinHandle<bool>,
+}
+
+impl Watchdog {
+    fn start(pid: u32, limit: Duration) -> Watchdog {
+        let (done, rx) = std::sync::mpsc::channel::<()>();
+        let fired = std::thread::spawn(move || {
+            match rx.recv_timeout(limit) {
+                // Finished, or the run went away: nothing to do.
+                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => false,
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                    // The MDA leads its own process group (see `run`), so
+                    // this reaches whatever it started too.
+                    if let Some(pgid) = i32::try_from(pid)
+                        .ok()
+                        .and_then(rustix::process::Pid::from_raw)
+                    {
+                        let _ = rustix::process::kill_process_group(
+                            pgid,
+                            rustix::process::Signal::KILL,
+                        );
+                    }
+                    true
+                }
+            }
+        });
+        Watchdog { done, fired }
+    }
+
+    /// The MDA has exited; returns whether the watchdog had to kill it.
+    fn stop(self) -> bool {
+        let _ = self.done.send(());
+        self.fired.join().unwrap_or(false)
     }
 }
 
@@ -578,6 +638,29 @@ mod tests {
             format!("{sender}\nalice@example.net\n")
         );
         assert!(!f.dir.path().join("pwned").exists());
+    }
+
+    #[test]
+    fn a_hung_mda_is_killed_with_everything_it_started() {
+        let f = Fixture::new();
+        // The MDA starts a child that would outlive it: both must go.
+        let marker = f.path("still-running");
+        let hung = f.script(
+            "hung",
+            &format!(
+                "cat >/dev/null\n(sleep 3; touch {}) &\nsleep 30\n",
+                marker.display()
+            ),
+        );
+        let mut mda = f.mda(argv(&[&hung]));
+        mda.time_limit = Duration::from_millis(300);
+        let err = deliver(&mut mda, b"Subject: x\n\n").unwrap_err();
+        assert!(
+            matches!(err, DeliverError::MdaFailed { .. }) && err.to_string().contains("was killed"),
+            "{err}"
+        );
+        std::thread::sleep(Duration::from_secs(4));
+        assert!(!marker.exists(), "the MDA's own child was left running");
     }
 
     #[test]
