@@ -165,36 +165,29 @@ impl<S: Read + Write> Session<S> {
 
     /// Read one status line (the reply to `verb`), whatever it says.
     pub fn read_status_any(&mut self) -> Result<Status, ProtoError> {
+        let line = self.read_traced_line()?;
+        response::parse_status(&line)
+    }
+
+    /// Read one reply line and show it in the trace. Server lines never
+    /// hold our secrets (challenges are the server's data).
+    fn read_traced_line(&mut self) -> Result<Vec<u8>, ProtoError> {
         let line = self.read_line()?;
         if self.trace.is_some() {
             let shown = String::from_utf8_lossy(&line).into_owned();
             self.trace("S:", &shown);
         }
-        response::parse_status(&line)
+        Ok(line)
     }
 
     /// Read one status line; `-ERR` becomes [`ProtoError::Refused`].
     pub fn read_status(&mut self, verb: &str) -> Result<Status, ProtoError> {
-        let st = self.read_status_any()?;
-        if st.ok {
-            Ok(st)
-        } else {
-            Err(ProtoError::Refused {
-                command: verb.to_string(),
-                code: st.code,
-                text: st.text,
-            })
-        }
+        self.read_status_any()?.into_result(verb)
     }
 
     /// Read a reply during SASL: a challenge or the final status.
     pub fn read_auth_reply(&mut self) -> Result<AuthReply, ProtoError> {
-        let line = self.read_line()?;
-        if self.trace.is_some() {
-            // Challenges can carry server data but never our secret.
-            let shown = String::from_utf8_lossy(&line).into_owned();
-            self.trace("S:", &shown);
-        }
+        let line = self.read_traced_line()?;
         response::parse_auth_reply(&line)
     }
 
