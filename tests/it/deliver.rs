@@ -488,16 +488,17 @@ fn dovecot_lda_as_the_mda_delivers_into_another_mailbox() {
     assert_same_messages(&delivered, &msgs);
 }
 
-/// procmail, or `None` after the skip-or-fail message.
-fn procmail() -> Option<PathBuf> {
+/// `program` on PATH, or `None` after the skip-or-fail message naming the
+/// Debian package of the same name.
+fn installed(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path)
-        .map(|d| d.join("procmail"))
+        .map(|d| d.join(program))
         .find(|p| p.is_file());
     if found.is_none() {
         skip_or_panic(
             in_ci(),
-            "procmail is not installed (apt-get install procmail)",
+            &format!("{program} is not installed (apt-get install {program})"),
         );
     }
     found
@@ -508,7 +509,7 @@ fn procmail_as_the_mda_gets_every_message_byte_for_byte() {
     let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 609, 40) else {
         return;
     };
-    let Some(procmail) = procmail() else {
+    let Some(procmail) = installed("procmail") else {
         return;
     };
     let env = TestEnv::new();
@@ -547,7 +548,7 @@ fn procmail_appending_to_the_same_mbox_at_the_same_time_corrupts_nothing() {
     let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 610, 200) else {
         return;
     };
-    let Some(procmail) = procmail() else {
+    let Some(procmail) = installed("procmail") else {
         return;
     };
     let env = TestEnv::new();
@@ -590,15 +591,7 @@ fn maildrop_as_the_mda_gets_every_message_byte_for_byte() {
     let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 611, 40) else {
         return;
     };
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let Some(maildrop) = std::env::split_paths(&path)
-        .map(|d| d.join("maildrop"))
-        .find(|p| p.is_file())
-    else {
-        skip_or_panic(
-            in_ci(),
-            "maildrop is not installed (apt-get install maildrop)",
-        );
+    let Some(maildrop) = installed("maildrop") else {
         return;
     };
     let env = TestEnv::new();

@@ -4,69 +4,15 @@
 //! corpus has the properties the other tests rely on; the scripted server
 //! serves and records.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
 use crate::common::corpus::{self, pop3_wire};
 use crate::common::dovecot::{Dovecot, Options, Tls};
 use crate::common::env::{AccountToml, config_of, sorted};
+use crate::common::pop3::{Pop3, connect};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{skip_or_panic, wait_until};
-
-/// A bare-hands POP3 client over any stream.
-struct Pop3<S: Read + Write> {
-    r: BufReader<S>,
-}
-
-impl<S: Read + Write> Pop3<S> {
-    fn new(s: S) -> Pop3<S> {
-        Pop3 {
-            r: BufReader::new(s),
-        }
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).unwrap();
-        l.trim_end_matches(['\r', '\n']).to_owned()
-    }
-
-    fn cmd(&mut self, c: &str) -> String {
-        self.r
-            .get_mut()
-            .write_all(format!("{c}\r\n").as_bytes())
-            .unwrap();
-        self.line()
-    }
-
-    /// The raw body of a multi-line response, terminator included.
-    fn body(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let mut l = Vec::new();
-            self.r.read_until(b'\n', &mut l).unwrap();
-            assert!(
-                !l.is_empty(),
-                "connection closed inside a multi-line response"
-            );
-            out.extend_from_slice(&l);
-            if l == b".\r\n" {
-                return out;
-            }
-        }
-    }
-
-    fn into_inner(self) -> S {
-        self.r.into_inner()
-    }
-}
-
-fn connect(port: u16) -> TcpStream {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    s
-}
 
 fn tls_connector(ca: Option<&std::path::Path>) -> native_tls::TlsConnector {
     let mut b = native_tls::TlsConnector::builder();

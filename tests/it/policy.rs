@@ -5,75 +5,21 @@
 //! counts without changing anything.
 
 use std::fs;
-use std::io::{BufRead, BufReader, Write};
-use std::net::TcpStream;
 use std::os::unix::fs::PermissionsExt;
-use std::time::Duration;
 
 use popfetch::state::{Paths, UidState};
 
 use crate::common::corpus;
 use crate::common::dovecot::{Dovecot, Options, Tls};
 use crate::common::env::{TestEnv, assert_same_messages, config_of, read_maildir, sorted};
+use crate::common::pop3::Pop3;
 use crate::common::{PASSWORD, USER, dovecot_with_mail};
 
 const DAY: i64 = 86_400;
 
-/// A bare POP3 session on Dovecot's plain port, to see and change the
-/// mailbox the way another client would.
-struct Raw {
-    r: BufReader<TcpStream>,
-}
-
-impl Raw {
-    fn login(dc: &Dovecot, user: &str) -> Raw {
-        let s = TcpStream::connect(("127.0.0.1", dc.pop3_port())).unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut raw = Raw {
-            r: BufReader::new(s),
-        };
-        assert!(raw.line().starts_with("+OK"));
-        assert!(raw.cmd(&format!("USER {user}")).starts_with("+OK"));
-        let pass = raw.cmd(&format!("PASS {PASSWORD}"));
-        assert!(pass.starts_with("+OK"), "{pass}\n{}", dc.log());
-        raw
-    }
-
-    fn line(&mut self) -> String {
-        let mut l = String::new();
-        self.r.read_line(&mut l).unwrap();
-        l.trim_end_matches(['\r', '\n']).to_owned()
-    }
-
-    fn cmd(&mut self, c: &str) -> String {
-        self.r
-            .get_mut()
-            .write_all(format!("{c}\r\n").as_bytes())
-            .unwrap();
-        self.line()
-    }
-
-    /// The UIDs in message-number order.
-    fn uidl(&mut self) -> Vec<String> {
-        assert!(self.cmd("UIDL").starts_with("+OK"));
-        let mut uids = Vec::new();
-        loop {
-            let l = self.line();
-            if l == "." {
-                return uids;
-            }
-            uids.push(l.split(' ').nth(1).unwrap().to_owned());
-        }
-    }
-
-    fn quit(mut self) {
-        assert!(self.cmd("QUIT").starts_with("+OK"));
-    }
-}
-
 /// The UIDs Dovecot gives `user`'s messages, in message-number order.
 fn uids_of(dc: &Dovecot, user: &str) -> Vec<String> {
-    let mut raw = Raw::login(dc, user);
+    let mut raw = Pop3::login(dc.pop3_port(), user, PASSWORD);
     let uids = raw.uidl();
     raw.quit();
     uids
@@ -320,7 +266,7 @@ fn uids_gone_from_the_server_leave_the_state() {
     assert!(uids.iter().all(|u| state.is_delivered(u)));
 
     // Another client deletes the first two messages.
-    let mut raw = Raw::login(&dc, USER);
+    let mut raw = Pop3::login(dc.pop3_port(), USER, PASSWORD);
     assert!(raw.cmd("DELE 1").starts_with("+OK"));
     assert!(raw.cmd("DELE 2").starts_with("+OK"));
     raw.quit();

@@ -4,9 +4,10 @@
 //! Dovecot's UIDs to message headers, readers for the state file and for
 //! mboxrd, and a tmpfs mount that can fill up.
 
+use crate::common::pop3::Pop3;
 use std::collections::HashMap;
 use std::fs;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -156,64 +157,21 @@ pub fn read_mboxrd(data: &[u8]) -> (Vec<Vec<u8>>, Vec<String>) {
     (messages, separators)
 }
 
-/// A line-oriented POP3 conversation with a server, for the tests' own
-/// look at what is on it.
-struct Pop3 {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Pop3 {
-    fn line(&mut self) -> String {
-        let mut s = String::new();
-        self.r.read_line(&mut s).unwrap();
-        s.trim_end_matches(['\r', '\n']).to_owned()
-    }
-
-    fn cmd(&mut self, c: &str) -> String {
-        self.w.write_all(format!("{c}\r\n").as_bytes()).unwrap();
-        let l = self.line();
-        assert!(l.starts_with("+OK"), "{c}: {l}");
-        l
-    }
-
-    /// The lines of a multi-line answer, dot-unstuffed, LF-joined.
-    fn body(&mut self) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let l = self.line();
-            if l == "." {
-                return out;
-            }
-            out.extend_from_slice(l.strip_prefix('.').unwrap_or(&l).as_bytes());
-            out.push(b'\n');
-        }
-    }
-}
-
 /// Logs in to a plain POP3 port and returns (UID, header block) per
 /// message (the header block as TOP n 0 gives it, with LF endings and the
 /// blank line that ends it), then leaves with QUIT, having deleted
 /// nothing.
 pub fn uid_headers(port: u16, user: &str, password: &str) -> Vec<(String, Vec<u8>)> {
-    let s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-    let mut p = Pop3 {
-        r: BufReader::new(s.try_clone().unwrap()),
-        w: s,
-    };
-    assert!(p.line().starts_with("+OK"));
-    p.cmd(&format!("USER {user}"));
-    p.cmd(&format!("PASS {password}"));
-    p.cmd("UIDL");
-    let listing = String::from_utf8(p.body()).unwrap();
+    let mut p = Pop3::login(port, user, password);
+    p.ok("UIDL");
+    let listing = String::from_utf8(p.unstuffed_body()).unwrap();
     let mut out = Vec::new();
     for l in listing.lines() {
         let (n, uid) = l.split_once(' ').unwrap();
-        p.cmd(&format!("TOP {n} 0"));
-        out.push((uid.to_owned(), p.body()));
+        p.ok(&format!("TOP {n} 0"));
+        out.push((uid.to_owned(), p.unstuffed_body()));
     }
-    p.cmd("QUIT");
+    p.quit();
     out
 }
 

@@ -10,6 +10,7 @@ pub mod corpus;
 pub mod dovecot;
 pub mod env;
 pub mod kill;
+pub mod pop3;
 pub mod script;
 
 use std::time::{Duration, Instant};
