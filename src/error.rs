@@ -72,6 +72,17 @@ impl Error {
     }
 }
 
+/// The exit status of one account's run: its error's, or 75 when it
+/// succeeded but left mail for a retry (an MDA deferred it), so that cron
+/// hears of it; else 0.
+pub fn outcome_code(result: &Result<crate::fetch::Summary, Error>) -> u8 {
+    match result {
+        Err(e) => e.exit_code(),
+        Ok(s) if s.deferred > 0 => exit::TEMPFAIL,
+        Ok(_) => exit::OK,
+    }
+}
+
 fn proto_exit_code(e: &ProtoError) -> u8 {
     match e {
         // A dropped or timed-out connection is worth retrying next run.

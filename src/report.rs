@@ -27,7 +27,7 @@ macro_rules! say {
 }
 pub use say;
 
-use crate::error::{Error, exit};
+use crate::error::{Error, outcome_code};
 use crate::fetch::Summary;
 
 /// `3.4 MB`, `512 bytes`.
@@ -110,10 +110,10 @@ pub fn error_line(name: &str, e: &Error) -> String {
 /// One account's outcome as JSON.
 pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
     let empty = Summary::default();
-    let (s, err, code) = match result {
-        Ok(s) if s.deferred > 0 => (s, None, exit::TEMPFAIL),
-        Ok(s) => (s, None, exit::OK),
-        Err(e) => (&empty, Some(e.to_string()), e.exit_code()),
+    let code = outcome_code(result);
+    let (s, err) = match result {
+        Ok(s) => (s, None),
+        Err(e) => (&empty, Some(e.to_string())),
     };
     json!({
         "account": name,

@@ -11,7 +11,7 @@ use std::io::IsTerminal;
 
 use crate::cli::{Cli, Commands, Progress};
 use crate::config;
-use crate::error::{Error, exit};
+use crate::error::{self, Error, exit};
 use crate::fetch::{self, Options, Summary, TraceSink};
 use crate::interrupt::Interrupt;
 use crate::report::{self, Reporter};
@@ -127,17 +127,13 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             pending[i] = Some(result);
             while let Some(Some(result)) = pending.get_mut(printed).map(Option::take) {
                 let account = &accounts[printed];
-                if let Err(e) = &result {
-                    first_error.get_or_insert(e.exit_code());
-                }
-                if let Ok(s) = &result {
-                    any_new |= s.new > 0;
-                    // Mail left for a retry is not a clean run: cron
-                    // should hear of it, and the status says "try again".
-                    if s.deferred > 0 {
-                        first_error.get_or_insert(exit::TEMPFAIL);
+                match error::outcome_code(&result) {
+                    exit::OK => {}
+                    code => {
+                        first_error.get_or_insert(code);
                     }
                 }
+                any_new |= result.as_ref().is_ok_and(|s| s.new > 0);
                 print_outcome(cli, &reporter, account, mode, &result);
                 printed += 1;
             }
