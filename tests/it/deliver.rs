@@ -295,9 +295,14 @@ fn mda_exit_75_leaves_the_message_for_the_next_run() {
     let cfg = env.write_config(&config_of(&[&acct]));
 
     let first = env.run(&["-c", cfg.to_str().unwrap()]);
-    // The run goes on past the deferral. (Its exit status is the run's
-    // business: see run.rs; here only mail and server state are checked.)
-    assert!(matches!(first.code, Some(0 | 75)), "{first}");
+    // The run goes on past the deferral, and says so: exit 75, the
+    // status for "try again".
+    assert_eq!(
+        first.code,
+        Some(75),
+        "a deferred message makes the run exit 75\n{first}"
+    );
+    assert!(first.stderr.contains("deferred"), "{first}");
     let got: Vec<Vec<u8>> = mda_received(&out).into_iter().map(|(m, _)| m).collect();
     assert_eq!(got.len(), 4, "{first}");
     assert_same_messages(&got, &msgs[1..]);
