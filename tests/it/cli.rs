@@ -102,6 +102,26 @@ fn accounts_lists_every_profile_without_connecting() {
 }
 
 #[test]
+fn command_line_misuse_exits_64_and_names_what_is_known() {
+    let srv = ScriptServer::start(Reply::ok("ready"), |_, _| Reply::Close);
+    let env = TestEnv::new();
+    env.write_config(&config_of(&[&account("work", srv.port(), &env)]));
+
+    let out = env.run(&["wrok"]);
+    assert_eq!(out.code, Some(64), "an unknown account is misuse\n{out}");
+    assert!(
+        out.stderr.contains("wrok") && out.stderr.contains("work"),
+        "the error names the typo and the accounts there are\n{out}"
+    );
+    let out = env.run(&["--no-such-flag"]);
+    assert_eq!(out.code, Some(64), "an unknown flag is misuse too\n{out}");
+    assert!(out.stderr.contains("--no-such-flag"), "{out}");
+    let help = env.run(&["--help"]);
+    assert_eq!(help.code, Some(0), "{help}");
+    assert_eq!(srv.connections(), 0, "misuse never reaches the server");
+}
+
+#[test]
 fn a_second_run_while_the_first_holds_the_lock_exits_75() {
     let msgs = corpus::corpus(800, 3);
     let drop = Maildrop::new(USER, PASSWORD, msgs);
