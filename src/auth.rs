@@ -18,7 +18,8 @@ use crate::protocol::command::MAX_COMMAND_LINE;
 use crate::protocol::response::AuthReply;
 use crate::protocol::{Capabilities, Command, ProtoError, RespCode, Session};
 use crate::secret::Secret;
-use sasl::{Mechanism, SaslClient, SaslError};
+pub(crate) use sasl::SaslError;
+use sasl::{Mechanism, SaslClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -1,7 +1,12 @@
-//! The library's top error and the one place that turns an error into an
-//! exit status (sysexits, as SPEC section 1 lists them).
+//! The library's top error, and the one place that turns an outcome into
+//! an exit status (sysexits, as SPEC section 1 lists them).
+//!
+//! Every match below names every variant: a new error variant does not
+//! compile until someone decides its status here.
 
-use crate::auth::AuthError;
+use clap::error::ErrorKind as UsageKind;
+
+use crate::auth::{AuthError, SaslError};
 use crate::config::ConfigError;
 use crate::deliver::DeliverError;
 use crate::protocol::{ProtoError, RespCode};
@@ -50,51 +55,181 @@ pub enum Error {
 }
 
 impl Error {
-    /// The exit status for this error. Every error is mapped here and
-    /// nowhere else.
+    /// The exit status for this error.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Config(e) if e.is_usage() => exit::USAGE,
-            Error::Config(_) | Error::Secret(_) => exit::CONFIG,
-            Error::Transport(e) => e.exit_code(),
-            Error::Protocol(e) => proto_exit_code(e),
-            Error::Auth(e) => match e {
-                AuthError::Refused { code: Some(c), .. } if c.is_temporary() => exit::TEMPFAIL,
-                AuthError::Protocol(p) => proto_exit_code(p),
-                AuthError::Sasl { .. } => exit::PROTOCOL,
-                _ => exit::NOPERM,
-            },
-            // Another program holding the mbox is a reason to try later.
-            Error::Deliver(DeliverError::MboxLocked { .. }) => exit::TEMPFAIL,
-            Error::State(_) | Error::Deliver(_) => exit::IOERR,
+            Error::Config(e) => config_code(e),
+            Error::Secret(e) => secret_code(e),
+            Error::Transport(e) => transport_code(e),
+            Error::Protocol(e) => proto_code(e),
+            Error::Auth(e) => auth_code(e),
+            Error::State(e) => state_code(e),
+            Error::Deliver(e) => deliver_code(e),
             Error::Locked { .. } | Error::Interrupted => exit::TEMPFAIL,
         }
     }
 }
 
 /// The exit status of one account's run: its error's, or 75 when it
-/// succeeded but left mail for a retry (an MDA deferred it), so that cron
-/// hears of it; else 0.
-pub fn outcome_code(result: &Result<crate::fetch::Summary, Error>) -> u8 {
-    match result {
-        Err(e) => e.exit_code(),
-        Ok(s) if s.deferred > 0 => exit::TEMPFAIL,
-        Ok(_) => exit::OK,
+/// succeeded but left `deferred` messages for a retry (an MDA deferred
+/// them), so that cron hears of it; else 0.
+pub fn account_code(error: Option<&Error>, deferred: usize) -> u8 {
+    match error {
+        Some(e) => e.exit_code(),
+        None if deferred > 0 => exit::TEMPFAIL,
+        None => exit::OK,
     }
 }
 
-fn proto_exit_code(e: &ProtoError) -> u8 {
+/// The exit status of a whole run: that of the first failing account in
+/// config order; for `check` without failures, 0 with new mail, 1 without.
+pub fn run_code(first_failure: Option<u8>, check_found_nothing: bool) -> u8 {
+    match first_failure {
+        Some(code) => code,
+        None if check_found_nothing => exit::NO_NEW_MAIL,
+        None => exit::OK,
+    }
+}
+
+/// The exit status when the command line cannot be parsed: `--help` and
+/// `--version` are not errors; everything else clap rejects is misuse,
+/// EX_USAGE as the SPEC says (clap's own default would be 2).
+pub fn usage_code(kind: UsageKind) -> u8 {
+    match kind {
+        UsageKind::DisplayHelp | UsageKind::DisplayVersion => exit::OK,
+        _ => exit::USAGE,
+    }
+}
+
+fn config_code(e: &ConfigError) -> u8 {
+    match e {
+        // The command line, not the file, is at fault.
+        ConfigError::Usage { .. } | ConfigError::UnknownAccount { .. } => exit::USAGE,
+        ConfigError::NoConfigFile { .. }
+        | ConfigError::NoConfigDir
+        | ConfigError::NamedConfigMissing { .. }
+        | ConfigError::Read { .. }
+        | ConfigError::Syntax { .. }
+        | ConfigError::Invalid { .. }
+        | ConfigError::NoAccounts { .. } => exit::CONFIG,
+    }
+}
+
+fn secret_code(e: &SecretError) -> u8 {
+    match e {
+        SecretError::NoSource { .. }
+        | SecretError::Spawn { .. }
+        | SecretError::CommandFailed { .. }
+        | SecretError::EmptyOutput { .. }
+        | SecretError::NotText { .. }
+        | SecretError::Prompt { .. }
+        | SecretError::EmptyPrompt { .. } => exit::CONFIG,
+    }
+}
+
+fn transport_code(e: &TransportError) -> u8 {
+    match e {
+        // A slow network or server is worth retrying next run.
+        TransportError::ConnectTimeout { .. } | TransportError::HandshakeTimeout { .. } => {
+            exit::TEMPFAIL
+        }
+        TransportError::CaFile { .. } => exit::CONFIG,
+        TransportError::Resolve { .. }
+        | TransportError::Connect { .. }
+        | TransportError::Handshake { .. }
+        | TransportError::Untrusted { .. }
+        | TransportError::FingerprintMismatch { .. }
+        | TransportError::NoStls { .. } => exit::UNAVAILABLE,
+    }
+}
+
+fn proto_code(e: &ProtoError) -> u8 {
     match e {
         // A dropped or timed-out connection is worth retrying next run.
         ProtoError::Io(_) | ProtoError::Closed => exit::TEMPFAIL,
-        ProtoError::Refused {
-            code: Some(RespCode::Auth),
-            ..
-        } => exit::NOPERM,
-        ProtoError::Refused { code: Some(c), .. } if c.is_temporary() => exit::TEMPFAIL,
-        ProtoError::Refused { .. }
-        | ProtoError::Malformed(_)
-        | ProtoError::LineTooLong(_)
-        | ProtoError::BadArgument => exit::PROTOCOL,
+        ProtoError::Refused { code, .. } => match code {
+            Some(RespCode::Auth) => exit::NOPERM,
+            Some(c) if c.is_temporary() => exit::TEMPFAIL,
+            Some(_) | None => exit::PROTOCOL,
+        },
+        ProtoError::Malformed(_) | ProtoError::LineTooLong(_) | ProtoError::BadArgument => {
+            exit::PROTOCOL
+        }
+    }
+}
+
+fn auth_code(e: &AuthError) -> u8 {
+    match e {
+        AuthError::Refused { code, .. } => match code {
+            Some(c) if c.is_temporary() => exit::TEMPFAIL,
+            Some(_) | None => exit::NOPERM,
+        },
+        AuthError::NoMechanism { .. }
+        | AuthError::NoApopTimestamp { .. }
+        | AuthError::Insecure { .. } => exit::NOPERM,
+        AuthError::Sasl { source, .. } => match source {
+            SaslError::BadBase64 | SaslError::Unexpected(_) | SaslError::ServerSignature => {
+                exit::PROTOCOL
+            }
+        },
+        AuthError::Protocol(p) => proto_code(p),
+    }
+}
+
+fn state_code(e: &StateError) -> u8 {
+    match e {
+        StateError::Io { .. } | StateError::Corrupt { .. } => exit::IOERR,
+    }
+}
+
+fn deliver_code(e: &DeliverError) -> u8 {
+    match e {
+        // Another program holding the mbox, or an MDA asking to be called
+        // again, is a reason to try later.
+        DeliverError::MboxLocked { .. } | DeliverError::Deferred(_) => exit::TEMPFAIL,
+        DeliverError::Create { .. }
+        | DeliverError::Write { .. }
+        | DeliverError::Unsupported(_)
+        | DeliverError::MboxOpen { .. }
+        | DeliverError::Spool { .. }
+        | DeliverError::CutBack { .. }
+        | DeliverError::MboxForeign { .. }
+        | DeliverError::MdaMissing { .. }
+        | DeliverError::MdaConfig(_)
+        | DeliverError::MdaSpawn { .. }
+        | DeliverError::MdaFailed { .. } => exit::IOERR,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_of_a_run() {
+        assert_eq!(run_code(Some(77), true), 77);
+        assert_eq!(run_code(None, true), exit::NO_NEW_MAIL);
+        assert_eq!(run_code(None, false), exit::OK);
+        assert_eq!(account_code(None, 2), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 0), exit::OK);
+        assert_eq!(account_code(Some(&Error::Interrupted), 0), exit::TEMPFAIL);
+    }
+
+    #[test]
+    fn usage_statuses() {
+        assert_eq!(usage_code(UsageKind::DisplayHelp), exit::OK);
+        assert_eq!(usage_code(UsageKind::DisplayVersion), exit::OK);
+        assert_eq!(usage_code(UsageKind::UnknownArgument), exit::USAGE);
+    }
+
+    #[test]
+    fn transport_statuses() {
+        let e = Error::from(TransportError::ConnectTimeout {
+            host: "h".into(),
+            port: 1,
+        });
+        assert_eq!(e.exit_code(), exit::TEMPFAIL);
+        let e = Error::from(TransportError::NoStls { host: "h".into() });
+        assert_eq!(e.exit_code(), exit::UNAVAILABLE);
     }
 }

@@ -1,40 +1,41 @@
 //! One account, end to end. This is the one place that orders side
-//! effects, so it is the file to read for "nothing lost, nothing twice":
+//! effects, so it is the file to read for "nothing lost, nothing twice".
+//! In the order the code does it:
 //!
-//! 1. lock the mailbox, load the state, settle what the journal left open;
-//! 2. connect (TLS), log in, list UIDs and sizes, plan;
-//! 3. per message: journal the intent (fsync), RETR, stream into the
-//!    target, make it durable, journal it as done, mark it in the state;
-//! 4. save the state atomically (fsync) — only now are UIDs "delivered";
-//! 5. DELE what policy allows among delivered UIDs, then QUIT, which is the
-//!    only thing that makes deletions real. After any error or interrupt
-//!    the connection is just closed: the server deletes nothing.
+//! 1. lock the mailbox (another run holding it ends this one), open the
+//!    target, load the state, settle what the journal of an interrupted
+//!    run left open and save the state;
+//! 2. per session: connect, secure, log in and list ([`crate::session`]),
+//!    note every listed UID in the state, and plan ([`crate::policy`]);
+//! 3. per message: RETR (a window of them in flight), journal the intent,
+//!    stream the message into the target and commit it there; every
+//!    [`BATCH`] messages a group commit makes the journal and then the
+//!    messages durable, and only then are their UIDs marked delivered;
+//! 4. save the state atomically and empty the journal — only now are the
+//!    UIDs "delivered" for good;
+//! 5. DELE what policy allows among delivered UIDs, then QUIT, which is
+//!    the only thing that makes deletions real. After any error or
+//!    interrupt the connection is just closed: the server deletes nothing,
+//!    and the journal is settled at once, as the next run would;
+//! 6. open another session while a server that pages its mailbox offers
+//!    more; finally forget UIDs no longer on the server and save the state.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::time::{Duration, Instant};
 
-use sha2::{Digest, Sha256};
-
-use crate::account::{Account, Pipelining, TlsMode};
-use crate::auth::{self, Login};
+use crate::account::Account;
 use crate::deliver::{DeliverError, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::policy::{self, Listed};
-use crate::protocol::session::{BodyError, Trace};
-use crate::protocol::{Capabilities, Command, ProtoError, Session};
+use crate::protocol::ProtoError;
+use crate::protocol::session::BodyError;
 use crate::secret::Secret;
+use crate::session::{self, Connection, TraceSink};
 use crate::state::journal::{self, Journal};
 use crate::state::lock::{self, LockOutcome};
 use crate::state::{Paths, StateError, UidState};
-use crate::transport::{self, Stream, Trust};
-
-/// Where `-vv` trace lines go; shared by every session of a run.
-pub type TraceSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
-
-/// How many commands may be in flight when pipelining (mpop: up to 100).
-const WINDOW: usize = 64;
 
 /// How many messages one group commit covers at most.
 const BATCH: usize = 64;
@@ -63,10 +64,6 @@ pub trait Observer: Sync {
     fn finished(&self, _account: &Account) {}
 }
 
-/// An observer that ignores everything.
-pub struct Quiet;
-impl Observer for Quiet {}
-
 /// What happened, for the summary line and JSON.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
@@ -85,169 +82,6 @@ pub struct Summary {
     /// The target asked to try these again later (an MDA's exit 75).
     pub deferred: usize,
     pub elapsed: Duration,
-}
-
-/// A logged-in (or about to be) session with what was learnt on the way.
-pub struct Connection {
-    pub session: Session<Stream>,
-    pub capa: Capabilities,
-    pub greeting: String,
-    pub apop_timestamp: Option<String>,
-    pub fingerprint: Option<String>,
-}
-
-impl Connection {
-    /// Close without QUIT: the server keeps every message.
-    fn abort(&self) {
-        self.session.get_ref().abort();
-    }
-}
-
-fn make_trace(opts: &Options<'_>, account: &Account) -> Option<Trace> {
-    let sink = opts.trace.clone()?;
-    let name = account.name.clone();
-    Some(Box::new(move |line: &str| sink(&format!("{name}: {line}"))))
-}
-
-/// Connect, secure the connection, read the greeting and CAPA. No login.
-pub fn connect(account: &Account, opts: &Options<'_>) -> Result<Connection, Error> {
-    let tcp = transport::connect_tcp(&account.host, account.port, account.timeout)?;
-    let trust = Trust::of(account);
-    let trace = make_trace(opts, account);
-    let new_session = |stream: Stream, trace: Option<Trace>| {
-        let mut s = Session::new(stream, trace);
-        s.set_line_timeout(account.timeout);
-        s
-    };
-    let (mut session, greeting) = match account.tls {
-        TlsMode::Implicit => {
-            let stream = transport::start_tls(tcp, &account.host, &trust)?;
-            let mut session = new_session(stream, trace);
-            let greeting = session.greeting()?.text;
-            (session, greeting)
-        }
-        TlsMode::Starttls => {
-            let mut session = new_session(Stream::Plain(tcp), trace);
-            let greeting = session.greeting()?.text;
-            if !session.capa()?.stls {
-                session.get_ref().abort();
-                return Err(transport::TransportError::NoStls {
-                    host: account.host.clone(),
-                }
-                .into());
-            }
-            session.command(&Command::Stls)?;
-            let (stream, trace) = session.into_parts()?;
-            let Stream::Plain(tcp) = stream else {
-                return Err(ProtoError::Malformed("STLS on an encrypted connection".into()).into());
-            };
-            let stream = transport::start_tls(tcp, &account.host, &trust)?;
-            (new_session(stream, trace), greeting)
-        }
-        TlsMode::None => {
-            let mut session = new_session(Stream::Plain(tcp), trace);
-            let greeting = session.greeting()?.text;
-            (session, greeting)
-        }
-    };
-    // After STLS this asks again, as RFC 2595 wants: what was learnt
-    // before TLS is forgotten.
-    let capa = session.capa()?;
-    Ok(Connection {
-        apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
-        fingerprint: tls_fingerprint(session.get_ref()),
-        session,
-        capa,
-        greeting,
-    })
-}
-
-fn tls_fingerprint(stream: &Stream) -> Option<String> {
-    match stream {
-        Stream::Tls(tls) => transport::peer_fingerprint(tls),
-        Stream::Plain(_) => None,
-    }
-}
-
-/// Log in with the mechanism the account and server agree on.
-pub fn login(conn: &mut Connection, account: &Account, secret: &Secret) -> Result<(), Error> {
-    let method = auth::choose(
-        account.auth,
-        &conn.capa,
-        conn.apop_timestamp.as_deref(),
-        &account.host,
-    )?;
-    let encrypted = conn.session.get_ref().is_encrypted();
-    auth::login(
-        &mut conn.session,
-        method,
-        conn.apop_timestamp.as_deref(),
-        &Login {
-            host: &account.host,
-            port: account.port,
-            user: &account.user,
-            secret,
-            encrypted,
-            allow_plaintext: account.allow_plaintext,
-        },
-    )?;
-    Ok(())
-}
-
-/// UIDL and LIST joined by message number. A server without UIDL gets
-/// stable synthetic UIDs from a hash of each message's headers (TOP n 0).
-pub fn list_mailbox<S: Read + Write>(
-    session: &mut Session<S>,
-    pipelined: bool,
-) -> Result<Vec<Listed>, Error> {
-    let (sizes, uids) = session.list_and_uidl(pipelined)?;
-    let uids = match uids {
-        Some(uids) => uids,
-        None => synthetic_uids(session, &sizes)?,
-    };
-    let mut by_msg: std::collections::HashMap<u32, String> = uids.into_iter().collect();
-    let mut listing = Vec::with_capacity(sizes.len());
-    for (msg, size) in sizes {
-        // A message in LIST but not in UIDL cannot be tracked: leave it
-        // alone rather than risk delivering it twice.
-        if let Some(uid) = by_msg.remove(&msg) {
-            listing.push(Listed { msg, uid, size });
-        }
-    }
-    Ok(listing)
-}
-
-fn synthetic_uids<S: Read + Write>(
-    session: &mut Session<S>,
-    sizes: &[(u32, u64)],
-) -> Result<Vec<(u32, String)>, Error> {
-    struct Hasher(Sha256);
-    impl Write for Hasher {
-        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-            self.0.update(b);
-            Ok(b.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    let mut out = Vec::with_capacity(sizes.len());
-    for &(msg, _) in sizes {
-        session.command(&Command::Top { msg, lines: 0 })?;
-        let mut h = Hasher(Sha256::new());
-        session.read_body(&mut h).map_err(body_to_proto)?;
-        let digest = h.0.finalize();
-        let hex: String = digest[..16].iter().map(|b| format!("{b:02x}")).collect();
-        out.push((msg, format!("sha256-{hex}")));
-    }
-    Ok(out)
-}
-
-fn body_to_proto(e: BodyError) -> ProtoError {
-    match e {
-        BodyError::Protocol(p) => p,
-        BodyError::Sink(io) => ProtoError::Io(io),
-    }
 }
 
 fn now() -> i64 {
@@ -408,21 +242,10 @@ impl Run<'_> {
     /// Connect, download what is new, delete what policy says, QUIT.
     fn session(&mut self) -> Result<Listing, Error> {
         let account = self.account;
-        let mut conn = connect(account, self.opts)?;
-        let _watch = conn
-            .session
-            .get_ref()
-            .shutdown_handle()
-            .ok()
-            .map(|s| self.opts.interrupt.watch(s));
-        login(&mut conn, account, self.secret)?;
-        let window = match account.pipelining {
-            Pipelining::On => WINDOW,
-            Pipelining::Off => 1,
-            Pipelining::Auto if conn.capa.pipelining => WINDOW,
-            Pipelining::Auto => 1,
-        };
-        let listing = list_mailbox(&mut conn.session, window > 1)?;
+        let mut conn = session::connect(account, self.opts.trace.as_ref())?;
+        let _watch = conn.watch(self.opts.interrupt);
+        conn.login(account, self.secret)?;
+        let listing = conn.list()?;
         let seen = Listing {
             listed: listing.len(),
             known: listing
@@ -463,7 +286,7 @@ impl Run<'_> {
             batch: Vec::with_capacity(BATCH),
             in_flight: Vec::with_capacity(BATCH),
         }
-        .run(&mut conn, &plan.fetch, window);
+        .run(&mut conn, &plan.fetch);
         // Whatever happened, record what landed before anything else.
         let saved = self.state.save(&self.paths.state);
         if let Err(e) = delivered {
@@ -480,7 +303,7 @@ impl Run<'_> {
         journal.clear()?;
 
         let doomed = policy::deletions(&listing, self.state, &account.policy, now());
-        let accepted = match delete(&mut conn, &doomed, window, self.opts) {
+        let accepted = match conn.delete(&doomed, self.opts.interrupt) {
             Ok(accepted) => accepted,
             Err(e) => {
                 conn.abort();
@@ -525,41 +348,20 @@ impl<'a> Delivery<'a> {
     /// Download and deliver `todo`, keeping up to `window` RETRs in flight
     /// and committing in batches. Whatever fails, every message received
     /// whole before the failure is still committed and recorded.
-    fn run(
-        &mut self,
-        conn: &mut Connection,
-        todo: &'a [Listed],
-        window: usize,
-    ) -> Result<(), Error> {
-        let result = self.retrieve(conn, todo, window);
+    fn run(&mut self, conn: &mut Connection, todo: &'a [Listed]) -> Result<(), Error> {
+        let result = self.retrieve(conn, todo);
         // A failed commit is the graver error: it is the one reported.
         let committed = self.commit_batch(true);
         committed.and(result)
     }
 
-    fn retrieve(
-        &mut self,
-        conn: &mut Connection,
-        todo: &'a [Listed],
-        window: usize,
-    ) -> Result<(), Error> {
+    fn retrieve(&mut self, conn: &mut Connection, todo: &'a [Listed]) -> Result<(), Error> {
         let mut sent = 0;
         for (i, m) in todo.iter().enumerate() {
             if self.opts.interrupt.is_set() {
                 return Err(Error::Interrupted);
             }
-            // Keep between half a window and a window of RETRs in flight:
-            // refilling before the window drains means the server never
-            // waits a round trip for its next command, and one write
-            // carries many commands.
-            if refill_due(sent, i, todo.len(), window) {
-                let upto = (i + window).min(todo.len());
-                while sent < upto {
-                    conn.session.send(&Command::Retr(todo[sent].msg))?;
-                    sent += 1;
-                }
-                conn.session.flush()?;
-            }
+            conn.send_retrs(todo, i, &mut sent)?;
             self.one(conn, m)?;
             if self.batch.len() >= BATCH {
                 self.commit_batch(false)?;
@@ -665,51 +467,14 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
     }
 }
 
-/// DELE `msgs`, pipelined with the same sliding window as RETR. Returns
-/// the ones the server accepted; a -ERR for one message (another client
-/// removed it) only leaves that one out.
-fn delete(
-    conn: &mut Connection,
-    msgs: &[u32],
-    window: usize,
-    opts: &Options<'_>,
-) -> Result<Vec<u32>, Error> {
-    let mut accepted = Vec::with_capacity(msgs.len());
-    let mut sent = 0;
-    for (i, &msg) in msgs.iter().enumerate() {
-        if opts.interrupt.is_set() {
-            return Err(Error::Interrupted);
-        }
-        if refill_due(sent, i, msgs.len(), window) {
-            let upto = (i + window).min(msgs.len());
-            for &m in &msgs[sent..upto] {
-                conn.session.send(&Command::Dele(m))?;
-            }
-            sent = upto;
-            conn.session.flush()?;
-        }
-        if conn.session.read_status_any()?.ok {
-            accepted.push(msg);
-        }
-    }
-    Ok(accepted)
-}
-
-/// Whether to send more commands before reading the reply to command `i`:
-/// when no more than half a window is still in flight (with a window of 1,
-/// when nothing is: lock-step).
-fn refill_due(sent: usize, i: usize, total: usize, window: usize) -> bool {
-    sent < total && sent - i <= window / 2
-}
-
 /// `check`: count what a fetch would download; change nothing.
 pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
     let started = Instant::now();
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     let state = UidState::load(&paths.state)?;
-    let mut conn = connect(account, opts)?;
-    login(&mut conn, account, secret)?;
-    let listing = list_mailbox(&mut conn.session, conn.capa.pipelining)?;
+    let mut conn = session::connect(account, opts.trace.as_ref())?;
+    conn.login(account, secret)?;
+    let listing = conn.list()?;
     let mut policy = account.policy.clone();
     policy.max_messages = None;
     let plan = policy::plan(&listing, &state, &policy);
@@ -722,25 +487,4 @@ pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         elapsed: started.elapsed(),
         ..Summary::default()
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::refill_due;
-
-    #[test]
-    fn window_of_one_is_lock_step() {
-        assert!(refill_due(0, 0, 3, 1));
-        assert!(!refill_due(1, 0, 3, 1));
-        assert!(refill_due(1, 1, 3, 1));
-        assert!(!refill_due(3, 2, 3, 1));
-    }
-
-    #[test]
-    fn window_refills_at_half() {
-        assert!(refill_due(0, 0, 1000, 64));
-        assert!(!refill_due(64, 31, 1000, 64));
-        assert!(refill_due(64, 32, 1000, 64));
-        assert!(!refill_due(1000, 999, 1000, 64));
-    }
 }

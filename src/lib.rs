@@ -24,5 +24,7 @@ pub mod protocol;
 pub mod report;
 pub mod run;
 pub mod secret;
+pub mod session;
 pub mod state;
+pub mod text;
 pub mod transport;

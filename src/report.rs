@@ -27,7 +27,7 @@ macro_rules! say {
 }
 pub use say;
 
-use crate::error::{Error, outcome_code};
+use crate::error::{self, Error};
 use crate::fetch::Summary;
 
 /// `3.4 MB`, `512 bytes`.
@@ -105,6 +105,14 @@ pub fn check_line(name: &str, s: &Summary) -> String {
 /// `popfetch: work: <what failed and what to do>`
 pub fn error_line(name: &str, e: &Error) -> String {
     format!("popfetch: {name}: {e}")
+}
+
+/// The exit status of one account's outcome (decided in [`error`]).
+pub fn outcome_code(result: &Result<Summary, Error>) -> u8 {
+    error::account_code(
+        result.as_ref().err(),
+        result.as_ref().map_or(0, |s| s.deferred),
+    )
 }
 
 /// One account's outcome as JSON.

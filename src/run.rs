@@ -12,10 +12,11 @@ use std::io::IsTerminal;
 use crate::cli::{Cli, Commands, Progress};
 use crate::config;
 use crate::error::{self, Error, exit};
-use crate::fetch::{self, Options, Summary, TraceSink};
+use crate::fetch::{self, Options, Summary};
 use crate::interrupt::Interrupt;
 use crate::report::{self, Reporter};
 use crate::secret;
+use crate::session::{self, TraceSink};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -127,7 +128,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             pending[i] = Some(result);
             while let Some(Some(result)) = pending.get_mut(printed).map(Option::take) {
                 let account = &accounts[printed];
-                match error::outcome_code(&result) {
+                match report::outcome_code(&result) {
                     exit::OK => {}
                     code => {
                         first_error.get_or_insert(code);
@@ -139,11 +140,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             }
         }
     });
-    match (first_error, mode) {
-        (Some(code), _) => code,
-        (None, Mode::Check) if !any_new => exit::NO_NEW_MAIL,
-        (None, _) => exit::OK,
-    }
+    error::run_code(first_error, mode == Mode::Check && !any_new)
 }
 
 fn print_outcome(
@@ -214,18 +211,12 @@ fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
         Ok(a) => a,
         Err(code) => return code,
     };
-    let interrupt = Interrupt::new();
-    let opts = Options {
-        interrupt: &interrupt,
-        trace: None,
-        observer: &fetch::Quiet,
-    };
     let mut status = exit::OK;
     for a in accounts
         .iter()
         .take(if names.is_empty() { 1 } else { usize::MAX })
     {
-        match fetch::connect(a, &opts) {
+        match session::connect(a, None) {
             Ok(mut conn) => {
                 let mut out = std::io::stdout().lock();
                 let _ = writeln!(out, "{}: {}:{}", a.name, a.host, a.port);

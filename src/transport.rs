@@ -13,7 +13,6 @@ use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream}
 use sha2::{Digest, Sha256};
 
 use crate::account::Account;
-use crate::error::exit;
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -53,18 +52,6 @@ pub enum TransportError {
         "{host} does not offer STLS, so the connection cannot be encrypted; nothing was sent. Use tls = \"implicit\" (port 995) if the server supports it"
     )]
     NoStls { host: String },
-}
-
-impl TransportError {
-    pub fn exit_code(&self) -> u8 {
-        match self {
-            TransportError::ConnectTimeout { .. } | TransportError::HandshakeTimeout { .. } => {
-                exit::TEMPFAIL
-            }
-            TransportError::CaFile { .. } => exit::CONFIG,
-            _ => exit::UNAVAILABLE,
-        }
-    }
 }
 
 /// A connection, plain or encrypted.
@@ -200,7 +187,7 @@ pub fn start_tls(tcp: TcpStream, host: &str, trust: &Trust) -> Result<Stream, Tr
             host: host.to_string(),
             reason: "the server presented no certificate".into(),
         })?;
-        if !constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
+        if !crate::text::constant_time_eq(actual.as_bytes(), expected.as_bytes()) {
             return Err(TransportError::FingerprintMismatch {
                 host: host.to_string(),
                 expected: expected.clone(),
@@ -315,12 +302,7 @@ pub fn peer_fingerprint(tls: &TlsStream<TcpStream>) -> Option<String> {
 }
 
 pub fn format_fingerprint(digest: &[u8]) -> String {
-    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
-    format!("sha256:{}", hex.join(":"))
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    format!("sha256:{}", crate::text::hex_colons(digest))
 }
 
 #[cfg(test)]
@@ -344,21 +326,14 @@ mod tests {
     }
 
     #[test]
-    fn constant_time_compare() {
-        assert!(constant_time_eq(b"abc", b"abc"));
-        assert!(!constant_time_eq(b"abc", b"abd"));
-        assert!(!constant_time_eq(b"abc", b"ab"));
-    }
-
-    #[test]
-    fn connect_refused_is_unavailable() {
+    fn connect_refused_is_a_connect_error() {
         // Bind then drop to get a port that refuses.
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .map(|a| a.port())
             .unwrap();
         let err = connect_tcp("127.0.0.1", port, Duration::from_secs(5)).unwrap_err();
-        assert_eq!(err.exit_code(), exit::UNAVAILABLE);
+        assert!(matches!(err, TransportError::Connect { .. }), "{err:?}");
         assert!(err.to_string().contains("cannot connect to 127.0.0.1"));
     }
 }

@@ -12,18 +12,7 @@ pub fn digest(timestamp: &str, secret: &Secret) -> String {
     let mut h = Md5::new();
     h.update(timestamp.as_bytes());
     h.update(secret.expose().as_bytes());
-    hex_lower(&h.finalize())
-}
-
-/// Lowercase hex of `bytes`.
-pub(crate) fn hex_lower(bytes: &[u8]) -> String {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for &b in bytes {
-        s.push(char::from(HEX[usize::from(b >> 4)]));
-        s.push(char::from(HEX[usize::from(b & 0x0f)]));
-    }
-    s
+    crate::text::hex(&h.finalize())
 }
 
 #[cfg(test)]
@@ -60,11 +49,5 @@ mod tests {
             digest("", &Secret::new(String::new())),
             "d41d8cd98f00b204e9800998ecf8427e"
         );
-    }
-
-    #[test]
-    fn hex() {
-        assert_eq!(hex_lower(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
-        assert_eq!(hex_lower(&[]), "");
     }
 }

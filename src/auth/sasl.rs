@@ -24,9 +24,8 @@ use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
-use crate::auth::apop::hex_lower;
-use crate::protocol::response::printable;
 use crate::secret::Secret;
+use crate::text::{constant_time_eq, hex, printable_capped};
 
 /// Standard alphabet, padding written; on input padding is optional, as
 /// some servers leave it off. Characters outside the alphabet still fail
@@ -282,7 +281,7 @@ impl SaslClient {
                     return Err(unexpected(&challenge));
                 }
                 let mac = hmac::<Hmac<Md5>>(self.secret.expose().as_bytes(), &[&challenge])?;
-                let line = Zeroizing::new(format!("{} {}", self.user, hex_lower(&mac)));
+                let line = Zeroizing::new(format!("{} {}", self.user, hex(&mac)));
                 Ok(encode(line.as_bytes()))
             }
             (Mechanism::Xoauth2 | Mechanism::Oauthbearer, Phase::FirstSent) => {
@@ -406,7 +405,7 @@ impl SaslClient {
             return Err(unexpected(server_final));
         };
         let got = B64.decode(v).map_err(|_| SaslError::ServerSignature)?;
-        if ct_eq(&got, expected) {
+        if constant_time_eq(&got, expected) {
             Ok(())
         } else {
             Err(SaslError::ServerSignature)
@@ -446,12 +445,7 @@ fn encode(bytes: &[u8]) -> Secret {
 }
 
 fn quote(bytes: &[u8]) -> String {
-    let mut s = printable(bytes);
-    if let Some((idx, _)) = s.char_indices().nth(MAX_QUOTE_CHARS) {
-        s.truncate(idx);
-        s.push('…');
-    }
-    s
+    printable_capped(bytes, MAX_QUOTE_CHARS)
 }
 
 fn unexpected(challenge: &[u8]) -> SaslError {
@@ -469,11 +463,6 @@ fn random_nonce() -> Result<String, String> {
         .and_then(|mut f| f.read_exact(&mut buf))
         .map_err(|e| format!("cannot read /dev/urandom for the SCRAM nonce: {e}"))?;
     Ok(B64.encode(buf))
-}
-
-/// Constant-time equality, so a forged signature learns nothing from timing.
-fn ct_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 struct ScramKeys {
@@ -874,14 +863,6 @@ mod tests {
         );
         assert!(c.initial_response().is_none());
         assert!(matches!(c.respond(b""), Err(SaslError::Unexpected(m)) if m == "no randomness"));
-    }
-
-    #[test]
-    fn constant_time_eq() {
-        assert!(ct_eq(b"abc", b"abc"));
-        assert!(!ct_eq(b"abc", b"abd"));
-        assert!(!ct_eq(b"abc", b"ab"));
-        assert!(ct_eq(b"", b""));
     }
 
     #[test]

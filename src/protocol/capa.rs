@@ -1,7 +1,7 @@
 //! The CAPA reply (RFC 2449 §5, §6; RFC 3206 §6; RFC 5034 §3) as a plain
 //! value. Tags are case-insensitive; unknown tags are kept in `lines` only.
 
-use super::response::printable;
+use crate::text::printable;
 
 /// What a server announced in its CAPA reply.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

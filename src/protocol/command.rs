@@ -3,8 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::response::{ProtoError, printable};
+use super::response::ProtoError;
 use crate::secret::Secret;
+use crate::text::printable;
 
 /// RFC 2449 §4: a command line is at most 255 octets including CRLF. Only
 /// AUTH continuation lines are exempt; the session uses this to decide

@@ -8,6 +8,8 @@
 
 use std::fmt;
 
+use crate::text::printable_capped;
+
 /// Longest reply text kept in a [`Status`], in characters. The text only
 /// ever ends up in error messages and traces, so a server that sends a
 /// 60 KB `-ERR` line must not produce a 60 KB error message.
@@ -123,30 +125,6 @@ impl Status {
             })
         }
     }
-}
-
-/// Server bytes made safe for a terminal or a log: lossy UTF-8, tabs become
-/// spaces, every other control character (C0, DEL, C1) becomes U+FFFD so
-/// that a server cannot inject escape sequences into the user's terminal.
-pub fn printable(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes)
-        .chars()
-        .map(|c| match c {
-            '\t' => ' ',
-            c if c.is_control() => '\u{FFFD}',
-            c => c,
-        })
-        .collect()
-}
-
-/// [`printable`], cut to `max` characters with a trailing ellipsis.
-fn printable_capped(bytes: &[u8], max: usize) -> String {
-    let mut s = printable(bytes);
-    if let Some((idx, _)) = s.char_indices().nth(max) {
-        s.truncate(idx);
-        s.push('…');
-    }
-    s
 }
 
 fn malformed(what: &str, line: &[u8]) -> ProtoError {

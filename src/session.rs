@@ -1,0 +1,268 @@
+//! The session stage: one POP3 session with an account's server.
+//! Connect, secure the connection (implicit TLS or STLS), read the greeting
+//! and CAPA, log in, list the mailbox; then the pipelined RETR and DELE
+//! windows the fetch drives. Everything here speaks POP3; nothing here
+//! touches the filesystem or decides what to fetch.
+
+use std::io::{Read, Write};
+
+use sha2::{Digest, Sha256};
+
+use crate::account::{Account, Pipelining, TlsMode};
+use crate::auth::{self, Login};
+use crate::error::Error;
+use crate::interrupt::Interrupt;
+use crate::policy::Listed;
+use crate::protocol::session::{BodyError, Trace};
+use crate::protocol::{Capabilities, Command, ProtoError, Session};
+use crate::secret::Secret;
+use crate::transport::{self, Stream, Trust};
+
+/// Where `-vv` trace lines go; shared by every session of a run.
+pub type TraceSink = std::sync::Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How many commands may be in flight when pipelining (mpop: up to 100).
+const WINDOW: usize = 64;
+
+/// A connected (and, after [`Connection::login`], logged-in) session with
+/// what was learnt on the way.
+pub struct Connection {
+    pub session: Session<Stream>,
+    pub capa: Capabilities,
+    pub greeting: String,
+    pub apop_timestamp: Option<String>,
+    pub fingerprint: Option<String>,
+    /// How many commands may be in flight: 1 is lock-step.
+    pub window: usize,
+}
+
+/// Connect, secure the connection, read the greeting and CAPA. No login.
+pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connection, Error> {
+    let tcp = transport::connect_tcp(&account.host, account.port, account.timeout)?;
+    let trust = Trust::of(account);
+    let trace = trace.map(|sink| {
+        let sink = sink.clone();
+        let name = account.name.clone();
+        Box::new(move |line: &str| sink(&format!("{name}: {line}"))) as Trace
+    });
+    let new_session = |stream: Stream, trace: Option<Trace>| {
+        let mut s = Session::new(stream, trace);
+        s.set_line_timeout(account.timeout);
+        s
+    };
+    let (mut session, greeting) = match account.tls {
+        TlsMode::Implicit => {
+            let stream = transport::start_tls(tcp, &account.host, &trust)?;
+            let mut session = new_session(stream, trace);
+            let greeting = session.greeting()?.text;
+            (session, greeting)
+        }
+        TlsMode::Starttls => {
+            let mut session = new_session(Stream::Plain(tcp), trace);
+            let greeting = session.greeting()?.text;
+            if !session.capa()?.stls {
+                session.get_ref().abort();
+                return Err(transport::TransportError::NoStls {
+                    host: account.host.clone(),
+                }
+                .into());
+            }
+            session.command(&Command::Stls)?;
+            let (stream, trace) = session.into_parts()?;
+            let Stream::Plain(tcp) = stream else {
+                return Err(ProtoError::Malformed("STLS on an encrypted connection".into()).into());
+            };
+            let stream = transport::start_tls(tcp, &account.host, &trust)?;
+            (new_session(stream, trace), greeting)
+        }
+        TlsMode::None => {
+            let mut session = new_session(Stream::Plain(tcp), trace);
+            let greeting = session.greeting()?.text;
+            (session, greeting)
+        }
+    };
+    // After STLS this asks again, as RFC 2595 wants: what was learnt
+    // before TLS is forgotten.
+    let capa = session.capa()?;
+    let window = match account.pipelining {
+        Pipelining::On => WINDOW,
+        Pipelining::Off => 1,
+        Pipelining::Auto if capa.pipelining => WINDOW,
+        Pipelining::Auto => 1,
+    };
+    Ok(Connection {
+        apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
+        fingerprint: match session.get_ref() {
+            Stream::Tls(tls) => transport::peer_fingerprint(tls),
+            Stream::Plain(_) => None,
+        },
+        session,
+        capa,
+        greeting,
+        window,
+    })
+}
+
+impl Connection {
+    /// Close without QUIT: the server keeps every message.
+    pub fn abort(&self) {
+        self.session.get_ref().abort();
+    }
+
+    /// Cut this connection when `interrupt` fires, until the guard drops,
+    /// so that a blocked read returns at once.
+    pub fn watch<'i>(&self, interrupt: &'i Interrupt) -> Option<crate::interrupt::Watch<'i>> {
+        let socket = self.session.get_ref().shutdown_handle().ok()?;
+        Some(interrupt.watch(socket))
+    }
+
+    /// Log in with the mechanism the account and server agree on.
+    pub fn login(&mut self, account: &Account, secret: &Secret) -> Result<(), Error> {
+        let method = auth::choose(
+            account.auth,
+            &self.capa,
+            self.apop_timestamp.as_deref(),
+            &account.host,
+        )?;
+        let encrypted = self.session.get_ref().is_encrypted();
+        auth::login(
+            &mut self.session,
+            method,
+            self.apop_timestamp.as_deref(),
+            &Login {
+                host: &account.host,
+                port: account.port,
+                user: &account.user,
+                secret,
+                encrypted,
+                allow_plaintext: account.allow_plaintext,
+            },
+        )?;
+        Ok(())
+    }
+
+    /// The mailbox: UIDL and LIST joined by message number.
+    pub fn list(&mut self) -> Result<Vec<Listed>, Error> {
+        list_mailbox(&mut self.session, self.window > 1)
+    }
+
+    /// Send the RETRs due before reading the reply to `todo[i]`: keep
+    /// between half a window and a window in flight, so that the server
+    /// never waits a round trip for its next command and one write carries
+    /// many commands. `sent` counts the RETRs sent so far.
+    pub fn send_retrs(&mut self, todo: &[Listed], i: usize, sent: &mut usize) -> Result<(), Error> {
+        if refill_due(*sent, i, todo.len(), self.window) {
+            let upto = (i + self.window).min(todo.len());
+            for m in &todo[*sent..upto] {
+                self.session.send(&Command::Retr(m.msg))?;
+            }
+            *sent = upto;
+            self.session.flush()?;
+        }
+        Ok(())
+    }
+
+    /// DELE `msgs`, pipelined with the same sliding window as RETR. Returns
+    /// the ones the server accepted; a -ERR for one message (another client
+    /// removed it) only leaves that one out.
+    pub fn delete(&mut self, msgs: &[u32], interrupt: &Interrupt) -> Result<Vec<u32>, Error> {
+        let mut accepted = Vec::with_capacity(msgs.len());
+        let mut sent = 0;
+        for (i, &msg) in msgs.iter().enumerate() {
+            if interrupt.is_set() {
+                return Err(Error::Interrupted);
+            }
+            if refill_due(sent, i, msgs.len(), self.window) {
+                let upto = (i + self.window).min(msgs.len());
+                for &m in &msgs[sent..upto] {
+                    self.session.send(&Command::Dele(m))?;
+                }
+                sent = upto;
+                self.session.flush()?;
+            }
+            if self.session.read_status_any()?.ok {
+                accepted.push(msg);
+            }
+        }
+        Ok(accepted)
+    }
+}
+
+/// UIDL and LIST joined by message number. A server without UIDL gets
+/// stable synthetic UIDs from a hash of each message's headers (TOP n 0).
+fn list_mailbox<S: Read + Write>(
+    session: &mut Session<S>,
+    pipelined: bool,
+) -> Result<Vec<Listed>, Error> {
+    let (sizes, uids) = session.list_and_uidl(pipelined)?;
+    let uids = match uids {
+        Some(uids) => uids,
+        None => synthetic_uids(session, &sizes)?,
+    };
+    let mut by_msg: std::collections::HashMap<u32, String> = uids.into_iter().collect();
+    let mut listing = Vec::with_capacity(sizes.len());
+    for (msg, size) in sizes {
+        // A message in LIST but not in UIDL cannot be tracked: leave it
+        // alone rather than risk delivering it twice.
+        if let Some(uid) = by_msg.remove(&msg) {
+            listing.push(Listed { msg, uid, size });
+        }
+    }
+    Ok(listing)
+}
+
+fn synthetic_uids<S: Read + Write>(
+    session: &mut Session<S>,
+    sizes: &[(u32, u64)],
+) -> Result<Vec<(u32, String)>, Error> {
+    struct Hasher(Sha256);
+    impl Write for Hasher {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.update(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut out = Vec::with_capacity(sizes.len());
+    for &(msg, _) in sizes {
+        session.command(&Command::Top { msg, lines: 0 })?;
+        let mut h = Hasher(Sha256::new());
+        session.read_body(&mut h).map_err(|e| match e {
+            BodyError::Protocol(p) => p,
+            BodyError::Sink(io) => ProtoError::Io(io),
+        })?;
+        let digest = h.0.finalize();
+        out.push((msg, format!("sha256-{}", crate::text::hex(&digest[..16]))));
+    }
+    Ok(out)
+}
+
+/// Whether to send more commands before reading the reply to command `i`:
+/// when no more than half a window is still in flight (with a window of 1,
+/// when nothing is: lock-step).
+fn refill_due(sent: usize, i: usize, total: usize, window: usize) -> bool {
+    sent < total && sent - i <= window / 2
+}
+
+#[cfg(test)]
+mod tests {
+    use super::refill_due;
+
+    #[test]
+    fn window_of_one_is_lock_step() {
+        assert!(refill_due(0, 0, 3, 1));
+        assert!(!refill_due(1, 0, 3, 1));
+        assert!(refill_due(1, 1, 3, 1));
+        assert!(!refill_due(3, 2, 3, 1));
+    }
+
+    #[test]
+    fn window_refills_at_half() {
+        assert!(refill_due(0, 0, 1000, 64));
+        assert!(!refill_due(64, 31, 1000, 64));
+        assert!(refill_due(64, 32, 1000, 64));
+        assert!(!refill_due(1000, 999, 1000, 64));
+    }
+}
