@@ -178,8 +178,9 @@ impl Trust {
 /// Run the TLS handshake over `tcp`, verifying chain and host name (or the
 /// pinned fingerprint) before a single POP3 byte is exchanged.
 pub fn start_tls(tcp: TcpStream, host: &str, trust: &Trust) -> Result<Stream, TransportError> {
-    // Keep a handle so that a failed verification can be explained with
-    // the certificate's fingerprint.
+    // With a pin, chain verification is off and the pin is checked below;
+    // without one, a failed verification is explained with the
+    // certificate's fingerprint (see `handshake`).
     let connector = connector(trust, trust.fingerprint.is_some())?;
     let tls = handshake(&connector, host, tcp, true)?;
     if let Some(expected) = &trust.fingerprint {

@@ -1,5 +1,6 @@
 //! APOP (RFC 1939 §7): MD5 over the greeting's timestamp and the shared
-//! secret. Weak by today's standards; `auth = auto` prefers TLS + PLAIN.
+//! secret. Weak by today's standards: `auto` takes it only where the server
+//! offers neither SCRAM nor CRAM-MD5 (see [`super::choose`]).
 
 use md5::{Digest, Md5};
 

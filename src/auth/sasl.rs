@@ -5,7 +5,7 @@
 //!
 //! A [`SaslClient`] is a pure state machine: base64 challenges in, base64
 //! responses out. Sending them, and the 255-octet rule that decides whether
-//! an initial response goes on the AUTH line, belong to the session.
+//! an initial response goes on the AUTH line, belong to [`super::login`].
 //!
 //! The hashes, HMAC and PBKDF2 come from the RustCrypto crates (`md-5`,
 //! `sha1`, `sha2`, `hmac`, `pbkdf2`). SCRAM passwords are used as UTF-8

@@ -20,10 +20,6 @@ pub struct Capabilities {
     /// `LOGIN-DELAY n USER`: the value may differ per user; a CAPA after
     /// login tells the real one.
     pub login_delay_per_user: bool,
-    /// `EXPIRE` first parameter, upper-cased: `"NEVER"` or a number of days.
-    pub expire: Option<String>,
-    /// `EXPIRE n USER`: the value may differ per user (re-CAPA after login).
-    pub expire_per_user: bool,
     /// `IMPLEMENTATION` text, for display only (RFC 2449 §6.9).
     pub implementation: Option<String>,
     /// Every non-empty line as received, made printable.
@@ -71,10 +67,6 @@ impl Capabilities {
                         .and_then(|w| w.parse().ok());
                     caps.login_delay_per_user = is_user_suffix(words.next());
                 }
-                b"EXPIRE" => {
-                    caps.expire = words.next().map(|w| printable(w).to_ascii_uppercase());
-                    caps.expire_per_user = is_user_suffix(words.next());
-                }
                 b"IMPLEMENTATION" => {
                     let rest = line[tag.len()..].trim_ascii();
                     caps.implementation = (!rest.is_empty()).then(|| printable(rest));
@@ -88,17 +80,6 @@ impl Capabilities {
     /// Whether SASL mechanism `mech` was announced (case-insensitive).
     pub fn has_sasl(&self, mech: &str) -> bool {
         self.sasl.iter().any(|m| m.eq_ignore_ascii_case(mech))
-    }
-
-    /// `EXPIRE` as a number of days; `None` when absent, `NEVER` or garbled.
-    /// `Some(0)` means the server does not let mail stay (RFC 2449 §6.7).
-    pub fn expire_days(&self) -> Option<u64> {
-        let e = self.expire.as_deref()?;
-        if e.bytes().all(|b| b.is_ascii_digit()) {
-            e.parse().ok()
-        } else {
-            None
-        }
     }
 }
 
@@ -126,7 +107,6 @@ mod tests {
         assert_eq!(c.sasl, ["PLAIN", "LOGIN"]);
         assert_eq!(c.implementation.as_deref(), Some("Dovecot ready."));
         assert_eq!(c.login_delay, None);
-        assert_eq!(c.expire, None);
         assert_eq!(c.lines.len(), 10);
         assert_eq!(c.lines[8], "SASL PLAIN LOGIN");
         assert!(c.has_sasl("plain") && c.has_sasl("LOGIN"));
@@ -157,26 +137,17 @@ mod tests {
     }
 
     #[test]
-    fn login_delay_and_expire() {
+    fn login_delay() {
         let c = parse("LOGIN-DELAY 900\nEXPIRE 31 USER");
         assert_eq!(c.login_delay, Some(900));
         assert!(!c.login_delay_per_user);
-        assert_eq!(c.expire.as_deref(), Some("31"));
-        assert!(c.expire_per_user);
-        assert_eq!(c.expire_days(), Some(31));
 
         let c = parse("login-delay 60 user\nexpire never");
         assert_eq!(c.login_delay, Some(60));
         assert!(c.login_delay_per_user);
-        assert_eq!(c.expire.as_deref(), Some("NEVER"));
-        assert_eq!(c.expire_days(), None);
-
-        let c = parse("EXPIRE 0");
-        assert_eq!(c.expire_days(), Some(0));
 
         let c = parse("LOGIN-DELAY soon\nEXPIRE");
         assert_eq!(c.login_delay, None);
-        assert_eq!(c.expire, None);
         let c = parse("LOGIN-DELAY -5\nLOGIN-DELAY +5");
         assert_eq!(c.login_delay, None);
         let c = parse("LOGIN-DELAY 99999999999999999999999");

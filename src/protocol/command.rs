@@ -8,8 +8,8 @@ use crate::secret::Secret;
 use crate::text::printable;
 
 /// RFC 2449 §4: a command line is at most 255 octets including CRLF. Only
-/// AUTH continuation lines are exempt; the session uses this to decide
-/// whether an initial response fits on the AUTH line (RFC 5034 §4).
+/// AUTH continuation lines are exempt; [`crate::auth::login`] uses this to
+/// decide whether an initial response fits on the AUTH line (RFC 5034 §4).
 pub const MAX_COMMAND_LINE: usize = 255;
 
 /// What the trace shows instead of a secret.

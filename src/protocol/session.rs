@@ -163,7 +163,7 @@ impl<S: Read + Write> Session<S> {
         }
     }
 
-    /// Read one status line (the reply to `verb`), whatever it says.
+    /// Read one status line, `+OK` or `-ERR` alike.
     pub fn read_status_any(&mut self) -> Result<Status, ProtoError> {
         let line = self.read_traced_line()?;
         response::parse_status(&line)
