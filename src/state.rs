@@ -364,6 +364,96 @@ mod tests {
         assert!(e.contains(":3: damaged"), "{e}");
     }
 
+    /// The exact bytes `save` writes: the header, then one line per UID
+    /// sorted by UID, a leading '#' written as "%23".
+    #[test]
+    fn saved_bytes_are_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        let mut s = UidState::default();
+        s.mark_delivered("b", 1_700_000_100);
+        s.see("#a", 0);
+        s.see("A%25", 86_400);
+        s.save(&path).unwrap();
+        assert_eq!(
+            fs::read_to_string(&path).unwrap(),
+            "# popfetch state, one line per message: UID FIRST-SEEN(UTC) delivered|seen\n\
+             %23a 1970-01-01T00:00:00Z seen\n\
+             A%25 1970-01-02T00:00:00Z seen\n\
+             b 2023-11-14T22:15:00Z delivered\n"
+        );
+    }
+
+    /// How `load` reads lines: CRLF and a missing final newline are fine,
+    /// blank and '#' lines are skipped but counted, a later line for the
+    /// same UID wins.
+    #[test]
+    fn load_line_handling_is_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        fs::write(
+            &path,
+            "\n# c\r\nu 1970-01-01T00:00:01Z seen\r\nu 1970-01-01T00:00:02Z delivered\n\
+             %23h 1970-01-01T00:00:03Z seen",
+        )
+        .unwrap();
+        let s = UidState::load(&path).unwrap();
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s.get("u"),
+            Some(Entry {
+                first_seen: 2,
+                delivered: true
+            })
+        );
+        assert_eq!(s.get("#h").map(|e| e.first_seen), Some(3));
+        let corrupt = |text: &[u8]| {
+            fs::write(&path, text).unwrap();
+            match UidState::load(&path) {
+                Err(StateError::Corrupt { line, reason, .. }) => (line, reason),
+                other => panic!("{other:?}"),
+            }
+        };
+        // A '\r' without a '\n' after it stays part of the line.
+        assert_eq!(
+            corrupt(b"# x\n\nu 1970-01-01T00:00:01Z seen\r"),
+            (3, "status must be delivered or seen".to_string())
+        );
+        assert_eq!(
+            corrupt(b"u 1970-01-01T00:00:01Z seen extra\n"),
+            (1, "expected: UID FIRST-SEEN STATUS".to_string())
+        );
+        assert_eq!(corrupt(b"u  seen\n"), (1, "bad time".to_string()));
+        assert_eq!(
+            corrupt(b" 1970-01-01T00:00:01Z seen\n"),
+            (1, "empty UID".to_string())
+        );
+        // The first damaged line is the one reported.
+        assert_eq!(
+            corrupt(b"bad\nu 1970-01-01T00:00:01Z seen\n\xff\n"),
+            (1, "expected: UID FIRST-SEEN STATUS".to_string())
+        );
+    }
+
+    /// A line that is not UTF-8, even a comment, is a read error (not a
+    /// damaged line), as `BufRead::lines` reports it.
+    #[test]
+    fn non_utf8_state_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s");
+        fs::write(&path, b"u 1970-01-01T00:00:01Z seen\n# \xff\nbad\n").unwrap();
+        match UidState::load(&path) {
+            Err(e @ StateError::Io { action: "read", .. }) => assert_eq!(
+                e.to_string(),
+                format!(
+                    "cannot read {}: stream did not contain valid UTF-8; check that the directory exists, is writable and the disk is not full",
+                    path.display()
+                )
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
     #[test]
     fn prune_drops_absent() {
         let mut s = UidState::default();

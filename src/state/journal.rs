@@ -192,6 +192,39 @@ mod tests {
         assert_eq!(read(&p).unwrap().len(), 1);
     }
 
+    /// How `read` takes lines: bytes that are not UTF-8 are replaced, a
+    /// `D` marks the latest `B` of its UID (none: ignored), an empty line
+    /// is damaged, a torn tail is ignored whatever it holds.
+    #[test]
+    fn line_handling_is_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        let rec = |uid: &str, token: &str, done| Record {
+            uid: uid.into(),
+            token: token.into(),
+            done,
+        };
+        std::fs::write(
+            &p,
+            b"B u t1\nB u\xff t2\r\nD x\nB u t3\nD u\nD u\nB u t4\ngarbage",
+        )
+        .unwrap();
+        assert_eq!(
+            read(&p).unwrap(),
+            vec![
+                rec("u", "t1", false),
+                rec("u\u{fffd}", "t2\r", false),
+                rec("u", "t3", true),
+                rec("u", "t4", false),
+            ]
+        );
+        std::fs::write(&p, "B u t\n\nD u\n").unwrap();
+        assert!(matches!(read(&p), Err(StateError::Corrupt { line: 2, .. })));
+        std::fs::write(&p, "B u t x\n").unwrap();
+        assert!(matches!(read(&p), Err(StateError::Corrupt { line: 1, .. })));
+        assert!(read(&dir.path().join("none")).unwrap().is_empty());
+    }
+
     #[test]
     fn garbage_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
