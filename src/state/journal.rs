@@ -1,25 +1,32 @@
-//! The intent journal: before a message is delivered, popfetch writes (and
-//! fsyncs) which UID is about to land where; after a crash the next run
-//! asks the destination whether it landed, so a message is neither lost
-//! nor delivered twice.
+//! The intent journal: before a message is delivered, popfetch records
+//! which UID is about to land under which target token; after a crash the
+//! next run asks the destination whether each message it names landed, so
+//! a message is neither lost nor delivered twice.
 //!
-//! Format, one record per line, append-only:
+//! Format, one record per line, appended:
 //!
 //! ```text
 //! B <uid> <token>     about to deliver <uid>; <token> names the target
 //! D <uid>             delivered
 //! ```
 //!
-//! UIDs and tokens never contain spaces or newlines (UIDs are escaped when
-//! parsed; tokens are made by popfetch). The journal is emptied once the
-//! state file has recorded its outcome.
+//! A `B` record goes to the kernel at once and is fsynced (by
+//! [`Journal::sync`]) before the message it names becomes durable in the
+//! target. `D` records are buffered and not fsynced: a lost one only makes
+//! recovery ask the destination. UIDs and tokens never contain spaces or
+//! newlines (UIDs are escaped when parsed; tokens are made by popfetch).
+//! The journal is truncated to nothing once the state file has been saved
+//! with every outcome it records.
+//!
+//! [`parse`] and [`encode_begin`]/[`encode_done`] are pure; [`read`] and
+//! [`Journal`] do the file work around them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::StateError;
+use super::{ParseError, Reason, StateError, files};
 
 /// A delivery the journal knows about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +35,55 @@ pub struct Record {
     pub token: String,
     /// A `D` record followed the `B` record.
     pub done: bool,
+}
+
+/// Append the record `B <uid> <token>` to `out`.
+pub(crate) fn encode_begin(out: &mut Vec<u8>, uid: &str, token: &str) {
+    for part in [b"B ", uid.as_bytes(), b" ", token.as_bytes(), b"\n"] {
+        out.extend_from_slice(part);
+    }
+}
+
+/// Append the record `D <uid>` to `out`.
+pub(crate) fn encode_done(out: &mut Vec<u8>, uid: &str) {
+    for part in [b"D ", uid.as_bytes(), b"\n"] {
+        out.extend_from_slice(part);
+    }
+}
+
+/// The records in the bytes of a journal, in the order of their `B`
+/// records. A `D` record marks the latest `B` record of its UID as done (a
+/// `D` without one is ignored). Bytes that are not UTF-8 are replaced by
+/// U+FFFD. A torn last line (no '\n': the crash hit while writing it) is
+/// ignored: its fsync never completed, so nothing was delivered under it.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Record>, ParseError> {
+    let mut records: Vec<Record> = Vec::new();
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            break; // torn tail
+        };
+        let line = String::from_utf8_lossy(line);
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["B", uid, token] => records.push(Record {
+                uid: uid.to_string(),
+                token: token.to_string(),
+                done: false,
+            }),
+            ["D", uid] => {
+                if let Some(r) = records.iter_mut().rev().find(|r| r.uid == *uid) {
+                    r.done = true;
+                }
+            }
+            _ => {
+                return Err(ParseError {
+                    line: i + 1,
+                    reason: Reason::NotJournalRecord,
+                });
+            }
+        }
+    }
+    Ok(records)
 }
 
 pub struct Journal {
@@ -64,8 +120,7 @@ impl Journal {
     /// here), durable after the next [`Journal::sync`], which must come
     /// before the message becomes durable in the target.
     pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
-        writeln!(self.buf, "B {uid} {token}")
-            .map_err(|e| StateError::io("write", &self.path, e))?;
+        encode_begin(&mut self.buf, uid, token);
         self.write_out()
     }
 
@@ -83,7 +138,8 @@ impl Journal {
     /// recovery asks the destination, which already holds the message
     /// durably.
     pub fn done(&mut self, uid: &str) -> Result<(), StateError> {
-        writeln!(self.buf, "D {uid}").map_err(|e| StateError::io("write", &self.path, e))
+        encode_done(&mut self.buf, uid);
+        Ok(())
     }
 
     /// Empty the journal once the state file holds every outcome.
@@ -96,55 +152,13 @@ impl Journal {
     }
 }
 
-/// Read every record left by earlier runs. A torn last line (the crash hit
-/// while writing it) is ignored: its fsync never completed, so nothing was
-/// delivered under it.
+/// Read every record left by earlier runs (see [`parse`]); a missing
+/// journal has none.
 pub fn read(path: &Path) -> Result<Vec<Record>, StateError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StateError::io("read", path, e)),
-    };
-    let mut records: Vec<Record> = Vec::new();
-    let mut reader = BufReader::new(file);
-    let mut buf = Vec::new();
-    let mut lineno = 0;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| StateError::io("read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        lineno += 1;
-        if buf.last() != Some(&b'\n') {
-            break; // torn tail
-        }
-        buf.pop();
-        let line = String::from_utf8_lossy(&buf);
-        let fields: Vec<&str> = line.split(' ').collect();
-        match fields.as_slice() {
-            ["B", uid, token] => records.push(Record {
-                uid: uid.to_string(),
-                token: token.to_string(),
-                done: false,
-            }),
-            ["D", uid] => {
-                if let Some(r) = records.iter_mut().rev().find(|r| r.uid == *uid) {
-                    r.done = true;
-                }
-            }
-            _ => {
-                return Err(StateError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: lineno,
-                    reason: "not a journal record".into(),
-                });
-            }
-        }
+    match files::read_if_exists(path)? {
+        Some(bytes) => parse(&bytes).map_err(|e| StateError::damaged(path, e)),
+        None => Ok(Vec::new()),
     }
-    Ok(records)
 }
 
 #[cfg(test)]
