@@ -7,7 +7,7 @@
 //! there is 0700 (directories) or 0600 (files), whatever the umask.
 //!
 //! The UID table is read and written by pure functions over bytes
-//! ([`UidState::parse`], [`UidState::render`]); [`UidState::load`] and
+//! (`UidState::parse`, `UidState::render`); [`UidState::load`] and
 //! [`UidState::save`] only do the file work around them.
 
 mod files;
