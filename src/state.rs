@@ -332,6 +332,7 @@ mod tests {
             text.contains("uid2 2023-11-14T22:15:00Z delivered"),
             "{text}"
         );
+        assert_eq!(fs::read(&path).unwrap(), s.render());
         assert_eq!(UidState::load(&path).unwrap(), s);
         let mode = fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
@@ -397,21 +398,21 @@ mod tests {
         assert!(e.contains(":3: damaged"), "{e}");
     }
 
-    /// The exact bytes `save` writes: the header, then one line per UID
-    /// sorted by UID, a leading '#' written as "%23".
+    /// The exact bytes of the state file: the header, then one line per
+    /// UID sorted by UID (before "%23" is put for a leading '#', so "#z"
+    /// comes before "$a"), the time in RFC 3339 UTC.
     #[test]
-    fn saved_bytes_are_pinned() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("s");
+    fn rendered_bytes_are_pinned() {
         let mut s = UidState::default();
         s.mark_delivered("b", 1_700_000_100);
-        s.see("#a", 0);
+        s.see("$a", 0);
+        s.see("#z", 0);
         s.see("A%25", 86_400);
-        s.save(&path).unwrap();
         assert_eq!(
-            fs::read_to_string(&path).unwrap(),
+            String::from_utf8(s.render()).unwrap(),
             "# popfetch state, one line per message: UID FIRST-SEEN(UTC) delivered|seen\n\
-             %23a 1970-01-01T00:00:00Z seen\n\
+             %23z 1970-01-01T00:00:00Z seen\n\
+             $a 1970-01-01T00:00:00Z seen\n\
              A%25 1970-01-02T00:00:00Z seen\n\
              b 2023-11-14T22:15:00Z delivered\n"
         );
@@ -447,25 +448,29 @@ mod tests {
                 other => panic!("{other:?}"),
             }
         };
-        // A '\r' without a '\n' after it stays part of the line.
-        assert_eq!(
-            corrupt(b"# x\n\nu 1970-01-01T00:00:01Z seen\r"),
-            (3, "status must be delivered or seen".to_string())
-        );
-        assert_eq!(
-            corrupt(b"u 1970-01-01T00:00:01Z seen extra\n"),
-            (1, "expected: UID FIRST-SEEN STATUS".to_string())
-        );
-        assert_eq!(corrupt(b"u  seen\n"), (1, "bad time".to_string()));
-        assert_eq!(
-            corrupt(b" 1970-01-01T00:00:01Z seen\n"),
-            (1, "empty UID".to_string())
-        );
-        // The first damaged line is the one reported.
-        assert_eq!(
-            corrupt(b"bad\nu 1970-01-01T00:00:01Z seen\n\xff\n"),
-            (1, "expected: UID FIRST-SEEN STATUS".to_string())
-        );
+        for (text, line, reason) in [
+            // A '\r' without a '\n' after it stays part of the line.
+            (
+                &b"# x\n\nu 1970-01-01T00:00:01Z seen\r"[..],
+                3,
+                "status must be delivered or seen",
+            ),
+            (
+                b"u 1970-01-01T00:00:01Z seen extra\n",
+                1,
+                "expected: UID FIRST-SEEN STATUS",
+            ),
+            (b"u  seen\n", 1, "bad time"),
+            (b" 1970-01-01T00:00:01Z seen\n", 1, "empty UID"),
+            // The first damaged line is the one reported.
+            (
+                b"bad\nu 1970-01-01T00:00:01Z seen\n\xff\n",
+                1,
+                "expected: UID FIRST-SEEN STATUS",
+            ),
+        ] {
+            assert_eq!(corrupt(text), (line, reason.to_string()), "{text:?}");
+        }
     }
 
     /// A line that is not UTF-8, even a comment, is a read error (not a
