@@ -56,8 +56,8 @@ impl StateError {
     }
 
     /// The error for a damaged line of the file at `path`. A state line
-    /// that is not UTF-8 is reported as a read error, the way reading the
-    /// file line by line as text always reported it.
+    /// that is not UTF-8 is a read error ("stream did not contain valid
+    /// UTF-8"), not a damaged line.
     fn damaged(path: &Path, e: ParseError) -> Self {
         match e.reason {
             Reason::NotUtf8 => StateError::io(
@@ -473,8 +473,8 @@ mod tests {
         }
     }
 
-    /// A line that is not UTF-8, even a comment, is a read error (not a
-    /// damaged line), as `BufRead::lines` reports it.
+    /// A line that is not UTF-8, even a comment, is a read error, not a
+    /// damaged line.
     #[test]
     fn non_utf8_state_is_a_read_error() {
         let dir = tempfile::tempdir().unwrap();

@@ -55,7 +55,9 @@ pub(crate) fn encode_done(out: &mut Vec<u8>, uid: &str) {
 /// records. A `D` record marks the latest `B` record of its UID as done (a
 /// `D` without one is ignored). Bytes that are not UTF-8 are replaced by
 /// U+FFFD. A torn last line (no '\n': the crash hit while writing it) is
-/// ignored: its fsync never completed, so nothing was delivered under it.
+/// ignored: a `B` record is fsynced whole before its message becomes
+/// durable, so a torn one names nothing that landed; a torn `D` record
+/// only leaves recovery to ask the destination.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Record>, ParseError> {
     let mut records: Vec<Record> = Vec::new();
     for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
