@@ -184,4 +184,174 @@ mod tests {
         };
         assert_eq!(deletions(&l, &st, &pol, now), [1]);
     }
+
+    mod properties {
+        use std::collections::{HashMap, HashSet};
+
+        use proptest::prelude::*;
+
+        use super::super::{Listed, deletions, plan};
+        use crate::account::Policy;
+        use crate::state::UidState;
+
+        const DAY: i64 = 86_400;
+
+        /// UIDs from a tiny alphabet, so that a listing repeats one often.
+        fn uid() -> impl Strategy<Value = String> {
+            prop::sample::select(vec!["a", "b", "c", "d", "e", "f"]).prop_map(String::from)
+        }
+
+        /// A listing as LIST and UIDL give it: message numbers rising, with
+        /// gaps where messages went; UIDs may repeat.
+        fn listing() -> impl Strategy<Value = Vec<Listed>> {
+            proptest::collection::vec((1u32..4, uid(), 0u64..2_000), 0..16).prop_map(|rows| {
+                let mut msg = 0;
+                rows.into_iter()
+                    .map(|(gap, uid, size)| {
+                        msg += gap;
+                        Listed { msg, uid, size }
+                    })
+                    .collect()
+            })
+        }
+
+        /// Some UIDs seen, some of those delivered, at times up to 200 days.
+        fn state() -> impl Strategy<Value = UidState> {
+            proptest::collection::vec((uid(), 0..200 * DAY, any::<bool>()), 0..8).prop_map(|rows| {
+                let mut st = UidState::default();
+                for (uid, first_seen, delivered) in rows {
+                    st.see(&uid, first_seen);
+                    if delivered {
+                        st.mark_delivered(&uid, first_seen);
+                    }
+                }
+                st
+            })
+        }
+
+        fn policy() -> impl Strategy<Value = Policy> {
+            (
+                any::<bool>(),
+                proptest::option::of(0u32..60),
+                proptest::option::of(0u64..2_000),
+                proptest::option::of(0usize..8),
+                any::<bool>(),
+            )
+                .prop_map(
+                    |(keep, delete_after_days, max_size, max_messages, fetch_all)| Policy {
+                        keep,
+                        delete_after_days,
+                        max_size,
+                        max_messages,
+                        fetch_all,
+                    },
+                )
+        }
+
+        fn counts(listing: &[Listed]) -> HashMap<&str, usize> {
+            let mut count = HashMap::new();
+            for m in listing {
+                *count.entry(m.uid.as_str()).or_default() += 1;
+            }
+            count
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(1024))]
+
+            #[test]
+            fn deletions_take_only_delivered_singly_listed_messages(
+                listing in listing(),
+                st in state(),
+                pol in policy(),
+                now in 0..300 * DAY,
+            ) {
+                let by_msg: HashMap<u32, &Listed> = listing.iter().map(|m| (m.msg, m)).collect();
+                let count = counts(&listing);
+                let doomed = deletions(&listing, &st, &pol, now);
+                for msg in &doomed {
+                    let m = by_msg[msg];
+                    prop_assert!(st.is_delivered(&m.uid), "{m:?} is not delivered");
+                    prop_assert_eq!(count[m.uid.as_str()], 1, "{:?} is listed more than once", m);
+                }
+                if pol.keep && pol.delete_after_days.is_none() {
+                    prop_assert!(doomed.is_empty());
+                }
+                // And every such message is deleted when the policy says so.
+                let due: Vec<u32> = listing
+                    .iter()
+                    .filter(|m| count[m.uid.as_str()] == 1)
+                    .filter(|m| {
+                        st.get(&m.uid).is_some_and(|e| {
+                            e.delivered
+                                && (!pol.keep
+                                    || pol.delete_after_days.is_some_and(|d| {
+                                        now - e.first_seen > i64::from(d) * DAY
+                                    }))
+                        })
+                    })
+                    .map(|m| m.msg)
+                    .collect();
+                prop_assert_eq!(doomed, due);
+            }
+
+            #[test]
+            fn plan_accounts_for_every_new_uid_once(
+                listing in listing(),
+                st in state(),
+                pol in policy(),
+            ) {
+                let p = plan(&listing, &st, &pol);
+                let fetched: Vec<&str> = p.fetch.iter().map(|m| m.uid.as_str()).collect();
+                let unique: HashSet<&str> = fetched.iter().copied().collect();
+                prop_assert_eq!(unique.len(), fetched.len(), "a UID fetched twice: {:?}", fetched);
+                if !pol.fetch_all {
+                    prop_assert!(p.fetch.iter().all(|m| !st.is_delivered(&m.uid)));
+                }
+                if let Some(max) = pol.max_size {
+                    prop_assert!(p.fetch.iter().all(|m| m.size <= max));
+                    prop_assert!(p.too_big.iter().all(|m| m.size > max));
+                } else {
+                    prop_assert!(p.too_big.is_empty());
+                }
+                if let Some(max) = pol.max_messages {
+                    prop_assert!(p.fetch.len() <= max);
+                    prop_assert!(p.held_back == 0 || p.fetch.len() == max);
+                } else {
+                    prop_assert_eq!(p.held_back, 0);
+                }
+
+                // Each UID's first listing is the one that counts; a new one
+                // is fetched, too big or held back, every later listing of
+                // it is a duplicate.
+                let mut firsts: Vec<&Listed> = Vec::new();
+                for m in &listing {
+                    if !firsts.iter().any(|f| f.uid == m.uid) {
+                        firsts.push(m);
+                    }
+                }
+                let new: Vec<&Listed> = firsts
+                    .into_iter()
+                    .filter(|m| pol.fetch_all || !st.is_delivered(&m.uid))
+                    .collect();
+                prop_assert_eq!(p.duplicates, listing.len() - counts(&listing).len());
+                prop_assert_eq!(p.fetch.len() + p.too_big.len() + p.held_back, new.len());
+                let placed: Vec<&Listed> = p.fetch.iter().chain(&p.too_big).collect();
+                for m in &new {
+                    let n = placed.iter().filter(|x| x.uid == m.uid).count();
+                    prop_assert!(n <= 1, "{m:?} placed {n} times");
+                    prop_assert!(n == 0 || placed.iter().any(|x| x == m), "{m:?} not at its first listing");
+                }
+                // Oldest first: what is fetched is the first `max_messages`
+                // of the new ones that are not too big.
+                let fitting: Vec<&Listed> = new
+                    .iter()
+                    .copied()
+                    .filter(|m| pol.max_size.is_none_or(|max| m.size <= max))
+                    .collect();
+                let want = pol.max_messages.unwrap_or(usize::MAX).min(fitting.len());
+                prop_assert_eq!(p.fetch.iter().collect::<Vec<_>>(), fitting[..want].to_vec());
+            }
+        }
+    }
 }

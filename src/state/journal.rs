@@ -1,25 +1,32 @@
-//! The intent journal: before a message is delivered, popfetch writes (and
-//! fsyncs) which UID is about to land where; after a crash the next run
-//! asks the destination whether it landed, so a message is neither lost
-//! nor delivered twice.
+//! The intent journal: before a message is delivered, popfetch records
+//! which UID is about to land under which target token; after a crash the
+//! next run asks the destination whether each message it names landed, so
+//! a message is neither lost nor delivered twice.
 //!
-//! Format, one record per line, append-only:
+//! Format, one record per line, appended:
 //!
 //! ```text
 //! B <uid> <token>     about to deliver <uid>; <token> names the target
 //! D <uid>             delivered
 //! ```
 //!
-//! UIDs and tokens never contain spaces or newlines (UIDs are escaped when
-//! parsed; tokens are made by popfetch). The journal is emptied once the
-//! state file has recorded its outcome.
+//! A `B` record goes to the kernel at once and is fsynced (by
+//! [`Journal::sync`]) before the message it names becomes durable in the
+//! target. `D` records are buffered and not fsynced: a lost one only makes
+//! recovery ask the destination. UIDs and tokens never contain spaces or
+//! newlines (UIDs are escaped when parsed; tokens are made by popfetch).
+//! The journal is truncated to nothing once the state file has been saved
+//! with every outcome it records.
+//!
+//! [`parse`] and [`encode_begin`]/[`encode_done`] are pure; [`read`] and
+//! [`Journal`] do the file work around them.
 
 use std::fs::{File, OpenOptions};
-use std::io::{self, BufRead, BufReader, Write};
+use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
-use super::StateError;
+use super::{ParseError, Reason, StateError, files};
 
 /// A delivery the journal knows about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,6 +35,57 @@ pub struct Record {
     pub token: String,
     /// A `D` record followed the `B` record.
     pub done: bool,
+}
+
+/// Append the record `B <uid> <token>` to `out`.
+pub(crate) fn encode_begin(out: &mut Vec<u8>, uid: &str, token: &str) {
+    for part in [b"B ", uid.as_bytes(), b" ", token.as_bytes(), b"\n"] {
+        out.extend_from_slice(part);
+    }
+}
+
+/// Append the record `D <uid>` to `out`.
+pub(crate) fn encode_done(out: &mut Vec<u8>, uid: &str) {
+    for part in [b"D ", uid.as_bytes(), b"\n"] {
+        out.extend_from_slice(part);
+    }
+}
+
+/// The records in the bytes of a journal, in the order of their `B`
+/// records. A `D` record marks the latest `B` record of its UID as done (a
+/// `D` without one is ignored). Bytes that are not UTF-8 are replaced by
+/// U+FFFD. A torn last line (no '\n': the crash hit while writing it) is
+/// ignored: a `B` record is fsynced whole before its message becomes
+/// durable, so a torn one names nothing that landed; a torn `D` record
+/// only leaves recovery to ask the destination.
+pub(crate) fn parse(bytes: &[u8]) -> Result<Vec<Record>, ParseError> {
+    let mut records: Vec<Record> = Vec::new();
+    for (i, line) in bytes.split_inclusive(|&b| b == b'\n').enumerate() {
+        let Some(line) = line.strip_suffix(b"\n") else {
+            break; // torn tail
+        };
+        let line = String::from_utf8_lossy(line);
+        let fields: Vec<&str> = line.split(' ').collect();
+        match fields.as_slice() {
+            ["B", uid, token] => records.push(Record {
+                uid: uid.to_string(),
+                token: token.to_string(),
+                done: false,
+            }),
+            ["D", uid] => {
+                if let Some(r) = records.iter_mut().rev().find(|r| r.uid == *uid) {
+                    r.done = true;
+                }
+            }
+            _ => {
+                return Err(ParseError {
+                    line: i + 1,
+                    reason: Reason::NotJournalRecord,
+                });
+            }
+        }
+    }
+    Ok(records)
 }
 
 pub struct Journal {
@@ -64,8 +122,7 @@ impl Journal {
     /// here), durable after the next [`Journal::sync`], which must come
     /// before the message becomes durable in the target.
     pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
-        writeln!(self.buf, "B {uid} {token}")
-            .map_err(|e| StateError::io("write", &self.path, e))?;
+        encode_begin(&mut self.buf, uid, token);
         self.write_out()
     }
 
@@ -83,7 +140,8 @@ impl Journal {
     /// recovery asks the destination, which already holds the message
     /// durably.
     pub fn done(&mut self, uid: &str) -> Result<(), StateError> {
-        writeln!(self.buf, "D {uid}").map_err(|e| StateError::io("write", &self.path, e))
+        encode_done(&mut self.buf, uid);
+        Ok(())
     }
 
     /// Empty the journal once the state file holds every outcome.
@@ -96,55 +154,13 @@ impl Journal {
     }
 }
 
-/// Read every record left by earlier runs. A torn last line (the crash hit
-/// while writing it) is ignored: its fsync never completed, so nothing was
-/// delivered under it.
+/// Read every record left by earlier runs (see [`parse`]); a missing
+/// journal has none.
 pub fn read(path: &Path) -> Result<Vec<Record>, StateError> {
-    let file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(StateError::io("read", path, e)),
-    };
-    let mut records: Vec<Record> = Vec::new();
-    let mut reader = BufReader::new(file);
-    let mut buf = Vec::new();
-    let mut lineno = 0;
-    loop {
-        buf.clear();
-        let n = reader
-            .read_until(b'\n', &mut buf)
-            .map_err(|e| StateError::io("read", path, e))?;
-        if n == 0 {
-            break;
-        }
-        lineno += 1;
-        if buf.last() != Some(&b'\n') {
-            break; // torn tail
-        }
-        buf.pop();
-        let line = String::from_utf8_lossy(&buf);
-        let fields: Vec<&str> = line.split(' ').collect();
-        match fields.as_slice() {
-            ["B", uid, token] => records.push(Record {
-                uid: uid.to_string(),
-                token: token.to_string(),
-                done: false,
-            }),
-            ["D", uid] => {
-                if let Some(r) = records.iter_mut().rev().find(|r| r.uid == *uid) {
-                    r.done = true;
-                }
-            }
-            _ => {
-                return Err(StateError::Corrupt {
-                    path: path.to_path_buf(),
-                    line: lineno,
-                    reason: "not a journal record".into(),
-                });
-            }
-        }
+    match files::read_if_exists(path)? {
+        Some(bytes) => parse(&bytes).map_err(|e| StateError::damaged(path, e)),
+        None => Ok(Vec::new()),
     }
-    Ok(records)
 }
 
 #[cfg(test)]
@@ -160,6 +176,13 @@ mod tests {
         j.done("u1").unwrap();
         j.begin("u2", "t2").unwrap();
         j.done("u2").unwrap();
+        // What is written is what the encoders make.
+        let mut written = Vec::new();
+        encode_begin(&mut written, "u1", "t1");
+        encode_done(&mut written, "u1");
+        encode_begin(&mut written, "u2", "t2");
+        assert_eq!(written, b"B u1 t1\nD u1\nB u2 t2\n");
+        assert_eq!(std::fs::read(&p).unwrap(), written);
         // The last D record is still buffered; B records never are.
         let r = read(&p).unwrap();
         assert_eq!(
@@ -192,11 +215,149 @@ mod tests {
         assert_eq!(read(&p).unwrap().len(), 1);
     }
 
+    /// How `read` takes lines: bytes that are not UTF-8 are replaced, a
+    /// `D` marks the latest `B` of its UID (none: ignored), an empty line
+    /// is damaged, a torn tail is ignored whatever it holds.
+    #[test]
+    fn line_handling_is_pinned() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        let rec = |uid: &str, token: &str, done| Record {
+            uid: uid.into(),
+            token: token.into(),
+            done,
+        };
+        std::fs::write(
+            &p,
+            b"B u t1\nB u\xff t2\r\nD x\nB u t3\nD u\nD u\nB u t4\ngarbage",
+        )
+        .unwrap();
+        assert_eq!(
+            read(&p).unwrap(),
+            vec![
+                rec("u", "t1", false),
+                rec("u\u{fffd}", "t2\r", false),
+                rec("u", "t3", true),
+                rec("u", "t4", false),
+            ]
+        );
+        std::fs::write(&p, "B u t\n\nD u\n").unwrap();
+        assert!(matches!(read(&p), Err(StateError::Corrupt { line: 2, .. })));
+        std::fs::write(&p, "B u t x\n").unwrap();
+        assert!(matches!(read(&p), Err(StateError::Corrupt { line: 1, .. })));
+        assert!(read(&dir.path().join("none")).unwrap().is_empty());
+    }
+
     #[test]
     fn garbage_is_corrupt() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("j");
         std::fs::write(&p, "B u1 t1\nwhat\n").unwrap();
         assert!(matches!(read(&p), Err(StateError::Corrupt { line: 2, .. })));
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{Record, encode_begin, encode_done, parse};
+
+        #[derive(Debug, Clone)]
+        enum Op {
+            Begin(String, String),
+            Done(String),
+        }
+
+        /// UIDs and tokens: anything without a space or a newline. UIDs
+        /// come mostly from a tiny alphabet, so that `D` records meet
+        /// their `B` records (and repeated ones) often.
+        fn op() -> impl Strategy<Value = Op> {
+            let uid = prop_oneof![3 => "[ab]", 1 => "[^ \n]{0,8}"];
+            prop_oneof![
+                (uid.clone(), "[^ \n]{0,12}").prop_map(|(u, t)| Op::Begin(u, t)),
+                uid.prop_map(Op::Done),
+            ]
+        }
+
+        fn encode(ops: &[Op]) -> Vec<u8> {
+            let mut out = Vec::new();
+            for op in ops {
+                match op {
+                    Op::Begin(uid, token) => encode_begin(&mut out, uid, token),
+                    Op::Done(uid) => encode_done(&mut out, uid),
+                }
+            }
+            out
+        }
+
+        /// The records `ops` leave: one per `B`, done when a `D` of its UID
+        /// follows before the next `B` of that UID.
+        fn expected(ops: &[Op]) -> Vec<Record> {
+            ops.iter()
+                .enumerate()
+                .filter_map(|(i, op)| {
+                    let Op::Begin(uid, token) = op else {
+                        return None;
+                    };
+                    let done = ops[i + 1..]
+                        .iter()
+                        .take_while(|o| !matches!(o, Op::Begin(u, _) if u == uid))
+                        .any(|o| matches!(o, Op::Done(u) if u == uid));
+                    Some(Record {
+                        uid: uid.clone(),
+                        token: token.clone(),
+                        done,
+                    })
+                })
+                .collect()
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn parse_reads_what_encode_wrote(ops in proptest::collection::vec(op(), 0..24)) {
+                prop_assert_eq!(parse(&encode(&ops)), Ok(expected(&ops)));
+            }
+
+            /// A crash can stop the journal after any byte: what parses is
+            /// what the complete lines say, the torn one ignored, and its
+            /// `B` records are a prefix of the whole journal's.
+            #[test]
+            fn a_journal_cut_anywhere_reads_as_its_complete_lines(
+                ops in proptest::collection::vec(op(), 0..24)
+            ) {
+                let bytes = encode(&ops);
+                let whole = parse(&bytes).unwrap();
+                for cut in 0..=bytes.len() {
+                    let complete = bytes[..cut].iter().filter(|&&b| b == b'\n').count();
+                    let records = parse(&bytes[..cut]);
+                    prop_assert_eq!(records.as_ref(), Ok(&expected(&ops[..complete])));
+                    let records = records.unwrap();
+                    prop_assert!(records
+                        .iter()
+                        .zip(&whole)
+                        .all(|(r, w)| (&r.uid, &r.token) == (&w.uid, &w.token)));
+                    prop_assert!(records.len() <= whole.len());
+                }
+            }
+
+            #[test]
+            fn parse_never_panics(
+                bytes in prop_oneof![
+                    proptest::collection::vec(any::<u8>(), 0..300),
+                    proptest::collection::vec(
+                        prop::sample::select(vec![
+                            &b"B"[..], b"D", b" ", b"\n", b"u", b"t", b"\r", b"\xff",
+                        ]),
+                        0..60,
+                    )
+                    .prop_map(|p| p.concat()),
+                ]
+            ) {
+                if let Err(e) = parse(&bytes) {
+                    prop_assert!(e.line >= 1 && e.line <= bytes.split(|&b| b == b'\n').count());
+                }
+            }
+        }
     }
 }

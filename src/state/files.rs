@@ -1,0 +1,107 @@
+//! Where a mailbox's state files live and the filesystem helpers the state,
+//! the journal and the delivery targets share: private directories, file
+//! names escaped from untrusted strings, and directory fsync.
+
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use super::StateError;
+
+/// The paths of one mailbox's state files.
+#[derive(Debug, Clone)]
+pub struct Paths {
+    pub dir: PathBuf,
+    pub state: PathBuf,
+    pub journal: PathBuf,
+    pub lock: PathBuf,
+}
+
+impl Paths {
+    pub fn new(dir: &Path, mailbox_id: &str) -> Self {
+        let key = escape_file_name(mailbox_id);
+        Paths {
+            dir: dir.to_path_buf(),
+            state: dir.join(format!("{key}.state")),
+            journal: dir.join(format!("{key}.journal")),
+            lock: dir.join(format!("{key}.lock")),
+        }
+    }
+
+    /// Create the state directory (0700) if needed.
+    pub fn ensure_dir(&self) -> Result<(), StateError> {
+        create_private_dir(&self.dir).map_err(|e| StateError::io("create", &self.dir, e))
+    }
+}
+
+/// Create a directory and its parents; the ones created are 0700.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
+        create_private_dir(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Escape a string into a safe, reversible file name: `[A-Za-z0-9._@+-]`
+/// stay, everything else becomes `%XX`.
+pub fn escape_file_name(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"._@+-".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    // "." and ".." alone would be directory names.
+    if out.starts_with('.') {
+        out.replace_range(0..1, "%2E");
+    }
+    out
+}
+
+/// fsync a directory so that a rename or create in it is durable.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// The whole content of `path`, or `None` if there is no such file.
+pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
+    match fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(StateError::io("read", path, e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_escaped() {
+        assert_eq!(
+            escape_file_name("alice@pop.example.com:995"),
+            "alice@pop.example.com%3A995"
+        );
+        assert_eq!(escape_file_name("../x/y"), "%2E.%2Fx%2Fy");
+        assert_eq!(escape_file_name("a b"), "a%20b");
+    }
+
+    #[test]
+    fn private_dirs() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().join("a/b");
+        create_private_dir(&d).unwrap();
+        let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o700);
+    }
+}
