@@ -2,25 +2,18 @@
 //!
 //! ## Format
 //!
-//! Each message is appended as `From <sender> <date>\n`, the message with
-//! every line matching `>*From ` given one more `>` (so quoting reverses
-//! exactly: drop one `>` from every line matching `>+From `), a newline if
-//! the message lacked a final one, and one empty line. The sender is the
-//! envelope sender (Return-Path, else From, else `MAILER-DAEMON`; never a
-//! word with spaces), the date is the delivery time in UTC, asctime style
+//! Each message is appended as `From <sender> <date>\n`, the message
+//! quoted as mboxrd ([`format`]), a newline if the message lacked a final
+//! one, and one empty line. The sender is the envelope sender
+//! (Return-Path, else From, else `MAILER-DAEMON`; never a word with
+//! spaces), the date is the delivery time in UTC, asctime style
 //! (`Thu Jan  4 09:05:01 2024`), as Dovecot writes it.
 //!
 //! ## Locking
 //!
-//! While appending (and while recovery looks at the file) popfetch holds,
-//! in this order, the dotlock `<mbox>.lock` (created with O_EXCL, holding
-//! `<pid>:<host>`; a lock older than five minutes, or left by a process of
-//! this host that no longer exists, is stale and removed; skipped where the
-//! directory does not let us create it, as /var/mail often does not) and
-//! an fcntl write lock on the whole file: procmail, Dovecot and mutt use
-//! the same pair. Waiting for either is bounded. Inside one process a
-//! mutex serializes mbox work too, since fcntl locks do not exclude
-//! threads of the same process.
+//! While appending, and while recovery looks at the file, popfetch holds
+//! the mbox's dotlock and an fcntl lock on it, as procmail, Dovecot and
+//! mutt do ([`lock`]).
 //!
 //! ## The protocol, and what a crash at any instant leaves
 //!
@@ -65,32 +58,20 @@
 //! failed (step 4); the first delivery of the next run retries the cut.
 //! Every fsync above is what makes the same true after a power failure.
 
+mod format;
+mod lock;
+
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
-
-use rustix::fs::FlockOperation;
+use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::{Entry, HeaderCapture, Sender, SpoolDir, spool_io};
+use super::envelope::{Entry, HeaderCapture, SpoolDir, spool_io};
 use crate::state::{create_private_dir, sync_dir};
-
-/// How long to wait for another program's lock on the mbox.
-const LOCK_WAIT: Duration = Duration::from_secs(60);
-
-/// A dotlock older than this was left by a program that died.
-const DOTLOCK_STALE: Duration = Duration::from_secs(5 * 60);
-
-/// Serializes mbox work inside this process (fcntl locks do not).
-static MBOX_MUTEX: Mutex<()> = Mutex::new(());
-
-fn process_lock() -> MutexGuard<'static, ()> {
-    // A panic elsewhere while holding it leaves nothing to repair.
-    MBOX_MUTEX.lock().unwrap_or_else(|e| e.into_inner())
-}
+use format::{FromQuoter, from_line};
+use lock::{LOCK_WAIT, MboxLock, process_lock};
 
 pub struct Mbox {
     path: PathBuf,
@@ -445,187 +426,6 @@ fn first_line_len(spool: &File) -> io::Result<u64> {
         .map_or(n, |i| i + 1) as u64)
 }
 
-/// The dotlock and the fcntl lock on an mbox, released on drop.
-struct MboxLock {
-    file: File,
-    dotlock: Option<PathBuf>,
-}
-
-impl MboxLock {
-    fn acquire(path: &Path, wait: Duration) -> Result<MboxLock, DeliverError> {
-        let deadline = Instant::now() + wait;
-        let dotlock = take_dotlock(path, deadline, wait)?;
-        let locked = |dotlock| DeliverError::MboxLocked {
-            path: path.to_path_buf(),
-            dotlock,
-            waited: wait.as_secs(),
-        };
-        let io_err = |source| DeliverError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        // Built before the fcntl lock so that failures release the dotlock.
-        let mut lock = MboxLock {
-            file: open_mbox(path).map_err(io_err)?,
-            dotlock,
-        };
-        loop {
-            match rustix::fs::fcntl_lock(&lock.file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
-                    if Instant::now() >= deadline {
-                        return Err(locked(false));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-                Err(e) => return Err(io_err(e.into())),
-            }
-            // A mail reader may have replaced the file while we waited:
-            // the lock must be on the file the path names.
-            let ours = lock.file.metadata().map_err(io_err)?;
-            match fs::metadata(path) {
-                Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok(lock),
-                _ => lock.file = open_mbox(path).map_err(io_err)?,
-            }
-        }
-    }
-}
-
-impl Drop for MboxLock {
-    fn drop(&mut self) {
-        let _ = rustix::fs::fcntl_lock(&self.file, FlockOperation::Unlock);
-        if let Some(d) = &self.dotlock {
-            let _ = fs::remove_file(d);
-        }
-    }
-}
-
-fn dotlock_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".lock");
-    PathBuf::from(s)
-}
-
-/// Create `<mbox>.lock`, waiting for another holder until `deadline`.
-/// `None` when the directory does not let us create it (then the fcntl
-/// lock alone protects the append, as with procmail and mutt).
-fn take_dotlock(
-    path: &Path,
-    deadline: Instant,
-    wait: Duration,
-) -> Result<Option<PathBuf>, DeliverError> {
-    let lock = dotlock_path(path);
-    loop {
-        match create_dotlock(&lock) {
-            Ok(true) => return Ok(Some(lock)),
-            Ok(false) => {
-                if dotlock_is_stale(&lock) {
-                    let _ = fs::remove_file(&lock);
-                    continue;
-                }
-                if Instant::now() >= deadline {
-                    return Err(DeliverError::MboxLocked {
-                        path: path.to_path_buf(),
-                        dotlock: true,
-                        waited: wait.as_secs(),
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(source) => {
-                return Err(DeliverError::Write { path: lock, source });
-            }
-        }
-    }
-}
-
-/// Make the lock file appear with its owner already in it, so that a
-/// kill at any instant never leaves an anonymous lock that only time
-/// would clear: write a private file, then hard-link it into place.
-/// `Ok(false)` when someone holds the lock.
-fn create_dotlock(lock: &Path) -> io::Result<bool> {
-    let owner = format!("{}:{}\n", std::process::id(), hostname());
-    let mut tmp = lock.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    let linked = f
-        .write_all(owner.as_bytes())
-        .and_then(|()| fs::hard_link(&tmp, lock));
-    drop(f);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        // A filesystem without hard links: exclusive create, then write.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(lock)
-            {
-                Ok(mut f) => {
-                    let _ = f.write_all(owner.as_bytes());
-                    Ok(true)
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn hostname() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Old, or made by a process of this host that is gone (a killed run must
-/// not block the next one for minutes).
-fn dotlock_is_stale(lock: &Path) -> bool {
-    let age = fs::metadata(lock)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok());
-    if age.is_some_and(|a| a > DOTLOCK_STALE) {
-        return true;
-    }
-    let Ok(text) = fs::read_to_string(lock) else {
-        return false;
-    };
-    let Some((pid, host)) = text.trim().split_once(':') else {
-        return false;
-    };
-    let pid = pid
-        .parse::<i32>()
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    match pid {
-        Some(pid) if host == hostname() => {
-            rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
-        }
-        _ => false,
-    }
-}
-
 /// A message being spooled for the mbox. Dropped without commit, its spool
 /// file is removed.
 pub struct MboxMessage<'a> {
@@ -753,111 +553,6 @@ impl Drop for MboxMessage<'_> {
     }
 }
 
-/// `From <sender> <asctime in UTC>\n`.
-pub fn from_line(sender: &Sender, when: jiff::Timestamp) -> String {
-    format!(
-        "From {} {}\n",
-        sender.for_from_line(),
-        when.strftime("%a %b %e %H:%M:%S %Y")
-    )
-}
-
-/// Streaming mboxrd quoting: a `>` before every line that matches
-/// `>*From `, whatever the chunk boundaries.
-#[derive(Debug, Default)]
-pub struct FromQuoter {
-    /// The start of the current line while it could still match.
-    pending: Vec<u8>,
-    mid_line: bool,
-}
-
-enum Prefix {
-    Yes,
-    No,
-    Maybe,
-}
-
-fn classify(p: &[u8]) -> Prefix {
-    let k = p.iter().take_while(|&&b| b == b'>').count();
-    let rest = &p[k..];
-    if rest.len() >= 5 {
-        if rest.starts_with(b"From ") {
-            Prefix::Yes
-        } else {
-            Prefix::No
-        }
-    } else if b"From ".starts_with(rest) {
-        Prefix::Maybe
-    } else {
-        Prefix::No
-    }
-}
-
-impl FromQuoter {
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
-        while let Some((&b, rest)) = data.split_first() {
-            if self.mid_line {
-                match data.iter().position(|&c| c == b'\n') {
-                    Some(i) => {
-                        out.extend_from_slice(&data[..=i]);
-                        data = &data[i + 1..];
-                        self.mid_line = false;
-                    }
-                    None => {
-                        out.extend_from_slice(data);
-                        return;
-                    }
-                }
-                continue;
-            }
-            data = rest;
-            self.pending.push(b);
-            match classify(&self.pending) {
-                Prefix::Maybe => {}
-                Prefix::Yes => {
-                    out.push(b'>');
-                    out.append(&mut self.pending);
-                    self.mid_line = true;
-                }
-                Prefix::No => {
-                    out.append(&mut self.pending);
-                    self.mid_line = b != b'\n';
-                }
-            }
-        }
-    }
-
-    /// The end of the message: a last line that could still have matched
-    /// did not.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.pending);
-        self.mid_line = false;
-    }
-}
-
-/// mboxrd quoting of a whole message.
-pub fn quote(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(msg.len() + 16);
-    let mut q = FromQuoter::default();
-    q.push(msg, &mut out);
-    q.finish(&mut out);
-    out
-}
-
-/// The inverse of [`quote`]: one `>` less on every line matching `>+From `.
-pub fn unquote(quoted: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(quoted.len());
-    for line in quoted.split_inclusive(|&b| b == b'\n') {
-        let k = line.iter().take_while(|&&b| b == b'>').count();
-        if k > 0 && line[k..].starts_with(b"From ") {
-            out.extend_from_slice(&line[1..]);
-        } else {
-            out.extend_from_slice(line);
-        }
-    }
-    out
-}
-
 /// Tests: a writer that fails after `left` bytes.
 #[cfg(test)]
 struct FailAfter<'a> {
@@ -886,9 +581,11 @@ impl Write for FailAfter<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::format::unquote;
+    use super::lock::{dotlock_path, hostname};
     use super::*;
     use crate::deliver::Sink;
-    use proptest::prelude::*;
+    use std::time::SystemTime;
 
     /// A strict mboxrd reader: (From line, message) pairs.
     fn read_mbox(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -964,70 +661,6 @@ mod tests {
             v.sort();
             v
         }
-    }
-
-    proptest! {
-        #[test]
-        fn quoting_reverses_exactly_and_leaves_no_from_line(
-            lines in proptest::collection::vec(
-                prop_oneof![
-                    Just("From ".to_string()),
-                    Just(">From x".to_string()),
-                    Just(">>>From ".to_string()),
-                    Just("From".to_string()),
-                    Just(">Fro".to_string()),
-                    Just(">".to_string()),
-                    Just(String::new()),
-                    "[>Fromx \\n]{0,12}",
-                ],
-                0..20,
-            ),
-            cuts in proptest::collection::vec(0usize..64, 0..6),
-        ) {
-            let msg = lines.concat().into_bytes();
-            let quoted = quote(&msg);
-            prop_assert_eq!(unquote(&quoted), msg.clone());
-            for line in quoted.split(|&b| b == b'\n') {
-                prop_assert!(!line.starts_with(b"From "));
-            }
-            // Streaming, cut anywhere, gives the same bytes.
-            let mut q = FromQuoter::default();
-            let mut streamed = Vec::new();
-            let mut rest = &msg[..];
-            for c in cuts {
-                let c = c.min(rest.len());
-                q.push(&rest[..c], &mut streamed);
-                rest = &rest[c..];
-            }
-            q.push(rest, &mut streamed);
-            q.finish(&mut streamed);
-            prop_assert_eq!(streamed, quoted);
-        }
-    }
-
-    #[test]
-    fn mboxrd_quotes_every_from_line_once_more() {
-        let msg = b"From a\n>From b\n>>From c\nFrom\nFromage\n> From d\n>From";
-        assert_eq!(
-            quote(msg),
-            b">From a\n>>From b\n>>>From c\nFrom\nFromage\n> From d\n>From".to_vec()
-        );
-    }
-
-    #[test]
-    fn from_line_is_asctime_in_utc_with_the_sender() {
-        // 2024-01-04 09:05:01 UTC, a Thursday: the day is space-padded.
-        let t = jiff::Timestamp::from_second(1_704_359_101).unwrap();
-        let s = Sender::Address("a@b.example".into());
-        assert_eq!(
-            from_line(&s, t),
-            "From a@b.example Thu Jan  4 09:05:01 2024\n"
-        );
-        let t = jiff::Timestamp::from_second(1_735_689_599).unwrap();
-        assert_eq!(
-            from_line(&Sender::Null, t),
-            "From MAILER-DAEMON Tue Dec 31 23:59:59 2024\n"
-        );
     }
 
     #[test]
