@@ -12,22 +12,23 @@
 //!
 //! Targets: [`maildir`] (group commit at `sync`), [`mbox`] and [`mda`]
 //! (durable or handed over in `commit` itself). The last two spool each
-//! message in the state directory first ([`envelope`]), which is also
+//! message in the state directory first ([`spool`]), which is also
 //! where their crash-recovery evidence lives.
 
 pub mod envelope;
 pub mod maildir;
 pub mod mbox;
 pub mod mda;
+pub mod spool;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::account::{Account, Destination};
-use envelope::SpoolDir;
 pub use maildir::Maildir;
 pub use mbox::Mbox;
 pub use mda::Mda;
+use spool::SpoolDir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {

@@ -19,7 +19,7 @@
 //!
 //! While the message arrives it is written, already in its final form
 //! (`From ` line, quoted body, trailing empty line), into the spool file
-//! `<token>` (see [`super::envelope`]); the `From ` line is written once
+//! `<token>` (see [`super::spool`]); the `From ` line is written once
 //! the header section has gone past, so it can name the sender. The
 //! journal has recorded `<token>` (and is fsynced) before `commit`, which:
 //!
@@ -68,7 +68,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::{Entry, HeaderCapture, SpoolDir, spool_io};
+use super::envelope::HeaderCapture;
+use super::spool::{Entry, SpoolDir, spool_io};
 use crate::state::{create_private_dir, sync_dir};
 use format::{FromQuoter, from_line};
 use lock::{LOCK_WAIT, MboxLock, process_lock};

@@ -8,7 +8,7 @@
 //! stays one word whatever the message says (write `-f %F`, not
 //! `-f '%F'`).
 //!
-//! The message is spooled first (see [`super::envelope`]): the sender is
+//! The message is spooled first (see [`super::spool`]): the sender is
 //! known before the MDA starts, and a slow MDA never holds the POP3
 //! connection. The MDA runs in its own process group, so a Ctrl-C meant
 //! for popfetch lets it finish the message in hand.
@@ -36,7 +36,8 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::{Entry, HeaderCapture, SpoolDir, spool_io};
+use super::envelope::HeaderCapture;
+use super::spool::{Entry, SpoolDir, spool_io};
 use crate::account::CommandSpec;
 
 /// EX_TEMPFAIL: try again later.
