@@ -62,14 +62,13 @@ mod format;
 mod lock;
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
+use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::HeaderCapture;
-use super::spool::{Entry, SpoolDir, spool_io};
+use super::spool::{Entry, SpoolDir, Spooled};
 use crate::state::{create_private_dir, sync_dir};
 use format::{FromQuoter, from_line};
 use lock::{LOCK_WAIT, MboxLock, process_lock};
@@ -117,18 +116,13 @@ impl Mbox {
         if self.spool.take_sweep() {
             self.sweep()?;
         }
-        let file = self.spool.create(token)?;
         Ok(MboxMessage {
-            spool_path: self.spool.path(token),
+            spooled: Spooled::create(&self.spool, token)?,
             mbox: self,
-            token: token.to_string(),
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
             quoter: FromQuoter::default(),
-            headers: HeaderCapture::default(),
             held: Some(Vec::new()),
             scratch: Vec::new(),
             last: None,
-            len: 0,
         })
     }
 
@@ -431,18 +425,14 @@ fn first_line_len(spool: &File) -> io::Result<u64> {
 /// file is removed.
 pub struct MboxMessage<'a> {
     mbox: &'a Mbox,
-    token: String,
-    spool_path: PathBuf,
-    out: Option<BufWriter<File>>,
+    spooled: Spooled,
     quoter: FromQuoter,
-    headers: HeaderCapture,
     /// Quoted bytes held back until the header section is complete and
     /// the `From ` line can be written.
     held: Option<Vec<u8>>,
     scratch: Vec<u8>,
     /// The last byte of the message as received.
     last: Option<u8>,
-    len: u64,
 }
 
 impl MboxMessage<'_> {
@@ -451,25 +441,15 @@ impl MboxMessage<'_> {
             held.extend_from_slice(bytes);
             return Ok(());
         }
-        self.put(bytes)
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("message already committed"))?;
-        out.write_all(bytes)?;
-        self.len += bytes.len() as u64;
-        Ok(())
+        self.spooled.put(bytes)
     }
 
     /// Write the `From ` line and what was held back.
     fn release(&mut self) -> io::Result<()> {
         if let Some(held) = self.held.take() {
-            let line = from_line(&self.headers.sender(), jiff::Timestamp::now());
-            self.put(line.as_bytes())?;
-            self.put(&held)?;
+            let line = from_line(&self.spooled.headers().sender(), jiff::Timestamp::now());
+            self.spooled.put(line.as_bytes())?;
+            self.spooled.put(&held)?;
         }
         Ok(())
     }
@@ -485,13 +465,9 @@ impl MboxMessage<'_> {
         tail.push(b'\n');
         self.emit(&tail)?;
         self.release()?;
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| io::Error::other("message already committed"))?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+        let file = self.spooled.finish()?;
         file.sync_data()?;
-        Ok((file, self.len))
+        Ok((file, self.spooled.size()))
     }
 }
 
@@ -505,52 +481,38 @@ impl Write for MboxMessage<'_> {
         if buf.is_empty() {
             return Ok(());
         }
-        self.headers.feed(buf);
+        self.spooled.capture(buf);
         self.last = buf.last().copied();
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         self.quoter.push(buf, &mut scratch);
         let r = self.emit(&scratch).and_then(|()| {
-            if self.headers.is_complete() {
+            if self.spooled.headers().is_complete() {
                 self.release()
             } else {
                 Ok(())
             }
         });
         self.scratch = scratch;
-        r.map_err(|e| spool_io(&self.spool_path, e))
+        r.map_err(|e| self.spooled.io_error(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.out {
-            Some(out) => out.flush().map_err(|e| spool_io(&self.spool_path, e)),
-            None => Ok(()),
-        }
+        self.spooled.flush()
     }
 }
 
 impl super::Sink for MboxMessage<'_> {
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
-        let (spool, len) = self.finish().map_err(|source| DeliverError::Spool {
-            path: self.spool_path.clone(),
-            source,
-        })?;
+        let (spool, len) = self.finish().map_err(|e| self.spooled.error(e))?;
         // From here the spool file's fate is the protocol's business.
-        let spool_path = std::mem::take(&mut self.spool_path);
-        let r = self.mbox.append(&self.token, &spool, len);
+        let spool_path = self.spooled.keep();
+        let r = self.mbox.append(self.spooled.token(), &spool, len);
         if r.is_err() && spool_path.exists() {
             // Failed before the rename: it never touched the mbox.
             let _ = fs::remove_file(&spool_path);
         }
         r
-    }
-}
-
-impl Drop for MboxMessage<'_> {
-    fn drop(&mut self) {
-        if !self.spool_path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.spool_path);
-        }
     }
 }
 
@@ -644,7 +606,7 @@ mod tests {
             let mut sink = self.mbox.create(&tok).unwrap();
             sink.write_all(msg).unwrap();
             sink.finish().unwrap();
-            let path = std::mem::take(&mut sink.spool_path);
+            let path = sink.spooled.keep();
             drop(sink);
             (tok, fs::read(path).unwrap())
         }

@@ -27,7 +27,7 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -36,8 +36,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::HeaderCapture;
-use super::spool::{Entry, SpoolDir, spool_io};
+use super::spool::{Entry, SpoolDir, Spooled};
 use crate::account::CommandSpec;
 
 /// EX_TEMPFAIL: try again later.
@@ -116,13 +115,9 @@ impl Mda {
                 self.spool.remove(&t, &e)?;
             }
         }
-        let file = self.spool.create(token)?;
         Ok(MdaMessage {
-            spool_path: self.spool.path(token),
+            spooled: Spooled::create(&self.spool, token)?,
             mda: self,
-            token: token.to_string(),
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
-            headers: HeaderCapture::default(),
         })
     }
 
@@ -422,10 +417,7 @@ fn find_program(program: &str) -> Result<(), DeliverError> {
 /// file is removed.
 pub struct MdaMessage<'a> {
     mda: &'a Mda,
-    token: String,
-    spool_path: PathBuf,
-    out: Option<BufWriter<File>>,
-    headers: HeaderCapture,
+    spooled: Spooled,
 }
 
 impl Write for MdaMessage<'_> {
@@ -435,59 +427,40 @@ impl Write for MdaMessage<'_> {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.headers.feed(buf);
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("message already committed"))?;
-        out.write_all(buf)
-            .map_err(|e| spool_io(&self.spool_path, e))
+        self.spooled.capture(buf);
+        self.spooled.put(buf).map_err(|e| self.spooled.io_error(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.out {
-            Some(out) => out.flush().map_err(|e| spool_io(&self.spool_path, e)),
-            None => Ok(()),
-        }
+        self.spooled.flush()
     }
 }
 
 impl super::Sink for MdaMessage<'_> {
     /// Hand the message to the MDA and wait for its verdict.
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
-        let spool_err = |path: &Path, source| DeliverError::Spool {
-            path: path.to_path_buf(),
-            source,
-        };
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| spool_err(&self.spool_path, io::Error::other("already committed")))?;
-        let mut file = out
-            .into_inner()
-            .map_err(|e| spool_err(&self.spool_path, e.into_error()))?;
-        file.rewind().map_err(|e| spool_err(&self.spool_path, e))?;
-        let stdin = file
-            .try_clone()
-            .map_err(|e| spool_err(&self.spool_path, e))?;
-        let sender = self.headers.sender();
+        let (file, stdin) = self
+            .spooled
+            .finish()
+            .and_then(|mut file| {
+                file.rewind()?;
+                let stdin = file.try_clone()?;
+                Ok((file, stdin))
+            })
+            .map_err(|e| self.spooled.error(e))?;
+        let sender = self.spooled.headers().sender();
         self.mda.run(stdin, sender.for_mda())?;
         // Delivered. Mark it so recovery knows; a failure here only means
         // a crash before the state is saved would fetch it again.
         let spool = &self.mda.spool;
-        if spool.mark_done(&self.token, &Entry::Spool, &file).is_ok() {
-            self.spool_path = PathBuf::new();
+        if spool
+            .mark_done(self.spooled.token(), &Entry::Spool, &file)
+            .is_ok()
+        {
+            self.spooled.keep();
             let _ = spool.sync();
         }
         Ok(format!("| {}", self.mda.shown()))
-    }
-}
-
-impl Drop for MdaMessage<'_> {
-    fn drop(&mut self) {
-        if !self.spool_path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.spool_path);
-        }
     }
 }
 

@@ -23,12 +23,13 @@
 //! journal and no record can name them any more.
 
 use std::fs::{self, File, OpenOptions};
-use std::io;
+use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::DeliverError;
+use super::envelope::HeaderCapture;
 use crate::state::{create_private_dir, escape_file_name, sync_dir};
 
 /// One mailbox's spool directory.
@@ -223,13 +224,117 @@ impl SpoolDir {
 
 /// An I/O error on a spool file, saying which file (the caller reports it
 /// against the destination).
-pub fn spool_io(path: &Path, e: io::Error) -> io::Error {
+fn spool_io(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("spool file {}: {e}", path.display()))
+}
+
+/// A message being written into its spool file, as mbox and MDA delivery
+/// both do, with a copy of its header section kept on the way. Dropped
+/// before [`Spooled::keep`], the spool file is removed.
+#[derive(Debug)]
+pub struct Spooled {
+    token: String,
+    /// Empty once the file's fate is the caller's.
+    path: PathBuf,
+    out: Option<BufWriter<File>>,
+    headers: HeaderCapture,
+    size: u64,
+}
+
+impl Spooled {
+    /// Start spooling the message named `token` into a new spool file.
+    pub fn create(spool: &SpoolDir, token: &str) -> Result<Spooled, DeliverError> {
+        let file = spool.create(token)?;
+        Ok(Spooled {
+            token: token.to_string(),
+            path: spool.path(token),
+            out: Some(BufWriter::with_capacity(64 * 1024, file)),
+            headers: HeaderCapture::default(),
+            size: 0,
+        })
+    }
+
+    pub fn token(&self) -> &str {
+        &self.token
+    }
+
+    /// Look at the next bytes of the message as received, for its header
+    /// section.
+    pub fn capture(&mut self, raw: &[u8]) {
+        self.headers.feed(raw);
+    }
+
+    pub fn headers(&self) -> &HeaderCapture {
+        &self.headers
+    }
+
+    /// Append `bytes` to the spool file.
+    pub fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let out = self
+            .out
+            .as_mut()
+            .ok_or_else(|| io::Error::other("message already committed"))?;
+        out.write_all(bytes)?;
+        self.size += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// How many bytes were put.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    pub fn flush(&mut self) -> io::Result<()> {
+        match &mut self.out {
+            Some(out) => out.flush().map_err(|e| self.io_error(e)),
+            None => Ok(()),
+        }
+    }
+
+    /// Flush what was put and hand back the spool file. It is still
+    /// removed on drop until [`Spooled::keep`].
+    pub fn finish(&mut self) -> io::Result<File> {
+        let out = self
+            .out
+            .take()
+            .ok_or_else(|| io::Error::other("message already committed"))?;
+        out.into_inner().map_err(|e| e.into_error())
+    }
+
+    /// From here the spool file's fate is the caller's: it is no longer
+    /// removed on drop. Returns its path.
+    pub fn keep(&mut self) -> PathBuf {
+        std::mem::take(&mut self.path)
+    }
+
+    /// `e` with the spool file's name in it, for a [`Write`] error.
+    pub fn io_error(&self, e: io::Error) -> io::Error {
+        spool_io(&self.path, e)
+    }
+
+    /// `source` as a [`DeliverError::Spool`] on this file.
+    pub fn error(&self, source: io::Error) -> DeliverError {
+        DeliverError::Spool {
+            path: self.path.clone(),
+            source,
+        }
+    }
+}
+
+impl Drop for Spooled {
+    /// A message dropped half-way (the connection broke, the run was
+    /// interrupted) must leave nothing behind, whatever path led here.
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::deliver::envelope::Sender;
 
     #[test]
     fn entry_names_round_trip() {
@@ -275,5 +380,27 @@ mod tests {
         assert_eq!(a.entries_of(&t).unwrap(), vec![Entry::Spool]);
         assert!(a.take_sweep());
         assert!(!a.take_sweep());
+    }
+
+    #[test]
+    fn a_spooled_message_is_removed_on_drop_until_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sd = SpoolDir::open(dir.path(), "u@h:110").unwrap();
+        let t = sd.next_token();
+        let mut m = Spooled::create(&sd, &t).unwrap();
+        m.capture(b"Return-Path: <a@b>\n\n");
+        m.put(b"body\n").unwrap();
+        assert_eq!(m.size(), 5);
+        assert_eq!(m.headers().sender(), Sender::Address("a@b".into()));
+        drop(m);
+        assert_eq!(sd.entries().unwrap(), vec![]);
+
+        let mut m = Spooled::create(&sd, &t).unwrap();
+        m.put(b"body\n").unwrap();
+        m.finish().unwrap();
+        assert!(m.put(b"more").is_err(), "nothing is put after finish");
+        assert_eq!(m.keep(), sd.path(&t));
+        drop(m);
+        assert_eq!(fs::read(sd.path(&t)).unwrap(), b"body\n");
     }
 }
