@@ -112,6 +112,26 @@ pub enum Target {
     Mda(Mda),
 }
 
+/// This host's name, as the kernel reports it.
+pub(crate) fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The `Received:` line put before each message fetched from the POP3
+/// server `host` for `user`.
+pub(crate) fn received_header(host: &str, user: &str) -> Vec<u8> {
+    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
+    format!(
+        "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
+        local = hostname(),
+        ver = env!("CARGO_PKG_VERSION"),
+    )
+    .into_bytes()
+}
+
 impl Target {
     pub fn open(account: &Account) -> Result<Target, DeliverError> {
         match &account.destination {
@@ -202,5 +222,22 @@ impl Target {
             Target::Mbox(m) => m.recover(token),
             Target::Mda(m) => m.recover(token),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn received_header_names_both_hosts_and_the_user() {
+        let h = String::from_utf8(received_header("pop.example.org", "ann")).unwrap();
+        let start = format!(
+            "Received: from pop.example.org by {} with POP3 (popfetch ",
+            hostname()
+        );
+        assert!(h.starts_with(&start), "{h}");
+        assert!(h.contains(")\n\tfor <ann>; "), "{h}");
+        assert!(h.ends_with('\n') && h.matches('\n').count() == 2, "{h}");
     }
 }

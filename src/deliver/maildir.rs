@@ -329,10 +329,7 @@ impl Drop for MaildirMessage<'_> {
 
 /// The host name with '/' and ':' escaped as the Maildir convention asks.
 fn maildir_hostname() -> String {
-    let raw = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
+    let raw = super::hostname();
     if raw.is_empty() {
         return "localhost".to_string();
     }

@@ -545,9 +545,9 @@ impl Write for FailAfter<'_> {
 #[cfg(test)]
 mod tests {
     use super::format::unquote;
-    use super::lock::{dotlock_path, hostname};
+    use super::lock::dotlock_path;
     use super::*;
-    use crate::deliver::Sink;
+    use crate::deliver::{Sink, hostname};
     use std::time::SystemTime;
 
     /// A strict mboxrd reader: (From line, message) pairs.

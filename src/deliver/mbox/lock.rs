@@ -20,7 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use rustix::fs::FlockOperation;
 
 use super::open_mbox;
-use crate::deliver::DeliverError;
+use crate::deliver::{DeliverError, hostname};
 
 /// How long to wait for another program's lock on the mbox.
 pub(super) const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -180,13 +180,6 @@ fn create_dotlock(lock: &Path) -> io::Result<bool> {
         }
         Err(e) => Err(e),
     }
-}
-
-pub(super) fn hostname() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
 }
 
 /// Old, or made by a process of this host that is gone (a killed run must
