@@ -176,19 +176,37 @@ impl Target {
         }
     }
 
+    /// Call once after the journal has been settled (the first round of
+    /// [`Target::recover`] calls, if any), before the first
+    /// [`Target::create`]: remove what earlier runs left behind that no
+    /// journal record names any more (mbox and MDA spool files and `.done`
+    /// markers; an mbox append whose cut-back failed is cut back now).
+    pub fn after_recovery(&mut self) -> Result<(), DeliverError> {
+        match self {
+            Target::Maildir(_) => Ok(()),
+            Target::Mbox(m) => m.after_recovery(),
+            Target::Mda(m) => m.after_recovery(),
+        }
+    }
+
+    /// After a failed delivery, before its journal is settled: remove the
+    /// messages committed but never made durable (their UIDs were never
+    /// recorded; they are fetched again), once a batch in flight has
+    /// finished.
+    pub fn discard_unsynced(&mut self) {
+        match self {
+            Target::Maildir(m) => m.discard_unsynced(),
+            // Their commit already made each message durable.
+            Target::Mbox(_) | Target::Mda(_) => {}
+        }
+    }
+
     /// Forget what an earlier recovery learnt about the target: call before
     /// each round of [`Target::recover`] calls.
     pub fn begin_recovery(&mut self) {
         if let Target::Maildir(m) = self {
             m.begin_recovery();
         }
-    }
-
-    /// Barrier: every message committed so far is durable when this
-    /// returns.
-    pub fn sync(&mut self) -> Result<(), DeliverError> {
-        self.sync_start()?;
-        self.sync_wait()
     }
 
     /// Start making every message committed so far durable, in the
@@ -213,9 +231,9 @@ impl Target {
 
     /// After a crash: did the message journalled under `token` land? If
     /// not, remove whatever half of it is left. Tokens of earlier runs are
-    /// settled before this run's first [`Target::create`] (mbox and MDA
-    /// targets drop the evidence earlier runs left at that first `create`);
-    /// after a failure, this run settles its own tokens the same way.
+    /// settled before this run's first [`Target::create`], then
+    /// [`Target::after_recovery`] drops the evidence they left; after a
+    /// failure, this run settles its own tokens the same way.
     pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),

@@ -310,6 +310,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         recovered: recover(&paths, &mut target, &mut state)?,
         ..Summary::default()
     };
+    target.after_recovery()?;
     let mut run = Run {
         account,
         secret,
@@ -455,6 +456,7 @@ impl Run<'_> {
         let saved = self.state.save(&self.paths.state);
         if let Err(e) = delivered {
             conn.abort();
+            self.target.discard_unsynced();
             saved?;
             drop(journal);
             // Settle the journal now, as the next run would: a group commit

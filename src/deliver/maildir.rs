@@ -161,6 +161,16 @@ impl Maildir {
         }
     }
 
+    /// Remove messages committed but never synced: nothing recorded them,
+    /// so they are fetched again. A batch in flight was journalled; it is
+    /// let finish first.
+    pub fn discard_unsynced(&mut self) {
+        let _ = self.sync_wait();
+        for p in self.pending.drain(..) {
+            let _ = fs::remove_file(&p.tmp);
+        }
+    }
+
     /// Forget the names read by an earlier recovery; the next `recover`
     /// reads `new/` and `cur/` afresh.
     pub fn begin_recovery(&mut self) {
@@ -256,14 +266,12 @@ struct Pending {
 }
 
 impl Drop for Maildir {
-    /// Messages never synced were never recorded: remove them, they will
-    /// be fetched again.
+    /// A batch still in flight (only a panic leaves one) must finish
+    /// before the run lock is released: the next run's recovery could
+    /// otherwise read `new/` before a rename and remove the file in `tmp/`
+    /// after it, and deliver that message a second time.
     fn drop(&mut self) {
-        // A batch in flight was journalled; let it finish.
         let _ = self.sync_wait();
-        for p in self.pending.drain(..) {
-            let _ = fs::remove_file(&p.tmp);
-        }
     }
 }
 
@@ -355,14 +363,15 @@ mod tests {
     use crate::deliver::Sink;
 
     #[test]
-    fn unsynced_messages_vanish_with_the_maildir() {
+    fn unsynced_messages_are_discarded() {
         let dir = tempfile::tempdir().unwrap();
         let mut md = Maildir::open(dir.path()).unwrap();
         let tok = md.next_token();
         let mut m = Box::new(md.create(&tok).unwrap());
         m.write_all(b"x\n").unwrap();
         m.commit().unwrap();
-        drop(md);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
+        md.discard_unsynced();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
     }

@@ -55,7 +55,7 @@
 //! - nothing: the message never got as far as a spool file; not landed.
 //!
 //! A `<token>.cut-<off>-<len>` file is a failed append whose cut-back also
-//! failed (step 4); the first delivery of the next run retries the cut.
+//! failed (step 4); the next run retries the cut ([`Mbox::after_recovery`]).
 //! Every fsync above is what makes the same true after a power failure.
 
 mod format;
@@ -113,9 +113,6 @@ impl Mbox {
     }
 
     pub fn create(&mut self, token: &str) -> Result<MboxMessage<'_>, DeliverError> {
-        if self.spool.take_sweep() {
-            self.sweep()?;
-        }
         Ok(MboxMessage {
             spooled: Spooled::create(&self.spool, token)?,
             mbox: self,
@@ -126,10 +123,14 @@ impl Mbox {
         })
     }
 
-    /// Remove what earlier runs left once the journal no longer names it:
-    /// `.done` markers and spools that never reached the mbox. Retry the
-    /// cut-back of appends that failed.
-    fn sweep(&self) -> Result<(), DeliverError> {
+    /// Once recovery has settled the journal, remove what earlier runs
+    /// left, since no record names it any more: `.done` markers and spools
+    /// that never reached the mbox. Retry the cut-back of appends that
+    /// failed. Only the first call of a run does anything.
+    pub fn after_recovery(&mut self) -> Result<(), DeliverError> {
+        if !self.spool.take_sweep() {
+            return Ok(());
+        }
         for (token, entry) in self.spool.entries()? {
             match entry {
                 Entry::Done | Entry::Spool => self.spool.remove(&token, &entry)?,
@@ -907,7 +908,7 @@ mod tests {
     }
 
     #[test]
-    fn first_delivery_sweeps_markers_and_retries_a_failed_cut() {
+    fn the_next_run_sweeps_markers_and_retries_a_failed_cut() {
         let mut f = Fixture::new();
         f.deliver(b"Subject: a\n\n1\n").unwrap();
         let before = f.contents();
@@ -928,6 +929,7 @@ mod tests {
         // The next run.
         let spool = SpoolDir::open(&f.dir.path().join("state"), "u@h:110").unwrap();
         f.mbox = Mbox::open(f.mbox.path(), spool).unwrap();
+        f.mbox.after_recovery().unwrap();
         f.deliver(b"Subject: c\n\n3\n").unwrap();
         let got = read_mbox(&f.contents());
         assert_eq!(got.len(), 2, "the torn copy is gone");

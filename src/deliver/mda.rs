@@ -107,14 +107,19 @@ impl Mda {
         self.spool.next_token()
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
+    /// Once recovery has settled the journal, remove everything earlier
+    /// runs left in the spool: no record names it any more. Only the first
+    /// call of a run does anything.
+    pub fn after_recovery(&mut self) -> Result<(), DeliverError> {
         if self.spool.take_sweep() {
-            // Recovery has settled the journal: nothing left here is named
-            // by it any more.
             for (t, e) in self.spool.entries()? {
                 self.spool.remove(&t, &e)?;
             }
         }
+        Ok(())
+    }
+
+    pub fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
         Ok(MdaMessage {
             spooled: Spooled::create(&self.spool, token)?,
             mda: self,
@@ -757,9 +762,10 @@ mod tests {
         assert!(mda.recover(&tok).unwrap());
         assert!(mda.recover(&tok).unwrap());
 
-        // The next run sweeps at its first delivery.
+        // The next run sweeps once recovery is over.
         let mut mda = f.mda(argv(&[&ok]));
         assert!(mda.recover(&tok).unwrap(), "recovery runs before the sweep");
+        mda.after_recovery().unwrap();
         deliver(&mut mda, b"Subject: z\n\n").unwrap();
         assert_eq!(f.spool_names().len(), 1);
         assert!(!mda.recover(&tok).unwrap());

@@ -18,9 +18,9 @@
 //! ```
 //!
 //! `.done` markers are what lets recovery say "landed" after the spool
-//! itself is gone. They are removed by [`SpoolDir::take_sweep`]'s caller at
-//! the first delivery of the next run, when recovery has settled the
-//! journal and no record can name them any more.
+//! itself is gone. The next run removes them once recovery has settled the
+//! journal and no record can name them any more
+//! ([`super::Target::after_recovery`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -186,8 +186,9 @@ impl SpoolDir {
         Ok(out)
     }
 
-    /// True once per run: at the first delivery, when recovery has settled
-    /// the journal, everything left from earlier runs can go.
+    /// True at the first call only. Once recovery has settled the journal,
+    /// everything earlier runs left can go, but only then: later in the
+    /// run, this run's journal names this run's entries.
     pub fn take_sweep(&mut self) -> bool {
         !std::mem::replace(&mut self.swept, true)
     }
