@@ -15,19 +15,19 @@
 //! message in the state directory first ([`spool`]), which is also
 //! where their crash-recovery evidence lives.
 
-pub mod envelope;
-pub mod maildir;
-pub mod mbox;
-pub mod mda;
-pub mod spool;
+mod envelope;
+mod maildir;
+mod mbox;
+mod mda;
+mod spool;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
 
 use crate::account::{Account, Destination};
-pub use maildir::Maildir;
-pub use mbox::Mbox;
-pub use mda::Mda;
+use maildir::Maildir;
+use mbox::Mbox;
+use mda::Mda;
 use spool::SpoolDir;
 
 #[derive(Debug, thiserror::Error)]
@@ -38,8 +38,6 @@ pub enum DeliverError {
         "cannot write a message into {path}: {source}; check free space and permissions (nothing was deleted from the server)"
     )]
     Write { path: PathBuf, source: io::Error },
-    #[error("{0} delivery is not available in this version; use maildir")]
-    Unsupported(&'static str),
     /// The target asked to try again later (an MDA's exit 75): the message
     /// stays on the server and the run goes on with the next one.
     #[error("delivery deferred: {0}; the message stays on the server for the next run")]
@@ -99,14 +97,14 @@ pub enum DeliverError {
 
 /// A message being written. Dropped without [`Sink::commit`], it leaves
 /// nothing behind.
-pub trait Sink: Write {
+pub(crate) trait Sink: Write {
     /// Deliver the message. It is durable once [`Target::sync`] returns.
     /// Returns where it went, for `-v`.
     fn commit(self: Box<Self>) -> Result<String, DeliverError>;
 }
 
 /// An open delivery target.
-pub enum Target {
+pub(crate) enum Target {
     Maildir(Maildir),
     Mbox(Mbox),
     Mda(Mda),
@@ -133,7 +131,7 @@ pub(crate) fn received_header(host: &str, user: &str) -> Vec<u8> {
 }
 
 impl Target {
-    pub fn open(account: &Account) -> Result<Target, DeliverError> {
+    pub(crate) fn open(account: &Account) -> Result<Target, DeliverError> {
         match &account.destination {
             Destination::Maildir(path) => Ok(Target::Maildir(Maildir::open(path)?)),
             Destination::Mbox(path) => {
@@ -149,7 +147,7 @@ impl Target {
 
     /// A fresh name for the next message, recorded in the journal before
     /// any byte is written. Never contains spaces or newlines.
-    pub fn next_token(&mut self) -> String {
+    pub(crate) fn next_token(&mut self) -> String {
         match self {
             Target::Maildir(m) => m.next_token(),
             Target::Mbox(m) => m.next_token(),
@@ -158,7 +156,7 @@ impl Target {
     }
 
     /// Start writing the message named `token`.
-    pub fn create(&mut self, token: &str) -> Result<Box<dyn Sink + '_>, DeliverError> {
+    pub(crate) fn create(&mut self, token: &str) -> Result<Box<dyn Sink + '_>, DeliverError> {
         match self {
             Target::Maildir(m) => Ok(Box::new(m.create(token)?)),
             Target::Mbox(m) => Ok(Box::new(m.create(token)?)),
@@ -169,7 +167,7 @@ impl Target {
     /// Whether [`Sink::commit`] itself makes the message durable and
     /// visible (mbox, MDA) rather than waiting for [`Target::sync`]; the
     /// journal is then synced before each commit.
-    pub fn publishes_on_commit(&self) -> bool {
+    pub(crate) fn publishes_on_commit(&self) -> bool {
         match self {
             Target::Maildir(_) => false,
             Target::Mbox(_) | Target::Mda(_) => true,
@@ -181,7 +179,7 @@ impl Target {
     /// [`Target::create`]: remove what earlier runs left behind that no
     /// journal record names any more (mbox and MDA spool files and `.done`
     /// markers; an mbox append whose cut-back failed is cut back now).
-    pub fn after_recovery(&mut self) -> Result<(), DeliverError> {
+    pub(crate) fn after_recovery(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(_) => Ok(()),
             Target::Mbox(m) => m.after_recovery(),
@@ -193,7 +191,7 @@ impl Target {
     /// messages committed but never made durable (their UIDs were never
     /// recorded; they are fetched again), once a batch in flight has
     /// finished.
-    pub fn discard_unsynced(&mut self) {
+    pub(crate) fn discard_unsynced(&mut self) {
         match self {
             Target::Maildir(m) => m.discard_unsynced(),
             // Their commit already made each message durable.
@@ -203,7 +201,7 @@ impl Target {
 
     /// Forget what an earlier recovery learnt about the target: call before
     /// each round of [`Target::recover`] calls.
-    pub fn begin_recovery(&mut self) {
+    pub(crate) fn begin_recovery(&mut self) {
         if let Target::Maildir(m) = self {
             m.begin_recovery();
         }
@@ -213,7 +211,7 @@ impl Target {
     /// background where the target can (Maildir); at most one batch is in
     /// flight. Their UIDs may be recorded once [`Target::sync_wait`]
     /// returns Ok.
-    pub fn sync_start(&mut self) -> Result<(), DeliverError> {
+    pub(crate) fn sync_start(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_start(),
             // Their commit already made each message durable.
@@ -222,7 +220,7 @@ impl Target {
     }
 
     /// Wait for the batch [`Target::sync_start`] sent off.
-    pub fn sync_wait(&mut self) -> Result<(), DeliverError> {
+    pub(crate) fn sync_wait(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_wait(),
             Target::Mbox(_) | Target::Mda(_) => Ok(()),
@@ -234,7 +232,7 @@ impl Target {
     /// settled before this run's first [`Target::create`], then
     /// [`Target::after_recovery`] drops the evidence they left; after a
     /// failure, this run settles its own tokens the same way.
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    pub(crate) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),
             Target::Mbox(m) => m.recover(token),

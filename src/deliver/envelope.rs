@@ -6,7 +6,7 @@ use mail_parser::{HeaderName, HeaderValue, MessageParser};
 
 /// At most this much of a message's header section is kept to find the
 /// sender; a longer header section is cut here.
-pub const MAX_HEADER: usize = 256 * 1024;
+const MAX_HEADER: usize = 256 * 1024;
 
 /// Longest address accepted as an envelope sender (RFC 5321 allows 256
 /// for a path; a little slack for odd but harmless ones).
@@ -14,7 +14,7 @@ const MAX_SENDER: usize = 320;
 
 /// The envelope sender of a message, from its own headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Sender {
+pub(super) enum Sender {
     Address(String),
     /// `Return-Path: <>`: a bounce, which has no sender.
     Null,
@@ -24,7 +24,7 @@ pub enum Sender {
 
 impl Sender {
     /// For an mbox `From ` line: the address, or `MAILER-DAEMON`.
-    pub fn for_from_line(&self) -> &str {
+    pub(super) fn for_from_line(&self) -> &str {
         match self {
             Sender::Address(a) => a,
             Sender::Null | Sender::Unknown => "MAILER-DAEMON",
@@ -32,7 +32,7 @@ impl Sender {
     }
 
     /// For the MDA's `%F`: the address, or the empty string.
-    pub fn for_mda(&self) -> &str {
+    pub(super) fn for_mda(&self) -> &str {
         match self {
             Sender::Address(a) => a,
             Sender::Null | Sender::Unknown => "",
@@ -45,7 +45,7 @@ impl Sender {
     /// The result becomes a word on an mbox `From ` line and an argument
     /// to an MDA, so an address with white space, control characters or a
     /// leading `-` (which a program could take for an option) is not used.
-    pub fn from_headers(headers: &[u8]) -> Sender {
+    pub(super) fn from_headers(headers: &[u8]) -> Sender {
         let Some(msg) = MessageParser::default().parse_headers(headers) else {
             return Sender::Unknown;
         };
@@ -105,7 +105,7 @@ fn usable(addr: &str) -> Option<String> {
 
 /// Keeps a copy of a message's header section as it streams past.
 #[derive(Debug)]
-pub struct HeaderCapture {
+pub(super) struct HeaderCapture {
     buf: Vec<u8>,
     complete: bool,
     at_line_start: bool,
@@ -123,7 +123,7 @@ impl Default for HeaderCapture {
 
 impl HeaderCapture {
     /// Look at the next bytes of the message.
-    pub fn feed(&mut self, data: &[u8]) {
+    pub(super) fn feed(&mut self, data: &[u8]) {
         if self.complete {
             return;
         }
@@ -145,11 +145,11 @@ impl HeaderCapture {
     }
 
     /// The header section has been seen whole (or up to the cap).
-    pub fn is_complete(&self) -> bool {
+    pub(super) fn is_complete(&self) -> bool {
         self.complete
     }
 
-    pub fn sender(&self) -> Sender {
+    pub(super) fn sender(&self) -> Sender {
         Sender::from_headers(&self.buf)
     }
 }

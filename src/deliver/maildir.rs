@@ -24,8 +24,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use super::DeliverError;
 use crate::state::{create_private_dir, sync_dir};
 
-pub struct Maildir {
-    root: PathBuf,
+pub(crate) struct Maildir {
     /// Written and closed, waiting in `tmp/` for the next `sync`.
     pending: Vec<Pending>,
     /// The batch being committed on a helper thread.
@@ -42,7 +41,7 @@ pub struct Maildir {
 
 impl Maildir {
     /// Open the Maildir, creating it (0700) when missing.
-    pub fn open(root: &Path) -> Result<Maildir, DeliverError> {
+    pub(super) fn open(root: &Path) -> Result<Maildir, DeliverError> {
         let (tmp, new, cur) = (root.join("tmp"), root.join("new"), root.join("cur"));
         for d in [root, &tmp, &new, &cur] {
             create_private_dir(d).map_err(|source| DeliverError::Create {
@@ -51,7 +50,6 @@ impl Maildir {
             })?;
         }
         Ok(Maildir {
-            root: root.to_path_buf(),
             pending: Vec::new(),
             in_flight: None,
             landed: OnceCell::new(),
@@ -64,13 +62,9 @@ impl Maildir {
         })
     }
 
-    pub fn root(&self) -> &Path {
-        &self.root
-    }
-
     /// `<secs>.M<usecs>P<pid>Q<seq>.<host>`: unique across processes
     /// (pid), runs (time) and messages (seq).
-    pub fn next_token(&mut self) -> String {
+    pub(super) fn next_token(&mut self) -> String {
         self.seq += 1;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -85,7 +79,7 @@ impl Maildir {
         )
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
+    pub(super) fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
         let tmp_path = self.tmp.join(token);
         let file = OpenOptions::new()
             .write(true)
@@ -112,18 +106,11 @@ impl Maildir {
         })
     }
 
-    /// Make every committed message durable and visible: one `syncfs`,
-    /// the renames, one fsync of `new/`.
-    pub fn sync(&mut self) -> Result<(), DeliverError> {
-        self.sync_start()?;
-        self.sync_wait()
-    }
-
     /// Start the group commit of every message committed so far on a
     /// helper thread, so that the fetch thread goes on reading the socket
     /// meanwhile. At most one batch is in flight: this first waits for the
     /// previous one.
-    pub fn sync_start(&mut self) -> Result<(), DeliverError> {
+    pub(super) fn sync_start(&mut self) -> Result<(), DeliverError> {
         self.sync_wait()?;
         let batch = std::mem::take(&mut self.pending);
         if batch.is_empty() {
@@ -149,7 +136,7 @@ impl Maildir {
 
     /// Wait for the batch `sync_start` sent off; when this returns Ok,
     /// those messages are durable and in `new/`.
-    pub fn sync_wait(&mut self) -> Result<(), DeliverError> {
+    pub(super) fn sync_wait(&mut self) -> Result<(), DeliverError> {
         match self.in_flight.take() {
             None => Ok(()),
             Some(handle) => handle.join().unwrap_or_else(|_| {
@@ -164,7 +151,7 @@ impl Maildir {
     /// Remove messages committed but never synced: nothing recorded them,
     /// so they are fetched again. A batch in flight was journalled; it is
     /// let finish first.
-    pub fn discard_unsynced(&mut self) {
+    pub(super) fn discard_unsynced(&mut self) {
         let _ = self.sync_wait();
         for p in self.pending.drain(..) {
             let _ = fs::remove_file(&p.tmp);
@@ -173,11 +160,11 @@ impl Maildir {
 
     /// Forget the names read by an earlier recovery; the next `recover`
     /// reads `new/` and `cur/` afresh.
-    pub fn begin_recovery(&mut self) {
+    pub(super) fn begin_recovery(&mut self) {
         self.landed = OnceCell::new();
     }
 
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let landed = match self.landed.get() {
             Some(set) => set,
             None => {
@@ -277,7 +264,7 @@ impl Drop for Maildir {
 
 /// A message being written into `tmp/`. Dropped without `commit`, it is
 /// removed.
-pub struct MaildirMessage<'a> {
+pub(super) struct MaildirMessage<'a> {
     out: BufWriter<File>,
     tmp_path: PathBuf,
     new_dir: &'a Path,
@@ -303,7 +290,7 @@ impl Write for MaildirMessage<'_> {
 }
 
 impl super::Sink for MaildirMessage<'_> {
-    /// Flush and queue the message for the next [`Maildir::sync`].
+    /// Flush and queue the message for the next [`Maildir::sync_start`].
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
         let dst = self.new_dir.join(format!("{},S={}", self.token, self.size));
         let tmp = std::mem::take(&mut self.tmp_path);
@@ -386,7 +373,8 @@ mod tests {
         let path = PathBuf::from(m.commit().unwrap());
         // Not visible before the sync.
         assert!(!path.exists());
-        md.sync().unwrap();
+        md.sync_start().unwrap();
+        md.sync_wait().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"Subject: hi\n\nbody\n");
         assert!(
             path.file_name()

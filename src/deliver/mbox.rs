@@ -73,7 +73,7 @@ use crate::state::{create_private_dir, sync_dir};
 use format::{FromQuoter, from_line};
 use lock::{LOCK_WAIT, MboxLock, process_lock};
 
-pub struct Mbox {
+pub(crate) struct Mbox {
     path: PathBuf,
     spool: SpoolDir,
     lock_wait: Duration,
@@ -85,7 +85,7 @@ pub struct Mbox {
 impl Mbox {
     /// Check that the mbox can be appended to, creating it (0600, and its
     /// missing parent directories 0700) when it does not exist.
-    pub fn open(path: &Path, spool: SpoolDir) -> Result<Mbox, DeliverError> {
+    pub(super) fn open(path: &Path, spool: SpoolDir) -> Result<Mbox, DeliverError> {
         let open_err = |source| DeliverError::MboxOpen {
             path: path.to_path_buf(),
             source,
@@ -104,15 +104,11 @@ impl Mbox {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn next_token(&mut self) -> String {
+    pub(super) fn next_token(&mut self) -> String {
         self.spool.next_token()
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MboxMessage<'_>, DeliverError> {
+    pub(super) fn create(&mut self, token: &str) -> Result<MboxMessage<'_>, DeliverError> {
         Ok(MboxMessage {
             spooled: Spooled::create(&self.spool, token)?,
             mbox: self,
@@ -127,7 +123,7 @@ impl Mbox {
     /// left, since no record names it any more: `.done` markers and spools
     /// that never reached the mbox. Retry the cut-back of appends that
     /// failed. Only the first call of a run does anything.
-    pub fn after_recovery(&mut self) -> Result<(), DeliverError> {
+    pub(super) fn after_recovery(&mut self) -> Result<(), DeliverError> {
         if !self.spool.take_sweep() {
             return Ok(());
         }
@@ -154,7 +150,7 @@ impl Mbox {
 
     /// After a crash: did the message journalled as `token` land? See the
     /// module doc for the decision table.
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let entries = self.spool.entries_of(token)?;
         if entries.contains(&Entry::Done) {
             return Ok(true);
@@ -424,7 +420,7 @@ fn first_line_len(spool: &File) -> io::Result<u64> {
 
 /// A message being spooled for the mbox. Dropped without commit, its spool
 /// file is removed.
-pub struct MboxMessage<'a> {
+pub(super) struct MboxMessage<'a> {
     mbox: &'a Mbox,
     spooled: Spooled,
     quoter: FromQuoter,
@@ -587,7 +583,7 @@ mod tests {
         }
 
         fn contents(&self) -> Vec<u8> {
-            fs::read(self.mbox.path()).unwrap()
+            fs::read(&self.mbox.path).unwrap()
         }
 
         fn deliver(&mut self, msg: &[u8]) -> Result<String, DeliverError> {
@@ -785,7 +781,7 @@ mod tests {
         for k in 0..entry.len() {
             let mut torn = before.clone();
             torn.extend_from_slice(&entry[..k]);
-            fs::write(f.mbox.path(), &torn).unwrap();
+            fs::write(&f.mbox.path, &torn).unwrap();
             // Recovery removes the spool when it says "not landed"; put a
             // fresh copy back for the next length.
             fs::write(f.mbox.spool.path(&at.name(&tok)), &entry).unwrap();
@@ -805,7 +801,7 @@ mod tests {
         };
         f.set_state(&tok, &at);
         // Killed after the write, before or after the fsync.
-        fs::write(f.mbox.path(), &entry).unwrap();
+        fs::write(&f.mbox.path, &entry).unwrap();
         assert!(f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), entry);
         assert!(f.spool_names().contains(&format!("{tok}.done")));
@@ -822,7 +818,7 @@ mod tests {
         let mut text = entry.clone();
         text.extend_from_slice(&entry2);
         text.extend_from_slice(b"From other@x Mon Jan  1 00:00:00 2024\n\nhi\n\n");
-        fs::write(f.mbox.path(), &text).unwrap();
+        fs::write(&f.mbox.path, &text).unwrap();
         assert!(f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), text);
     }
@@ -831,7 +827,7 @@ mod tests {
     fn recovery_after_the_done_rename_or_the_emptying_says_landed() {
         let mut f = Fixture::new();
         let (tok, entry) = f.spooled(b"Subject: s\n\nb\n");
-        fs::write(f.mbox.path(), &entry).unwrap();
+        fs::write(&f.mbox.path, &entry).unwrap();
         f.set_state(&tok, &Entry::Done);
         assert!(f.mbox.recover(&tok).unwrap());
 
@@ -858,7 +854,7 @@ mod tests {
         // Another program appended at our offset after the crash.
         let other =
             b"From someone@else Mon Jan  1 00:00:00 2024\nSubject: theirs\n\nx\n\n".repeat(3);
-        fs::write(f.mbox.path(), &other).unwrap();
+        fs::write(&f.mbox.path, &other).unwrap();
         assert!(!f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), other, "their mail is untouched");
         assert!(f.spool_names().is_empty());
@@ -887,14 +883,14 @@ mod tests {
         text.extend_from_slice(
             b"\nFrom other@x Mon Jan  1 00:00:00 2024\n\ntheirs, long enough\n\n",
         );
-        fs::write(f.mbox.path(), &text).unwrap();
+        fs::write(&f.mbox.path, &text).unwrap();
         let err = f.mbox.recover(&tok).unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, DeliverError::MboxForeign { offset: 0, .. }),
             "{msg}"
         );
-        assert!(msg.contains(&f.mbox.path().display().to_string()), "{msg}");
+        assert!(msg.contains(&f.mbox.path.display().to_string()), "{msg}");
         assert!(msg.contains("byte 0"), "{msg}");
         assert!(
             msg.contains(&at.name(&tok)),
@@ -921,14 +917,14 @@ mod tests {
         f.set_state(&tok, &cut);
         let mut torn = before.clone();
         torn.extend_from_slice(&entry[..entry.len() / 2]);
-        fs::write(f.mbox.path(), &torn).unwrap();
+        fs::write(&f.mbox.path, &torn).unwrap();
         let leftover = f.mbox.next_token();
         fs::write(f.mbox.spool.path(&leftover), b"never journalled").unwrap();
         assert!(f.spool_names().len() == 3, "{:?}", f.spool_names());
 
         // The next run.
         let spool = SpoolDir::open(&f.dir.path().join("state"), "u@h:110").unwrap();
-        f.mbox = Mbox::open(f.mbox.path(), spool).unwrap();
+        f.mbox = Mbox::open(&f.mbox.path, spool).unwrap();
         f.mbox.after_recovery().unwrap();
         f.deliver(b"Subject: c\n\n3\n").unwrap();
         let got = read_mbox(&f.contents());
@@ -942,7 +938,7 @@ mod tests {
     fn a_held_dotlock_makes_delivery_wait_then_fail_and_a_stale_one_is_removed() {
         let mut f = Fixture::new();
         f.mbox.lock_wait = Duration::from_millis(300);
-        let lock = dotlock_path(f.mbox.path());
+        let lock = dotlock_path(&f.mbox.path);
         fs::write(&lock, "12345\n").unwrap();
         let err = f.deliver(b"Subject: s\n\nb\n").unwrap_err();
         assert!(

@@ -55,7 +55,7 @@ const SHELL_WORDS: &[&str] = &[
     "until", "while", "echo",
 ];
 
-pub struct Mda {
+pub(crate) struct Mda {
     spec: CommandSpec,
     user: String,
     spool: SpoolDir,
@@ -72,7 +72,11 @@ impl Mda {
     /// Check the command: an argv names a program that exists and can be
     /// run; a shell string's first word likewise, when it is a plain
     /// program name.
-    pub fn open(spec: &CommandSpec, user: &str, spool: SpoolDir) -> Result<Mda, DeliverError> {
+    pub(super) fn open(
+        spec: &CommandSpec,
+        user: &str,
+        spool: SpoolDir,
+    ) -> Result<Mda, DeliverError> {
         match spec {
             CommandSpec::Argv(argv) => match argv.first() {
                 Some(p) if !p.is_empty() => find_program(p)?,
@@ -103,14 +107,14 @@ impl Mda {
         })
     }
 
-    pub fn next_token(&mut self) -> String {
+    pub(super) fn next_token(&mut self) -> String {
         self.spool.next_token()
     }
 
     /// Once recovery has settled the journal, remove everything earlier
     /// runs left in the spool: no record names it any more. Only the first
     /// call of a run does anything.
-    pub fn after_recovery(&mut self) -> Result<(), DeliverError> {
+    pub(super) fn after_recovery(&mut self) -> Result<(), DeliverError> {
         if self.spool.take_sweep() {
             for (t, e) in self.spool.entries()? {
                 self.spool.remove(&t, &e)?;
@@ -119,7 +123,7 @@ impl Mda {
         Ok(())
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
+    pub(super) fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
         Ok(MdaMessage {
             spooled: Spooled::create(&self.spool, token)?,
             mda: self,
@@ -128,7 +132,7 @@ impl Mda {
 
     /// A `.done` mark: landed. A spool without one: maybe, maybe not; say
     /// not landed (and remove it), so the message is fetched again.
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let entries = self.spool.entries_of(token)?;
         if entries.contains(&Entry::Done) {
             return Ok(true);
@@ -335,7 +339,7 @@ fn last_lines(out: &[u8]) -> String {
 
 /// Replace `%F`, `%T` and `%%`; other `%` sequences stay as they are. With
 /// `quote`, substituted values are shell-quoted.
-pub fn substitute(
+pub(super) fn substitute(
     template: &str,
     sender: &str,
     user: &str,
@@ -420,7 +424,7 @@ fn find_program(program: &str) -> Result<(), DeliverError> {
 
 /// A message being spooled for the MDA. Dropped without commit, its spool
 /// file is removed.
-pub struct MdaMessage<'a> {
+pub(super) struct MdaMessage<'a> {
     mda: &'a Mda,
     spooled: Spooled,
 }

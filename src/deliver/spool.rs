@@ -34,7 +34,7 @@ use crate::state::{create_private_dir, escape_file_name, sync_dir};
 
 /// One mailbox's spool directory.
 #[derive(Debug)]
-pub struct SpoolDir {
+pub(super) struct SpoolDir {
     dir: PathBuf,
     pid: u32,
     seq: u64,
@@ -43,7 +43,7 @@ pub struct SpoolDir {
 
 /// What a spool directory entry is, for the message it belongs to.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Entry {
+pub(super) enum Entry {
     Spool,
     At { offset: u64, len: u64 },
     Cut { offset: u64, len: u64 },
@@ -53,7 +53,7 @@ pub enum Entry {
 impl Entry {
     /// Split a file name into the token and what the file is. `None` for
     /// names popfetch does not make.
-    pub fn parse(name: &str) -> Option<(&str, Entry)> {
+    pub(super) fn parse(name: &str) -> Option<(&str, Entry)> {
         let (token, entry) = if let Some(token) = name.strip_suffix(".done") {
             (token, Entry::Done)
         } else if let Some((token, rest)) = name.split_once(".at-") {
@@ -68,7 +68,7 @@ impl Entry {
         is_token(token).then_some((token, entry))
     }
 
-    pub fn name(&self, token: &str) -> String {
+    pub(super) fn name(&self, token: &str) -> String {
         match self {
             Entry::Spool => token.to_string(),
             Entry::At { offset, len } => format!("{token}.at-{offset}-{len}"),
@@ -101,7 +101,7 @@ fn is_token(s: &str) -> bool {
 impl SpoolDir {
     /// The spool directory of `mailbox_id` below `state_dir`, created
     /// (0700) when missing.
-    pub fn open(state_dir: &Path, mailbox_id: &str) -> Result<SpoolDir, DeliverError> {
+    pub(super) fn open(state_dir: &Path, mailbox_id: &str) -> Result<SpoolDir, DeliverError> {
         let dir = state_dir.join("spool").join(escape_file_name(mailbox_id));
         create_private_dir(&dir).map_err(|source| DeliverError::Spool {
             path: dir.clone(),
@@ -115,17 +115,18 @@ impl SpoolDir {
         })
     }
 
-    pub fn dir(&self) -> &Path {
+    #[cfg(test)]
+    pub(super) fn dir(&self) -> &Path {
         &self.dir
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(super) fn path(&self, name: &str) -> PathBuf {
         self.dir.join(name)
     }
 
     /// `<secs>.<usecs>P<pid>Q<seq>`: unique across runs and messages; no
     /// spaces, no `-`, nothing a shell or the journal would mind.
-    pub fn next_token(&mut self) -> String {
+    pub(super) fn next_token(&mut self) -> String {
         self.seq += 1;
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -140,7 +141,7 @@ impl SpoolDir {
     }
 
     /// A new spool file (0600) for `token`, open for reading and writing.
-    pub fn create(&self, token: &str) -> Result<File, DeliverError> {
+    pub(super) fn create(&self, token: &str) -> Result<File, DeliverError> {
         let path = self.path(token);
         let spool_err = |source| DeliverError::Spool {
             path: path.clone(),
@@ -160,7 +161,7 @@ impl SpoolDir {
     }
 
     /// Every entry of `token`.
-    pub fn entries_of(&self, token: &str) -> Result<Vec<Entry>, DeliverError> {
+    pub(super) fn entries_of(&self, token: &str) -> Result<Vec<Entry>, DeliverError> {
         Ok(self
             .entries()?
             .into_iter()
@@ -170,7 +171,7 @@ impl SpoolDir {
     }
 
     /// Every entry, as (token, what).
-    pub fn entries(&self) -> Result<Vec<(String, Entry)>, DeliverError> {
+    pub(super) fn entries(&self) -> Result<Vec<(String, Entry)>, DeliverError> {
         let err = |source| DeliverError::Spool {
             path: self.dir.clone(),
             source,
@@ -189,11 +190,11 @@ impl SpoolDir {
     /// True at the first call only. Once recovery has settled the journal,
     /// everything earlier runs left can go, but only then: later in the
     /// run, this run's journal names this run's entries.
-    pub fn take_sweep(&mut self) -> bool {
+    pub(super) fn take_sweep(&mut self) -> bool {
         !std::mem::replace(&mut self.swept, true)
     }
 
-    pub fn remove(&self, token: &str, entry: &Entry) -> Result<(), DeliverError> {
+    pub(super) fn remove(&self, token: &str, entry: &Entry) -> Result<(), DeliverError> {
         let path = self.path(&entry.name(token));
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -202,20 +203,20 @@ impl SpoolDir {
         }
     }
 
-    pub fn rename(&self, token: &str, from: &Entry, to: &Entry) -> io::Result<()> {
+    pub(super) fn rename(&self, token: &str, from: &Entry, to: &Entry) -> io::Result<()> {
         fs::rename(self.path(&from.name(token)), self.path(&to.name(token)))
     }
 
     /// Record that `token` landed: rename its file to `.done`, then empty
     /// it (its bytes are no longer needed). Not synced: a lost rename
     /// leaves the old name, which recovery still reads correctly.
-    pub fn mark_done(&self, token: &str, from: &Entry, file: &File) -> io::Result<()> {
+    pub(super) fn mark_done(&self, token: &str, from: &Entry, file: &File) -> io::Result<()> {
         self.rename(token, from, &Entry::Done)?;
         file.set_len(0)
     }
 
     /// Make renames and creations in the directory durable.
-    pub fn sync(&self) -> Result<(), DeliverError> {
+    pub(super) fn sync(&self) -> Result<(), DeliverError> {
         sync_dir(&self.dir).map_err(|source| DeliverError::Spool {
             path: self.dir.clone(),
             source,
@@ -233,7 +234,7 @@ fn spool_io(path: &Path, e: io::Error) -> io::Error {
 /// both do, with a copy of its header section kept on the way. Dropped
 /// before [`Spooled::keep`], the spool file is removed.
 #[derive(Debug)]
-pub struct Spooled {
+pub(super) struct Spooled {
     token: String,
     /// Empty once the file's fate is the caller's.
     path: PathBuf,
@@ -244,7 +245,7 @@ pub struct Spooled {
 
 impl Spooled {
     /// Start spooling the message named `token` into a new spool file.
-    pub fn create(spool: &SpoolDir, token: &str) -> Result<Spooled, DeliverError> {
+    pub(super) fn create(spool: &SpoolDir, token: &str) -> Result<Spooled, DeliverError> {
         let file = spool.create(token)?;
         Ok(Spooled {
             token: token.to_string(),
@@ -255,22 +256,22 @@ impl Spooled {
         })
     }
 
-    pub fn token(&self) -> &str {
+    pub(super) fn token(&self) -> &str {
         &self.token
     }
 
     /// Look at the next bytes of the message as received, for its header
     /// section.
-    pub fn capture(&mut self, raw: &[u8]) {
+    pub(super) fn capture(&mut self, raw: &[u8]) {
         self.headers.feed(raw);
     }
 
-    pub fn headers(&self) -> &HeaderCapture {
+    pub(super) fn headers(&self) -> &HeaderCapture {
         &self.headers
     }
 
     /// Append `bytes` to the spool file.
-    pub fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
+    pub(super) fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
         let out = self
             .out
             .as_mut()
@@ -281,11 +282,11 @@ impl Spooled {
     }
 
     /// How many bytes were put.
-    pub fn size(&self) -> u64 {
+    pub(super) fn size(&self) -> u64 {
         self.size
     }
 
-    pub fn flush(&mut self) -> io::Result<()> {
+    pub(super) fn flush(&mut self) -> io::Result<()> {
         match &mut self.out {
             Some(out) => out.flush().map_err(|e| self.io_error(e)),
             None => Ok(()),
@@ -294,7 +295,7 @@ impl Spooled {
 
     /// Flush what was put and hand back the spool file. It is still
     /// removed on drop until [`Spooled::keep`].
-    pub fn finish(&mut self) -> io::Result<File> {
+    pub(super) fn finish(&mut self) -> io::Result<File> {
         let out = self
             .out
             .take()
@@ -304,17 +305,17 @@ impl Spooled {
 
     /// From here the spool file's fate is the caller's: it is no longer
     /// removed on drop. Returns its path.
-    pub fn keep(&mut self) -> PathBuf {
+    pub(super) fn keep(&mut self) -> PathBuf {
         std::mem::take(&mut self.path)
     }
 
     /// `e` with the spool file's name in it, for a [`Write`] error.
-    pub fn io_error(&self, e: io::Error) -> io::Error {
+    pub(super) fn io_error(&self, e: io::Error) -> io::Error {
         spool_io(&self.path, e)
     }
 
     /// `source` as a [`DeliverError::Spool`] on this file.
-    pub fn error(&self, source: io::Error) -> DeliverError {
+    pub(super) fn error(&self, source: io::Error) -> DeliverError {
         DeliverError::Spool {
             path: self.path.clone(),
             source,
