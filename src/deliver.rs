@@ -244,6 +244,127 @@ impl Target {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::account::CommandSpec;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::path::Path;
+
+    /// Every file below `dir` with its bytes, but for those below `skip`.
+    fn files(dir: &Path, skip: &[PathBuf], out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if skip.contains(&path) {
+                continue;
+            }
+            if path.is_dir() {
+                files(&path, skip, out);
+            } else {
+                out.insert(path.clone(), fs::read(&path).unwrap());
+            }
+        }
+    }
+
+    /// A directory holding one target of each kind and mail they must not
+    /// touch: a file beside them, messages in `cur/` and `new/`, an mbox
+    /// with mail in it. Returns the targets and the directories recovery
+    /// may change (`tmp/`, the spool directories).
+    fn targets(dir: &Path) -> (Vec<Target>, Vec<PathBuf>) {
+        let state = dir.join("state");
+        let maildir = Maildir::open(&dir.join("Mail")).unwrap();
+        fs::write(dir.join("sentinel"), "beside").unwrap();
+        fs::write(dir.join("Mail/cur/1.M1P1Q1.h,S=3:2,S"), "cur").unwrap();
+        fs::write(dir.join("Mail/new/1.M2P1Q2.h,S=3"), "new").unwrap();
+        fs::write(dir.join("Mail/tmp/1.M3P1Q3.h"), "tmp").unwrap();
+        let mbox =
+            Mbox::open(&dir.join("inbox"), SpoolDir::open(&state, "m@h:1").unwrap()).unwrap();
+        fs::write(
+            dir.join("inbox"),
+            "From a@b Thu Jan  4 09:05:01 2024\n\nx\n\n",
+        )
+        .unwrap();
+        let spec = CommandSpec::Argv(vec!["cat".into()]);
+        let mda = Mda::open(&spec, "u", SpoolDir::open(&state, "d@h:1").unwrap()).unwrap();
+        fs::write(state.join("sentinel"), "state").unwrap();
+        let own = vec![
+            dir.join("Mail/tmp"),
+            state.join("spool/m@h%3A1"),
+            state.join("spool/d@h%3A1"),
+        ];
+        let targets = vec![
+            Target::Maildir(maildir),
+            Target::Mbox(mbox),
+            Target::Mda(mda),
+        ];
+        (targets, own)
+    }
+
+    /// Tokens a garbled journal could hold; `{ROOT}` stands for the test's
+    /// directory.
+    fn garbled_token() -> impl Strategy<Value = String> {
+        let prefix = prop::sample::select(vec![
+            "",
+            "/",
+            "./",
+            "../",
+            "../../",
+            "../cur/",
+            "../new/",
+            "../../state/",
+            "tmp/../",
+            "{ROOT}/",
+            "{ROOT}/Mail/cur/",
+            "{ROOT}/state/",
+            "1.M2P3Q4.",
+            "1.000002P3Q4.",
+            "1.M2P3Q4.h/../",
+            "1.000002P3Q4/../",
+        ]);
+        let name = prop::sample::select(vec![
+            "",
+            ".",
+            "..",
+            "sentinel",
+            "inbox",
+            "cur",
+            "new",
+            "tmp",
+            "state",
+            "spool",
+            "1.M1P1Q1.h,S=3:2,S",
+            "1.M2P1Q2.h,S=3",
+            "1.M1P1Q1.h",
+            "1.M3P1Q3.h",
+        ]);
+        prop_oneof![
+            any::<String>(),
+            "[./a-zA-Z0-9:,\\\\{}MPQ-]{0,30}",
+            (prefix, name).prop_map(|(p, n)| format!("{p}{n}")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn recovery_of_a_garbled_token_touches_nothing_outside_its_own_files(
+            tokens in proptest::collection::vec(garbled_token(), 1..8),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut targets, own) = targets(dir.path());
+            let mut before = BTreeMap::new();
+            files(dir.path(), &own, &mut before);
+            let root = dir.path().display().to_string();
+            for t in &mut targets {
+                t.begin_recovery();
+                for token in &tokens {
+                    let token = token.replace("{ROOT}", &root);
+                    prop_assert!(t.recover(&token).is_ok(), "{token:?}");
+                }
+            }
+            let mut after = BTreeMap::new();
+            files(dir.path(), &own, &mut after);
+            prop_assert_eq!(before, after);
+        }
+    }
 
     #[test]
     fn received_header_names_both_hosts_and_the_user() {

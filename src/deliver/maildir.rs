@@ -164,7 +164,14 @@ impl Maildir {
         self.landed = OnceCell::new();
     }
 
+    /// Did the message journalled as `token` land in `new/` or `cur/`? If
+    /// not, its leftover in `tmp/` is removed. A token [`Maildir::next_token`]
+    /// could not have made (a garbled journal) names nothing of ours: not
+    /// landed, and nothing is touched.
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+        if !is_token(token) {
+            return Ok(false);
+        }
         let landed = match self.landed.get() {
             Some(set) => set,
             None => {
@@ -324,12 +331,16 @@ impl Drop for MaildirMessage<'_> {
 
 /// The host name with '/' and ':' escaped as the Maildir convention asks.
 fn maildir_hostname() -> String {
-    let raw = super::hostname();
+    escape_host(&super::hostname())
+}
+
+/// `raw` with '/' and ':' as \057 and \072 by convention, and anything
+/// else odd too, so the name is safe in the journal and in a shell;
+/// `localhost` for an empty name.
+fn escape_host(raw: &str) -> String {
     if raw.is_empty() {
         return "localhost".to_string();
     }
-    // '/' and ':' as \057 and \072 by convention; anything else odd too,
-    // so the name is safe in the journal and in a shell.
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         if c.is_ascii_alphanumeric() || "-_".contains(c) || c == '.' {
@@ -342,6 +353,44 @@ fn maildir_hostname() -> String {
         }
     }
     out
+}
+
+/// The shape [`Maildir::next_token`] makes:
+/// `<secs>.M<usecs>P<pid>Q<seq>.<host>`, the host escaped as
+/// [`escape_host`] does (any host's: the name may have changed since the
+/// journal was written). Such a name has no `/`, `:` or `,` and is never
+/// `.` or `..`, so it can only name a file in `tmp/` itself.
+fn is_token(s: &str) -> bool {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let Some((secs, rest)) = s.split_once(".M") else {
+        return false;
+    };
+    let Some((usecs, rest)) = rest.split_once('P') else {
+        return false;
+    };
+    let Some((pid, rest)) = rest.split_once('Q') else {
+        return false;
+    };
+    let Some((seq, host)) = rest.split_once('.') else {
+        return false;
+    };
+    digits(secs) && digits(usecs) && digits(pid) && digits(seq) && is_escaped_host(host)
+}
+
+/// Non-empty, and only what [`escape_host`] writes: ASCII letters and
+/// digits, `-`, `_`, `.`, and `\` followed by three octal digits.
+fn is_escaped_host(host: &str) -> bool {
+    let b = host.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let octal = |d: &u8| (b'0'..=b'7').contains(d);
+        i += match c {
+            _ if c.is_ascii_alphanumeric() || b"-_.".contains(&c) => 1,
+            b'\\' if b.get(i + 1..i + 4).is_some_and(|d| d.iter().all(octal)) => 4,
+            _ => return false,
+        };
+    }
+    !b.is_empty()
 }
 
 #[cfg(test)]
@@ -434,5 +483,49 @@ mod tests {
         let b = md.next_token();
         assert_ne!(a, b);
         assert!(!a.contains('/') && !a.contains(' '));
+    }
+
+    #[test]
+    fn recovery_accepts_only_names_next_token_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        assert!(is_token(&md.next_token()));
+        let odd = escape_host("mail/x:1 \u{e9}\\");
+        assert!(!odd.contains(['/', ':', ' ']), "{odd}");
+        for good in [
+            format!("1700000000.M12P34Q5.{odd}"),
+            "0.M0P0Q0.localhost".to_string(),
+            "1.M2P3Q4.a.b-c_d".to_string(),
+        ] {
+            assert!(is_token(&good), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../cur/1.M2P3Q4.h,S=4:2,S",
+            "/etc/passwd",
+            "1.M2P3Q4.",
+            "1.M2P3Q4./etc",
+            "1.M2P3Q4.h/../../x",
+            "1.M2P3Q4.h:2,S",
+            "1.M2P3Q4.h,S=4",
+            "1.M2P3Q4.h\\05",
+            "1.M2P3Q4.h\\058",
+            "1.M2P3Q4.h\0",
+            "1.M2P3Q4.h x",
+            "x.M2P3Q4.h",
+            "1.MP3Q4.h",
+            "1.M2P3Q.h",
+            "1.M2P3Q4",
+            "1.2P3Q4",
+        ] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
+        // A garbled name that would reach outside tmp/ touches nothing.
+        let cur = dir.path().join("cur/1.M2P3Q4.h,S=4:2,S");
+        fs::write(&cur, b"mail").unwrap();
+        assert!(!md.recover("../cur/1.M2P3Q4.h,S=4:2,S").unwrap());
+        assert_eq!(fs::read(&cur).unwrap(), b"mail");
     }
 }

@@ -160,8 +160,13 @@ impl SpoolDir {
         Ok(file)
     }
 
-    /// Every entry of `token`.
+    /// Every entry of `token`; none for a name [`SpoolDir::next_token`]
+    /// could not have made (a garbled journal), so that recovery then
+    /// touches nothing.
     pub(super) fn entries_of(&self, token: &str) -> Result<Vec<Entry>, DeliverError> {
+        if !is_token(token) {
+            return Ok(Vec::new());
+        }
         Ok(self
             .entries()?
             .into_iter()
