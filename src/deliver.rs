@@ -2,18 +2,27 @@
 //! before popfetch records its UID, and every target can tell, after a
 //! crash, whether a journalled delivery landed.
 //!
+//! The life of a target in one run: [`Target::open`]; [`Target::recover`]
+//! settles each delivery the journal left open (a token the target could
+//! not have made is "not landed" and touches nothing);
+//! [`Target::after_recovery`] then clears what earlier runs left behind.
+//!
 //! The life of one message: [`Target::next_token`] names it (the journal
 //! records the name before any byte is written), [`Target::create`] opens a
 //! [`Sink`], the message streams in, [`Sink::commit`] delivers it, and
-//! [`Target::sync`] (or [`Target::sync_start`] then [`Target::sync_wait`],
-//! which lets the fetch go on meanwhile) is the barrier after which every
-//! committed message is durable. Only then are UIDs recorded as delivered. A sink dropped
-//! without commit leaves nothing behind.
+//! [`Target::sync_start`] then [`Target::sync_wait`] (the fetch goes on in
+//! between) is the barrier after which every committed message is durable.
+//! Only then are UIDs recorded as delivered. A sink dropped without commit
+//! leaves nothing behind; after a failed delivery,
+//! [`Target::discard_unsynced`] removes what was committed but not yet
+//! made durable.
 //!
-//! Targets: [`maildir`] (group commit at `sync`), [`mbox`] and [`mda`]
-//! (durable or handed over in `commit` itself). The last two spool each
-//! message in the state directory first ([`spool`]), which is also
-//! where their crash-recovery evidence lives.
+//! Targets: [`maildir`] (group commit at `sync_start`), [`mbox`] and
+//! [`mda`] (durable or handed over in `commit` itself). The last two spool
+//! each message in the state directory first ([`spool`], with
+//! [`envelope`] reading the sender), which is also where their
+//! crash-recovery evidence lives. A new target is one more file here and
+//! one more arm in each method of [`Target`].
 
 mod envelope;
 mod maildir;
@@ -98,8 +107,9 @@ pub enum DeliverError {
 /// A message being written. Dropped without [`Sink::commit`], it leaves
 /// nothing behind.
 pub(crate) trait Sink: Write {
-    /// Deliver the message. It is durable once [`Target::sync`] returns.
-    /// Returns where it went, for `-v`.
+    /// Deliver the message. It is durable once [`Target::sync_wait`]
+    /// returns after the next [`Target::sync_start`]. Returns where it
+    /// went, for `-v`.
     fn commit(self: Box<Self>) -> Result<String, DeliverError>;
 }
 
@@ -108,26 +118,6 @@ pub(crate) enum Target {
     Maildir(Maildir),
     Mbox(Mbox),
     Mda(Mda),
-}
-
-/// This host's name, as the kernel reports it.
-pub(crate) fn hostname() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// The `Received:` line put before each message fetched from the POP3
-/// server `host` for `user`.
-pub(crate) fn received_header(host: &str, user: &str) -> Vec<u8> {
-    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
-    format!(
-        "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
-        local = hostname(),
-        ver = env!("CARGO_PKG_VERSION"),
-    )
-    .into_bytes()
 }
 
 impl Target {
@@ -165,7 +155,7 @@ impl Target {
     }
 
     /// Whether [`Sink::commit`] itself makes the message durable and
-    /// visible (mbox, MDA) rather than waiting for [`Target::sync`]; the
+    /// visible (mbox, MDA) rather than waiting for [`Target::sync_start`]; the
     /// journal is then synced before each commit.
     pub(crate) fn publishes_on_commit(&self) -> bool {
         match self {
@@ -202,8 +192,10 @@ impl Target {
     /// Forget what an earlier recovery learnt about the target: call before
     /// each round of [`Target::recover`] calls.
     pub(crate) fn begin_recovery(&mut self) {
-        if let Target::Maildir(m) = self {
-            m.begin_recovery();
+        match self {
+            Target::Maildir(m) => m.begin_recovery(),
+            // They keep nothing between calls.
+            Target::Mbox(_) | Target::Mda(_) => {}
         }
     }
 
@@ -231,7 +223,9 @@ impl Target {
     /// not, remove whatever half of it is left. Tokens of earlier runs are
     /// settled before this run's first [`Target::create`], then
     /// [`Target::after_recovery`] drops the evidence they left; after a
-    /// failure, this run settles its own tokens the same way.
+    /// failure, this run settles its own tokens the same way. A token the
+    /// target's `next_token` could not have made (a garbled journal) names
+    /// nothing of the target's: not landed, and nothing is touched.
     pub(crate) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),
@@ -239,6 +233,26 @@ impl Target {
             Target::Mda(m) => m.recover(token),
         }
     }
+}
+
+/// This host's name, as the kernel reports it.
+pub(crate) fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The `Received:` line put before each message fetched from the POP3
+/// server `host` for `user`.
+pub(crate) fn received_header(host: &str, user: &str) -> Vec<u8> {
+    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
+    format!(
+        "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
+        local = hostname(),
+        ver = env!("CARGO_PKG_VERSION"),
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]

@@ -4,6 +4,8 @@
 //! The unique part is chosen before writing so that the journal can name
 //! it; after a crash, a name in `new/` or `cur/` means the message landed,
 //! a name in `tmp/` means it did not (and the leftover is removed).
+//! Messages committed but not yet synced when a delivery fails are removed
+//! by [`Maildir::discard_unsynced`].
 //!
 //! Group commit: a committed message waits in `tmp/` until
 //! [`Maildir::sync_start`], which makes the whole batch durable with one
@@ -25,7 +27,7 @@ use super::DeliverError;
 use crate::state::{create_private_dir, sync_dir};
 
 pub(crate) struct Maildir {
-    /// Written and closed, waiting in `tmp/` for the next `sync`.
+    /// Written and closed, waiting in `tmp/` for the next `sync_start`.
     pending: Vec<Pending>,
     /// The batch being committed on a helper thread.
     in_flight: Option<JoinHandle<Result<(), DeliverError>>>,

@@ -149,7 +149,8 @@ impl Mbox {
     }
 
     /// After a crash: did the message journalled as `token` land? See the
-    /// module doc for the decision table.
+    /// module doc for the decision table. A token the spool could not have
+    /// made finds no spool file: not landed, and nothing is touched.
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let entries = self.spool.entries_of(token)?;
         if entries.contains(&Entry::Done) {

@@ -131,7 +131,9 @@ impl Mda {
     }
 
     /// A `.done` mark: landed. A spool without one: maybe, maybe not; say
-    /// not landed (and remove it), so the message is fetched again.
+    /// not landed (and remove it), so the message is fetched again. A
+    /// token the spool could not have made finds neither: not landed, and
+    /// nothing is touched.
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let entries = self.spool.entries_of(token)?;
         if entries.contains(&Entry::Done) {
