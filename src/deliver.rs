@@ -32,6 +32,7 @@ mod spool;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::account::{Account, Destination};
 use maildir::Maildir;
@@ -235,6 +236,54 @@ impl Target {
     }
 }
 
+/// The time, the process and a count: what makes a target's message names
+/// unique across runs, processes and messages.
+#[derive(Debug)]
+struct Unique {
+    pid: u32,
+    seq: u64,
+}
+
+impl Unique {
+    fn new() -> Unique {
+        Unique {
+            pid: std::process::id(),
+            seq: 0,
+        }
+    }
+
+    /// `<secs><sep><usecs>P<pid>Q<seq>` for the next message; `<usecs>`
+    /// has six digits when `pad`.
+    fn next(&mut self, sep: &str, pad: bool) -> String {
+        self.seq += 1;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let usecs = now.subsec_micros();
+        let usecs = if pad {
+            format!("{usecs:06}")
+        } else {
+            usecs.to_string()
+        };
+        format!("{}{sep}{usecs}P{}Q{}", now.as_secs(), self.pid, self.seq)
+    }
+
+    /// What follows the part of `s` that [`Unique::next`] made with `sep`
+    /// (each number one or more decimal digits); `None` when `s` does not
+    /// start with such a part.
+    fn rest<'a>(s: &'a str, sep: &str) -> Option<&'a str> {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let (secs, rest) = s.split_once(sep)?;
+        let (usecs, rest) = rest.split_once('P')?;
+        let (pid, rest) = rest.split_once('Q')?;
+        let (seq, rest) = rest.split_at(
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
+        (digits(secs) && digits(usecs) && digits(pid) && digits(seq)).then_some(rest)
+    }
+}
+
 /// This host's name, as the kernel reports it.
 pub(crate) fn hostname() -> String {
     rustix::system::uname()
@@ -377,6 +426,25 @@ mod tests {
             let mut after = BTreeMap::new();
             files(dir.path(), &own, &mut after);
             prop_assert_eq!(before, after);
+        }
+    }
+
+    #[test]
+    fn unique_parts_keep_their_shape() {
+        let mut u = Unique { pid: 42, seq: 6 };
+        let spool = u.next(".", true);
+        let (secs, rest) = spool.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().unwrap() > 1_600_000_000, "{spool}");
+        assert!(rest.len() == 11 && rest.ends_with("P42Q7"), "{spool}");
+        assert_eq!(Unique::rest(&spool, "."), Some(""));
+        assert_eq!(Unique::rest(&spool, ".M"), None);
+        let maildir = format!("{}.host", u.next(".M", false));
+        assert!(maildir.ends_with("P42Q8.host"), "{maildir}");
+        assert_eq!(Unique::rest(&maildir, ".M"), Some(".host"));
+        for bad in [
+            "", "1.2P3Q", "1.2PQ3", "1.P2Q3", ".2P3Q4", "1.2P3x4", "x1.2P3Q4",
+        ] {
+            assert_eq!(Unique::rest(bad, "."), None, "{bad:?}");
         }
     }
 

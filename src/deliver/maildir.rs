@@ -21,9 +21,8 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::DeliverError;
+use super::{DeliverError, Unique};
 use crate::state::{create_private_dir, sync_dir};
 
 pub(crate) struct Maildir {
@@ -37,8 +36,7 @@ pub(crate) struct Maildir {
     new: PathBuf,
     cur: PathBuf,
     host: String,
-    pid: u32,
-    seq: u64,
+    unique: Unique,
 }
 
 impl Maildir {
@@ -59,26 +57,14 @@ impl Maildir {
             new,
             cur,
             host: maildir_hostname(),
-            pid: std::process::id(),
-            seq: 0,
+            unique: Unique::new(),
         })
     }
 
     /// `<secs>.M<usecs>P<pid>Q<seq>.<host>`: unique across processes
     /// (pid), runs (time) and messages (seq).
     pub(super) fn next_token(&mut self) -> String {
-        self.seq += 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        format!(
-            "{}.M{}P{}Q{}.{}",
-            now.as_secs(),
-            now.subsec_micros(),
-            self.pid,
-            self.seq,
-            self.host
-        )
+        format!("{}.{}", self.unique.next(".M", false), self.host)
     }
 
     pub(super) fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
@@ -363,20 +349,9 @@ fn escape_host(raw: &str) -> String {
 /// journal was written). Such a name has no `/`, `:` or `,` and is never
 /// `.` or `..`, so it can only name a file in `tmp/` itself.
 fn is_token(s: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let Some((secs, rest)) = s.split_once(".M") else {
-        return false;
-    };
-    let Some((usecs, rest)) = rest.split_once('P') else {
-        return false;
-    };
-    let Some((pid, rest)) = rest.split_once('Q') else {
-        return false;
-    };
-    let Some((seq, host)) = rest.split_once('.') else {
-        return false;
-    };
-    digits(secs) && digits(usecs) && digits(pid) && digits(seq) && is_escaped_host(host)
+    Unique::rest(s, ".M")
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(is_escaped_host)
 }
 
 /// Non-empty, and only what [`escape_host`] writes: ASCII letters and

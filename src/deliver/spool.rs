@@ -26,18 +26,16 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::DeliverError;
 use super::envelope::HeaderCapture;
+use super::{DeliverError, Unique};
 use crate::state::{create_private_dir, escape_file_name, sync_dir};
 
 /// One mailbox's spool directory.
 #[derive(Debug)]
 pub(super) struct SpoolDir {
     dir: PathBuf,
-    pid: u32,
-    seq: u64,
+    unique: Unique,
     swept: bool,
 }
 
@@ -85,17 +83,7 @@ fn offset_len(s: &str) -> Option<(u64, u64)> {
 
 /// The shape [`SpoolDir::next_token`] makes: `<digits>.<digits>P<digits>Q<digits>`.
 fn is_token(s: &str) -> bool {
-    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    let Some((secs, rest)) = s.split_once('.') else {
-        return false;
-    };
-    let Some((usecs, rest)) = rest.split_once('P') else {
-        return false;
-    };
-    let Some((pid, seq)) = rest.split_once('Q') else {
-        return false;
-    };
-    digits(secs) && digits(usecs) && digits(pid) && digits(seq)
+    Unique::rest(s, ".") == Some("")
 }
 
 impl SpoolDir {
@@ -109,8 +97,7 @@ impl SpoolDir {
         })?;
         Ok(SpoolDir {
             dir,
-            pid: std::process::id(),
-            seq: 0,
+            unique: Unique::new(),
             swept: false,
         })
     }
@@ -127,17 +114,7 @@ impl SpoolDir {
     /// `<secs>.<usecs>P<pid>Q<seq>`: unique across runs and messages; no
     /// spaces, no `-`, nothing a shell or the journal would mind.
     pub(super) fn next_token(&mut self) -> String {
-        self.seq += 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        format!(
-            "{}.{:06}P{}Q{}",
-            now.as_secs(),
-            now.subsec_micros(),
-            self.pid,
-            self.seq
-        )
+        self.unique.next(".", true)
     }
 
     /// A new spool file (0600) for `token`, open for reading and writing.
@@ -347,8 +324,7 @@ mod tests {
     fn entry_names_round_trip() {
         let mut sd = SpoolDir {
             dir: PathBuf::new(),
-            pid: 42,
-            seq: 0,
+            unique: Unique { pid: 42, seq: 0 },
             swept: false,
         };
         let t = sd.next_token();
