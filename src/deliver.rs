@@ -2,32 +2,43 @@
 //! before popfetch records its UID, and every target can tell, after a
 //! crash, whether a journalled delivery landed.
 //!
+//! The life of a target in one run: [`Target::open`]; [`Target::recover`]
+//! settles each delivery the journal left open (a token the target could
+//! not have made is "not landed" and touches nothing);
+//! [`Target::after_recovery`] then clears what earlier runs left behind.
+//!
 //! The life of one message: [`Target::next_token`] names it (the journal
 //! records the name before any byte is written), [`Target::create`] opens a
 //! [`Sink`], the message streams in, [`Sink::commit`] delivers it, and
-//! [`Target::sync`] (or [`Target::sync_start`] then [`Target::sync_wait`],
-//! which lets the fetch go on meanwhile) is the barrier after which every
-//! committed message is durable. Only then are UIDs recorded as delivered. A sink dropped
-//! without commit leaves nothing behind.
+//! [`Target::sync_start`] then [`Target::sync_wait`] (the fetch goes on in
+//! between) is the barrier after which every committed message is durable.
+//! Only then are UIDs recorded as delivered. A sink dropped without commit
+//! leaves nothing behind; after a failed delivery,
+//! [`Target::discard_unsynced`] removes what was committed but not yet
+//! made durable.
 //!
-//! Targets: [`maildir`] (group commit at `sync`), [`mbox`] and [`mda`]
-//! (durable or handed over in `commit` itself). The last two spool each
-//! message in the state directory first ([`envelope`]), which is also
-//! where their crash-recovery evidence lives.
+//! Targets: [`maildir`] (group commit at `sync_start`), [`mbox`] and
+//! [`mda`] (durable or handed over in `commit` itself). The last two spool
+//! each message in the state directory first ([`spool`], with
+//! [`envelope`] reading the sender), which is also where their
+//! crash-recovery evidence lives. A new target is one more file here and
+//! one more arm in each method of [`Target`].
 
-pub mod envelope;
-pub mod maildir;
-pub mod mbox;
-pub mod mda;
+mod envelope;
+mod maildir;
+mod mbox;
+mod mda;
+mod spool;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::account::{Account, Destination};
-use envelope::SpoolDir;
-pub use maildir::Maildir;
-pub use mbox::Mbox;
-pub use mda::Mda;
+use maildir::Maildir;
+use mbox::Mbox;
+use mda::Mda;
+use spool::SpoolDir;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
@@ -37,8 +48,6 @@ pub enum DeliverError {
         "cannot write a message into {path}: {source}; check free space and permissions (nothing was deleted from the server)"
     )]
     Write { path: PathBuf, source: io::Error },
-    #[error("{0} delivery is not available in this version; use maildir")]
-    Unsupported(&'static str),
     /// The target asked to try again later (an MDA's exit 75): the message
     /// stays on the server and the run goes on with the next one.
     #[error("delivery deferred: {0}; the message stays on the server for the next run")]
@@ -98,21 +107,22 @@ pub enum DeliverError {
 
 /// A message being written. Dropped without [`Sink::commit`], it leaves
 /// nothing behind.
-pub trait Sink: Write {
-    /// Deliver the message. It is durable once [`Target::sync`] returns.
-    /// Returns where it went, for `-v`.
+pub(crate) trait Sink: Write {
+    /// Deliver the message. It is durable once [`Target::sync_wait`]
+    /// returns after the next [`Target::sync_start`]. Returns where it
+    /// went, for `-v`.
     fn commit(self: Box<Self>) -> Result<String, DeliverError>;
 }
 
 /// An open delivery target.
-pub enum Target {
+pub(crate) enum Target {
     Maildir(Maildir),
     Mbox(Mbox),
     Mda(Mda),
 }
 
 impl Target {
-    pub fn open(account: &Account) -> Result<Target, DeliverError> {
+    pub(crate) fn open(account: &Account) -> Result<Target, DeliverError> {
         match &account.destination {
             Destination::Maildir(path) => Ok(Target::Maildir(Maildir::open(path)?)),
             Destination::Mbox(path) => {
@@ -128,7 +138,7 @@ impl Target {
 
     /// A fresh name for the next message, recorded in the journal before
     /// any byte is written. Never contains spaces or newlines.
-    pub fn next_token(&mut self) -> String {
+    pub(crate) fn next_token(&mut self) -> String {
         match self {
             Target::Maildir(m) => m.next_token(),
             Target::Mbox(m) => m.next_token(),
@@ -137,7 +147,7 @@ impl Target {
     }
 
     /// Start writing the message named `token`.
-    pub fn create(&mut self, token: &str) -> Result<Box<dyn Sink + '_>, DeliverError> {
+    pub(crate) fn create(&mut self, token: &str) -> Result<Box<dyn Sink + '_>, DeliverError> {
         match self {
             Target::Maildir(m) => Ok(Box::new(m.create(token)?)),
             Target::Mbox(m) => Ok(Box::new(m.create(token)?)),
@@ -146,35 +156,55 @@ impl Target {
     }
 
     /// Whether [`Sink::commit`] itself makes the message durable and
-    /// visible (mbox, MDA) rather than waiting for [`Target::sync`]; the
+    /// visible (mbox, MDA) rather than waiting for [`Target::sync_start`]; the
     /// journal is then synced before each commit.
-    pub fn publishes_on_commit(&self) -> bool {
+    pub(crate) fn publishes_on_commit(&self) -> bool {
         match self {
             Target::Maildir(_) => false,
             Target::Mbox(_) | Target::Mda(_) => true,
         }
     }
 
-    /// Forget what an earlier recovery learnt about the target: call before
-    /// each round of [`Target::recover`] calls.
-    pub fn begin_recovery(&mut self) {
-        if let Target::Maildir(m) = self {
-            m.begin_recovery();
+    /// Call once after the journal has been settled (the first round of
+    /// [`Target::recover`] calls, if any), before the first
+    /// [`Target::create`]: remove what earlier runs left behind that no
+    /// journal record names any more (mbox and MDA spool files and `.done`
+    /// markers; an mbox append whose cut-back failed is cut back now).
+    pub(crate) fn after_recovery(&mut self) -> Result<(), DeliverError> {
+        match self {
+            Target::Maildir(_) => Ok(()),
+            Target::Mbox(m) => m.after_recovery(),
+            Target::Mda(m) => m.after_recovery(),
         }
     }
 
-    /// Barrier: every message committed so far is durable when this
-    /// returns.
-    pub fn sync(&mut self) -> Result<(), DeliverError> {
-        self.sync_start()?;
-        self.sync_wait()
+    /// After a failed delivery, before its journal is settled: remove the
+    /// messages committed but never made durable (their UIDs were never
+    /// recorded; they are fetched again), once a batch in flight has
+    /// finished.
+    pub(crate) fn discard_unsynced(&mut self) {
+        match self {
+            Target::Maildir(m) => m.discard_unsynced(),
+            // Their commit already made each message durable.
+            Target::Mbox(_) | Target::Mda(_) => {}
+        }
+    }
+
+    /// Forget what an earlier recovery learnt about the target: call before
+    /// each round of [`Target::recover`] calls.
+    pub(crate) fn begin_recovery(&mut self) {
+        match self {
+            Target::Maildir(m) => m.begin_recovery(),
+            // They keep nothing between calls.
+            Target::Mbox(_) | Target::Mda(_) => {}
+        }
     }
 
     /// Start making every message committed so far durable, in the
     /// background where the target can (Maildir); at most one batch is in
     /// flight. Their UIDs may be recorded once [`Target::sync_wait`]
     /// returns Ok.
-    pub fn sync_start(&mut self) -> Result<(), DeliverError> {
+    pub(crate) fn sync_start(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_start(),
             // Their commit already made each message durable.
@@ -183,7 +213,7 @@ impl Target {
     }
 
     /// Wait for the batch [`Target::sync_start`] sent off.
-    pub fn sync_wait(&mut self) -> Result<(), DeliverError> {
+    pub(crate) fn sync_wait(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_wait(),
             Target::Mbox(_) | Target::Mda(_) => Ok(()),
@@ -192,14 +222,241 @@ impl Target {
 
     /// After a crash: did the message journalled under `token` land? If
     /// not, remove whatever half of it is left. Tokens of earlier runs are
-    /// settled before this run's first [`Target::create`] (mbox and MDA
-    /// targets drop the evidence earlier runs left at that first `create`);
-    /// after a failure, this run settles its own tokens the same way.
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    /// settled before this run's first [`Target::create`], then
+    /// [`Target::after_recovery`] drops the evidence they left; after a
+    /// failure, this run settles its own tokens the same way. A token the
+    /// target's `next_token` could not have made (a garbled journal) names
+    /// nothing of the target's: not landed, and nothing is touched.
+    pub(crate) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         match self {
             Target::Maildir(m) => m.recover(token),
             Target::Mbox(m) => m.recover(token),
             Target::Mda(m) => m.recover(token),
         }
+    }
+}
+
+/// The time, the process and a count: what makes a target's message names
+/// unique across runs, processes and messages.
+#[derive(Debug)]
+struct Unique {
+    pid: u32,
+    seq: u64,
+}
+
+impl Unique {
+    fn new() -> Unique {
+        Unique {
+            pid: std::process::id(),
+            seq: 0,
+        }
+    }
+
+    /// `<secs><sep><usecs>P<pid>Q<seq>` for the next message; `<usecs>`
+    /// has six digits when `pad`.
+    fn next(&mut self, sep: &str, pad: bool) -> String {
+        self.seq += 1;
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or_default();
+        let usecs = now.subsec_micros();
+        let usecs = if pad {
+            format!("{usecs:06}")
+        } else {
+            usecs.to_string()
+        };
+        format!("{}{sep}{usecs}P{}Q{}", now.as_secs(), self.pid, self.seq)
+    }
+
+    /// What follows the part of `s` that [`Unique::next`] made with `sep`
+    /// (each number one or more decimal digits); `None` when `s` does not
+    /// start with such a part.
+    fn rest<'a>(s: &'a str, sep: &str) -> Option<&'a str> {
+        let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+        let (secs, rest) = s.split_once(sep)?;
+        let (usecs, rest) = rest.split_once('P')?;
+        let (pid, rest) = rest.split_once('Q')?;
+        let (seq, rest) = rest.split_at(
+            rest.find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(rest.len()),
+        );
+        (digits(secs) && digits(usecs) && digits(pid) && digits(seq)).then_some(rest)
+    }
+}
+
+/// This host's name, as the kernel reports it.
+pub(crate) fn hostname() -> String {
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// The `Received:` line put before each message fetched from the POP3
+/// server `host` for `user`.
+pub(crate) fn received_header(host: &str, user: &str) -> Vec<u8> {
+    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
+    format!(
+        "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
+        local = hostname(),
+        ver = env!("CARGO_PKG_VERSION"),
+    )
+    .into_bytes()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::account::CommandSpec;
+    use proptest::prelude::*;
+    use std::collections::BTreeMap;
+    use std::fs;
+    use std::path::Path;
+
+    /// Every file below `dir` with its bytes, but for those below `skip`.
+    fn files(dir: &Path, skip: &[PathBuf], out: &mut BTreeMap<PathBuf, Vec<u8>>) {
+        for e in fs::read_dir(dir).unwrap() {
+            let path = e.unwrap().path();
+            if skip.contains(&path) {
+                continue;
+            }
+            if path.is_dir() {
+                files(&path, skip, out);
+            } else {
+                out.insert(path.clone(), fs::read(&path).unwrap());
+            }
+        }
+    }
+
+    /// A directory holding one target of each kind and mail they must not
+    /// touch: a file beside them, messages in `cur/` and `new/`, an mbox
+    /// with mail in it. Returns the targets and the directories recovery
+    /// may change (`tmp/`, the spool directories).
+    fn targets(dir: &Path) -> (Vec<Target>, Vec<PathBuf>) {
+        let state = dir.join("state");
+        let maildir = Maildir::open(&dir.join("Mail")).unwrap();
+        fs::write(dir.join("sentinel"), "beside").unwrap();
+        fs::write(dir.join("Mail/cur/1.M1P1Q1.h,S=3:2,S"), "cur").unwrap();
+        fs::write(dir.join("Mail/new/1.M2P1Q2.h,S=3"), "new").unwrap();
+        fs::write(dir.join("Mail/tmp/1.M3P1Q3.h"), "tmp").unwrap();
+        let mbox =
+            Mbox::open(&dir.join("inbox"), SpoolDir::open(&state, "m@h:1").unwrap()).unwrap();
+        fs::write(
+            dir.join("inbox"),
+            "From a@b Thu Jan  4 09:05:01 2024\n\nx\n\n",
+        )
+        .unwrap();
+        let spec = CommandSpec::Argv(vec!["cat".into()]);
+        let mda = Mda::open(&spec, "u", SpoolDir::open(&state, "d@h:1").unwrap()).unwrap();
+        fs::write(state.join("sentinel"), "state").unwrap();
+        let own = vec![
+            dir.join("Mail/tmp"),
+            state.join("spool/m@h%3A1"),
+            state.join("spool/d@h%3A1"),
+        ];
+        let targets = vec![
+            Target::Maildir(maildir),
+            Target::Mbox(mbox),
+            Target::Mda(mda),
+        ];
+        (targets, own)
+    }
+
+    /// Tokens a garbled journal could hold; `{ROOT}` stands for the test's
+    /// directory.
+    fn garbled_token() -> impl Strategy<Value = String> {
+        let prefix = prop::sample::select(vec![
+            "",
+            "/",
+            "./",
+            "../",
+            "../../",
+            "../cur/",
+            "../new/",
+            "../../state/",
+            "tmp/../",
+            "{ROOT}/",
+            "{ROOT}/Mail/cur/",
+            "{ROOT}/state/",
+            "1.M2P3Q4.",
+            "1.000002P3Q4.",
+            "1.M2P3Q4.h/../",
+            "1.000002P3Q4/../",
+        ]);
+        let name = prop::sample::select(vec![
+            "",
+            ".",
+            "..",
+            "sentinel",
+            "inbox",
+            "cur",
+            "new",
+            "tmp",
+            "state",
+            "spool",
+            "1.M1P1Q1.h,S=3:2,S",
+            "1.M2P1Q2.h,S=3",
+            "1.M1P1Q1.h",
+            "1.M3P1Q3.h",
+        ]);
+        prop_oneof![
+            any::<String>(),
+            "[./a-zA-Z0-9:,\\\\{}MPQ-]{0,30}",
+            (prefix, name).prop_map(|(p, n)| format!("{p}{n}")),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn recovery_of_a_garbled_token_touches_nothing_outside_its_own_files(
+            tokens in proptest::collection::vec(garbled_token(), 1..8),
+        ) {
+            let dir = tempfile::tempdir().unwrap();
+            let (mut targets, own) = targets(dir.path());
+            let mut before = BTreeMap::new();
+            files(dir.path(), &own, &mut before);
+            let root = dir.path().display().to_string();
+            for t in &mut targets {
+                t.begin_recovery();
+                for token in &tokens {
+                    let token = token.replace("{ROOT}", &root);
+                    prop_assert!(t.recover(&token).is_ok(), "{token:?}");
+                }
+            }
+            let mut after = BTreeMap::new();
+            files(dir.path(), &own, &mut after);
+            prop_assert_eq!(before, after);
+        }
+    }
+
+    #[test]
+    fn unique_parts_keep_their_shape() {
+        let mut u = Unique { pid: 42, seq: 6 };
+        let spool = u.next(".", true);
+        let (secs, rest) = spool.split_once('.').unwrap();
+        assert!(secs.parse::<u64>().unwrap() > 1_600_000_000, "{spool}");
+        assert!(rest.len() == 11 && rest.ends_with("P42Q7"), "{spool}");
+        assert_eq!(Unique::rest(&spool, "."), Some(""));
+        assert_eq!(Unique::rest(&spool, ".M"), None);
+        let maildir = format!("{}.host", u.next(".M", false));
+        assert!(maildir.ends_with("P42Q8.host"), "{maildir}");
+        assert_eq!(Unique::rest(&maildir, ".M"), Some(".host"));
+        for bad in [
+            "", "1.2P3Q", "1.2PQ3", "1.P2Q3", ".2P3Q4", "1.2P3x4", "x1.2P3Q4",
+        ] {
+            assert_eq!(Unique::rest(bad, "."), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn received_header_names_both_hosts_and_the_user() {
+        let h = String::from_utf8(received_header("pop.example.org", "ann")).unwrap();
+        let start = format!(
+            "Received: from pop.example.org by {} with POP3 (popfetch ",
+            hostname()
+        );
+        assert!(h.starts_with(&start), "{h}");
+        assert!(h.contains(")\n\tfor <ann>; "), "{h}");
+        assert!(h.ends_with('\n') && h.matches('\n').count() == 2, "{h}");
     }
 }

@@ -119,21 +119,6 @@ fn take_lock(paths: &Paths, account: &Account) -> Result<lock::RunLock, Error> {
     }
 }
 
-fn received_header(account: &Account) -> Vec<u8> {
-    let local = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
-    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
-    format!(
-        "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
-        host = account.host,
-        ver = env!("CARGO_PKG_VERSION"),
-        user = account.user,
-    )
-    .into_bytes()
-}
-
 /// At most this many sessions per run for servers that offer only part of
 /// the mailbox per session; a safety net against servers that keep
 /// inventing UIDs.
@@ -159,6 +144,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         recovered: recover(&paths, &mut target, &mut state)?,
         ..Summary::default()
     };
+    target.after_recovery()?;
     let mut run = Run {
         account,
         secret,
@@ -170,7 +156,9 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         tried: HashSet::new(),
         present: HashSet::new(),
         deleted: HashSet::new(),
-        header: account.received_header.then(|| received_header(account)),
+        header: account
+            .received_header
+            .then(|| crate::deliver::received_header(&account.host, &account.user)),
     };
     for _ in 0..MAX_SESSIONS {
         let before = run.tried.len();
@@ -291,6 +279,7 @@ impl Run<'_> {
         let saved = self.state.save(&self.paths.state);
         if let Err(e) = delivered {
             conn.abort();
+            self.target.discard_unsynced();
             saved?;
             drop(journal);
             // Settle the journal now, as the next run would: a group commit

@@ -15,7 +15,7 @@ pub mod account;
 pub mod auth;
 pub mod cli;
 pub mod config;
-pub mod deliver;
+pub(crate) mod deliver;
 pub mod error;
 pub mod fetch;
 pub mod interrupt;

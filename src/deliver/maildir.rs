@@ -4,6 +4,8 @@
 //! The unique part is chosen before writing so that the journal can name
 //! it; after a crash, a name in `new/` or `cur/` means the message landed,
 //! a name in `tmp/` means it did not (and the leftover is removed).
+//! Messages committed but not yet synced when a delivery fails are removed
+//! by [`Maildir::discard_unsynced`].
 //!
 //! Group commit: a committed message waits in `tmp/` until
 //! [`Maildir::sync_start`], which makes the whole batch durable with one
@@ -19,14 +21,12 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::DeliverError;
+use super::{DeliverError, Unique};
 use crate::state::{create_private_dir, sync_dir};
 
-pub struct Maildir {
-    root: PathBuf,
-    /// Written and closed, waiting in `tmp/` for the next `sync`.
+pub(crate) struct Maildir {
+    /// Written and closed, waiting in `tmp/` for the next `sync_start`.
     pending: Vec<Pending>,
     /// The batch being committed on a helper thread.
     in_flight: Option<JoinHandle<Result<(), DeliverError>>>,
@@ -36,13 +36,12 @@ pub struct Maildir {
     new: PathBuf,
     cur: PathBuf,
     host: String,
-    pid: u32,
-    seq: u64,
+    unique: Unique,
 }
 
 impl Maildir {
     /// Open the Maildir, creating it (0700) when missing.
-    pub fn open(root: &Path) -> Result<Maildir, DeliverError> {
+    pub(super) fn open(root: &Path) -> Result<Maildir, DeliverError> {
         let (tmp, new, cur) = (root.join("tmp"), root.join("new"), root.join("cur"));
         for d in [root, &tmp, &new, &cur] {
             create_private_dir(d).map_err(|source| DeliverError::Create {
@@ -51,7 +50,6 @@ impl Maildir {
             })?;
         }
         Ok(Maildir {
-            root: root.to_path_buf(),
             pending: Vec::new(),
             in_flight: None,
             landed: OnceCell::new(),
@@ -59,33 +57,17 @@ impl Maildir {
             new,
             cur,
             host: maildir_hostname(),
-            pid: std::process::id(),
-            seq: 0,
+            unique: Unique::new(),
         })
-    }
-
-    pub fn root(&self) -> &Path {
-        &self.root
     }
 
     /// `<secs>.M<usecs>P<pid>Q<seq>.<host>`: unique across processes
     /// (pid), runs (time) and messages (seq).
-    pub fn next_token(&mut self) -> String {
-        self.seq += 1;
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap_or_default();
-        format!(
-            "{}.M{}P{}Q{}.{}",
-            now.as_secs(),
-            now.subsec_micros(),
-            self.pid,
-            self.seq,
-            self.host
-        )
+    pub(super) fn next_token(&mut self) -> String {
+        format!("{}.{}", self.unique.next(".M", false), self.host)
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
+    pub(super) fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
         let tmp_path = self.tmp.join(token);
         let file = OpenOptions::new()
             .write(true)
@@ -112,18 +94,11 @@ impl Maildir {
         })
     }
 
-    /// Make every committed message durable and visible: one `syncfs`,
-    /// the renames, one fsync of `new/`.
-    pub fn sync(&mut self) -> Result<(), DeliverError> {
-        self.sync_start()?;
-        self.sync_wait()
-    }
-
     /// Start the group commit of every message committed so far on a
     /// helper thread, so that the fetch thread goes on reading the socket
     /// meanwhile. At most one batch is in flight: this first waits for the
     /// previous one.
-    pub fn sync_start(&mut self) -> Result<(), DeliverError> {
+    pub(super) fn sync_start(&mut self) -> Result<(), DeliverError> {
         self.sync_wait()?;
         let batch = std::mem::take(&mut self.pending);
         if batch.is_empty() {
@@ -149,7 +124,7 @@ impl Maildir {
 
     /// Wait for the batch `sync_start` sent off; when this returns Ok,
     /// those messages are durable and in `new/`.
-    pub fn sync_wait(&mut self) -> Result<(), DeliverError> {
+    pub(super) fn sync_wait(&mut self) -> Result<(), DeliverError> {
         match self.in_flight.take() {
             None => Ok(()),
             Some(handle) => handle.join().unwrap_or_else(|_| {
@@ -161,13 +136,30 @@ impl Maildir {
         }
     }
 
+    /// Remove messages committed but never synced: nothing recorded them,
+    /// so they are fetched again. A batch in flight was journalled; it is
+    /// let finish first.
+    pub(super) fn discard_unsynced(&mut self) {
+        let _ = self.sync_wait();
+        for p in self.pending.drain(..) {
+            let _ = fs::remove_file(&p.tmp);
+        }
+    }
+
     /// Forget the names read by an earlier recovery; the next `recover`
     /// reads `new/` and `cur/` afresh.
-    pub fn begin_recovery(&mut self) {
+    pub(super) fn begin_recovery(&mut self) {
         self.landed = OnceCell::new();
     }
 
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    /// Did the message journalled as `token` land in `new/` or `cur/`? If
+    /// not, its leftover in `tmp/` is removed. A token [`Maildir::next_token`]
+    /// could not have made (a garbled journal) names nothing of ours: not
+    /// landed, and nothing is touched.
+    pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+        if !is_token(token) {
+            return Ok(false);
+        }
         let landed = match self.landed.get() {
             Some(set) => set,
             None => {
@@ -256,20 +248,18 @@ struct Pending {
 }
 
 impl Drop for Maildir {
-    /// Messages never synced were never recorded: remove them, they will
-    /// be fetched again.
+    /// A batch still in flight (only a panic leaves one) must finish
+    /// before the run lock is released: the next run's recovery could
+    /// otherwise read `new/` before a rename and remove the file in `tmp/`
+    /// after it, and deliver that message a second time.
     fn drop(&mut self) {
-        // A batch in flight was journalled; let it finish.
         let _ = self.sync_wait();
-        for p in self.pending.drain(..) {
-            let _ = fs::remove_file(&p.tmp);
-        }
     }
 }
 
 /// A message being written into `tmp/`. Dropped without `commit`, it is
 /// removed.
-pub struct MaildirMessage<'a> {
+pub(super) struct MaildirMessage<'a> {
     out: BufWriter<File>,
     tmp_path: PathBuf,
     new_dir: &'a Path,
@@ -295,7 +285,7 @@ impl Write for MaildirMessage<'_> {
 }
 
 impl super::Sink for MaildirMessage<'_> {
-    /// Flush and queue the message for the next [`Maildir::sync`].
+    /// Flush and queue the message for the next [`Maildir::sync_start`].
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
         let dst = self.new_dir.join(format!("{},S={}", self.token, self.size));
         let tmp = std::mem::take(&mut self.tmp_path);
@@ -329,15 +319,16 @@ impl Drop for MaildirMessage<'_> {
 
 /// The host name with '/' and ':' escaped as the Maildir convention asks.
 fn maildir_hostname() -> String {
-    let raw = rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned();
+    escape_host(&super::hostname())
+}
+
+/// `raw` with '/' and ':' as \057 and \072 by convention, and anything
+/// else odd too, so the name is safe in the journal and in a shell;
+/// `localhost` for an empty name.
+fn escape_host(raw: &str) -> String {
     if raw.is_empty() {
         return "localhost".to_string();
     }
-    // '/' and ':' as \057 and \072 by convention; anything else odd too,
-    // so the name is safe in the journal and in a shell.
     let mut out = String::with_capacity(raw.len());
     for c in raw.chars() {
         if c.is_ascii_alphanumeric() || "-_".contains(c) || c == '.' {
@@ -352,20 +343,48 @@ fn maildir_hostname() -> String {
     out
 }
 
+/// The shape [`Maildir::next_token`] makes:
+/// `<secs>.M<usecs>P<pid>Q<seq>.<host>`, the host escaped as
+/// [`escape_host`] does (any host's: the name may have changed since the
+/// journal was written). Such a name has no `/`, `:` or `,` and is never
+/// `.` or `..`, so it can only name a file in `tmp/` itself.
+fn is_token(s: &str) -> bool {
+    Unique::rest(s, ".M")
+        .and_then(|rest| rest.strip_prefix('.'))
+        .is_some_and(is_escaped_host)
+}
+
+/// Non-empty, and only what [`escape_host`] writes: ASCII letters and
+/// digits, `-`, `_`, `.`, and `\` followed by three octal digits.
+fn is_escaped_host(host: &str) -> bool {
+    let b = host.as_bytes();
+    let mut i = 0;
+    while let Some(&c) = b.get(i) {
+        let octal = |d: &u8| (b'0'..=b'7').contains(d);
+        i += match c {
+            _ if c.is_ascii_alphanumeric() || b"-_.".contains(&c) => 1,
+            b'\\' if b.get(i + 1..i + 4).is_some_and(|d| d.iter().all(octal)) => 4,
+            _ => return false,
+        };
+    }
+    !b.is_empty()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::deliver::Sink;
 
     #[test]
-    fn unsynced_messages_vanish_with_the_maildir() {
+    fn unsynced_messages_are_discarded() {
         let dir = tempfile::tempdir().unwrap();
         let mut md = Maildir::open(dir.path()).unwrap();
         let tok = md.next_token();
         let mut m = Box::new(md.create(&tok).unwrap());
         m.write_all(b"x\n").unwrap();
         m.commit().unwrap();
-        drop(md);
+        assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 1);
+        md.discard_unsynced();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
     }
@@ -380,7 +399,8 @@ mod tests {
         let path = PathBuf::from(m.commit().unwrap());
         // Not visible before the sync.
         assert!(!path.exists());
-        md.sync().unwrap();
+        md.sync_start().unwrap();
+        md.sync_wait().unwrap();
         assert_eq!(fs::read(&path).unwrap(), b"Subject: hi\n\nbody\n");
         assert!(
             path.file_name()
@@ -440,5 +460,49 @@ mod tests {
         let b = md.next_token();
         assert_ne!(a, b);
         assert!(!a.contains('/') && !a.contains(' '));
+    }
+
+    #[test]
+    fn recovery_accepts_only_names_next_token_makes() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        assert!(is_token(&md.next_token()));
+        let odd = escape_host("mail/x:1 \u{e9}\\");
+        assert!(!odd.contains(['/', ':', ' ']), "{odd}");
+        for good in [
+            format!("1700000000.M12P34Q5.{odd}"),
+            "0.M0P0Q0.localhost".to_string(),
+            "1.M2P3Q4.a.b-c_d".to_string(),
+        ] {
+            assert!(is_token(&good), "{good}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../cur/1.M2P3Q4.h,S=4:2,S",
+            "/etc/passwd",
+            "1.M2P3Q4.",
+            "1.M2P3Q4./etc",
+            "1.M2P3Q4.h/../../x",
+            "1.M2P3Q4.h:2,S",
+            "1.M2P3Q4.h,S=4",
+            "1.M2P3Q4.h\\05",
+            "1.M2P3Q4.h\\058",
+            "1.M2P3Q4.h\0",
+            "1.M2P3Q4.h x",
+            "x.M2P3Q4.h",
+            "1.MP3Q4.h",
+            "1.M2P3Q.h",
+            "1.M2P3Q4",
+            "1.2P3Q4",
+        ] {
+            assert!(!is_token(bad), "{bad:?}");
+        }
+        // A garbled name that would reach outside tmp/ touches nothing.
+        let cur = dir.path().join("cur/1.M2P3Q4.h,S=4:2,S");
+        fs::write(&cur, b"mail").unwrap();
+        assert!(!md.recover("../cur/1.M2P3Q4.h,S=4:2,S").unwrap());
+        assert_eq!(fs::read(&cur).unwrap(), b"mail");
     }
 }

@@ -2,31 +2,24 @@
 //!
 //! ## Format
 //!
-//! Each message is appended as `From <sender> <date>\n`, the message with
-//! every line matching `>*From ` given one more `>` (so quoting reverses
-//! exactly: drop one `>` from every line matching `>+From `), a newline if
-//! the message lacked a final one, and one empty line. The sender is the
-//! envelope sender (Return-Path, else From, else `MAILER-DAEMON`; never a
-//! word with spaces), the date is the delivery time in UTC, asctime style
+//! Each message is appended as `From <sender> <date>\n`, the message
+//! quoted as mboxrd ([`format`]), a newline if the message lacked a final
+//! one, and one empty line. The sender is the envelope sender
+//! (Return-Path, else From, else `MAILER-DAEMON`; never a word with
+//! spaces), the date is the delivery time in UTC, asctime style
 //! (`Thu Jan  4 09:05:01 2024`), as Dovecot writes it.
 //!
 //! ## Locking
 //!
-//! While appending (and while recovery looks at the file) popfetch holds,
-//! in this order, the dotlock `<mbox>.lock` (created with O_EXCL, holding
-//! `<pid>:<host>`; a lock older than five minutes, or left by a process of
-//! this host that no longer exists, is stale and removed; skipped where the
-//! directory does not let us create it, as /var/mail often does not) and
-//! an fcntl write lock on the whole file: procmail, Dovecot and mutt use
-//! the same pair. Waiting for either is bounded. Inside one process a
-//! mutex serializes mbox work too, since fcntl locks do not exclude
-//! threads of the same process.
+//! While appending, and while recovery looks at the file, popfetch holds
+//! the mbox's dotlock and an fcntl lock on it, as procmail, Dovecot and
+//! mutt do ([`lock`]).
 //!
 //! ## The protocol, and what a crash at any instant leaves
 //!
 //! While the message arrives it is written, already in its final form
 //! (`From ` line, quoted body, trailing empty line), into the spool file
-//! `<token>` (see [`super::envelope`]); the `From ` line is written once
+//! `<token>` (see [`super::spool`]); the `From ` line is written once
 //! the header section has gone past, so it can name the sender. The
 //! journal has recorded `<token>` (and is fsynced) before `commit`, which:
 //!
@@ -62,37 +55,25 @@
 //! - nothing: the message never got as far as a spool file; not landed.
 //!
 //! A `<token>.cut-<off>-<len>` file is a failed append whose cut-back also
-//! failed (step 4); the first delivery of the next run retries the cut.
+//! failed (step 4); the next run retries the cut ([`Mbox::after_recovery`]).
 //! Every fsync above is what makes the same true after a power failure.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
-use std::time::{Duration, Instant, SystemTime};
+mod format;
+mod lock;
 
-use rustix::fs::FlockOperation;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Write};
+use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::{Entry, HeaderCapture, Sender, SpoolDir, spool_io};
+use super::spool::{Entry, SpoolDir, Spooled};
 use crate::state::{create_private_dir, sync_dir};
+use format::{FromQuoter, from_line};
+use lock::{LOCK_WAIT, MboxLock, process_lock};
 
-/// How long to wait for another program's lock on the mbox.
-const LOCK_WAIT: Duration = Duration::from_secs(60);
-
-/// A dotlock older than this was left by a program that died.
-const DOTLOCK_STALE: Duration = Duration::from_secs(5 * 60);
-
-/// Serializes mbox work inside this process (fcntl locks do not).
-static MBOX_MUTEX: Mutex<()> = Mutex::new(());
-
-fn process_lock() -> MutexGuard<'static, ()> {
-    // A panic elsewhere while holding it leaves nothing to repair.
-    MBOX_MUTEX.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-pub struct Mbox {
+pub(crate) struct Mbox {
     path: PathBuf,
     spool: SpoolDir,
     lock_wait: Duration,
@@ -104,7 +85,7 @@ pub struct Mbox {
 impl Mbox {
     /// Check that the mbox can be appended to, creating it (0600, and its
     /// missing parent directories 0700) when it does not exist.
-    pub fn open(path: &Path, spool: SpoolDir) -> Result<Mbox, DeliverError> {
+    pub(super) fn open(path: &Path, spool: SpoolDir) -> Result<Mbox, DeliverError> {
         let open_err = |source| DeliverError::MboxOpen {
             path: path.to_path_buf(),
             source,
@@ -123,37 +104,29 @@ impl Mbox {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    pub fn next_token(&mut self) -> String {
+    pub(super) fn next_token(&mut self) -> String {
         self.spool.next_token()
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MboxMessage<'_>, DeliverError> {
-        if self.spool.take_sweep() {
-            self.sweep()?;
-        }
-        let file = self.spool.create(token)?;
+    pub(super) fn create(&mut self, token: &str) -> Result<MboxMessage<'_>, DeliverError> {
         Ok(MboxMessage {
-            spool_path: self.spool.path(token),
+            spooled: Spooled::create(&self.spool, token)?,
             mbox: self,
-            token: token.to_string(),
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
             quoter: FromQuoter::default(),
-            headers: HeaderCapture::default(),
             held: Some(Vec::new()),
             scratch: Vec::new(),
             last: None,
-            len: 0,
         })
     }
 
-    /// Remove what earlier runs left once the journal no longer names it:
-    /// `.done` markers and spools that never reached the mbox. Retry the
-    /// cut-back of appends that failed.
-    fn sweep(&self) -> Result<(), DeliverError> {
+    /// Once recovery has settled the journal, remove what earlier runs
+    /// left, since no record names it any more: `.done` markers and spools
+    /// that never reached the mbox. Retry the cut-back of appends that
+    /// failed. Only the first call of a run does anything.
+    pub(super) fn after_recovery(&mut self) -> Result<(), DeliverError> {
+        if !self.spool.take_sweep() {
+            return Ok(());
+        }
         for (token, entry) in self.spool.entries()? {
             match entry {
                 Entry::Done | Entry::Spool => self.spool.remove(&token, &entry)?,
@@ -176,8 +149,9 @@ impl Mbox {
     }
 
     /// After a crash: did the message journalled as `token` land? See the
-    /// module doc for the decision table.
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    /// module doc for the decision table. A token the spool could not have
+    /// made finds no spool file: not landed, and nothing is touched.
+    pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let entries = self.spool.entries_of(token)?;
         if entries.contains(&Entry::Done) {
             return Ok(true);
@@ -445,203 +419,18 @@ fn first_line_len(spool: &File) -> io::Result<u64> {
         .map_or(n, |i| i + 1) as u64)
 }
 
-/// The dotlock and the fcntl lock on an mbox, released on drop.
-struct MboxLock {
-    file: File,
-    dotlock: Option<PathBuf>,
-}
-
-impl MboxLock {
-    fn acquire(path: &Path, wait: Duration) -> Result<MboxLock, DeliverError> {
-        let deadline = Instant::now() + wait;
-        let dotlock = take_dotlock(path, deadline, wait)?;
-        let locked = |dotlock| DeliverError::MboxLocked {
-            path: path.to_path_buf(),
-            dotlock,
-            waited: wait.as_secs(),
-        };
-        let io_err = |source| DeliverError::Write {
-            path: path.to_path_buf(),
-            source,
-        };
-        // Built before the fcntl lock so that failures release the dotlock.
-        let mut lock = MboxLock {
-            file: open_mbox(path).map_err(io_err)?,
-            dotlock,
-        };
-        loop {
-            match rustix::fs::fcntl_lock(&lock.file, FlockOperation::NonBlockingLockExclusive) {
-                Ok(()) => {}
-                Err(e) if e == rustix::io::Errno::AGAIN || e == rustix::io::Errno::ACCESS => {
-                    if Instant::now() >= deadline {
-                        return Err(locked(false));
-                    }
-                    std::thread::sleep(Duration::from_millis(50));
-                    continue;
-                }
-                Err(e) => return Err(io_err(e.into())),
-            }
-            // A mail reader may have replaced the file while we waited:
-            // the lock must be on the file the path names.
-            let ours = lock.file.metadata().map_err(io_err)?;
-            match fs::metadata(path) {
-                Ok(m) if m.ino() == ours.ino() && m.dev() == ours.dev() => return Ok(lock),
-                _ => lock.file = open_mbox(path).map_err(io_err)?,
-            }
-        }
-    }
-}
-
-impl Drop for MboxLock {
-    fn drop(&mut self) {
-        let _ = rustix::fs::fcntl_lock(&self.file, FlockOperation::Unlock);
-        if let Some(d) = &self.dotlock {
-            let _ = fs::remove_file(d);
-        }
-    }
-}
-
-fn dotlock_path(path: &Path) -> PathBuf {
-    let mut s = path.as_os_str().to_owned();
-    s.push(".lock");
-    PathBuf::from(s)
-}
-
-/// Create `<mbox>.lock`, waiting for another holder until `deadline`.
-/// `None` when the directory does not let us create it (then the fcntl
-/// lock alone protects the append, as with procmail and mutt).
-fn take_dotlock(
-    path: &Path,
-    deadline: Instant,
-    wait: Duration,
-) -> Result<Option<PathBuf>, DeliverError> {
-    let lock = dotlock_path(path);
-    loop {
-        match create_dotlock(&lock) {
-            Ok(true) => return Ok(Some(lock)),
-            Ok(false) => {
-                if dotlock_is_stale(&lock) {
-                    let _ = fs::remove_file(&lock);
-                    continue;
-                }
-                if Instant::now() >= deadline {
-                    return Err(DeliverError::MboxLocked {
-                        path: path.to_path_buf(),
-                        dotlock: true,
-                        waited: wait.as_secs(),
-                    });
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::PermissionDenied | io::ErrorKind::ReadOnlyFilesystem
-                ) =>
-            {
-                return Ok(None);
-            }
-            Err(source) => {
-                return Err(DeliverError::Write { path: lock, source });
-            }
-        }
-    }
-}
-
-/// Make the lock file appear with its owner already in it, so that a
-/// kill at any instant never leaves an anonymous lock that only time
-/// would clear: write a private file, then hard-link it into place.
-/// `Ok(false)` when someone holds the lock.
-fn create_dotlock(lock: &Path) -> io::Result<bool> {
-    let owner = format!("{}:{}\n", std::process::id(), hostname());
-    let mut tmp = lock.as_os_str().to_owned();
-    tmp.push(format!(".{}.tmp", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)?;
-    let linked = f
-        .write_all(owner.as_bytes())
-        .and_then(|()| fs::hard_link(&tmp, lock));
-    drop(f);
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        // A filesystem without hard links: exclusive create, then write.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(lock)
-            {
-                Ok(mut f) => {
-                    let _ = f.write_all(owner.as_bytes());
-                    Ok(true)
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
-        Err(e) => Err(e),
-    }
-}
-
-fn hostname() -> String {
-    rustix::system::uname()
-        .nodename()
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Old, or made by a process of this host that is gone (a killed run must
-/// not block the next one for minutes).
-fn dotlock_is_stale(lock: &Path) -> bool {
-    let age = fs::metadata(lock)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| SystemTime::now().duration_since(t).ok());
-    if age.is_some_and(|a| a > DOTLOCK_STALE) {
-        return true;
-    }
-    let Ok(text) = fs::read_to_string(lock) else {
-        return false;
-    };
-    let Some((pid, host)) = text.trim().split_once(':') else {
-        return false;
-    };
-    let pid = pid
-        .parse::<i32>()
-        .ok()
-        .and_then(rustix::process::Pid::from_raw);
-    match pid {
-        Some(pid) if host == hostname() => {
-            rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
-        }
-        _ => false,
-    }
-}
-
 /// A message being spooled for the mbox. Dropped without commit, its spool
 /// file is removed.
-pub struct MboxMessage<'a> {
+pub(super) struct MboxMessage<'a> {
     mbox: &'a Mbox,
-    token: String,
-    spool_path: PathBuf,
-    out: Option<BufWriter<File>>,
+    spooled: Spooled,
     quoter: FromQuoter,
-    headers: HeaderCapture,
     /// Quoted bytes held back until the header section is complete and
     /// the `From ` line can be written.
     held: Option<Vec<u8>>,
     scratch: Vec<u8>,
     /// The last byte of the message as received.
     last: Option<u8>,
-    len: u64,
 }
 
 impl MboxMessage<'_> {
@@ -650,25 +439,15 @@ impl MboxMessage<'_> {
             held.extend_from_slice(bytes);
             return Ok(());
         }
-        self.put(bytes)
-    }
-
-    fn put(&mut self, bytes: &[u8]) -> io::Result<()> {
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("message already committed"))?;
-        out.write_all(bytes)?;
-        self.len += bytes.len() as u64;
-        Ok(())
+        self.spooled.put(bytes)
     }
 
     /// Write the `From ` line and what was held back.
     fn release(&mut self) -> io::Result<()> {
         if let Some(held) = self.held.take() {
-            let line = from_line(&self.headers.sender(), jiff::Timestamp::now());
-            self.put(line.as_bytes())?;
-            self.put(&held)?;
+            let line = from_line(&self.spooled.headers().sender(), jiff::Timestamp::now());
+            self.spooled.put(line.as_bytes())?;
+            self.spooled.put(&held)?;
         }
         Ok(())
     }
@@ -684,13 +463,9 @@ impl MboxMessage<'_> {
         tail.push(b'\n');
         self.emit(&tail)?;
         self.release()?;
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| io::Error::other("message already committed"))?;
-        let file = out.into_inner().map_err(|e| e.into_error())?;
+        let file = self.spooled.finish()?;
         file.sync_data()?;
-        Ok((file, self.len))
+        Ok((file, self.spooled.size()))
     }
 }
 
@@ -704,158 +479,39 @@ impl Write for MboxMessage<'_> {
         if buf.is_empty() {
             return Ok(());
         }
-        self.headers.feed(buf);
+        self.spooled.capture(buf);
         self.last = buf.last().copied();
         let mut scratch = std::mem::take(&mut self.scratch);
         scratch.clear();
         self.quoter.push(buf, &mut scratch);
         let r = self.emit(&scratch).and_then(|()| {
-            if self.headers.is_complete() {
+            if self.spooled.headers().is_complete() {
                 self.release()
             } else {
                 Ok(())
             }
         });
         self.scratch = scratch;
-        r.map_err(|e| spool_io(&self.spool_path, e))
+        r.map_err(|e| self.spooled.io_error(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.out {
-            Some(out) => out.flush().map_err(|e| spool_io(&self.spool_path, e)),
-            None => Ok(()),
-        }
+        self.spooled.flush()
     }
 }
 
 impl super::Sink for MboxMessage<'_> {
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
-        let (spool, len) = self.finish().map_err(|source| DeliverError::Spool {
-            path: self.spool_path.clone(),
-            source,
-        })?;
+        let (spool, len) = self.finish().map_err(|e| self.spooled.error(e))?;
         // From here the spool file's fate is the protocol's business.
-        let spool_path = std::mem::take(&mut self.spool_path);
-        let r = self.mbox.append(&self.token, &spool, len);
+        let spool_path = self.spooled.keep();
+        let r = self.mbox.append(self.spooled.token(), &spool, len);
         if r.is_err() && spool_path.exists() {
             // Failed before the rename: it never touched the mbox.
             let _ = fs::remove_file(&spool_path);
         }
         r
     }
-}
-
-impl Drop for MboxMessage<'_> {
-    fn drop(&mut self) {
-        if !self.spool_path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.spool_path);
-        }
-    }
-}
-
-/// `From <sender> <asctime in UTC>\n`.
-pub fn from_line(sender: &Sender, when: jiff::Timestamp) -> String {
-    format!(
-        "From {} {}\n",
-        sender.for_from_line(),
-        when.strftime("%a %b %e %H:%M:%S %Y")
-    )
-}
-
-/// Streaming mboxrd quoting: a `>` before every line that matches
-/// `>*From `, whatever the chunk boundaries.
-#[derive(Debug, Default)]
-pub struct FromQuoter {
-    /// The start of the current line while it could still match.
-    pending: Vec<u8>,
-    mid_line: bool,
-}
-
-enum Prefix {
-    Yes,
-    No,
-    Maybe,
-}
-
-fn classify(p: &[u8]) -> Prefix {
-    let k = p.iter().take_while(|&&b| b == b'>').count();
-    let rest = &p[k..];
-    if rest.len() >= 5 {
-        if rest.starts_with(b"From ") {
-            Prefix::Yes
-        } else {
-            Prefix::No
-        }
-    } else if b"From ".starts_with(rest) {
-        Prefix::Maybe
-    } else {
-        Prefix::No
-    }
-}
-
-impl FromQuoter {
-    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
-        while let Some((&b, rest)) = data.split_first() {
-            if self.mid_line {
-                match data.iter().position(|&c| c == b'\n') {
-                    Some(i) => {
-                        out.extend_from_slice(&data[..=i]);
-                        data = &data[i + 1..];
-                        self.mid_line = false;
-                    }
-                    None => {
-                        out.extend_from_slice(data);
-                        return;
-                    }
-                }
-                continue;
-            }
-            data = rest;
-            self.pending.push(b);
-            match classify(&self.pending) {
-                Prefix::Maybe => {}
-                Prefix::Yes => {
-                    out.push(b'>');
-                    out.append(&mut self.pending);
-                    self.mid_line = true;
-                }
-                Prefix::No => {
-                    out.append(&mut self.pending);
-                    self.mid_line = b != b'\n';
-                }
-            }
-        }
-    }
-
-    /// The end of the message: a last line that could still have matched
-    /// did not.
-    pub fn finish(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.pending);
-        self.mid_line = false;
-    }
-}
-
-/// mboxrd quoting of a whole message.
-pub fn quote(msg: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(msg.len() + 16);
-    let mut q = FromQuoter::default();
-    q.push(msg, &mut out);
-    q.finish(&mut out);
-    out
-}
-
-/// The inverse of [`quote`]: one `>` less on every line matching `>+From `.
-pub fn unquote(quoted: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(quoted.len());
-    for line in quoted.split_inclusive(|&b| b == b'\n') {
-        let k = line.iter().take_while(|&&b| b == b'>').count();
-        if k > 0 && line[k..].starts_with(b"From ") {
-            out.extend_from_slice(&line[1..]);
-        } else {
-            out.extend_from_slice(line);
-        }
-    }
-    out
 }
 
 /// Tests: a writer that fails after `left` bytes.
@@ -886,9 +542,11 @@ impl Write for FailAfter<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::format::unquote;
+    use super::lock::dotlock_path;
     use super::*;
-    use crate::deliver::Sink;
-    use proptest::prelude::*;
+    use crate::deliver::{Sink, hostname};
+    use std::time::SystemTime;
 
     /// A strict mboxrd reader: (From line, message) pairs.
     fn read_mbox(bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
@@ -926,7 +584,7 @@ mod tests {
         }
 
         fn contents(&self) -> Vec<u8> {
-            fs::read(self.mbox.path()).unwrap()
+            fs::read(&self.mbox.path).unwrap()
         }
 
         fn deliver(&mut self, msg: &[u8]) -> Result<String, DeliverError> {
@@ -946,7 +604,7 @@ mod tests {
             let mut sink = self.mbox.create(&tok).unwrap();
             sink.write_all(msg).unwrap();
             sink.finish().unwrap();
-            let path = std::mem::take(&mut sink.spool_path);
+            let path = sink.spooled.keep();
             drop(sink);
             (tok, fs::read(path).unwrap())
         }
@@ -964,70 +622,6 @@ mod tests {
             v.sort();
             v
         }
-    }
-
-    proptest! {
-        #[test]
-        fn quoting_reverses_exactly_and_leaves_no_from_line(
-            lines in proptest::collection::vec(
-                prop_oneof![
-                    Just("From ".to_string()),
-                    Just(">From x".to_string()),
-                    Just(">>>From ".to_string()),
-                    Just("From".to_string()),
-                    Just(">Fro".to_string()),
-                    Just(">".to_string()),
-                    Just(String::new()),
-                    "[>Fromx \\n]{0,12}",
-                ],
-                0..20,
-            ),
-            cuts in proptest::collection::vec(0usize..64, 0..6),
-        ) {
-            let msg = lines.concat().into_bytes();
-            let quoted = quote(&msg);
-            prop_assert_eq!(unquote(&quoted), msg.clone());
-            for line in quoted.split(|&b| b == b'\n') {
-                prop_assert!(!line.starts_with(b"From "));
-            }
-            // Streaming, cut anywhere, gives the same bytes.
-            let mut q = FromQuoter::default();
-            let mut streamed = Vec::new();
-            let mut rest = &msg[..];
-            for c in cuts {
-                let c = c.min(rest.len());
-                q.push(&rest[..c], &mut streamed);
-                rest = &rest[c..];
-            }
-            q.push(rest, &mut streamed);
-            q.finish(&mut streamed);
-            prop_assert_eq!(streamed, quoted);
-        }
-    }
-
-    #[test]
-    fn mboxrd_quotes_every_from_line_once_more() {
-        let msg = b"From a\n>From b\n>>From c\nFrom\nFromage\n> From d\n>From";
-        assert_eq!(
-            quote(msg),
-            b">From a\n>>From b\n>>>From c\nFrom\nFromage\n> From d\n>From".to_vec()
-        );
-    }
-
-    #[test]
-    fn from_line_is_asctime_in_utc_with_the_sender() {
-        // 2024-01-04 09:05:01 UTC, a Thursday: the day is space-padded.
-        let t = jiff::Timestamp::from_second(1_704_359_101).unwrap();
-        let s = Sender::Address("a@b.example".into());
-        assert_eq!(
-            from_line(&s, t),
-            "From a@b.example Thu Jan  4 09:05:01 2024\n"
-        );
-        let t = jiff::Timestamp::from_second(1_735_689_599).unwrap();
-        assert_eq!(
-            from_line(&Sender::Null, t),
-            "From MAILER-DAEMON Tue Dec 31 23:59:59 2024\n"
-        );
     }
 
     #[test]
@@ -1188,7 +782,7 @@ mod tests {
         for k in 0..entry.len() {
             let mut torn = before.clone();
             torn.extend_from_slice(&entry[..k]);
-            fs::write(f.mbox.path(), &torn).unwrap();
+            fs::write(&f.mbox.path, &torn).unwrap();
             // Recovery removes the spool when it says "not landed"; put a
             // fresh copy back for the next length.
             fs::write(f.mbox.spool.path(&at.name(&tok)), &entry).unwrap();
@@ -1208,7 +802,7 @@ mod tests {
         };
         f.set_state(&tok, &at);
         // Killed after the write, before or after the fsync.
-        fs::write(f.mbox.path(), &entry).unwrap();
+        fs::write(&f.mbox.path, &entry).unwrap();
         assert!(f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), entry);
         assert!(f.spool_names().contains(&format!("{tok}.done")));
@@ -1225,7 +819,7 @@ mod tests {
         let mut text = entry.clone();
         text.extend_from_slice(&entry2);
         text.extend_from_slice(b"From other@x Mon Jan  1 00:00:00 2024\n\nhi\n\n");
-        fs::write(f.mbox.path(), &text).unwrap();
+        fs::write(&f.mbox.path, &text).unwrap();
         assert!(f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), text);
     }
@@ -1234,7 +828,7 @@ mod tests {
     fn recovery_after_the_done_rename_or_the_emptying_says_landed() {
         let mut f = Fixture::new();
         let (tok, entry) = f.spooled(b"Subject: s\n\nb\n");
-        fs::write(f.mbox.path(), &entry).unwrap();
+        fs::write(&f.mbox.path, &entry).unwrap();
         f.set_state(&tok, &Entry::Done);
         assert!(f.mbox.recover(&tok).unwrap());
 
@@ -1261,7 +855,7 @@ mod tests {
         // Another program appended at our offset after the crash.
         let other =
             b"From someone@else Mon Jan  1 00:00:00 2024\nSubject: theirs\n\nx\n\n".repeat(3);
-        fs::write(f.mbox.path(), &other).unwrap();
+        fs::write(&f.mbox.path, &other).unwrap();
         assert!(!f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), other, "their mail is untouched");
         assert!(f.spool_names().is_empty());
@@ -1290,14 +884,14 @@ mod tests {
         text.extend_from_slice(
             b"\nFrom other@x Mon Jan  1 00:00:00 2024\n\ntheirs, long enough\n\n",
         );
-        fs::write(f.mbox.path(), &text).unwrap();
+        fs::write(&f.mbox.path, &text).unwrap();
         let err = f.mbox.recover(&tok).unwrap_err();
         let msg = err.to_string();
         assert!(
             matches!(err, DeliverError::MboxForeign { offset: 0, .. }),
             "{msg}"
         );
-        assert!(msg.contains(&f.mbox.path().display().to_string()), "{msg}");
+        assert!(msg.contains(&f.mbox.path.display().to_string()), "{msg}");
         assert!(msg.contains("byte 0"), "{msg}");
         assert!(
             msg.contains(&at.name(&tok)),
@@ -1311,7 +905,7 @@ mod tests {
     }
 
     #[test]
-    fn first_delivery_sweeps_markers_and_retries_a_failed_cut() {
+    fn the_next_run_sweeps_markers_and_retries_a_failed_cut() {
         let mut f = Fixture::new();
         f.deliver(b"Subject: a\n\n1\n").unwrap();
         let before = f.contents();
@@ -1324,14 +918,15 @@ mod tests {
         f.set_state(&tok, &cut);
         let mut torn = before.clone();
         torn.extend_from_slice(&entry[..entry.len() / 2]);
-        fs::write(f.mbox.path(), &torn).unwrap();
+        fs::write(&f.mbox.path, &torn).unwrap();
         let leftover = f.mbox.next_token();
         fs::write(f.mbox.spool.path(&leftover), b"never journalled").unwrap();
         assert!(f.spool_names().len() == 3, "{:?}", f.spool_names());
 
         // The next run.
         let spool = SpoolDir::open(&f.dir.path().join("state"), "u@h:110").unwrap();
-        f.mbox = Mbox::open(f.mbox.path(), spool).unwrap();
+        f.mbox = Mbox::open(&f.mbox.path, spool).unwrap();
+        f.mbox.after_recovery().unwrap();
         f.deliver(b"Subject: c\n\n3\n").unwrap();
         let got = read_mbox(&f.contents());
         assert_eq!(got.len(), 2, "the torn copy is gone");
@@ -1344,7 +939,7 @@ mod tests {
     fn a_held_dotlock_makes_delivery_wait_then_fail_and_a_stale_one_is_removed() {
         let mut f = Fixture::new();
         f.mbox.lock_wait = Duration::from_millis(300);
-        let lock = dotlock_path(f.mbox.path());
+        let lock = dotlock_path(&f.mbox.path);
         fs::write(&lock, "12345\n").unwrap();
         let err = f.deliver(b"Subject: s\n\nb\n").unwrap_err();
         assert!(

@@ -8,7 +8,7 @@
 //! stays one word whatever the message says (write `-f %F`, not
 //! `-f '%F'`).
 //!
-//! The message is spooled first (see [`super::envelope`]): the sender is
+//! The message is spooled first (see [`super::spool`]): the sender is
 //! known before the MDA starts, and a slow MDA never holds the POP3
 //! connection. The MDA runs in its own process group, so a Ctrl-C meant
 //! for popfetch lets it finish the message in hand.
@@ -27,7 +27,7 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::{self, BufWriter, Read, Seek, Write};
+use std::io::{self, Read, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -36,7 +36,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::DeliverError;
-use super::envelope::{Entry, HeaderCapture, SpoolDir, spool_io};
+use super::spool::{Entry, SpoolDir, Spooled};
 use crate::account::CommandSpec;
 
 /// EX_TEMPFAIL: try again later.
@@ -55,7 +55,7 @@ const SHELL_WORDS: &[&str] = &[
     "until", "while", "echo",
 ];
 
-pub struct Mda {
+pub(crate) struct Mda {
     spec: CommandSpec,
     user: String,
     spool: SpoolDir,
@@ -72,7 +72,11 @@ impl Mda {
     /// Check the command: an argv names a program that exists and can be
     /// run; a shell string's first word likewise, when it is a plain
     /// program name.
-    pub fn open(spec: &CommandSpec, user: &str, spool: SpoolDir) -> Result<Mda, DeliverError> {
+    pub(super) fn open(
+        spec: &CommandSpec,
+        user: &str,
+        spool: SpoolDir,
+    ) -> Result<Mda, DeliverError> {
         match spec {
             CommandSpec::Argv(argv) => match argv.first() {
                 Some(p) if !p.is_empty() => find_program(p)?,
@@ -103,31 +107,34 @@ impl Mda {
         })
     }
 
-    pub fn next_token(&mut self) -> String {
+    pub(super) fn next_token(&mut self) -> String {
         self.spool.next_token()
     }
 
-    pub fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
+    /// Once recovery has settled the journal, remove everything earlier
+    /// runs left in the spool: no record names it any more. Only the first
+    /// call of a run does anything.
+    pub(super) fn after_recovery(&mut self) -> Result<(), DeliverError> {
         if self.spool.take_sweep() {
-            // Recovery has settled the journal: nothing left here is named
-            // by it any more.
             for (t, e) in self.spool.entries()? {
                 self.spool.remove(&t, &e)?;
             }
         }
-        let file = self.spool.create(token)?;
+        Ok(())
+    }
+
+    pub(super) fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
         Ok(MdaMessage {
-            spool_path: self.spool.path(token),
+            spooled: Spooled::create(&self.spool, token)?,
             mda: self,
-            token: token.to_string(),
-            out: Some(BufWriter::with_capacity(64 * 1024, file)),
-            headers: HeaderCapture::default(),
         })
     }
 
     /// A `.done` mark: landed. A spool without one: maybe, maybe not; say
-    /// not landed (and remove it), so the message is fetched again.
-    pub fn recover(&self, token: &str) -> Result<bool, DeliverError> {
+    /// not landed (and remove it), so the message is fetched again. A
+    /// token the spool could not have made finds neither: not landed, and
+    /// nothing is touched.
+    pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
         let entries = self.spool.entries_of(token)?;
         if entries.contains(&Entry::Done) {
             return Ok(true);
@@ -334,7 +341,7 @@ fn last_lines(out: &[u8]) -> String {
 
 /// Replace `%F`, `%T` and `%%`; other `%` sequences stay as they are. With
 /// `quote`, substituted values are shell-quoted.
-pub fn substitute(
+pub(super) fn substitute(
     template: &str,
     sender: &str,
     user: &str,
@@ -419,12 +426,9 @@ fn find_program(program: &str) -> Result<(), DeliverError> {
 
 /// A message being spooled for the MDA. Dropped without commit, its spool
 /// file is removed.
-pub struct MdaMessage<'a> {
+pub(super) struct MdaMessage<'a> {
     mda: &'a Mda,
-    token: String,
-    spool_path: PathBuf,
-    out: Option<BufWriter<File>>,
-    headers: HeaderCapture,
+    spooled: Spooled,
 }
 
 impl Write for MdaMessage<'_> {
@@ -434,59 +438,40 @@ impl Write for MdaMessage<'_> {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.headers.feed(buf);
-        let out = self
-            .out
-            .as_mut()
-            .ok_or_else(|| io::Error::other("message already committed"))?;
-        out.write_all(buf)
-            .map_err(|e| spool_io(&self.spool_path, e))
+        self.spooled.capture(buf);
+        self.spooled.put(buf).map_err(|e| self.spooled.io_error(e))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.out {
-            Some(out) => out.flush().map_err(|e| spool_io(&self.spool_path, e)),
-            None => Ok(()),
-        }
+        self.spooled.flush()
     }
 }
 
 impl super::Sink for MdaMessage<'_> {
     /// Hand the message to the MDA and wait for its verdict.
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
-        let spool_err = |path: &Path, source| DeliverError::Spool {
-            path: path.to_path_buf(),
-            source,
-        };
-        let out = self
-            .out
-            .take()
-            .ok_or_else(|| spool_err(&self.spool_path, io::Error::other("already committed")))?;
-        let mut file = out
-            .into_inner()
-            .map_err(|e| spool_err(&self.spool_path, e.into_error()))?;
-        file.rewind().map_err(|e| spool_err(&self.spool_path, e))?;
-        let stdin = file
-            .try_clone()
-            .map_err(|e| spool_err(&self.spool_path, e))?;
-        let sender = self.headers.sender();
+        let (file, stdin) = self
+            .spooled
+            .finish()
+            .and_then(|mut file| {
+                file.rewind()?;
+                let stdin = file.try_clone()?;
+                Ok((file, stdin))
+            })
+            .map_err(|e| self.spooled.error(e))?;
+        let sender = self.spooled.headers().sender();
         self.mda.run(stdin, sender.for_mda())?;
         // Delivered. Mark it so recovery knows; a failure here only means
         // a crash before the state is saved would fetch it again.
         let spool = &self.mda.spool;
-        if spool.mark_done(&self.token, &Entry::Spool, &file).is_ok() {
-            self.spool_path = PathBuf::new();
+        if spool
+            .mark_done(self.spooled.token(), &Entry::Spool, &file)
+            .is_ok()
+        {
+            self.spooled.keep();
             let _ = spool.sync();
         }
         Ok(format!("| {}", self.mda.shown()))
-    }
-}
-
-impl Drop for MdaMessage<'_> {
-    fn drop(&mut self) {
-        if !self.spool_path.as_os_str().is_empty() {
-            let _ = fs::remove_file(&self.spool_path);
-        }
     }
 }
 
@@ -783,9 +768,10 @@ mod tests {
         assert!(mda.recover(&tok).unwrap());
         assert!(mda.recover(&tok).unwrap());
 
-        // The next run sweeps at its first delivery.
+        // The next run sweeps once recovery is over.
         let mut mda = f.mda(argv(&[&ok]));
         assert!(mda.recover(&tok).unwrap(), "recovery runs before the sweep");
+        mda.after_recovery().unwrap();
         deliver(&mut mda, b"Subject: z\n\n").unwrap();
         assert_eq!(f.spool_names().len(), 1);
         assert!(!mda.recover(&tok).unwrap());

@@ -1,0 +1,184 @@
+//! The mboxrd format: the `From ` line that starts each message, and the
+//! quoting of lines in its body that would look like one.
+//!
+//! Every line matching `>*From ` is given one more `>`, so quoting reverses
+//! exactly: drop one `>` from every line matching `>+From `.
+
+use crate::deliver::envelope::Sender;
+
+/// `From <sender> <asctime in UTC>\n`.
+pub(super) fn from_line(sender: &Sender, when: jiff::Timestamp) -> String {
+    format!(
+        "From {} {}\n",
+        sender.for_from_line(),
+        when.strftime("%a %b %e %H:%M:%S %Y")
+    )
+}
+
+/// Streaming mboxrd quoting: a `>` before every line that matches
+/// `>*From `, whatever the chunk boundaries.
+#[derive(Debug, Default)]
+pub(super) struct FromQuoter {
+    /// The start of the current line while it could still match.
+    pending: Vec<u8>,
+    mid_line: bool,
+}
+
+enum Prefix {
+    Yes,
+    No,
+    Maybe,
+}
+
+fn classify(p: &[u8]) -> Prefix {
+    let k = p.iter().take_while(|&&b| b == b'>').count();
+    let rest = &p[k..];
+    if rest.len() >= 5 {
+        if rest.starts_with(b"From ") {
+            Prefix::Yes
+        } else {
+            Prefix::No
+        }
+    } else if b"From ".starts_with(rest) {
+        Prefix::Maybe
+    } else {
+        Prefix::No
+    }
+}
+
+impl FromQuoter {
+    pub(super) fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+        while let Some((&b, rest)) = data.split_first() {
+            if self.mid_line {
+                match data.iter().position(|&c| c == b'\n') {
+                    Some(i) => {
+                        out.extend_from_slice(&data[..=i]);
+                        data = &data[i + 1..];
+                        self.mid_line = false;
+                    }
+                    None => {
+                        out.extend_from_slice(data);
+                        return;
+                    }
+                }
+                continue;
+            }
+            data = rest;
+            self.pending.push(b);
+            match classify(&self.pending) {
+                Prefix::Maybe => {}
+                Prefix::Yes => {
+                    out.push(b'>');
+                    out.append(&mut self.pending);
+                    self.mid_line = true;
+                }
+                Prefix::No => {
+                    out.append(&mut self.pending);
+                    self.mid_line = b != b'\n';
+                }
+            }
+        }
+    }
+
+    /// The end of the message: a last line that could still have matched
+    /// did not.
+    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
+        out.append(&mut self.pending);
+        self.mid_line = false;
+    }
+}
+
+/// mboxrd quoting of a whole message.
+#[cfg(test)]
+fn quote(msg: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(msg.len() + 16);
+    let mut q = FromQuoter::default();
+    q.push(msg, &mut out);
+    q.finish(&mut out);
+    out
+}
+
+/// The inverse of [`quote`]: one `>` less on every line matching `>+From `.
+#[cfg(test)]
+pub(super) fn unquote(quoted: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(quoted.len());
+    for line in quoted.split_inclusive(|&b| b == b'\n') {
+        let k = line.iter().take_while(|&&b| b == b'>').count();
+        if k > 0 && line[k..].starts_with(b"From ") {
+            out.extend_from_slice(&line[1..]);
+        } else {
+            out.extend_from_slice(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn quoting_reverses_exactly_and_leaves_no_from_line(
+            lines in proptest::collection::vec(
+                prop_oneof![
+                    Just("From ".to_string()),
+                    Just(">From x".to_string()),
+                    Just(">>>From ".to_string()),
+                    Just("From".to_string()),
+                    Just(">Fro".to_string()),
+                    Just(">".to_string()),
+                    Just(String::new()),
+                    "[>Fromx \\n]{0,12}",
+                ],
+                0..20,
+            ),
+            cuts in proptest::collection::vec(0usize..64, 0..6),
+        ) {
+            let msg = lines.concat().into_bytes();
+            let quoted = quote(&msg);
+            prop_assert_eq!(unquote(&quoted), msg.clone());
+            for line in quoted.split(|&b| b == b'\n') {
+                prop_assert!(!line.starts_with(b"From "));
+            }
+            // Streaming, cut anywhere, gives the same bytes.
+            let mut q = FromQuoter::default();
+            let mut streamed = Vec::new();
+            let mut rest = &msg[..];
+            for c in cuts {
+                let c = c.min(rest.len());
+                q.push(&rest[..c], &mut streamed);
+                rest = &rest[c..];
+            }
+            q.push(rest, &mut streamed);
+            q.finish(&mut streamed);
+            prop_assert_eq!(streamed, quoted);
+        }
+    }
+
+    #[test]
+    fn mboxrd_quotes_every_from_line_once_more() {
+        let msg = b"From a\n>From b\n>>From c\nFrom\nFromage\n> From d\n>From";
+        assert_eq!(
+            quote(msg),
+            b">From a\n>>From b\n>>>From c\nFrom\nFromage\n> From d\n>From".to_vec()
+        );
+    }
+
+    #[test]
+    fn from_line_is_asctime_in_utc_with_the_sender() {
+        // 2024-01-04 09:05:01 UTC, a Thursday: the day is space-padded.
+        let t = jiff::Timestamp::from_second(1_704_359_101).unwrap();
+        let s = Sender::Address("a@b.example".into());
+        assert_eq!(
+            from_line(&s, t),
+            "From a@b.example Thu Jan  4 09:05:01 2024\n"
+        );
+        let t = jiff::Timestamp::from_second(1_735_689_599).unwrap();
+        assert_eq!(
+            from_line(&Sender::Null, t),
+            "From MAILER-DAEMON Tue Dec 31 23:59:59 2024\n"
+        );
+    }
+}
