@@ -189,7 +189,6 @@ fn deliver_code(e: &DeliverError) -> u8 {
         DeliverError::MboxLocked { .. } | DeliverError::Deferred(_) => exit::TEMPFAIL,
         DeliverError::Create { .. }
         | DeliverError::Write { .. }
-        | DeliverError::Unsupported(_)
         | DeliverError::MboxOpen { .. }
         | DeliverError::Spool { .. }
         | DeliverError::CutBack { .. }

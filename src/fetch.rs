@@ -4,7 +4,8 @@
 //!
 //! 1. lock the mailbox (another run holding it ends this one), open the
 //!    target, load the state, settle what the journal of an interrupted
-//!    run left open and save the state;
+//!    run left open (saving the state), then let the target clear the
+//!    evidence recovery no longer needs ([`Target::after_recovery`]);
 //! 2. per session: connect, secure, log in and list ([`crate::session`]),
 //!    note every listed UID in the state, and plan ([`crate::policy`]);
 //! 3. per message: RETR (a window of them in flight), journal the intent,
@@ -16,7 +17,8 @@
 //! 5. DELE what policy allows among delivered UIDs, then QUIT, which is
 //!    the only thing that makes deletions real. After any error or
 //!    interrupt the connection is just closed: the server deletes nothing,
-//!    and the journal is settled at once, as the next run would;
+//!    messages not yet durable are discarded, and the journal is settled
+//!    at once, as the next run would;
 //! 6. open another session while a server that pages its mailbox offers
 //!    more; finally forget UIDs no longer on the server and save the state.
 
