@@ -2,7 +2,9 @@
 //! optional-ness left that the rest of the program would have to re-check.
 //!
 //! `config` builds these from the TOML file and the command line; every later
-//! stage only reads them.
+//! stage only reads them. The parsers for values that are written the same
+//! way in both places (a size, a certificate fingerprint) are here too, so
+//! that `config` and `cli` share them.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -158,5 +160,173 @@ impl Account {
     /// keyed on it, so two profiles for the same mailbox share them.
     pub fn mailbox_id(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// Parse a size: plain bytes ("1048576") or a number with a suffix k, M or G
+/// (powers of 1024; case and a trailing "B" or "iB" do not matter).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "{s:?} is not a size: write a number of bytes, or a number followed by k, M or G \
+             (powers of 1024), e.g. \"10M\""
+        )
+    };
+    let t = s.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(digits_end);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let suffix = suffix.trim_start().to_ascii_lowercase();
+    let unit = suffix
+        .strip_suffix("ib")
+        .or_else(|| suffix.strip_suffix('b'))
+        .unwrap_or(&suffix);
+    let factor: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    // "b" alone means bytes, but "ib" alone is no unit at all.
+    if unit.is_empty() && suffix == "ib" {
+        return Err(bad());
+    }
+    let size = n
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large a size"))?;
+    if size == 0 {
+        return Err(format!(
+            "a size of 0 would leave every message on the server: give a positive size, or \
+             remove the setting for no limit (got {s:?})"
+        ));
+    }
+    Ok(size)
+}
+
+/// Check a certificate pin, `sha256:` and 32 hex bytes with or without
+/// colons between them, and write it as `sha256:AB:CD:...`.
+pub(crate) fn normalize_fingerprint(s: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "{s:?} is not a SHA-256 fingerprint: write \"sha256:\" followed by 32 hex bytes, \
+             with or without colons, e.g. \"sha256:3A:9F:...\" (openssl x509 -noout \
+             -fingerprint -sha256 prints it)"
+        )
+    };
+    let t = s.trim();
+    let rest = match t.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => &t[7..],
+        _ => return Err(bad()),
+    };
+    let pairs: Vec<&str> = if rest.contains(':') {
+        rest.split(':').collect()
+    } else {
+        let mut v = Vec::new();
+        let mut r = rest;
+        while !r.is_empty() {
+            let cut = r.char_indices().nth(2).map_or(r.len(), |(i, _)| i);
+            v.push(&r[..cut]);
+            r = &r[cut..];
+        }
+        v
+    };
+    if pairs.len() != 32
+        || !pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(bad());
+    }
+    Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("500k"), Ok(500 * 1024));
+        assert_eq!(parse_size("500K"), Ok(500 * 1024));
+        assert_eq!(parse_size("10M"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10MB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10 MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("7b"), Ok(7));
+        for bad in [
+            "",
+            "M",
+            "10Q",
+            "1.5M",
+            "-1",
+            "10 iB",
+            "0",
+            "0M",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_size("17179869184G").is_err(), "overflow is an error");
+    }
+
+    #[test]
+    fn fingerprints() {
+        let hex: String = (0u8..32).map(|b| format!("{b:02x}")).collect();
+        let want = format!(
+            "sha256:{}",
+            (0u8..32)
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        );
+        assert_eq!(
+            normalize_fingerprint(&format!("sha256:{hex}")),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            normalize_fingerprint(&format!("SHA256:{hex}")),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            normalize_fingerprint(&want.to_lowercase()),
+            Ok(want.clone())
+        );
+        for bad in [
+            hex.clone(),
+            format!("sha1:{hex}"),
+            format!("sha256:{}", &hex[..62]),
+            format!("sha256:{hex}00"),
+            format!("sha256:{}zz", &hex[..62]),
+            format!("sha256:0:{}", &want[8..]),
+            "sha256:".to_string(),
+            "sha256:é".to_string(),
+        ] {
+            assert!(normalize_fingerprint(&bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{normalize_fingerprint, parse_size};
+
+        proptest! {
+            #[test]
+            fn size_suffixes_are_powers_of_1024(n in 1u64..1_000_000, i in 0usize..4) {
+                let (suffix, factor) = [("", 1u64), ("k", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)][i];
+                prop_assert_eq!(parse_size(&format!("{n}{suffix}")), Ok(n * factor));
+            }
+
+            #[test]
+            fn fingerprint_normalisation_is_idempotent(bytes in proptest::array::uniform32(any::<u8>()), colons: bool) {
+                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let sep = if colons { ":" } else { "" };
+                let once = normalize_fingerprint(&format!("sha256:{}", hex.join(sep))).unwrap();
+                prop_assert_eq!(normalize_fingerprint(&once), Ok(once.clone()));
+                prop_assert_eq!(once.len(), "sha256:".len() + 32 * 3 - 1);
+            }
+        }
     }
 }

@@ -12,7 +12,7 @@ use std::path::PathBuf;
 
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::account::{AuthChoice, Pipelining, TlsMode};
+use crate::account::{AuthChoice, Pipelining, TlsMode, normalize_fingerprint, parse_size};
 
 const AFTER_LONG_HELP: &str = "\
 Configuration:
@@ -227,7 +227,7 @@ pub struct AccountArgs {
     #[arg(
         long,
         value_name = "FINGERPRINT",
-        value_parser = parse_fingerprint_arg,
+        value_parser = normalize_fingerprint,
         global = true
     )]
     pub tls_fingerprint: Option<String>,
@@ -259,7 +259,7 @@ pub struct AccountArgs {
 
     /// Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G
     /// (powers of 1024), e.g. 10M.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, global = true)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
     pub max_size: Option<u64>,
 
     /// Fetch at most N messages per run, oldest first.
@@ -402,14 +402,6 @@ impl From<PipeliningArg> for Pipelining {
             PipeliningArg::Off => Pipelining::Off,
         }
     }
-}
-
-fn parse_size_arg(s: &str) -> Result<u64, String> {
-    crate::config::parse_size(s)
-}
-
-fn parse_fingerprint_arg(s: &str) -> Result<String, String> {
-    crate::config::normalize_fingerprint(s)
 }
 
 /// The clap command, for rendering help, the man page and completions.

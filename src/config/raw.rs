@@ -11,7 +11,10 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 use super::{ConfigError, Env};
-use crate::account::{AuthChoice, CommandSpec, Destination, PasswordSource, Pipelining, TlsMode};
+use crate::account::{
+    AuthChoice, CommandSpec, Destination, PasswordSource, Pipelining, TlsMode,
+    normalize_fingerprint, parse_size,
+};
 use crate::cli::AccountArgs;
 use crate::secret::Secret;
 
@@ -368,7 +371,7 @@ fn parse_layer(
             "tls_ca_file" => layer.tls_ca_file = set(&origin, path(val, env).map_err(value_err)?),
             "tls_fingerprint" => {
                 let s = string(val).map_err(value_err)?;
-                let fp = super::normalize_fingerprint(&s).map_err(value_err)?;
+                let fp = normalize_fingerprint(&s).map_err(value_err)?;
                 layer.tls_fingerprint = set(&origin, fp);
             }
             "maildir" | "mbox" | "mda" => {
@@ -397,7 +400,7 @@ fn parse_layer(
             }
             "max_size" => {
                 let size = match val {
-                    DeValue::String(s) => super::parse_size(s).map_err(value_err)?,
+                    DeValue::String(s) => parse_size(s).map_err(value_err)?,
                     other => {
                         let n = integer(other).map_err(|_| {
                             value_err(format!(
