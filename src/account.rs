@@ -7,6 +7,7 @@
 //! that `config` and `cli` share them.
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::secret::Secret;
@@ -72,6 +73,37 @@ pub enum CommandSpec {
     Shell(String),
 }
 
+impl CommandSpec {
+    /// The command for messages: an argv's words joined by blanks, or the
+    /// shell line as written.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            CommandSpec::Argv(argv) => argv.join(" "),
+            CommandSpec::Shell(line) => line.clone(),
+        }
+    }
+
+    /// The program that is started: an argv's first word (empty when the
+    /// list is), or `sh` for a shell line.
+    pub(crate) fn program(&self) -> String {
+        match self {
+            CommandSpec::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+            CommandSpec::Shell(_) => "sh".to_string(),
+        }
+    }
+
+    /// The process to start, with only its arguments set: an argv runs
+    /// directly, a shell line through `sh -c`.
+    pub(crate) fn to_command(&self) -> Command {
+        let mut cmd = Command::new(self.program());
+        match self {
+            CommandSpec::Argv(argv) => cmd.args(argv.iter().skip(1)),
+            CommandSpec::Shell(line) => cmd.arg("-c").arg(line),
+        };
+        cmd
+    }
+}
+
 /// Where the password (or OAuth token) comes from.
 #[derive(Debug, Clone)]
 pub enum PasswordSource {
@@ -96,8 +128,7 @@ impl Destination {
     pub fn describe(&self) -> String {
         match self {
             Destination::Maildir(p) | Destination::Mbox(p) => p.display().to_string(),
-            Destination::Mda(CommandSpec::Argv(argv)) => format!("| {}", argv.join(" ")),
-            Destination::Mda(CommandSpec::Shell(s)) => format!("| {s}"),
+            Destination::Mda(command) => format!("| {}", command.shown()),
         }
     }
 }
@@ -305,6 +336,30 @@ mod tests {
         ] {
             assert!(normalize_fingerprint(&bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn commands_are_shown_and_started_as_written() {
+        let argv = CommandSpec::Argv(vec!["pass".into(), "show".into(), "mail/work".into()]);
+        assert_eq!(argv.shown(), "pass show mail/work");
+        assert_eq!(argv.program(), "pass");
+        let cmd = argv.to_command();
+        assert_eq!(cmd.get_program(), "pass");
+        assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["show", "mail/work"]);
+
+        let shell = CommandSpec::Shell("gpg -d ~/.pw.gpg | head -1".into());
+        assert_eq!(shell.shown(), "gpg -d ~/.pw.gpg | head -1");
+        assert_eq!(shell.program(), "sh");
+        let cmd = shell.to_command();
+        assert_eq!(cmd.get_program(), "sh");
+        assert_eq!(
+            cmd.get_args().collect::<Vec<_>>(),
+            ["-c", "gpg -d ~/.pw.gpg | head -1"]
+        );
+
+        assert_eq!(CommandSpec::Argv(Vec::new()).program(), "");
+        let mda = Destination::Mda(CommandSpec::Argv(vec!["procmail".into(), "-f".into()]));
+        assert_eq!(mda.describe(), "| procmail -f");
     }
 
     mod properties {

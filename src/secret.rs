@@ -7,7 +7,7 @@
 use std::fmt;
 use std::io::{self, Read};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use zeroize::Zeroizing;
 
@@ -154,18 +154,8 @@ fn obtain_with_tty(account: &Account, tty: &Path) -> Result<Secret, SecretError>
 const STDERR_LIMIT: usize = 500;
 
 fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError> {
-    let (mut cmd, shown) = match spec {
-        CommandSpec::Argv(argv) => {
-            let mut cmd = Command::new(argv.first().map_or("", String::as_str));
-            cmd.args(argv.iter().skip(1));
-            (cmd, argv.join(" "))
-        }
-        CommandSpec::Shell(line) => {
-            let mut cmd = Command::new("sh");
-            cmd.arg("-c").arg(line);
-            (cmd, line.clone())
-        }
-    };
+    let shown = spec.shown();
+    let mut cmd = spec.to_command();
     let spawn_err = |error| SecretError::Spawn {
         account: account.to_string(),
         command: shown.clone(),
