@@ -4,8 +4,8 @@
 use crate::auth::AuthError;
 use crate::config::ConfigError;
 use crate::deliver::DeliverError;
+use crate::password::SecretError;
 use crate::protocol::{ProtoError, RespCode};
-use crate::secret::SecretError;
 use crate::state::StateError;
 use crate::transport::TransportError;
 
