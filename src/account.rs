@@ -24,7 +24,34 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
-    pub fn default_port(self) -> u16 {
+    /// Every mode, in the order `--help` lists them.
+    pub(crate) const ALL: [TlsMode; 3] = [TlsMode::Implicit, TlsMode::Starttls, TlsMode::None];
+
+    /// The name written in the config file and after `--tls`, and its line
+    /// of help.
+    fn spelling(self) -> (&'static str, &'static str) {
+        match self {
+            TlsMode::Implicit => ("implicit", "TLS from the first byte (POP3S, port 995)"),
+            TlsMode::Starttls => (
+                "starttls",
+                "Plain connection upgraded with STLS; refused if the server does not offer it",
+            ),
+            TlsMode::None => (
+                "none",
+                "No encryption; needs --allow-plaintext to send a password",
+            ),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub(crate) fn help(self) -> &'static str {
+        self.spelling().1
+    }
+
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             TlsMode::Implicit => 995,
             TlsMode::Starttls | TlsMode::None => 110,
@@ -49,19 +76,49 @@ pub enum AuthChoice {
 }
 
 impl AuthChoice {
-    pub fn name(self) -> &'static str {
+    /// Every method, in the order `--help` and the config error list them.
+    pub(crate) const ALL: [AuthChoice; 10] = [
+        AuthChoice::Auto,
+        AuthChoice::User,
+        AuthChoice::Apop,
+        AuthChoice::Plain,
+        AuthChoice::Login,
+        AuthChoice::CramMd5,
+        AuthChoice::ScramSha256,
+        AuthChoice::ScramSha1,
+        AuthChoice::Xoauth2,
+        AuthChoice::Oauthbearer,
+    ];
+
+    /// The name written in the config file and after `--auth`, and its line
+    /// of help.
+    fn spelling(self) -> (&'static str, &'static str) {
         match self {
-            AuthChoice::Auto => "auto",
-            AuthChoice::User => "user",
-            AuthChoice::Apop => "apop",
-            AuthChoice::Plain => "plain",
-            AuthChoice::Login => "login",
-            AuthChoice::CramMd5 => "cram-md5",
-            AuthChoice::ScramSha256 => "scram-sha-256",
-            AuthChoice::ScramSha1 => "scram-sha-1",
-            AuthChoice::Xoauth2 => "xoauth2",
-            AuthChoice::Oauthbearer => "oauthbearer",
+            AuthChoice::Auto => ("auto", "The strongest method the server offers"),
+            AuthChoice::User => ("user", "USER and PASS"),
+            AuthChoice::Apop => ("apop", "APOP (MD5 challenge)"),
+            AuthChoice::Plain => ("plain", "SASL PLAIN"),
+            AuthChoice::Login => ("login", "SASL LOGIN"),
+            AuthChoice::CramMd5 => ("cram-md5", "SASL CRAM-MD5"),
+            AuthChoice::ScramSha256 => ("scram-sha-256", "SASL SCRAM-SHA-256"),
+            AuthChoice::ScramSha1 => ("scram-sha-1", "SASL SCRAM-SHA-1"),
+            AuthChoice::Xoauth2 => (
+                "xoauth2",
+                "OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token",
+            ),
+            AuthChoice::Oauthbearer => (
+                "oauthbearer",
+                "OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token",
+            ),
         }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub(crate) fn help(self) -> &'static str {
+        self.spelling().1
     }
 }
 
@@ -156,6 +213,29 @@ pub enum Pipelining {
     Auto,
     On,
     Off,
+}
+
+impl Pipelining {
+    /// Every setting, in the order `--help` lists them.
+    pub(crate) const ALL: [Pipelining; 3] = [Pipelining::Auto, Pipelining::On, Pipelining::Off];
+
+    /// The name written in the config file and after `--pipelining`, and its
+    /// line of help.
+    fn spelling(self) -> (&'static str, &'static str) {
+        match self {
+            Pipelining::Auto => ("auto", "When the server announces PIPELINING"),
+            Pipelining::On => ("on", "Always, even when the server does not announce it"),
+            Pipelining::Off => ("off", "Never: one command at a time"),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub(crate) fn help(self) -> &'static str {
+        self.spelling().1
+    }
 }
 
 /// One fully resolved account.
@@ -336,6 +416,26 @@ mod tests {
         ] {
             assert!(normalize_fingerprint(&bad).is_err(), "{bad:?} accepted");
         }
+    }
+
+    #[test]
+    fn each_choice_is_listed_once_under_its_own_name() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(all: &[T], name: fn(T) -> &'static str) {
+            for (i, a) in all.iter().enumerate() {
+                for b in &all[i + 1..] {
+                    assert_ne!(a, b);
+                    assert_ne!(name(*a), name(*b));
+                }
+            }
+        }
+        check(&TlsMode::ALL, TlsMode::name);
+        check(&AuthChoice::ALL, AuthChoice::name);
+        check(&Pipelining::ALL, Pipelining::name);
+        assert_eq!(AuthChoice::ScramSha256.name(), "scram-sha-256");
+        assert_eq!(
+            TlsMode::None.help(),
+            "No encryption; needs --allow-plaintext to send a password"
+        );
     }
 
     #[test]

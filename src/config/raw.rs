@@ -589,38 +589,25 @@ fn command(v: &DeValue<'_>) -> Result<CommandSpec, String> {
 }
 
 fn tls_mode(v: &DeValue<'_>) -> Result<TlsMode, String> {
-    match string(v)?.as_str() {
-        "implicit" => Ok(TlsMode::Implicit),
-        "starttls" => Ok(TlsMode::Starttls),
-        "none" => Ok(TlsMode::None),
-        other => Err(format!(
-            "unknown TLS mode {other:?}: use \"implicit\" (TLS from the start, port 995), \
-             \"starttls\" (STLS on port 110) or \"none\""
-        )),
-    }
+    let s = string(v)?;
+    TlsMode::ALL
+        .into_iter()
+        .find(|m| m.name() == s)
+        .ok_or_else(|| {
+            format!(
+                "unknown TLS mode {s:?}: use \"implicit\" (TLS from the start, port 995), \
+                 \"starttls\" (STLS on port 110) or \"none\""
+            )
+        })
 }
-
-const AUTH_CHOICES: &[AuthChoice] = &[
-    AuthChoice::Auto,
-    AuthChoice::User,
-    AuthChoice::Apop,
-    AuthChoice::Plain,
-    AuthChoice::Login,
-    AuthChoice::CramMd5,
-    AuthChoice::ScramSha256,
-    AuthChoice::ScramSha1,
-    AuthChoice::Xoauth2,
-    AuthChoice::Oauthbearer,
-];
 
 fn auth_choice(v: &DeValue<'_>) -> Result<AuthChoice, String> {
     let s = string(v)?;
-    AUTH_CHOICES
-        .iter()
-        .copied()
+    AuthChoice::ALL
+        .into_iter()
         .find(|a| a.name().eq_ignore_ascii_case(&s))
         .ok_or_else(|| {
-            let names: Vec<_> = AUTH_CHOICES.iter().map(|a| a.name()).collect();
+            let names: Vec<_> = AuthChoice::ALL.iter().map(|a| a.name()).collect();
             format!(
                 "unknown login method {s:?}: use one of {}",
                 names.join(", ")
@@ -629,18 +616,27 @@ fn auth_choice(v: &DeValue<'_>) -> Result<AuthChoice, String> {
 }
 
 fn pipelining(v: &DeValue<'_>) -> Result<Pipelining, String> {
-    let bad =
-        |s: &str| format!("{s:?} is not a pipelining setting: use \"auto\", \"on\" or \"off\"");
+    let names = || one_of(&Pipelining::ALL.map(Pipelining::name));
     match v {
         DeValue::Boolean(true) => Ok(Pipelining::On),
         DeValue::Boolean(false) => Ok(Pipelining::Off),
-        DeValue::String(s) => match s.as_ref() {
-            "auto" => Ok(Pipelining::Auto),
-            "on" => Ok(Pipelining::On),
-            "off" => Ok(Pipelining::Off),
-            other => Err(bad(other)),
-        },
-        other => Err(wrong_type("\"auto\", \"on\" or \"off\"", other)),
+        DeValue::String(s) => {
+            let s: &str = s.as_ref();
+            Pipelining::ALL
+                .into_iter()
+                .find(|p| p.name() == s)
+                .ok_or_else(|| format!("{s:?} is not a pipelining setting: use {}", names()))
+        }
+        other => Err(wrong_type(&names(), other)),
+    }
+}
+
+/// `"a", "b" or "c"`.
+fn one_of(names: &[&str]) -> String {
+    let quoted: Vec<String> = names.iter().map(|n| format!("{n:?}")).collect();
+    match quoted.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => quoted.concat(),
     }
 }
 
@@ -736,7 +732,7 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
     Ok(Layer {
         host: flag("--host", args.host.clone()),
         port: flag("--port", args.port),
-        tls: flag("--tls", args.tls.map(TlsMode::from)),
+        tls: flag("--tls", args.tls),
         user: flag("--user", args.user.clone()),
         password: flag(
             "--password-command",
@@ -744,7 +740,7 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
                 .clone()
                 .map(|c| PasswordSource::Command(CommandSpec::Shell(c))),
         ),
-        auth: flag("--auth", args.auth.map(AuthChoice::from)),
+        auth: flag("--auth", args.auth),
         allow_plaintext: flag("--allow-plaintext", args.allow_plaintext.then_some(true)),
         tls_ca_file: flag("--tls-ca-file", path("--tls-ca-file", &args.tls_ca_file)?),
         tls_fingerprint: flag("--tls-fingerprint", args.tls_fingerprint.clone()),
@@ -759,7 +755,7 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
         fetch_all: flag("--fetch-all", args.fetch_all.then_some(true)),
         timeout: flag("--timeout", args.timeout),
         state_dir: None,
-        pipelining: flag("--pipelining", args.pipelining.map(Pipelining::from)),
+        pipelining: flag("--pipelining", args.pipelining),
         received_header: flag(
             if args.no_received_header {
                 "--no-received-header"
