@@ -20,10 +20,19 @@
 //!   directory; `~` and `~/` are expanded from `HOME`.
 //! - Without a password source, `$NETRC` (or `~/.netrc`) is consulted for the
 //!   account's host and user before falling back to a terminal prompt.
+//!
+//! The parts: `layer` is the model (settings that remember where they were
+//! written); `file` walks the TOML into layers, reading each value with
+//! `value`; `flags` turns the command line into the top layer; `resolve`
+//! makes an [`Account`] of the merged layers, asking `netrc` for a password
+//! where none is set.
 
+mod file;
+mod flags;
+mod layer;
 mod netrc;
-mod raw;
 mod resolve;
+mod value;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -170,6 +179,24 @@ impl Env {
     }
 }
 
+/// `~` and `~/...` from HOME; `~user` is not supported (it would need the
+/// password database) and says so.
+fn expand_tilde(s: &str, env: &Env) -> Result<PathBuf, String> {
+    let Some(rest) = s.strip_prefix('~') else {
+        return Ok(PathBuf::from(s));
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "{s:?}: only ~ and ~/ are expanded, not ~user: write the full path"
+        ));
+    }
+    let home = env
+        .home
+        .as_ref()
+        .ok_or_else(|| format!("{s:?} starts with ~ but HOME is not set: write the full path"))?;
+    Ok(home.join(rest.trim_start_matches('/')))
+}
+
 /// [`load`] with the environment given explicitly.
 pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, ConfigError> {
     let mut warnings = Vec::new();
@@ -194,7 +221,7 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
 
     let file = match &text {
         Some(text) => {
-            let file = raw::parse_file(&path, text, env)?;
+            let file = file::parse_file(&path, text, env)?;
             if let Some(at) = &file.password_at
                 && let Some(mode) = group_or_other_readable(&path)
             {
@@ -206,10 +233,10 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
             }
             file
         }
-        None => raw::File::default(),
+        None => file::File::default(),
     };
 
-    let flags = raw::layer_from_flags(&cli.account, env)?;
+    let flags = flags::layer_from_flags(&cli.account, env)?;
     let mut ctx = resolve::Context::new(cli, env)?;
 
     let mut accounts = Vec::new();

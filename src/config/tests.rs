@@ -710,14 +710,14 @@ fn tilde_expansion() {
         home: Some("/home/a".into()),
         ..Env::default()
     };
-    assert_eq!(raw::expand_tilde("~", &env).unwrap(), Path::new("/home/a"));
+    assert_eq!(expand_tilde("~", &env).unwrap(), Path::new("/home/a"));
     assert_eq!(
-        raw::expand_tilde("~/Mail/x", &env).unwrap(),
+        expand_tilde("~/Mail/x", &env).unwrap(),
         Path::new("/home/a/Mail/x")
     );
-    assert_eq!(raw::expand_tilde("/a/~", &env).unwrap(), Path::new("/a/~"));
-    assert!(raw::expand_tilde("~b/x", &env).is_err());
-    assert!(raw::expand_tilde("~/x", &Env::default()).is_err());
+    assert_eq!(expand_tilde("/a/~", &env).unwrap(), Path::new("/a/~"));
+    assert!(expand_tilde("~b/x", &env).is_err());
+    assert!(expand_tilde("~/x", &Env::default()).is_err());
 }
 
 #[test]
