@@ -182,7 +182,7 @@ pub enum Destination {
 
 impl Destination {
     /// A short description for summaries ("~/Mail/work", "| procmail").
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Destination::Maildir(p) | Destination::Mbox(p) => p.display().to_string(),
             Destination::Mda(command) => format!("| {}", command.shown()),
@@ -269,7 +269,7 @@ pub struct Account {
 impl Account {
     /// The identity of the mailbox: `user@host:port`. Locks and state are
     /// keyed on it, so two profiles for the same mailbox share them.
-    pub fn mailbox_id(&self) -> String {
+    pub(crate) fn mailbox_id(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
     }
 }

@@ -300,12 +300,12 @@ pub struct AccountArgs {
 
 impl AccountArgs {
     /// `Some(true)` for --keep, `Some(false)` for --no-keep, `None` for neither.
-    pub fn keep_flag(&self) -> Option<bool> {
+    pub(crate) fn keep_flag(&self) -> Option<bool> {
         tristate(self.keep, self.no_keep)
     }
 
     /// `Some(true)` for --received-header, `Some(false)` for --no-received-header.
-    pub fn received_header_flag(&self) -> Option<bool> {
+    pub(crate) fn received_header_flag(&self) -> Option<bool> {
         tristate(self.received_header, self.no_received_header)
     }
 }

@@ -43,7 +43,7 @@ use crate::cli::Cli;
 /// The accounts to work on, and anything worth telling the user about the
 /// config that is not an error.
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The selected accounts, in config-file order.
     pub accounts: Vec<Account>,
     /// Complete sentences, e.g. a password in a file others can read.
@@ -110,7 +110,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// True when the command line, not the file, is at fault (exit 64 rather than 78).
-    pub fn is_usage(&self) -> bool {
+    pub(crate) fn is_usage(&self) -> bool {
         matches!(
             self,
             ConfigError::Usage { .. } | ConfigError::UnknownAccount { .. }
@@ -121,7 +121,7 @@ impl ConfigError {
 /// Read the config named by the command line (or the default one), apply the
 /// command-line overrides, validate, and return the accounts named in `names`
 /// (all of them when `names` is empty).
-pub fn load(cli: &Cli, names: &[String]) -> Result<Loaded, ConfigError> {
+pub(crate) fn load(cli: &Cli, names: &[String]) -> Result<Loaded, ConfigError> {
     load_in(cli, names, &Env::from_process())
 }
 

@@ -1,4 +1,4 @@
-//! Where an account's password (or OAuth token) comes from: [`obtain`] takes
+//! Where an account's password (or OAuth token) comes from: `obtain` takes
 //! it from the config, runs the password command, or asks on the terminal.
 //!
 //! Nothing here ever puts a secret into an error or a `Debug` string: a failing
@@ -84,7 +84,7 @@ fn stderr_note(stderr: &str) -> String {
 }
 
 /// The account's password or token, from wherever the config says.
-pub fn obtain(account: &Account) -> Result<Secret, SecretError> {
+pub(crate) fn obtain(account: &Account) -> Result<Secret, SecretError> {
     obtain_with_tty(account, Path::new("/dev/tty"))
 }
 
