@@ -4,7 +4,9 @@
 //! `config` builds these from the TOML file and the command line; every later
 //! stage only reads them. The parsers for values that are written the same
 //! way in both places (a size, a certificate fingerprint) are here too, so
-//! that `config` and `cli` share them.
+//! that `config` and `cli` share them, and so is each choice's one list of
+//! values (`TlsMode::ALL`, `AuthChoice::ALL`, `Pipelining::ALL`), with the
+//! name written in both places and a line of help for each.
 
 use std::path::PathBuf;
 use std::process::Command;
