@@ -2,9 +2,14 @@
 //! optional-ness left that the rest of the program would have to re-check.
 //!
 //! `config` builds these from the TOML file and the command line; every later
-//! stage only reads them.
+//! stage only reads them. The parsers for values that are written the same
+//! way in both places (a size, a certificate fingerprint) are here too, so
+//! that `config` and `cli` share them, and so is each choice's one list of
+//! values (`TlsMode::ALL`, `AuthChoice::ALL`, `Pipelining::ALL`), with the
+//! name written in both places and a line of help for each.
 
 use std::path::PathBuf;
+use std::process::Command;
 use std::time::Duration;
 
 use crate::secret::Secret;
@@ -21,7 +26,34 @@ pub enum TlsMode {
 }
 
 impl TlsMode {
-    pub fn default_port(self) -> u16 {
+    /// Every mode, in the order `--help` lists them.
+    pub(crate) const ALL: [TlsMode; 3] = [TlsMode::Implicit, TlsMode::Starttls, TlsMode::None];
+
+    /// The name written in the config file and after `--tls`, and its line
+    /// of help.
+    fn spelling(self) -> (&'static str, &'static str) {
+        match self {
+            TlsMode::Implicit => ("implicit", "TLS from the first byte (POP3S, port 995)"),
+            TlsMode::Starttls => (
+                "starttls",
+                "Plain connection upgraded with STLS; refused if the server does not offer it",
+            ),
+            TlsMode::None => (
+                "none",
+                "No encryption; needs --allow-plaintext to send a password",
+            ),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub(crate) fn help(self) -> &'static str {
+        self.spelling().1
+    }
+
+    pub(crate) fn default_port(self) -> u16 {
         match self {
             TlsMode::Implicit => 995,
             TlsMode::Starttls | TlsMode::None => 110,
@@ -46,19 +78,49 @@ pub enum AuthChoice {
 }
 
 impl AuthChoice {
-    pub fn name(self) -> &'static str {
+    /// Every method, in the order `--help` and the config error list them.
+    pub(crate) const ALL: [AuthChoice; 10] = [
+        AuthChoice::Auto,
+        AuthChoice::User,
+        AuthChoice::Apop,
+        AuthChoice::Plain,
+        AuthChoice::Login,
+        AuthChoice::CramMd5,
+        AuthChoice::ScramSha256,
+        AuthChoice::ScramSha1,
+        AuthChoice::Xoauth2,
+        AuthChoice::Oauthbearer,
+    ];
+
+    /// The name written in the config file and after `--auth`, and its line
+    /// of help.
+    fn spelling(self) -> (&'static str, &'static str) {
         match self {
-            AuthChoice::Auto => "auto",
-            AuthChoice::User => "user",
-            AuthChoice::Apop => "apop",
-            AuthChoice::Plain => "plain",
-            AuthChoice::Login => "login",
-            AuthChoice::CramMd5 => "cram-md5",
-            AuthChoice::ScramSha256 => "scram-sha-256",
-            AuthChoice::ScramSha1 => "scram-sha-1",
-            AuthChoice::Xoauth2 => "xoauth2",
-            AuthChoice::Oauthbearer => "oauthbearer",
+            AuthChoice::Auto => ("auto", "The strongest method the server offers"),
+            AuthChoice::User => ("user", "USER and PASS"),
+            AuthChoice::Apop => ("apop", "APOP (MD5 challenge)"),
+            AuthChoice::Plain => ("plain", "SASL PLAIN"),
+            AuthChoice::Login => ("login", "SASL LOGIN"),
+            AuthChoice::CramMd5 => ("cram-md5", "SASL CRAM-MD5"),
+            AuthChoice::ScramSha256 => ("scram-sha-256", "SASL SCRAM-SHA-256"),
+            AuthChoice::ScramSha1 => ("scram-sha-1", "SASL SCRAM-SHA-1"),
+            AuthChoice::Xoauth2 => (
+                "xoauth2",
+                "OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token",
+            ),
+            AuthChoice::Oauthbearer => (
+                "oauthbearer",
+                "OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token",
+            ),
         }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub(crate) fn help(self) -> &'static str {
+        self.spelling().1
     }
 }
 
@@ -68,6 +130,37 @@ impl AuthChoice {
 pub enum CommandSpec {
     Argv(Vec<String>),
     Shell(String),
+}
+
+impl CommandSpec {
+    /// The command for messages: an argv's words joined by blanks, or the
+    /// shell line as written.
+    pub(crate) fn shown(&self) -> String {
+        match self {
+            CommandSpec::Argv(argv) => argv.join(" "),
+            CommandSpec::Shell(line) => line.clone(),
+        }
+    }
+
+    /// The program that is started: an argv's first word (empty when the
+    /// list is), or `sh` for a shell line.
+    pub(crate) fn program(&self) -> String {
+        match self {
+            CommandSpec::Argv(argv) => argv.first().cloned().unwrap_or_default(),
+            CommandSpec::Shell(_) => "sh".to_string(),
+        }
+    }
+
+    /// The process to start, with only its arguments set: an argv runs
+    /// directly, a shell line through `sh -c`.
+    pub(crate) fn to_command(&self) -> Command {
+        let mut cmd = Command::new(self.program());
+        match self {
+            CommandSpec::Argv(argv) => cmd.args(argv.iter().skip(1)),
+            CommandSpec::Shell(line) => cmd.arg("-c").arg(line),
+        };
+        cmd
+    }
 }
 
 /// Where the password (or OAuth token) comes from.
@@ -91,11 +184,10 @@ pub enum Destination {
 
 impl Destination {
     /// A short description for summaries ("~/Mail/work", "| procmail").
-    pub fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Destination::Maildir(p) | Destination::Mbox(p) => p.display().to_string(),
-            Destination::Mda(CommandSpec::Argv(argv)) => format!("| {}", argv.join(" ")),
-            Destination::Mda(CommandSpec::Shell(s)) => format!("| {s}"),
+            Destination::Mda(command) => format!("| {}", command.shown()),
         }
     }
 }
@@ -123,6 +215,29 @@ pub enum Pipelining {
     Auto,
     On,
     Off,
+}
+
+impl Pipelining {
+    /// Every setting, in the order `--help` lists them.
+    pub(crate) const ALL: [Pipelining; 3] = [Pipelining::Auto, Pipelining::On, Pipelining::Off];
+
+    /// The name written in the config file and after `--pipelining`, and its
+    /// line of help.
+    fn spelling(self) -> (&'static str, &'static str) {
+        match self {
+            Pipelining::Auto => ("auto", "When the server announces PIPELINING"),
+            Pipelining::On => ("on", "Always, even when the server does not announce it"),
+            Pipelining::Off => ("off", "Never: one command at a time"),
+        }
+    }
+
+    pub(crate) fn name(self) -> &'static str {
+        self.spelling().0
+    }
+
+    pub(crate) fn help(self) -> &'static str {
+        self.spelling().1
+    }
 }
 
 /// One fully resolved account.
@@ -156,7 +271,219 @@ pub struct Account {
 impl Account {
     /// The identity of the mailbox: `user@host:port`. Locks and state are
     /// keyed on it, so two profiles for the same mailbox share them.
-    pub fn mailbox_id(&self) -> String {
+    pub(crate) fn mailbox_id(&self) -> String {
         format!("{}@{}:{}", self.user, self.host, self.port)
+    }
+}
+
+/// Parse a size: plain bytes ("1048576") or a number with a suffix k, M or G
+/// (powers of 1024; case and a trailing "B" or "iB" do not matter).
+pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
+    let bad = || {
+        format!(
+            "{s:?} is not a size: write a number of bytes, or a number followed by k, M or G \
+             (powers of 1024), e.g. \"10M\""
+        )
+    };
+    let t = s.trim();
+    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, suffix) = t.split_at(digits_end);
+    let n: u64 = num.parse().map_err(|_| bad())?;
+    let suffix = suffix.trim_start().to_ascii_lowercase();
+    let unit = suffix
+        .strip_suffix("ib")
+        .or_else(|| suffix.strip_suffix('b'))
+        .unwrap_or(&suffix);
+    let factor: u64 = match unit {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return Err(bad()),
+    };
+    // "b" alone means bytes, but "ib" alone is no unit at all.
+    if unit.is_empty() && suffix == "ib" {
+        return Err(bad());
+    }
+    let size = n
+        .checked_mul(factor)
+        .ok_or_else(|| format!("{s:?} is too large a size"))?;
+    if size == 0 {
+        return Err(format!(
+            "a size of 0 would leave every message on the server: give a positive size, or \
+             remove the setting for no limit (got {s:?})"
+        ));
+    }
+    Ok(size)
+}
+
+/// Check a certificate pin, `sha256:` and 32 hex bytes with or without
+/// colons between them, and write it as `sha256:AB:CD:...`.
+pub(crate) fn normalize_fingerprint(s: &str) -> Result<String, String> {
+    let bad = || {
+        format!(
+            "{s:?} is not a SHA-256 fingerprint: write \"sha256:\" followed by 32 hex bytes, \
+             with or without colons, e.g. \"sha256:3A:9F:...\" (openssl x509 -noout \
+             -fingerprint -sha256 prints it)"
+        )
+    };
+    let t = s.trim();
+    let rest = match t.get(..7) {
+        Some(p) if p.eq_ignore_ascii_case("sha256:") => &t[7..],
+        _ => return Err(bad()),
+    };
+    let pairs: Vec<&str> = if rest.contains(':') {
+        rest.split(':').collect()
+    } else {
+        let mut v = Vec::new();
+        let mut r = rest;
+        while !r.is_empty() {
+            let cut = r.char_indices().nth(2).map_or(r.len(), |(i, _)| i);
+            v.push(&r[..cut]);
+            r = &r[cut..];
+        }
+        v
+    };
+    if pairs.len() != 32
+        || !pairs
+            .iter()
+            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+    {
+        return Err(bad());
+    }
+    Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("500k"), Ok(500 * 1024));
+        assert_eq!(parse_size("500K"), Ok(500 * 1024));
+        assert_eq!(parse_size("10M"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10MB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("10 MiB"), Ok(10 * 1024 * 1024));
+        assert_eq!(parse_size("1G"), Ok(1 << 30));
+        assert_eq!(parse_size("7b"), Ok(7));
+        for bad in [
+            "",
+            "M",
+            "10Q",
+            "1.5M",
+            "-1",
+            "10 iB",
+            "0",
+            "0M",
+            "99999999999999999999G",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad:?} accepted");
+        }
+        assert!(parse_size("17179869184G").is_err(), "overflow is an error");
+    }
+
+    #[test]
+    fn fingerprints() {
+        let hex: String = (0u8..32).map(|b| format!("{b:02x}")).collect();
+        let want = format!(
+            "sha256:{}",
+            (0u8..32)
+                .map(|b| format!("{b:02X}"))
+                .collect::<Vec<_>>()
+                .join(":")
+        );
+        assert_eq!(
+            normalize_fingerprint(&format!("sha256:{hex}")),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            normalize_fingerprint(&format!("SHA256:{hex}")),
+            Ok(want.clone())
+        );
+        assert_eq!(
+            normalize_fingerprint(&want.to_lowercase()),
+            Ok(want.clone())
+        );
+        for bad in [
+            hex.clone(),
+            format!("sha1:{hex}"),
+            format!("sha256:{}", &hex[..62]),
+            format!("sha256:{hex}00"),
+            format!("sha256:{}zz", &hex[..62]),
+            format!("sha256:0:{}", &want[8..]),
+            "sha256:".to_string(),
+            "sha256:é".to_string(),
+        ] {
+            assert!(normalize_fingerprint(&bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn each_choice_is_listed_once_under_its_own_name() {
+        fn check<T: Copy + PartialEq + std::fmt::Debug>(all: &[T], name: fn(T) -> &'static str) {
+            for (i, a) in all.iter().enumerate() {
+                for b in &all[i + 1..] {
+                    assert_ne!(a, b);
+                    assert_ne!(name(*a), name(*b));
+                }
+            }
+        }
+        check(&TlsMode::ALL, TlsMode::name);
+        check(&AuthChoice::ALL, AuthChoice::name);
+        check(&Pipelining::ALL, Pipelining::name);
+        assert_eq!(AuthChoice::ScramSha256.name(), "scram-sha-256");
+        assert_eq!(
+            TlsMode::None.help(),
+            "No encryption; needs --allow-plaintext to send a password"
+        );
+    }
+
+    #[test]
+    fn commands_are_shown_and_started_as_written() {
+        let argv = CommandSpec::Argv(vec!["pass".into(), "show".into(), "mail/work".into()]);
+        assert_eq!(argv.shown(), "pass show mail/work");
+        assert_eq!(argv.program(), "pass");
+        let cmd = argv.to_command();
+        assert_eq!(cmd.get_program(), "pass");
+        assert_eq!(cmd.get_args().collect::<Vec<_>>(), ["show", "mail/work"]);
+
+        let shell = CommandSpec::Shell("gpg -d ~/.pw.gpg | head -1".into());
+        assert_eq!(shell.shown(), "gpg -d ~/.pw.gpg | head -1");
+        assert_eq!(shell.program(), "sh");
+        let cmd = shell.to_command();
+        assert_eq!(cmd.get_program(), "sh");
+        assert_eq!(
+            cmd.get_args().collect::<Vec<_>>(),
+            ["-c", "gpg -d ~/.pw.gpg | head -1"]
+        );
+
+        assert_eq!(CommandSpec::Argv(Vec::new()).program(), "");
+        let mda = Destination::Mda(CommandSpec::Argv(vec!["procmail".into(), "-f".into()]));
+        assert_eq!(mda.describe(), "| procmail -f");
+    }
+
+    mod properties {
+        use proptest::prelude::*;
+
+        use super::super::{normalize_fingerprint, parse_size};
+
+        proptest! {
+            #[test]
+            fn size_suffixes_are_powers_of_1024(n in 1u64..1_000_000, i in 0usize..4) {
+                let (suffix, factor) = [("", 1u64), ("k", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)][i];
+                prop_assert_eq!(parse_size(&format!("{n}{suffix}")), Ok(n * factor));
+            }
+
+            #[test]
+            fn fingerprint_normalisation_is_idempotent(bytes in proptest::array::uniform32(any::<u8>()), colons: bool) {
+                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let sep = if colons { ":" } else { "" };
+                let once = normalize_fingerprint(&format!("sha256:{}", hex.join(sep))).unwrap();
+                prop_assert_eq!(normalize_fingerprint(&once), Ok(once.clone()));
+                prop_assert_eq!(once.len(), "sha256:".len() + 32 * 3 - 1);
+            }
+        }
     }
 }

@@ -10,9 +10,10 @@
 
 use std::path::PathBuf;
 
+use clap::builder::PossibleValue;
 use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
-use crate::account::{AuthChoice, Pipelining, TlsMode};
+use crate::account::{AuthChoice, Pipelining, TlsMode, normalize_fingerprint, parse_size};
 
 const AFTER_LONG_HELP: &str = "\
 Configuration:
@@ -204,11 +205,11 @@ pub struct AccountArgs {
 
     /// How to secure the connection (default: implicit).
     #[arg(long, value_enum, value_name = "MODE", global = true)]
-    pub tls: Option<TlsArg>,
+    pub tls: Option<TlsMode>,
 
     /// Which login method to use (default: auto, the strongest the server offers).
     #[arg(long, value_enum, value_name = "METHOD", global = true)]
-    pub auth: Option<AuthArg>,
+    pub auth: Option<AuthChoice>,
 
     /// Run CMD through sh -c and use the first line it prints as the password.
     #[arg(long, value_name = "CMD", global = true)]
@@ -227,7 +228,7 @@ pub struct AccountArgs {
     #[arg(
         long,
         value_name = "FINGERPRINT",
-        value_parser = parse_fingerprint_arg,
+        value_parser = normalize_fingerprint,
         global = true
     )]
     pub tls_fingerprint: Option<String>,
@@ -259,7 +260,7 @@ pub struct AccountArgs {
 
     /// Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G
     /// (powers of 1024), e.g. 10M.
-    #[arg(long, value_name = "SIZE", value_parser = parse_size_arg, global = true)]
+    #[arg(long, value_name = "SIZE", value_parser = parse_size, global = true)]
     pub max_size: Option<u64>,
 
     /// Fetch at most N messages per run, oldest first.
@@ -286,7 +287,7 @@ pub struct AccountArgs {
 
     /// Send several commands at once: "auto" does so when the server offers PIPELINING.
     #[arg(long, value_enum, value_name = "WHEN", global = true)]
-    pub pipelining: Option<PipeliningArg>,
+    pub pipelining: Option<Pipelining>,
 
     /// Add a Received: trace header to each message (the default).
     #[arg(long, overrides_with = "no_received_header", global = true)]
@@ -299,12 +300,12 @@ pub struct AccountArgs {
 
 impl AccountArgs {
     /// `Some(true)` for --keep, `Some(false)` for --no-keep, `None` for neither.
-    pub fn keep_flag(&self) -> Option<bool> {
+    pub(crate) fn keep_flag(&self) -> Option<bool> {
         tristate(self.keep, self.no_keep)
     }
 
     /// `Some(true)` for --received-header, `Some(false)` for --no-received-header.
-    pub fn received_header_flag(&self) -> Option<bool> {
+    pub(crate) fn received_header_flag(&self) -> Option<bool> {
         tristate(self.received_header, self.no_received_header)
     }
 }
@@ -317,100 +318,23 @@ fn tristate(on: bool, off: bool) -> Option<bool> {
     }
 }
 
-/// `--tls` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum TlsArg {
-    /// TLS from the first byte (POP3S, port 995).
-    Implicit,
-    /// Plain connection upgraded with STLS; refused if the server does not offer it.
-    Starttls,
-    /// No encryption; needs --allow-plaintext to send a password.
-    None,
-}
+/// `--tls`, `--auth` and `--pipelining` take the names of the account
+/// vocabulary's `ALL` list, each with its line of help.
+macro_rules! value_enum {
+    ($($choice:ty),*) => {$(
+        impl ValueEnum for $choice {
+            fn value_variants<'a>() -> &'a [Self] {
+                &<$choice>::ALL
+            }
 
-impl From<TlsArg> for TlsMode {
-    fn from(t: TlsArg) -> Self {
-        match t {
-            TlsArg::Implicit => TlsMode::Implicit,
-            TlsArg::Starttls => TlsMode::Starttls,
-            TlsArg::None => TlsMode::None,
+            fn to_possible_value(&self) -> Option<PossibleValue> {
+                Some(PossibleValue::new(self.name()).help(self.help()))
+            }
         }
-    }
+    )*};
 }
 
-/// `--auth` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AuthArg {
-    /// The strongest method the server offers.
-    Auto,
-    /// USER and PASS.
-    User,
-    /// APOP (MD5 challenge).
-    Apop,
-    /// SASL PLAIN.
-    Plain,
-    /// SASL LOGIN.
-    Login,
-    /// SASL CRAM-MD5.
-    #[value(name = "cram-md5")]
-    CramMd5,
-    /// SASL SCRAM-SHA-256.
-    #[value(name = "scram-sha-256")]
-    ScramSha256,
-    /// SASL SCRAM-SHA-1.
-    #[value(name = "scram-sha-1")]
-    ScramSha1,
-    /// OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token.
-    Xoauth2,
-    /// OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token.
-    Oauthbearer,
-}
-
-impl From<AuthArg> for AuthChoice {
-    fn from(a: AuthArg) -> Self {
-        match a {
-            AuthArg::Auto => AuthChoice::Auto,
-            AuthArg::User => AuthChoice::User,
-            AuthArg::Apop => AuthChoice::Apop,
-            AuthArg::Plain => AuthChoice::Plain,
-            AuthArg::Login => AuthChoice::Login,
-            AuthArg::CramMd5 => AuthChoice::CramMd5,
-            AuthArg::ScramSha256 => AuthChoice::ScramSha256,
-            AuthArg::ScramSha1 => AuthChoice::ScramSha1,
-            AuthArg::Xoauth2 => AuthChoice::Xoauth2,
-            AuthArg::Oauthbearer => AuthChoice::Oauthbearer,
-        }
-    }
-}
-
-/// `--pipelining` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum PipeliningArg {
-    /// When the server announces PIPELINING.
-    Auto,
-    /// Always, even when the server does not announce it.
-    On,
-    /// Never: one command at a time.
-    Off,
-}
-
-impl From<PipeliningArg> for Pipelining {
-    fn from(p: PipeliningArg) -> Self {
-        match p {
-            PipeliningArg::Auto => Pipelining::Auto,
-            PipeliningArg::On => Pipelining::On,
-            PipeliningArg::Off => Pipelining::Off,
-        }
-    }
-}
-
-fn parse_size_arg(s: &str) -> Result<u64, String> {
-    crate::config::parse_size(s)
-}
-
-fn parse_fingerprint_arg(s: &str) -> Result<String, String> {
-    crate::config::normalize_fingerprint(s)
-}
+value_enum!(TlsMode, AuthChoice, Pipelining);
 
 /// The clap command, for rendering help, the man page and completions.
 pub fn command() -> clap::Command {
@@ -574,7 +498,7 @@ mod tests {
         assert_eq!(cli.global.verbose, 2);
         assert_eq!(cli.global.jobs, 3);
         assert_eq!(cli.account.host.as_deref(), Some("h"));
-        assert_eq!(cli.account.tls, Some(TlsArg::Starttls));
+        assert_eq!(cli.account.tls, Some(TlsMode::Starttls));
     }
 
     #[test]
@@ -601,17 +525,11 @@ mod tests {
     #[test]
     fn enum_values() {
         let cli = parse(&["--auth", "cram-md5", "--pipelining", "off", "--tls", "none"]);
-        assert_eq!(
-            cli.account.auth.map(AuthChoice::from),
-            Some(AuthChoice::CramMd5)
-        );
-        assert_eq!(
-            cli.account.pipelining.map(Pipelining::from),
-            Some(Pipelining::Off)
-        );
-        assert_eq!(cli.account.tls.map(TlsMode::from), Some(TlsMode::None));
+        assert_eq!(cli.account.auth, Some(AuthChoice::CramMd5));
+        assert_eq!(cli.account.pipelining, Some(Pipelining::Off));
+        assert_eq!(cli.account.tls, Some(TlsMode::None));
         let cli = parse(&["--auth", "scram-sha-256"]);
-        assert_eq!(cli.account.auth, Some(AuthArg::ScramSha256));
+        assert_eq!(cli.account.auth, Some(AuthChoice::ScramSha256));
     }
 
     #[test]

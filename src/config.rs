@@ -20,10 +20,19 @@
 //!   directory; `~` and `~/` are expanded from `HOME`.
 //! - Without a password source, `$NETRC` (or `~/.netrc`) is consulted for the
 //!   account's host and user before falling back to a terminal prompt.
+//!
+//! The parts: `layer` is the model (settings that remember where they were
+//! written); `file` walks the TOML into layers, reading each value with
+//! `value`; `flags` turns the command line into the top layer; `resolve`
+//! makes an [`Account`] of the merged layers, asking `netrc` for a password
+//! where none is set.
 
+mod file;
+mod flags;
+mod layer;
 mod netrc;
-mod raw;
 mod resolve;
+mod value;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -34,7 +43,7 @@ use crate::cli::Cli;
 /// The accounts to work on, and anything worth telling the user about the
 /// config that is not an error.
 #[derive(Debug)]
-pub struct Loaded {
+pub(crate) struct Loaded {
     /// The selected accounts, in config-file order.
     pub accounts: Vec<Account>,
     /// Complete sentences, e.g. a password in a file others can read.
@@ -101,7 +110,7 @@ pub enum ConfigError {
 
 impl ConfigError {
     /// True when the command line, not the file, is at fault (exit 64 rather than 78).
-    pub fn is_usage(&self) -> bool {
+    pub(crate) fn is_usage(&self) -> bool {
         matches!(
             self,
             ConfigError::Usage { .. } | ConfigError::UnknownAccount { .. }
@@ -112,7 +121,7 @@ impl ConfigError {
 /// Read the config named by the command line (or the default one), apply the
 /// command-line overrides, validate, and return the accounts named in `names`
 /// (all of them when `names` is empty).
-pub fn load(cli: &Cli, names: &[String]) -> Result<Loaded, ConfigError> {
+pub(crate) fn load(cli: &Cli, names: &[String]) -> Result<Loaded, ConfigError> {
     load_in(cli, names, &Env::from_process())
 }
 
@@ -170,6 +179,24 @@ impl Env {
     }
 }
 
+/// `~` and `~/...` from HOME; `~user` is not supported (it would need the
+/// password database) and says so.
+fn expand_tilde(s: &str, env: &Env) -> Result<PathBuf, String> {
+    let Some(rest) = s.strip_prefix('~') else {
+        return Ok(PathBuf::from(s));
+    };
+    if !(rest.is_empty() || rest.starts_with('/')) {
+        return Err(format!(
+            "{s:?}: only ~ and ~/ are expanded, not ~user: write the full path"
+        ));
+    }
+    let home = env
+        .home
+        .as_ref()
+        .ok_or_else(|| format!("{s:?} starts with ~ but HOME is not set: write the full path"))?;
+    Ok(home.join(rest.trim_start_matches('/')))
+}
+
 /// [`load`] with the environment given explicitly.
 pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, ConfigError> {
     let mut warnings = Vec::new();
@@ -194,7 +221,7 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
 
     let file = match &text {
         Some(text) => {
-            let file = raw::parse_file(&path, text, env)?;
+            let file = file::parse_file(&path, text, env)?;
             if let Some(at) = &file.password_at
                 && let Some(mode) = group_or_other_readable(&path)
             {
@@ -206,10 +233,10 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
             }
             file
         }
-        None => raw::File::default(),
+        None => file::File::default(),
     };
 
-    let flags = raw::layer_from_flags(&cli.account, env)?;
+    let flags = flags::layer_from_flags(&cli.account, env)?;
     let mut ctx = resolve::Context::new(cli, env)?;
 
     let mut accounts = Vec::new();
@@ -249,84 +276,6 @@ fn group_or_other_readable(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
     (mode & 0o044 != 0).then_some(mode)
-}
-
-/// Parse a size: plain bytes ("1048576") or a number with a suffix k, M or G
-/// (powers of 1024; case and a trailing "B" or "iB" do not matter).
-pub fn parse_size(s: &str) -> Result<u64, String> {
-    let bad = || {
-        format!(
-            "{s:?} is not a size: write a number of bytes, or a number followed by k, M or G \
-             (powers of 1024), e.g. \"10M\""
-        )
-    };
-    let t = s.trim();
-    let digits_end = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
-    let (num, suffix) = t.split_at(digits_end);
-    let n: u64 = num.parse().map_err(|_| bad())?;
-    let suffix = suffix.trim_start().to_ascii_lowercase();
-    let unit = suffix
-        .strip_suffix("ib")
-        .or_else(|| suffix.strip_suffix('b'))
-        .unwrap_or(&suffix);
-    let factor: u64 = match unit {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => return Err(bad()),
-    };
-    // "b" alone means bytes, but "ib" alone is no unit at all.
-    if unit.is_empty() && suffix == "ib" {
-        return Err(bad());
-    }
-    let size = n
-        .checked_mul(factor)
-        .ok_or_else(|| format!("{s:?} is too large a size"))?;
-    if size == 0 {
-        return Err(format!(
-            "a size of 0 would leave every message on the server: give a positive size, or \
-             remove the setting for no limit (got {s:?})"
-        ));
-    }
-    Ok(size)
-}
-
-/// Check a certificate pin, `sha256:` and 32 hex bytes with or without
-/// colons between them, and write it as `sha256:AB:CD:...`.
-pub fn normalize_fingerprint(s: &str) -> Result<String, String> {
-    let bad = || {
-        format!(
-            "{s:?} is not a SHA-256 fingerprint: write \"sha256:\" followed by 32 hex bytes, \
-             with or without colons, e.g. \"sha256:3A:9F:...\" (openssl x509 -noout \
-             -fingerprint -sha256 prints it)"
-        )
-    };
-    let t = s.trim();
-    let rest = match t.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("sha256:") => &t[7..],
-        _ => return Err(bad()),
-    };
-    let pairs: Vec<&str> = if rest.contains(':') {
-        rest.split(':').collect()
-    } else {
-        let mut v = Vec::new();
-        let mut r = rest;
-        while !r.is_empty() {
-            let cut = r.char_indices().nth(2).map_or(r.len(), |(i, _)| i);
-            v.push(&r[..cut]);
-            r = &r[cut..];
-        }
-        v
-    };
-    if pairs.len() != 32
-        || !pairs
-            .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
-    {
-        return Err(bad());
-    }
-    Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase()))
 }
 
 #[cfg(test)]

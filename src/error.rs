@@ -9,8 +9,8 @@ use clap::error::ErrorKind as UsageKind;
 use crate::auth::{AuthError, SaslError};
 use crate::config::ConfigError;
 use crate::deliver::DeliverError;
+use crate::password::SecretError;
 use crate::protocol::{ProtoError, RespCode};
-use crate::secret::SecretError;
 use crate::state::StateError;
 use crate::transport::TransportError;
 

@@ -19,6 +19,7 @@ pub(crate) mod deliver;
 pub mod error;
 pub mod fetch;
 pub mod interrupt;
+pub mod password;
 pub mod policy;
 pub mod protocol;
 pub mod report;

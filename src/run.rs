@@ -14,6 +14,7 @@ use crate::config;
 use crate::error::{self, Error, exit};
 use crate::fetch::{self, Options, Summary};
 use crate::interrupt::Interrupt;
+use crate::password;
 use crate::report::{self, Reporter};
 use crate::secret;
 use crate::session::{self, TraceSink};
@@ -85,7 +86,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
     // interleave when accounts run in parallel.
     let secrets: Vec<Mutex<Option<Result<secret::Secret, Error>>>> = accounts
         .iter()
-        .map(|a| Mutex::new(Some(secret::obtain(a).map_err(Error::from))))
+        .map(|a| Mutex::new(Some(password::obtain(a).map_err(Error::from))))
         .collect();
 
     let jobs = g.jobs.clamp(1, accounts.len().max(1));

@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use zeroize::Zeroizing;
 
+use super::layer::{Layer, Origin, Setting};
 use super::netrc::Netrc;
-use super::raw::{Layer, Origin, Setting, expand_tilde};
-use super::{ConfigError, Env, group_or_other_readable};
+use super::{ConfigError, Env, expand_tilde, group_or_other_readable};
 use crate::account::{Account, AuthChoice, PasswordSource, Pipelining, Policy, TlsMode};
 use crate::cli::Cli;
 use crate::secret::Secret;

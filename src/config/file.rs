@@ -1,22 +1,27 @@
-//! From TOML text (and from the command-line flags) to [`Layer`]s: typed,
-//! range-checked settings that remember where each one was written.
+//! The config file: from TOML text to the `[defaults]` [`Layer`] and one
+//! layer per `[account.NAME]`, in the file's order, with the position of
+//! every key.
 //!
 //! The document is walked by hand over `toml`'s spanned tree rather than
 //! deserialised with serde, so that every error can name the key, the section
 //! and the exact line and column, and so that accounts keep the file's order.
+//! Each value is read by the parsers in `value`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+use super::layer::{Layer, Origin, Setting};
+use super::value::{
+    auth_choice, boolean, command, integer, nonempty, path, pipelining, string, tls_mode, word,
+};
 use super::{ConfigError, Env};
-use crate::account::{AuthChoice, CommandSpec, Destination, PasswordSource, Pipelining, TlsMode};
-use crate::cli::AccountArgs;
+use crate::account::{Destination, PasswordSource, normalize_fingerprint, parse_size};
 use crate::secret::Secret;
 
 /// The keys an account (or `[defaults]`) may set.
-pub(crate) const KNOWN_KEYS: &[&str] = &[
+const KNOWN_KEYS: &[&str] = &[
     "host",
     "port",
     "tls",
@@ -55,78 +60,12 @@ const UNSUPPORTED_KEYS: &[&str] = &[
     "recipient",
 ];
 
-/// Where a setting was written.
-#[derive(Debug, Clone)]
-pub(crate) enum Origin {
-    /// In the file: `FILE:LINE:COL` of the key.
-    File { key_at: String, in_defaults: bool },
-    /// On the command line, e.g. `--tls`.
-    Flag(&'static str),
-}
-
-/// One setting and where it came from.
-#[derive(Debug, Clone)]
-pub(crate) struct Setting<T> {
-    pub value: T,
-    pub origin: Origin,
-}
-
+/// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
     Some(Setting {
         value,
         origin: origin.clone(),
     })
-}
-
-/// Everything one section (or the command line) sets; `None` = not set here.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Layer {
-    pub host: Option<Setting<String>>,
-    pub port: Option<Setting<u16>>,
-    pub tls: Option<Setting<TlsMode>>,
-    pub user: Option<Setting<String>>,
-    pub password: Option<Setting<PasswordSource>>,
-    pub auth: Option<Setting<AuthChoice>>,
-    pub allow_plaintext: Option<Setting<bool>>,
-    pub tls_ca_file: Option<Setting<PathBuf>>,
-    pub tls_fingerprint: Option<Setting<String>>,
-    pub destination: Option<Setting<Destination>>,
-    pub keep: Option<Setting<bool>>,
-    pub delete_after_days: Option<Setting<u32>>,
-    pub max_size: Option<Setting<u64>>,
-    pub max_messages: Option<Setting<usize>>,
-    pub fetch_all: Option<Setting<bool>>,
-    pub timeout: Option<Setting<u64>>,
-    pub state_dir: Option<Setting<PathBuf>>,
-    pub pipelining: Option<Setting<Pipelining>>,
-    pub received_header: Option<Setting<bool>>,
-}
-
-impl Layer {
-    /// `top`'s settings where it has them, `self`'s elsewhere.
-    pub fn overlay(self, top: Layer) -> Layer {
-        Layer {
-            host: top.host.or(self.host),
-            port: top.port.or(self.port),
-            tls: top.tls.or(self.tls),
-            user: top.user.or(self.user),
-            password: top.password.or(self.password),
-            auth: top.auth.or(self.auth),
-            allow_plaintext: top.allow_plaintext.or(self.allow_plaintext),
-            tls_ca_file: top.tls_ca_file.or(self.tls_ca_file),
-            tls_fingerprint: top.tls_fingerprint.or(self.tls_fingerprint),
-            destination: top.destination.or(self.destination),
-            keep: top.keep.or(self.keep),
-            delete_after_days: top.delete_after_days.or(self.delete_after_days),
-            max_size: top.max_size.or(self.max_size),
-            max_messages: top.max_messages.or(self.max_messages),
-            fetch_all: top.fetch_all.or(self.fetch_all),
-            timeout: top.timeout.or(self.timeout),
-            state_dir: top.state_dir.or(self.state_dir),
-            pipelining: top.pipelining.or(self.pipelining),
-            received_header: top.received_header.or(self.received_header),
-        }
-    }
 }
 
 /// One `[account.NAME]` table.
@@ -368,7 +307,7 @@ fn parse_layer(
             "tls_ca_file" => layer.tls_ca_file = set(&origin, path(val, env).map_err(value_err)?),
             "tls_fingerprint" => {
                 let s = string(val).map_err(value_err)?;
-                let fp = super::normalize_fingerprint(&s).map_err(value_err)?;
+                let fp = normalize_fingerprint(&s).map_err(value_err)?;
                 layer.tls_fingerprint = set(&origin, fp);
             }
             "maildir" | "mbox" | "mda" => {
@@ -397,7 +336,7 @@ fn parse_layer(
             }
             "max_size" => {
                 let size = match val {
-                    DeValue::String(s) => super::parse_size(s).map_err(value_err)?,
+                    DeValue::String(s) => parse_size(s).map_err(value_err)?,
                     other => {
                         let n = integer(other).map_err(|_| {
                             value_err(format!(
@@ -502,268 +441,4 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
-}
-
-fn wrong_type(expected: &str, v: &DeValue<'_>) -> String {
-    format!("expected {expected}, found {}", v.type_str())
-}
-
-fn string(v: &DeValue<'_>) -> Result<String, String> {
-    match v {
-        DeValue::String(s) => Ok(s.to_string()),
-        other => Err(wrong_type("a string in quotes", other)),
-    }
-}
-
-fn nonempty(v: &DeValue<'_>, what: &str) -> Result<String, String> {
-    let s = string(v)?;
-    if s.trim().is_empty() {
-        return Err(format!("{what} must not be empty"));
-    }
-    Ok(s)
-}
-
-/// A string without blanks, such as a host name.
-fn word(v: &DeValue<'_>, what: &str) -> Result<String, String> {
-    let s = nonempty(v, what)?;
-    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("{s:?} is not {what}: it contains a blank"));
-    }
-    Ok(s)
-}
-
-fn integer(v: &DeValue<'_>) -> Result<i64, String> {
-    match v {
-        DeValue::Integer(i) => i64::from_str_radix(i.as_str(), i.radix())
-            .map_err(|_| format!("{i} is too large a number")),
-        other => Err(wrong_type("a whole number", other)),
-    }
-}
-
-fn boolean(v: &DeValue<'_>) -> Result<bool, String> {
-    match v {
-        DeValue::Boolean(b) => Ok(*b),
-        other => Err(wrong_type("true or false", other)),
-    }
-}
-
-fn path(v: &DeValue<'_>, env: &Env) -> Result<PathBuf, String> {
-    expand_tilde(&nonempty(v, "a path")?, env)
-}
-
-/// `["prog", "arg"]` runs directly; `"prog arg"` runs through `sh -c`.
-fn command(v: &DeValue<'_>) -> Result<CommandSpec, String> {
-    match v {
-        DeValue::String(s) if s.trim().is_empty() => {
-            Err("the command is empty: give a command line or a list of words".to_string())
-        }
-        DeValue::String(s) => Ok(CommandSpec::Shell(s.to_string())),
-        DeValue::Array(items) => {
-            let words = items
-                .iter()
-                .map(|w| match w.get_ref() {
-                    DeValue::String(s) => Ok(s.to_string()),
-                    other => Err(format!(
-                        "every word of the command must be a string in quotes, found {}",
-                        other.type_str()
-                    )),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            match words.first() {
-                Some(prog) if !prog.is_empty() => Ok(CommandSpec::Argv(words)),
-                _ => Err(
-                    "the command is empty: give the program first, e.g. [\"pass\", \"show\", \
-                     \"mail/work\"]"
-                        .to_string(),
-                ),
-            }
-        }
-        other => Err(wrong_type(
-            "a command, as a list of words or a string for sh -c",
-            other,
-        )),
-    }
-}
-
-fn tls_mode(v: &DeValue<'_>) -> Result<TlsMode, String> {
-    match string(v)?.as_str() {
-        "implicit" => Ok(TlsMode::Implicit),
-        "starttls" => Ok(TlsMode::Starttls),
-        "none" => Ok(TlsMode::None),
-        other => Err(format!(
-            "unknown TLS mode {other:?}: use \"implicit\" (TLS from the start, port 995), \
-             \"starttls\" (STLS on port 110) or \"none\""
-        )),
-    }
-}
-
-const AUTH_CHOICES: &[AuthChoice] = &[
-    AuthChoice::Auto,
-    AuthChoice::User,
-    AuthChoice::Apop,
-    AuthChoice::Plain,
-    AuthChoice::Login,
-    AuthChoice::CramMd5,
-    AuthChoice::ScramSha256,
-    AuthChoice::ScramSha1,
-    AuthChoice::Xoauth2,
-    AuthChoice::Oauthbearer,
-];
-
-fn auth_choice(v: &DeValue<'_>) -> Result<AuthChoice, String> {
-    let s = string(v)?;
-    AUTH_CHOICES
-        .iter()
-        .copied()
-        .find(|a| a.name().eq_ignore_ascii_case(&s))
-        .ok_or_else(|| {
-            let names: Vec<_> = AUTH_CHOICES.iter().map(|a| a.name()).collect();
-            format!(
-                "unknown login method {s:?}: use one of {}",
-                names.join(", ")
-            )
-        })
-}
-
-fn pipelining(v: &DeValue<'_>) -> Result<Pipelining, String> {
-    let bad =
-        |s: &str| format!("{s:?} is not a pipelining setting: use \"auto\", \"on\" or \"off\"");
-    match v {
-        DeValue::Boolean(true) => Ok(Pipelining::On),
-        DeValue::Boolean(false) => Ok(Pipelining::Off),
-        DeValue::String(s) => match s.as_ref() {
-            "auto" => Ok(Pipelining::Auto),
-            "on" => Ok(Pipelining::On),
-            "off" => Ok(Pipelining::Off),
-            other => Err(bad(other)),
-        },
-        other => Err(wrong_type("\"auto\", \"on\" or \"off\"", other)),
-    }
-}
-
-/// `~` and `~/...` from HOME; `~user` is not supported (it would need the
-/// password database) and says so.
-pub(crate) fn expand_tilde(s: &str, env: &Env) -> Result<PathBuf, String> {
-    let Some(rest) = s.strip_prefix('~') else {
-        return Ok(PathBuf::from(s));
-    };
-    if !(rest.is_empty() || rest.starts_with('/')) {
-        return Err(format!(
-            "{s:?}: only ~ and ~/ are expanded, not ~user: write the full path"
-        ));
-    }
-    let home = env
-        .home
-        .as_ref()
-        .ok_or_else(|| format!("{s:?} starts with ~ but HOME is not set: write the full path"))?;
-    Ok(home.join(rest.trim_start_matches('/')))
-}
-
-/// The command-line flags as the top layer.
-pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, ConfigError> {
-    fn flag<T>(name: &'static str, value: Option<T>) -> Option<Setting<T>> {
-        value.map(|value| Setting {
-            value,
-            origin: Origin::Flag(name),
-        })
-    }
-    let usage = |message: String| ConfigError::Usage { message };
-    let nonempty = |name: &str, v: &Option<String>| -> Result<(), ConfigError> {
-        match v {
-            Some(s) if s.trim().is_empty() => Err(usage(format!("{name} must not be empty"))),
-            _ => Ok(()),
-        }
-    };
-    nonempty("--host", &args.host)?;
-    nonempty("--user", &args.user)?;
-    nonempty("--password-command", &args.password_command)?;
-    nonempty("--mda", &args.mda)?;
-    if let Some(h) = &args.host
-        && h.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(usage(format!(
-            "--host {h:?} is not a host name: it contains a blank"
-        )));
-    }
-    let path = |name: &'static str, p: &Option<PathBuf>| -> Result<Option<PathBuf>, ConfigError> {
-        match p {
-            None => Ok(None),
-            Some(p) => {
-                let s = p.to_string_lossy();
-                if s.is_empty() {
-                    return Err(usage(format!("{name} must not be empty")));
-                }
-                // Only a valid-UTF-8 path can start with "~"; others are kept as given.
-                match p.to_str() {
-                    Some(s) => expand_tilde(s, env)
-                        .map(Some)
-                        .map_err(|e| usage(format!("{name} {e}"))),
-                    None => Ok(Some(p.clone())),
-                }
-            }
-        }
-    };
-
-    let mut dests = Vec::new();
-    if let Some(p) = path("--maildir", &args.maildir)? {
-        dests.push(("--maildir", Destination::Maildir(p)));
-    }
-    if let Some(p) = path("--mbox", &args.mbox)? {
-        dests.push(("--mbox", Destination::Mbox(p)));
-    }
-    if let Some(cmd) = &args.mda {
-        dests.push(("--mda", Destination::Mda(CommandSpec::Shell(cmd.clone()))));
-    }
-    if dests.len() > 1 {
-        let names: Vec<_> = dests.iter().map(|(n, _)| *n).collect();
-        let (given, both) = match names.as_slice() {
-            [a, b] => (format!("{a} and {b}"), "both"),
-            _ => ("--maildir, --mbox and --mda".to_string(), "all"),
-        };
-        return Err(usage(format!(
-            "{given} were {both} given: an account delivers to exactly one of --maildir, \
-             --mbox or --mda, so give only one"
-        )));
-    }
-    let destination = dests.pop().map(|(name, d)| Setting {
-        value: d,
-        origin: Origin::Flag(name),
-    });
-
-    Ok(Layer {
-        host: flag("--host", args.host.clone()),
-        port: flag("--port", args.port),
-        tls: flag("--tls", args.tls.map(TlsMode::from)),
-        user: flag("--user", args.user.clone()),
-        password: flag(
-            "--password-command",
-            args.password_command
-                .clone()
-                .map(|c| PasswordSource::Command(CommandSpec::Shell(c))),
-        ),
-        auth: flag("--auth", args.auth.map(AuthChoice::from)),
-        allow_plaintext: flag("--allow-plaintext", args.allow_plaintext.then_some(true)),
-        tls_ca_file: flag("--tls-ca-file", path("--tls-ca-file", &args.tls_ca_file)?),
-        tls_fingerprint: flag("--tls-fingerprint", args.tls_fingerprint.clone()),
-        destination,
-        keep: flag(
-            if args.no_keep { "--no-keep" } else { "--keep" },
-            args.keep_flag(),
-        ),
-        delete_after_days: flag("--delete-after-days", args.delete_after_days),
-        max_size: flag("--max-size", args.max_size),
-        max_messages: flag("--max-messages", args.max_messages),
-        fetch_all: flag("--fetch-all", args.fetch_all.then_some(true)),
-        timeout: flag("--timeout", args.timeout),
-        state_dir: None,
-        pipelining: flag("--pipelining", args.pipelining.map(Pipelining::from)),
-        received_header: flag(
-            if args.no_received_header {
-                "--no-received-header"
-            } else {
-                "--received-header"
-            },
-            args.received_header_flag(),
-        ),
-    })
 }
