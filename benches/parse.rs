@@ -9,8 +9,8 @@
 
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
-use popfetch::protocol::multiline::DotDecoder;
-use popfetch::protocol::response::parse_status;
+use popfetch::DotDecoder;
+use popfetch::parse_status;
 
 fn main() {
     divan::main();

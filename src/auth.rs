@@ -263,10 +263,16 @@ fn sasl_exchange<S: Read + Write>(
                 });
             }
             AuthReply::Done(st) => {
+                // An OAuth server explains a refusal in the challenge it
+                // sent before its -ERR; that is the useful part.
+                let text = match client.server_message() {
+                    Some(report) => format!("{} (the server's report: {report})", st.text),
+                    None => st.text,
+                };
                 return Err(AuthError::Protocol(ProtoError::Refused {
                     command: format!("AUTH {}", mech.name()),
                     code: st.code,
-                    text: st.text,
+                    text,
                 }));
             }
             AuthReply::Challenge(ch) => match client.respond(&ch) {

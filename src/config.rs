@@ -108,16 +108,6 @@ pub enum ConfigError {
     Usage { message: String },
 }
 
-impl ConfigError {
-    /// True when the command line, not the file, is at fault (exit 64 rather than 78).
-    pub(crate) fn is_usage(&self) -> bool {
-        matches!(
-            self,
-            ConfigError::Usage { .. } | ConfigError::UnknownAccount { .. }
-        )
-    }
-}
-
 /// Read the config named by the command line (or the default one), apply the
 /// command-line overrides, validate, and return the accounts named in `names`
 /// (all of them when `names` is empty).

@@ -101,7 +101,7 @@ pub fn usage_code(kind: UsageKind) -> u8 {
     }
 }
 
-fn config_code(e: &ConfigError) -> u8 {
+pub(crate) fn config_code(e: &ConfigError) -> u8 {
     match e {
         // The command line, not the file, is at fault.
         ConfigError::Usage { .. } | ConfigError::UnknownAccount { .. } => exit::USAGE,

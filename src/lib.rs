@@ -1,31 +1,46 @@
 //! popfetch: fetch mail from POP3 servers into a Maildir, an mbox or an MDA.
 //!
-//! Data flows one way:
+//! Data flows one way, one module per stage:
 //!
 //! ```text
-//! config -> account -> session (protocol over transport) -> plan (policy over state)
-//!        -> deliveries -> state -> deletions -> report
+//! config -> account -> session (protocol, auth over transport) -> policy (plan over state)
+//!        -> deliver -> state -> session (deletions) -> report
 //! ```
 //!
-//! Only `transport` touches sockets; only `deliver` and `state` touch the
-//! filesystem; `fetch` is the one place that orders side effects, and
-//! `error` is the one place that chooses an exit code.
+//! `fetch` orders those side effects for one account and is the file to
+//! read for "nothing lost, nothing twice"; `run` runs the command line over
+//! every account. Only `transport` opens sockets (`interrupt` only cuts
+//! them); only `deliver` and `state` write files; other programs are run
+//! for the password and by the MDA target; `error` is the one place that
+//! chooses an exit status.
+//!
+//! The library's surface is what the binary, the integration tests and the
+//! benches use; everything else is private to the crate.
 
-pub mod account;
-pub mod auth;
-pub mod cli;
-pub mod config;
-pub(crate) mod deliver;
-pub mod error;
-pub mod fetch;
-pub mod interrupt;
-pub mod password;
-pub mod policy;
-pub mod protocol;
-pub mod report;
-pub mod run;
-pub mod secret;
-pub mod session;
-pub mod state;
-pub mod text;
-pub mod transport;
+mod account;
+mod auth;
+mod cli;
+mod config;
+mod deliver;
+mod error;
+mod fetch;
+mod interrupt;
+mod password;
+mod policy;
+mod protocol;
+mod report;
+mod run;
+mod secret;
+mod session;
+mod state;
+mod text;
+mod transport;
+
+pub use cli::Cli;
+pub use error::usage_code;
+pub use run::run;
+
+/// For the integration tests and the benches.
+pub use protocol::multiline::DotDecoder;
+pub use protocol::response::parse_status;
+pub use state::{Paths, UidState};

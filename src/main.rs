@@ -6,12 +6,12 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = match popfetch::cli::Cli::try_parse() {
+    let cli = match popfetch::Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(popfetch::error::usage_code(e.kind()));
+            return ExitCode::from(popfetch::usage_code(e.kind()));
         }
     };
-    ExitCode::from(popfetch::run::run(&cli))
+    ExitCode::from(popfetch::run(&cli))
 }

@@ -10,5 +10,5 @@ pub mod session;
 
 pub use capa::Capabilities;
 pub use command::Command;
-pub use response::{ProtoError, RespCode, Status};
+pub use response::{ProtoError, RespCode};
 pub use session::Session;

@@ -27,15 +27,12 @@ enum Mode {
 
 /// Run the command line; returns the exit status.
 pub fn run(cli: &Cli) -> u8 {
-    let (mode, names) = match &cli.command {
-        None => (Mode::Fetch, cli.accounts.clone()),
-        Some(Commands::Fetch { accounts }) => (Mode::Fetch, accounts.clone()),
-        Some(Commands::Check { accounts }) => (Mode::Check, accounts.clone()),
+    let names = cli.account_names();
+    let mode = match &cli.command {
+        None | Some(Commands::Fetch { .. }) => Mode::Fetch,
+        Some(Commands::Check { .. }) => Mode::Check,
         Some(Commands::Accounts) => return list_accounts(cli),
-        Some(Commands::Serverinfo { account }) => {
-            let names: Vec<String> = account.iter().cloned().collect();
-            return serverinfo(cli, &names);
-        }
+        Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
     let accounts = match load(cli, &names) {
         Ok(a) => a,

@@ -12,6 +12,18 @@ use tempfile::TempDir;
 use super::*;
 use crate::account::{AuthChoice, CommandSpec, Destination, PasswordSource, Pipelining, TlsMode};
 
+/// Whether the command line, not the file, is blamed: exit 64, not 78
+/// (as `error.rs` decides).
+trait Blame {
+    fn is_usage(&self) -> bool;
+}
+
+impl Blame for ConfigError {
+    fn is_usage(&self) -> bool {
+        crate::error::config_code(self) == crate::error::exit::USAGE
+    }
+}
+
 struct Fixture {
     dir: TempDir,
 }

@@ -145,39 +145,22 @@ impl Mda {
         Ok(false)
     }
 
-    /// The command as configured, for messages.
-    fn shown(&self) -> String {
-        match &self.spec {
-            CommandSpec::Argv(argv) => argv.join(" "),
-            CommandSpec::Shell(s) => s.clone(),
-        }
-    }
-
     /// The process to run for a message from `sender`.
     fn command(&self, sender: &str) -> Result<Command, DeliverError> {
-        match &self.spec {
-            CommandSpec::Argv(argv) => {
-                let mut words = argv
-                    .iter()
+        let spec = match &self.spec {
+            CommandSpec::Argv(argv) => CommandSpec::Argv(
+                argv.iter()
                     .map(|a| substitute(a, sender, &self.user, false))
-                    .collect::<Result<Vec<_>, _>>()?
-                    .into_iter();
-                let program = words.next().unwrap_or_default();
-                let mut cmd = Command::new(program);
-                cmd.args(words);
-                Ok(cmd)
-            }
-            CommandSpec::Shell(s) => {
-                let mut cmd = Command::new("sh");
-                cmd.arg("-c").arg(substitute(s, sender, &self.user, true)?);
-                Ok(cmd)
-            }
-        }
+                    .collect::<Result<_, _>>()?,
+            ),
+            CommandSpec::Shell(s) => CommandSpec::Shell(substitute(s, sender, &self.user, true)?),
+        };
+        Ok(spec.to_command())
     }
 
     /// Run the MDA with `spool` on stdin.
     fn run(&self, spool: File, sender: &str) -> Result<(), DeliverError> {
-        let shown = self.shown();
+        let shown = self.spec.shown();
         let mut cmd = self.command(sender)?;
         cmd.stdin(Stdio::from(spool))
             .stdout(Stdio::piped())
@@ -185,7 +168,7 @@ impl Mda {
             .process_group(0);
         let mut child = cmd.spawn().map_err(|source| match source.kind() {
             io::ErrorKind::NotFound => DeliverError::MdaMissing {
-                program: program_of(&self.spec),
+                program: self.spec.program(),
                 why: "was not found".into(),
             },
             _ => DeliverError::MdaSpawn {
@@ -279,13 +262,6 @@ impl Watchdog {
 }
 
 /// The program an MDA spec runs, for messages.
-fn program_of(spec: &CommandSpec) -> String {
-    match spec {
-        CommandSpec::Argv(argv) => argv.first().cloned().unwrap_or_default(),
-        CommandSpec::Shell(_) => "sh".into(),
-    }
-}
-
 fn describe(status: ExitStatus, spec: &CommandSpec) -> String {
     match (status.code(), status.signal()) {
         (Some(127), _) if matches!(spec, CommandSpec::Shell(_)) => {
@@ -471,7 +447,7 @@ impl super::Sink for MdaMessage<'_> {
             self.spooled.keep();
             let _ = spool.sync();
         }
-        Ok(format!("| {}", self.mda.shown()))
+        Ok(format!("| {}", self.mda.spec.shown()))
     }
 }
 

@@ -36,7 +36,6 @@ pub enum Command<'a> {
     AuthContinue(&'a Secret),
     /// `*`: abandon the SASL exchange.
     AuthCancel,
-    Stat,
     List(Option<u32>),
     Uidl(Option<u32>),
     Top {
@@ -45,8 +44,6 @@ pub enum Command<'a> {
     },
     Retr(u32),
     Dele(u32),
-    Rset,
-    Noop,
     Quit,
 }
 
@@ -108,11 +105,8 @@ impl Command<'_> {
             Command::Retr(n) | Command::Dele(n) => put(&[self.verb(), &n.to_string()]),
             Command::Capa
             | Command::Stls
-            | Command::Stat
             | Command::List(None)
             | Command::Uidl(None)
-            | Command::Rset
-            | Command::Noop
             | Command::Quit => put(&[self.verb()]),
         }
     }
@@ -142,27 +136,11 @@ impl Command<'_> {
             Command::Retr(n) | Command::Dele(n) => write!(s, "{} {n}", self.verb()),
             Command::Capa
             | Command::Stls
-            | Command::Stat
             | Command::List(None)
             | Command::Uidl(None)
-            | Command::Rset
-            | Command::Noop
             | Command::Quit => write!(s, "{}", self.verb()),
         };
         s
-    }
-
-    /// Whether a `+OK` reply to this command is followed by a multi-line
-    /// body ending with `.`.
-    pub fn is_multiline(&self) -> bool {
-        matches!(
-            self,
-            Command::Capa
-                | Command::List(None)
-                | Command::Uidl(None)
-                | Command::Top { .. }
-                | Command::Retr(_)
-        )
     }
 
     /// The keyword, for error messages. SASL continuation and cancel lines
@@ -175,14 +153,11 @@ impl Command<'_> {
             Command::Pass(_) => "PASS",
             Command::Apop { .. } => "APOP",
             Command::Auth { .. } | Command::AuthContinue(_) | Command::AuthCancel => "AUTH",
-            Command::Stat => "STAT",
             Command::List(_) => "LIST",
             Command::Uidl(_) => "UIDL",
             Command::Top { .. } => "TOP",
             Command::Retr(_) => "RETR",
             Command::Dele(_) => "DELE",
-            Command::Rset => "RSET",
-            Command::Noop => "NOOP",
             Command::Quit => "QUIT",
         }
     }
@@ -201,31 +176,26 @@ mod tests {
 
     #[test]
     fn simple_commands() {
-        let cases: &[(Command<'_>, &str, bool)] = &[
-            (Command::Capa, "CAPA\r\n", true),
-            (Command::Stls, "STLS\r\n", false),
-            (Command::Stat, "STAT\r\n", false),
-            (Command::List(None), "LIST\r\n", true),
-            (Command::List(Some(3)), "LIST 3\r\n", false),
-            (Command::Uidl(None), "UIDL\r\n", true),
-            (Command::Uidl(Some(42)), "UIDL 42\r\n", false),
-            (Command::Top { msg: 7, lines: 0 }, "TOP 7 0\r\n", true),
-            (Command::Retr(1), "RETR 1\r\n", true),
-            (Command::Retr(u32::MAX), "RETR 4294967295\r\n", true),
-            (Command::Dele(9), "DELE 9\r\n", false),
-            (Command::Rset, "RSET\r\n", false),
-            (Command::Noop, "NOOP\r\n", false),
-            (Command::Quit, "QUIT\r\n", false),
-            (Command::AuthCancel, "*\r\n", false),
+        let cases: &[(Command<'_>, &str)] = &[
+            (Command::Capa, "CAPA\r\n"),
+            (Command::Stls, "STLS\r\n"),
+            (Command::List(None), "LIST\r\n"),
+            (Command::List(Some(3)), "LIST 3\r\n"),
+            (Command::Uidl(None), "UIDL\r\n"),
+            (Command::Uidl(Some(42)), "UIDL 42\r\n"),
+            (Command::Top { msg: 7, lines: 0 }, "TOP 7 0\r\n"),
+            (Command::Retr(1), "RETR 1\r\n"),
+            (Command::Retr(u32::MAX), "RETR 4294967295\r\n"),
+            (Command::Dele(9), "DELE 9\r\n"),
+            (Command::Quit, "QUIT\r\n"),
+            (Command::AuthCancel, "*\r\n"),
             (
                 Command::User("alice@example.com"),
                 "USER alice@example.com\r\n",
-                false,
             ),
         ];
-        for (cmd, wire, multi) in cases {
+        for (cmd, wire) in cases {
             assert_eq!(enc(cmd), *wire);
-            assert_eq!(cmd.is_multiline(), *multi, "{wire:?}");
             // The trace of a secret-free command is the line itself.
             assert_eq!(cmd.trace(), wire.trim_end());
             assert!(wire.starts_with(cmd.verb()) || cmd.verb() == "AUTH");
@@ -268,7 +238,6 @@ mod tests {
         assert_eq!(enc(&c), "dGlt\r\n");
         assert_eq!(c.trace(), "********");
         assert_eq!(c.verb(), "AUTH");
-        assert!(!c.is_multiline());
     }
 
     #[test]

@@ -277,21 +277,6 @@ pub fn parse_uidl_line(line: &[u8]) -> Result<(u32, String), ProtoError> {
     }
 }
 
-/// Parse the text after `+OK` of STAT, `"2 320"`; any text after the two
-/// numbers is allowed (RFC 1939 §5).
-pub fn parse_stat(text: &str) -> Result<(u32, u64), ProtoError> {
-    let mut f = fields(text.as_bytes().trim_ascii());
-    let count = f.next().and_then(parse_decimal::<u32>);
-    let size = f.next().and_then(parse_decimal::<u64>);
-    match (count, size) {
-        (Some(count), Some(size)) => Ok((count, size)),
-        _ => Err(malformed(
-            "expected \"count size\" after +OK to STAT",
-            text.as_bytes(),
-        )),
-    }
-}
-
 /// The APOP timestamp of a greeting: the first `<local@domain>` token,
 /// brackets included, or `None`.
 ///
@@ -598,16 +583,6 @@ mod tests {
     }
 
     #[test]
-    fn stat_text() {
-        assert_eq!(parse_stat("2 320").unwrap(), (2, 320));
-        assert_eq!(parse_stat(" 0 0 ").unwrap(), (0, 0));
-        assert_eq!(parse_stat("5 1000 messages here").unwrap(), (5, 1000));
-        for bad in ["", "2", "two 320", "-1 3", "1 2.5", "99999999999 1"] {
-            assert!(parse_stat(bad).is_err(), "{bad:?}");
-        }
-    }
-
-    #[test]
     fn apop_timestamps() {
         assert_eq!(
             apop_timestamp("POP3 server ready <1896.697170952@dbc.mtview.ca.us>").as_deref(),
@@ -662,7 +637,6 @@ mod tests {
             let _ = parse_list_line(&line);
             let _ = parse_uidl_line(&line);
             let text = String::from_utf8_lossy(&line);
-            let _ = parse_stat(&text);
             let _ = apop_timestamp(&text);
         }
 

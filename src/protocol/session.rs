@@ -388,7 +388,7 @@ mod tests {
     #[test]
     fn err_reply_becomes_refused_with_code() {
         let mut s = session("-ERR [IN-USE] locked\r\n", 4096);
-        match s.command(&Command::Stat) {
+        match s.command(&Command::Quit) {
             Err(ProtoError::Refused { code, text, .. }) => {
                 assert_eq!(code, Some(super::super::RespCode::InUse));
                 assert!(text.contains("locked"));

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use popfetch::state::{Paths, UidState};
+use popfetch::{Paths, UidState};
 
 use crate::common::corpus;
 use crate::common::dovecot::{Dovecot, Options, Tls};

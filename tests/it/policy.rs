@@ -7,7 +7,7 @@
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 
-use popfetch::state::{Paths, UidState};
+use popfetch::{Paths, UidState};
 
 use crate::common::corpus;
 use crate::common::dovecot::{Dovecot, Options, Tls};
