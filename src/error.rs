@@ -152,9 +152,10 @@ fn proto_code(e: &ProtoError) -> u8 {
             Some(c) if c.is_temporary() => exit::TEMPFAIL,
             Some(_) | None => exit::PROTOCOL,
         },
-        ProtoError::Malformed(_) | ProtoError::LineTooLong(_) | ProtoError::BadArgument => {
-            exit::PROTOCOL
-        }
+        ProtoError::Malformed(_)
+        | ProtoError::LineTooLong(_)
+        | ProtoError::Oversized(_)
+        | ProtoError::BadArgument => exit::PROTOCOL,
     }
 }
 

@@ -18,6 +18,11 @@ pub const MAX_TEXT_CHARS: usize = 1024;
 /// How much of an offending line a `Malformed` error quotes.
 const MAX_QUOTE_CHARS: usize = 80;
 
+/// The longest UID accepted, in bytes. RFC 1939 §7 allows 1 to 70; some
+/// servers send longer ones, but a UID is stored in the state file and
+/// journal for every message, so megabytes are refused.
+pub const MAX_UID_BYTES: usize = 1000;
+
 /// Everything that can go wrong while talking POP3.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtoError {
@@ -35,6 +40,10 @@ pub enum ProtoError {
     },
     #[error("a reply line from the server is longer than {0} bytes")]
     LineTooLong(usize),
+    /// A listing, or a line or UID in one, beyond what popfetch holds in
+    /// memory or in its state; the text says what the server sent.
+    #[error("{0}")]
+    Oversized(String),
     #[error("refusing to send a command containing CR, LF or NUL")]
     BadArgument,
 }
@@ -271,10 +280,20 @@ pub fn parse_uidl_line(line: &[u8]) -> Result<(u32, String), ProtoError> {
         None => (line, &line[line.len()..]),
     };
     let uid = rest.trim_ascii_start();
+    if uid.len() > MAX_UID_BYTES {
+        return Err(uid_too_long());
+    }
     match parse_msg_number(num) {
         Some(msg) if !uid.is_empty() => Ok((msg, encode_uid(uid))),
         _ => Err(malformed("expected \"number uid\" in a UIDL reply", line)),
     }
+}
+
+/// The error for a UID over [`MAX_UID_BYTES`].
+pub fn uid_too_long() -> ProtoError {
+    ProtoError::Oversized(format!(
+        "the server sent a UID of more than {MAX_UID_BYTES} bytes in its UIDL listing"
+    ))
 }
 
 /// Parse the text after `+OK` of STAT, `"2 320"`; any text after the two
@@ -594,6 +613,18 @@ mod tests {
         );
         for bad in [&b""[..], b"1", b"1   ", b"x abc", b"0 abc", b"-1 abc"] {
             assert!(parse_uidl_line(bad).is_err(), "{bad:?}");
+        }
+        let longest = format!("4 {}", "u".repeat(MAX_UID_BYTES));
+        assert_eq!(parse_uidl_line(longest.as_bytes()).unwrap().1.len(), 1000);
+        let over = format!("4 {}", "u".repeat(MAX_UID_BYTES + 1));
+        match parse_uidl_line(over.as_bytes()) {
+            Err(ProtoError::Oversized(m)) => {
+                assert_eq!(
+                    m,
+                    "the server sent a UID of more than 1000 bytes in its UIDL listing"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 

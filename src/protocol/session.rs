@@ -19,6 +19,87 @@ use super::response::{self, AuthReply, ProtoError, Status};
 const MAX_STATUS_LINE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
 
+/// What popfetch holds of one listing (a multi-line reply it keeps in
+/// memory: CAPA, LIST, UIDL), so that a hostile or broken server cannot
+/// exhaust memory or fill the state file. A listing is parsed line by line
+/// as it arrives; at most one line of it is ever buffered.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing {
+    /// "CAPA reply", "UIDL listing": for the error message.
+    pub name: &'static str,
+    /// The longest line, without its line ending.
+    pub max_line: usize,
+    /// What a line over `max_line` is called in the error, with the limit
+    /// it names: "a UID of more than 1000 bytes".
+    pub too_long: (&'static str, usize),
+    pub max_lines: usize,
+    pub max_bytes: u64,
+}
+
+/// RFC 2449 §5 caps a capability line at 512 octets; real replies are a
+/// dozen short lines.
+pub const CAPA_REPLY: Listing = Listing {
+    name: "CAPA reply",
+    max_line: 4096,
+    too_long: ("a line", 4096),
+    max_lines: 1000,
+    max_bytes: 1 << 20,
+};
+
+/// At most this many messages in a LIST or UIDL listing (mpop caps at one
+/// million; ten million leaves room for any real mailbox).
+const MAX_MESSAGES: usize = 10_000_000;
+/// At most this many bytes in a LIST or UIDL listing: ten million
+/// messages with 30-byte UIDs fit.
+const MAX_LISTING_BYTES: u64 = 512 << 20;
+
+/// `msg size`, plus room for the extra fields some servers add.
+pub const LIST_LISTING: Listing = Listing {
+    name: "LIST listing",
+    max_line: 1000,
+    too_long: ("a line", 1000),
+    max_lines: MAX_MESSAGES,
+    max_bytes: MAX_LISTING_BYTES,
+};
+
+/// `msg uid`: a UID of up to [`response::MAX_UID_BYTES`], plus the message
+/// number and blanks.
+pub const UIDL_LISTING: Listing = Listing {
+    name: "UIDL listing",
+    max_line: response::MAX_UID_BYTES + 24,
+    too_long: ("a UID", response::MAX_UID_BYTES),
+    max_lines: MAX_MESSAGES,
+    max_bytes: MAX_LISTING_BYTES,
+};
+
+impl Listing {
+    fn line_too_long(&self) -> ProtoError {
+        let (what, limit) = self.too_long;
+        ProtoError::Oversized(format!(
+            "the server sent {what} of more than {limit} bytes in its {}",
+            self.name
+        ))
+    }
+
+    fn too_many_lines(&self) -> ProtoError {
+        ProtoError::Oversized(format!(
+            "the server sent more than {} lines in its {}",
+            self.max_lines, self.name
+        ))
+    }
+
+    fn too_many_bytes(&self) -> ProtoError {
+        let size = match self.max_bytes >> 20 {
+            0 => format!("{} bytes", self.max_bytes),
+            mib => format!("{mib} MiB"),
+        };
+        ProtoError::Oversized(format!(
+            "the server sent more than {size} in its {}",
+            self.name
+        ))
+    }
+}
+
 /// Where a multi-line body goes, and why it failed.
 #[derive(Debug, thiserror::Error)]
 pub enum BodyError {
@@ -169,15 +250,19 @@ impl<S: Read + Write> Session<S> {
         response::parse_status(&line)
     }
 
-    /// Read one reply line and show it in the trace. Server lines never
-    /// hold our secrets (challenges are the server's data).
+    /// Read one reply line and show it in the trace.
     fn read_traced_line(&mut self) -> Result<Vec<u8>, ProtoError> {
         let line = self.read_line()?;
+        self.trace_server_line(&line);
+        Ok(line)
+    }
+
+    /// Show a server line in the trace.
+    fn trace_server_line(&mut self, line: &[u8]) {
         if self.trace.is_some() {
-            let shown = String::from_utf8_lossy(&line).into_owned();
+            let shown = String::from_utf8_lossy(line).into_owned();
             self.trace("S:", &shown);
         }
-        Ok(line)
     }
 
     /// Read one status line; `-ERR` becomes [`ProtoError::Refused`].
@@ -225,27 +310,53 @@ impl<S: Read + Write> Session<S> {
         }
     }
 
-    /// Read a small multi-line body (CAPA, UIDL, LIST) into lines.
-    pub fn read_lines(&mut self) -> Result<Vec<Vec<u8>>, ProtoError> {
-        let mut body = Vec::new();
-        match self.read_body(&mut body) {
-            Ok(_) => {}
-            Err(BodyError::Protocol(e)) => return Err(e),
-            Err(BodyError::Sink(e)) => return Err(ProtoError::Io(e)),
-        }
-        let mut lines: Vec<Vec<u8>> = body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
-        // The body ends with LF, leaving one empty piece.
-        if lines.last().is_some_and(Vec::is_empty) {
-            lines.pop();
-        }
-        if self.trace.is_some() {
-            for l in &lines {
-                let shown = String::from_utf8_lossy(l).into_owned();
-                self.trace("S:", &shown);
+    /// Read a listing (CAPA, UIDL, LIST) and hand each line to `each` as
+    /// it arrives, within the bounds of `kind`. Only the line in hand is
+    /// buffered, so memory stays small whatever the server sends.
+    pub fn read_listing(
+        &mut self,
+        kind: &Listing,
+        each: &mut dyn FnMut(&[u8]) -> Result<(), ProtoError>,
+    ) -> Result<(), ProtoError> {
+        let mut dec = DotDecoder::new();
+        let mut out = Vec::with_capacity(READ_CHUNK + 16);
+        let mut line = Vec::new();
+        let mut lines = 0usize;
+        let mut bytes = 0u64;
+        loop {
+            self.fill()?;
+            let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], &mut out);
+            self.pos += used;
+            bytes += used as u64;
+            if bytes > kind.max_bytes {
+                return Err(kind.too_many_bytes());
             }
-            self.trace("S:", ".");
+            // The decoder ends every line with LF, the last one included.
+            let mut rest = out.as_slice();
+            while let Some(i) = rest.iter().position(|&b| b == b'\n') {
+                if line.len() + i > kind.max_line {
+                    return Err(kind.line_too_long());
+                }
+                line.extend_from_slice(&rest[..i]);
+                rest = &rest[i + 1..];
+                lines += 1;
+                if lines > kind.max_lines {
+                    return Err(kind.too_many_lines());
+                }
+                self.trace_server_line(&line);
+                each(&line)?;
+                line.clear();
+            }
+            if line.len() + rest.len() > kind.max_line {
+                return Err(kind.line_too_long());
+            }
+            line.extend_from_slice(rest);
+            out.clear();
+            if done {
+                self.trace_server_line(b".");
+                return Ok(());
+            }
         }
-        Ok(lines)
     }
 
     /// CAPA (RFC 2449). A server without CAPA answers -ERR: that is an
@@ -254,11 +365,14 @@ impl<S: Read + Write> Session<S> {
         self.send(&Command::Capa)?;
         self.flush()?;
         let st = self.read_status_any()?;
-        if !st.ok {
-            return Ok(Capabilities::default());
+        let mut caps = Capabilities::default();
+        if st.ok {
+            self.read_listing(&CAPA_REPLY, &mut |l| {
+                caps.add_line(l);
+                Ok(())
+            })?;
         }
-        let lines = self.read_lines()?;
-        Ok(Capabilities::parse(lines.iter().map(Vec::as_slice)))
+        Ok(caps)
     }
 
     /// UIDL for the whole mailbox, or `None` when the server has no UIDL.
@@ -273,12 +387,12 @@ impl<S: Read + Write> Session<S> {
         if !st.ok {
             return Ok(None);
         }
-        let lines = self.read_lines()?;
-        lines
-            .iter()
-            .map(|l| response::parse_uidl_line(l))
-            .collect::<Result<Vec<_>, _>>()
-            .map(Some)
+        let mut uids = Vec::new();
+        self.read_listing(&UIDL_LISTING, &mut |l| {
+            uids.push(response::parse_uidl_line(l)?);
+            Ok(())
+        })?;
+        Ok(Some(uids))
     }
 
     /// LIST for the whole mailbox: message numbers and sizes.
@@ -290,8 +404,12 @@ impl<S: Read + Write> Session<S> {
 
     fn read_list_reply(&mut self) -> Result<Vec<(u32, u64)>, ProtoError> {
         self.read_status("LIST")?;
-        let lines = self.read_lines()?;
-        lines.iter().map(|l| response::parse_list_line(l)).collect()
+        let mut sizes = Vec::new();
+        self.read_listing(&LIST_LISTING, &mut |l| {
+            sizes.push(response::parse_list_line(l)?);
+            Ok(())
+        })?;
+        Ok(sizes)
     }
 
     /// LIST and UIDL; with `pipelined`, both go out in one write and cost
@@ -457,6 +575,117 @@ mod tests {
         assert_eq!(s.get_ref().written, b"LIST\r\nUIDL\r\n");
         let mut s = session("+OK\r\n1 10\r\n.\r\n-ERR no UIDL\r\n", 3);
         assert_eq!(s.list_and_uidl(true).unwrap().1, None);
+    }
+
+    const SMALL: Listing = Listing {
+        name: "TEST listing",
+        max_line: 10,
+        too_long: ("a line", 10),
+        max_lines: 3,
+        max_bytes: 30,
+    };
+
+    fn listing(input: &str, chunk: usize, kind: &Listing) -> Result<Vec<Vec<u8>>, ProtoError> {
+        let mut s = session(input, chunk);
+        let mut lines = Vec::new();
+        s.read_listing(kind, &mut |l| {
+            lines.push(l.to_vec());
+            Ok(())
+        })?;
+        // The reply after the listing is still in step.
+        assert!(s.read_status_any()?.ok);
+        Ok(lines)
+    }
+
+    #[test]
+    fn listings_within_bounds_are_read_line_by_line() {
+        for chunk in [1, 2, 5, 4096] {
+            let lines = listing("0123456789\r\n..b\nc\r\n.\r\n+OK\r\n", chunk, &SMALL).unwrap();
+            assert_eq!(lines, [&b"0123456789"[..], b".b", b"c"]);
+            assert!(listing(".\r\n+OK\r\n", chunk, &SMALL).unwrap().is_empty());
+        }
+    }
+
+    #[test]
+    fn listings_beyond_bounds_are_refused() {
+        for chunk in [1, 3, 4096] {
+            for (input, says) in [
+                (
+                    "01234567890\r\n.\r\n",
+                    "a line of more than 10 bytes in its TEST listing",
+                ),
+                ("a\r\n012345678901234", "a line of more than 10 bytes"),
+                (
+                    "a\r\nb\r\nc\r\nd\r\n.\r\n",
+                    "more than 3 lines in its TEST listing",
+                ),
+                (
+                    "0123456789\r\n0123456789\r\n0123456789\r\n.\r\n",
+                    "more than 30 bytes in its TEST listing",
+                ),
+            ] {
+                match listing(input, chunk, &SMALL) {
+                    Err(ProtoError::Oversized(m)) => {
+                        assert!(m.starts_with("the server sent ") && m.contains(says), "{m}")
+                    }
+                    other => panic!("{input:?}: {other:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_huge_listing_line_is_refused_without_reading_it_all() {
+        /// Endless bytes without a line end, counting what was read.
+        struct Endless(u64);
+        impl Read for Endless {
+            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+                buf.fill(b'u');
+                self.0 += buf.len() as u64;
+                Ok(buf.len())
+            }
+        }
+        impl Write for Endless {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut s = Session::new(Endless(0), None);
+        let r = s.read_listing(&UIDL_LISTING, &mut |_| Ok(()));
+        assert!(matches!(r, Err(ProtoError::Oversized(_))), "{r:?}");
+        assert!(s.get_ref().0 <= 2 * READ_CHUNK as u64, "{}", s.get_ref().0);
+    }
+
+    #[test]
+    fn uidl_and_capa_use_their_bounds() {
+        let long_uid = format!("+OK\r\n1 {}\r\n.\r\n", "u".repeat(1001));
+        let mut s = session(&long_uid, 4096);
+        match s.uidl() {
+            Err(ProtoError::Oversized(m)) => assert_eq!(
+                m,
+                "the server sent a UID of more than 1000 bytes in its UIDL listing"
+            ),
+            other => panic!("{other:?}"),
+        }
+        // Over the line cap, not just over the UID cap: the same words.
+        let longer = format!("+OK\r\n1 {}\r\n.\r\n", "u".repeat(5000));
+        match session(&longer, 7).uidl() {
+            Err(ProtoError::Oversized(m)) => assert!(m.contains("a UID of more than 1000"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let capa = format!("+OK\r\nX {}\r\n.\r\n", "x".repeat(5000));
+        match session(&capa, 4096).capa() {
+            Err(ProtoError::Oversized(m)) => assert!(m.contains("in its CAPA reply"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        let list = format!("+OK\r\n1 {}\r\n.\r\n", "9".repeat(2000));
+        match session(&list, 4096).list() {
+            Err(ProtoError::Oversized(m)) => assert!(m.contains("in its LIST listing"), "{m}"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@
 mod common;
 
 mod auth;
+mod bounds;
 mod cli;
 mod crash;
 mod deliver;
