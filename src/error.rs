@@ -146,7 +146,7 @@ fn transport_code(e: &TransportError) -> u8 {
 fn proto_code(e: &ProtoError) -> u8 {
     match e {
         // A dropped or timed-out connection is worth retrying next run.
-        ProtoError::Io(_) | ProtoError::Closed => exit::TEMPFAIL,
+        ProtoError::Io(_) | ProtoError::Closed | ProtoError::TooSlow(_) => exit::TEMPFAIL,
         ProtoError::Refused { code, .. } => match code {
             Some(RespCode::Auth) => exit::NOPERM,
             Some(c) if c.is_temporary() => exit::TEMPFAIL,

@@ -47,7 +47,7 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
     });
     let new_session = |stream: Stream, trace: Option<Trace>| {
         let mut s = Session::new(stream, trace);
-        s.set_line_timeout(account.timeout);
+        s.set_timeout(account.timeout);
         s
     };
     let (mut session, greeting) = match account.tls {

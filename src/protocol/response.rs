@@ -44,6 +44,10 @@ pub enum ProtoError {
     /// memory or in its state; the text says what the server sent.
     #[error("{0}")]
     Oversized(String),
+    /// A reply that arrives, but too slowly to ever end (the
+    /// minimum-throughput rule of [`super::session::Pace`]).
+    #[error("{0}; nothing was lost, the next run will try again")]
+    TooSlow(String),
     #[error("refusing to send a command containing CR, LF or NUL")]
     BadArgument,
 }

@@ -72,6 +72,69 @@ pub const UIDL_LISTING: Listing = Listing {
     max_bytes: MAX_LISTING_BYTES,
 };
 
+/// The slowest a multi-line reply may arrive, on average over each stretch
+/// of `timeout` seconds spent waiting for it: 256 bytes/s (2 kbit/s), well
+/// below any link in use (a 9600 baud modem manages 1 KB/s), far above a
+/// server that trickles a few bytes a second and so would hold the
+/// connection, and the account's lock, for ever.
+pub const MIN_BYTES_PER_SEC: u64 = 256;
+
+/// The minimum-throughput rule for multi-line replies (messages and
+/// listings alike). The time spent waiting for the server is cut into
+/// windows of `timeout`; each window must bring at least `timeout` ×
+/// [`MIN_BYTES_PER_SEC`] bytes, or the reply must have ended. Time spent
+/// handing bytes to the sink (a slow disk or MDA) does not count against
+/// the server. A message of any size on an honest link arrives however
+/// long it takes; a listing of `n` bytes takes at most `timeout + n /
+/// MIN_BYTES_PER_SEC` seconds of waiting, and listings are capped in size
+/// (see [`Listing`]), so every multi-line read ends.
+#[derive(Debug, Clone)]
+pub struct Pace {
+    window: Duration,
+    min_bytes: u64,
+    /// Waiting time and bytes in the current window.
+    waited: Duration,
+    got: u64,
+}
+
+impl Pace {
+    pub fn new(timeout: Duration) -> Pace {
+        let min_bytes = (timeout.as_secs_f64() * MIN_BYTES_PER_SEC as f64).ceil() as u64;
+        Pace {
+            window: timeout,
+            min_bytes,
+            waited: Duration::ZERO,
+            got: 0,
+        }
+    }
+
+    /// Count `got` bytes that took `waited` to arrive. `Err` with the
+    /// window's bytes when a whole window brought too few.
+    pub fn record(&mut self, waited: Duration, got: usize) -> Result<(), u64> {
+        self.waited += waited;
+        self.got += got as u64;
+        if self.waited < self.window {
+            return Ok(());
+        }
+        let in_window = self.got;
+        self.waited = Duration::ZERO;
+        self.got = 0;
+        if in_window < self.min_bytes {
+            Err(in_window)
+        } else {
+            Ok(())
+        }
+    }
+
+    fn too_slow(&self, what: &str, got: u64) -> ProtoError {
+        ProtoError::TooSlow(format!(
+            "the server is sending {what} too slowly: {got} bytes in {:.0} s, where popfetch needs at least {} bytes a second",
+            self.window.as_secs_f64(),
+            MIN_BYTES_PER_SEC
+        ))
+    }
+}
+
 impl Listing {
     fn line_too_long(&self) -> ProtoError {
         let (what, limit) = self.too_long;
@@ -123,18 +186,19 @@ pub struct Session<S> {
     /// Encoded commands not yet written.
     outbuf: Vec<u8>,
     trace: Option<Trace>,
-    /// The longest a single reply line may take to arrive. The socket's
-    /// own timeout only bounds each read, so a server trickling a byte at
-    /// a time would otherwise never time out.
-    line_timeout: Option<Duration>,
+    /// The account's `timeout`: the longest a single reply line may take
+    /// to arrive, and the window of the [`Pace`] rule for multi-line
+    /// replies. The socket's own timeout only bounds each read, so a server
+    /// trickling a byte at a time would otherwise never time out.
+    timeout: Option<Duration>,
 }
 
 impl<S: Read + Write> Session<S> {
-    /// Bound the time any one reply line may take (greeting, status lines,
-    /// listings). Message bodies are bounded per read only: a big message
-    /// on a slow link may rightly take long.
-    pub fn set_line_timeout(&mut self, limit: Duration) {
-        self.line_timeout = Some(limit);
+    /// Bound the time a reply may take: `limit` for any status line, and
+    /// the [`Pace`] rule, with windows of `limit`, for multi-line replies
+    /// (a big message on a slow but honest link may rightly take long).
+    pub fn set_timeout(&mut self, limit: Duration) {
+        self.timeout = Some(limit);
     }
 
     pub fn new(stream: S, trace: Option<Trace>) -> Self {
@@ -145,7 +209,7 @@ impl<S: Read + Write> Session<S> {
             pos: 0,
             outbuf: Vec::with_capacity(1024),
             trace,
-            line_timeout: None,
+            timeout: None,
         }
     }
 
@@ -190,6 +254,13 @@ impl<S: Read + Write> Session<S> {
         Ok(())
     }
 
+    /// [`fill`](Self::fill), and how long it waited for the server.
+    fn fill_timed(&mut self) -> Result<Duration, ProtoError> {
+        let start = Instant::now();
+        self.fill()?;
+        Ok(start.elapsed())
+    }
+
     /// Make sure at least one unread byte is buffered.
     fn fill(&mut self) -> Result<(), ProtoError> {
         if self.pos < self.end {
@@ -214,13 +285,12 @@ impl<S: Read + Write> Session<S> {
     /// Read one line, without its CRLF or LF.
     fn read_line(&mut self) -> Result<Vec<u8>, ProtoError> {
         let mut line = Vec::new();
-        let deadline = self.line_timeout.map(|t| Instant::now() + t);
+        let deadline = self.timeout.map(|t| Instant::now() + t);
         loop {
             if deadline.is_some_and(|d| Instant::now() > d) {
-                return Err(ProtoError::Io(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the server is sending its reply too slowly",
-                )));
+                return Err(ProtoError::TooSlow(
+                    "the server is sending a reply line too slowly".into(),
+                ));
             }
             self.fill()?;
             let avail = &self.inbuf[self.pos..self.end];
@@ -291,14 +361,21 @@ impl<S: Read + Write> Session<S> {
     /// Stream a multi-line body into `sink`, dot-unstuffed, with LF line
     /// endings. Returns the number of bytes written. Memory stays bounded by
     /// the read buffer whatever the body's size.
+    ///
+    /// The body must keep to the [`Pace`] rule (with a timeout set).
     pub fn read_body(&mut self, sink: &mut dyn Write) -> Result<u64, BodyError> {
         let mut dec = DotDecoder::new();
         let mut out = Vec::with_capacity(READ_CHUNK + 16);
         let mut total = 0u64;
+        let mut pace = self.timeout.map(Pace::new);
         loop {
-            self.fill()?;
+            let waited = self.fill_timed()?;
             let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], &mut out);
             self.pos += used;
+            if let Some(p) = pace.as_mut().filter(|_| !done) {
+                p.record(waited, used)
+                    .map_err(|got| p.too_slow("a message", got))?;
+            }
             if !out.is_empty() {
                 sink.write_all(&out).map_err(BodyError::Sink)?;
                 total += out.len() as u64;
@@ -311,8 +388,9 @@ impl<S: Read + Write> Session<S> {
     }
 
     /// Read a listing (CAPA, UIDL, LIST) and hand each line to `each` as
-    /// it arrives, within the bounds of `kind`. Only the line in hand is
-    /// buffered, so memory stays small whatever the server sends.
+    /// it arrives, within the bounds of `kind` and the [`Pace`] rule. Only
+    /// the line in hand is buffered, so memory stays small whatever the
+    /// server sends.
     pub fn read_listing(
         &mut self,
         kind: &Listing,
@@ -323,10 +401,15 @@ impl<S: Read + Write> Session<S> {
         let mut line = Vec::new();
         let mut lines = 0usize;
         let mut bytes = 0u64;
+        let mut pace = self.timeout.map(Pace::new);
         loop {
-            self.fill()?;
+            let waited = self.fill_timed()?;
             let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], &mut out);
             self.pos += used;
+            if let Some(p) = pace.as_mut().filter(|_| !done) {
+                p.record(waited, used)
+                    .map_err(|got| p.too_slow(&format!("its {}", kind.name), got))?;
+            }
             bytes += used as u64;
             if bytes > kind.max_bytes {
                 return Err(kind.too_many_bytes());
@@ -546,13 +629,59 @@ mod tests {
             }
         }
         let mut s = Session::new(Trickle(0), None);
-        s.set_line_timeout(Duration::from_millis(100));
+        s.set_timeout(Duration::from_millis(100));
         match s.greeting() {
-            Err(ProtoError::Io(e)) => assert_eq!(e.kind(), io::ErrorKind::TimedOut),
+            Err(ProtoError::TooSlow(m)) => assert!(m.contains("too slowly"), "{m}"),
             other => panic!("expected a timeout, got {other:?}"),
         }
         // It gave up after a handful of bytes, not at the line-length cap.
         assert!(s.get_ref().0 < 1000);
+
+        // A body and a listing that trickle in for ever end too.
+        let mut s = Session::new(Trickle(0), None);
+        s.set_timeout(Duration::from_millis(100));
+        match s.read_body(&mut io::sink()) {
+            Err(BodyError::Protocol(ProtoError::TooSlow(m))) => {
+                assert!(m.contains("sending a message too slowly"), "{m}")
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(s.get_ref().0 < 1000);
+        let mut s = Session::new(Trickle(0), None);
+        s.set_timeout(Duration::from_millis(100));
+        match s.read_listing(&UIDL_LISTING, &mut |_| Ok(())) {
+            Err(ProtoError::TooSlow(m)) => {
+                assert!(m.contains("sending its UIDL listing too slowly"), "{m}")
+            }
+            other => panic!("expected a timeout, got {other:?}"),
+        }
+        assert!(s.get_ref().0 < 1000);
+    }
+
+    #[test]
+    fn the_pace_rule_judges_each_window_of_waiting() {
+        let secs = Duration::from_secs;
+        let mut p = Pace::new(secs(60));
+        // 60 s windows need 60 × 256 bytes.
+        assert_eq!(p.min_bytes, 15_360);
+        // A slow but steady link: 300 bytes every second, for ever.
+        for _ in 0..1000 {
+            assert_eq!(p.record(secs(1), 300), Ok(()));
+        }
+        // A burst, then a crawl: the window after the burst fails.
+        let mut p = Pace::new(secs(60));
+        assert_eq!(p.record(secs(1), 1 << 20), Ok(()));
+        assert_eq!(p.record(secs(59), 0), Ok(()), "the burst's window");
+        let mut verdict = Ok(());
+        for _ in 0..60 {
+            verdict = verdict.and(p.record(secs(1), 10));
+        }
+        assert_eq!(verdict, Err(600));
+        // Waits shorter than a window are summed, never judged alone.
+        let mut p = Pace::new(secs(2));
+        assert_eq!(p.record(Duration::from_millis(1999), 0), Ok(()));
+        assert_eq!(p.record(Duration::from_millis(1), 512), Ok(()));
+        assert_eq!(p.record(secs(2), 511), Err(511));
     }
 
     #[test]

@@ -1,16 +1,19 @@
-//! Listings and bodies a hostile or broken server can make unbounded: a
-//! CAPA line of many megabytes, a UID of 50 MB. popfetch refuses them with
-//! exit 76 before they cost memory or reach the state file.
+//! Replies a hostile or broken server can make unbounded. In size: a CAPA
+//! line of many megabytes, a UID of 50 MB — refused with exit 76 before
+//! they cost memory or reach the state file. In time: a listing or a
+//! message that crawls in at 10 bytes a second for ever — given up with
+//! exit 75, nothing lost, and the next run delivers everything once.
 
 use std::fs;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::common::corpus;
-use crate::common::env::{TestEnv, config_of, read_maildir};
+use crate::common::env::{TestEnv, assert_same_messages, config_of, read_maildir};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
-use crate::hostile::{scripted, verb};
+use crate::hostile::{conn_saw, lines_of, scripted, verb};
 
 const EX_PROTOCOL: i32 = 76;
 
@@ -145,4 +148,113 @@ fn a_uid_just_over_1000_bytes_is_refused_and_one_of_1000_is_kept() {
             assert!(read_maildir(&maildir).is_empty(), "{len} bytes");
         }
     }
+}
+
+const EX_TEMPFAIL: i32 = 75;
+
+/// `head` at once, then `tail` over and over at 10 bytes a second, for
+/// ever: bytes keep coming, so no single read ever times out.
+fn crawl(head: &[u8], tail: &[u8]) -> Reply {
+    Reply::Crawl {
+        head: head.to_vec(),
+        tail: tail.to_vec(),
+        every: Duration::from_millis(100),
+    }
+}
+
+/// Runs `account` twice against `srv`: the first run meets the crawling
+/// reply and must give up with 75, having delivered and deleted nothing;
+/// the second (served normally) delivers every message exactly once.
+#[track_caller]
+fn crawl_then_recover(what: &str, srv: &ScriptServer, drop: &Maildrop, msgs: &[Vec<u8>]) {
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = scripted("crawl", srv.port(), &maildir, false).raw("timeout", "2");
+    let cfg = env.write_config(&config_of(&[&acct]));
+    let cfg = cfg.to_str().unwrap();
+
+    let first = env.run(&["-c", cfg]);
+    first.assert_code(EX_TEMPFAIL);
+    assert!(
+        first.stderr.contains("crawl") && first.stderr.contains("too slowly"),
+        "{what}: says the server is too slow\n{first}"
+    );
+    assert!(
+        read_maildir(&maildir).is_empty(),
+        "{what}: nothing delivered"
+    );
+    assert!(
+        !conn_saw(srv, 0, "DELE") && !conn_saw(srv, 0, "QUIT"),
+        "{what}: {:?}",
+        lines_of(srv, 0)
+    );
+    assert_eq!(drop.remaining(), msgs.len(), "{what}: nothing deleted");
+
+    // The lock is free and nothing was half-recorded: the next run
+    // delivers everything, once.
+    env.run(&["-c", cfg]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), msgs);
+    assert_eq!(drop.remaining(), 0, "{what}");
+}
+
+#[test]
+fn crawling_listings_time_out_with_75_and_the_next_run_delivers_once() {
+    let cases: [(&str, &[u8], &[u8]); 3] = [
+        ("CAPA", b"+OK\r\nUSER\r\nUIDL\r\n", b"X-PAD\r\n"),
+        ("LIST", b"+OK\r\n1 100\r\n", b"2 100\r\n"),
+        ("UIDL", b"+OK\r\n1 uid-0000\r\n", b"9 crawling\r\n"),
+    ];
+    for (what, head, tail) in cases {
+        let msgs = corpus::corpus(1210, 3);
+        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+        let inner = Arc::clone(&drop);
+        let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
+            if c == 0 && verb(l) == what {
+                return crawl(head, tail);
+            }
+            inner.reply(c, l)
+        });
+        crawl_then_recover(what, &srv, &drop, &msgs);
+    }
+}
+
+#[test]
+fn a_crawling_message_times_out_with_75_and_the_next_run_delivers_once() {
+    let msgs = corpus::corpus(1211, 3);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let inner = Arc::clone(&drop);
+    let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
+        if c == 0 && verb(l) == "RETR" {
+            return crawl(b"+OK\r\nSubject: slow\r\n\r\n", b"crawling along\r\n");
+        }
+        inner.reply(c, l)
+    });
+    crawl_then_recover("RETR", &srv, &drop, &msgs);
+}
+
+#[test]
+fn a_slow_but_steady_message_still_arrives() {
+    // 48 KiB at 16 KiB/s takes longer than `timeout`, but never crawls.
+    let mut msg = b"Subject: steady\n\n".to_vec();
+    while msg.len() < 48 << 10 {
+        msg.extend_from_slice(b"a steady line of a long message, arriving in pieces\n");
+    }
+    let msgs = vec![msg];
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let inner = Arc::clone(&drop);
+    let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| match inner.reply(c, l) {
+        Reply::Raw(bytes) if verb(l) == "RETR" => Reply::Paced {
+            bytes,
+            chunk: 8 << 10,
+            every: Duration::from_millis(500),
+        },
+        other => other,
+    });
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = scripted("steady", srv.port(), &maildir, false).raw("timeout", "2");
+    let cfg = env.write_config(&config_of(&[&acct]));
+    env.run(&["-c", cfg.to_str().unwrap()]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_eq!(drop.remaining(), 0);
 }
