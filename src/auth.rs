@@ -194,6 +194,9 @@ pub fn login<S: Read + Write>(
             user: l.user.to_string(),
         });
     }
+    // Before anything is sent: a server that repeats the secret back in
+    // any reply must not get it shown. (What is sent is hidden as it goes.)
+    session.hide(l.secret.expose());
     let refused = |e: ProtoError| match e {
         ProtoError::Refused { code, text, .. } => AuthError::Refused {
             host: l.host.to_string(),

@@ -156,6 +156,15 @@ fn strip_prefix_ci<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     }
 }
 
+/// How the reply text of a status line becomes [`Status::text`]: made
+/// printable and capped, after the session has hidden its secrets in it.
+pub type ShowText<'a> = &'a dyn Fn(&[u8]) -> String;
+
+/// The plain [`ShowText`]: printable, at most [`MAX_TEXT_CHARS`].
+pub fn show_text(text: &[u8]) -> String {
+    printable_capped(text, MAX_TEXT_CHARS)
+}
+
 /// Parse a status line (CRLF/LF already removed).
 ///
 /// Accepts `+OK`, `+OK text`, `+OKtext`, `-ERR`, `-ERR [CODE] text`, in any
@@ -164,6 +173,11 @@ fn strip_prefix_ci<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 /// `+OK` and `-ERR` whenever the text starts with a well-formed `[...]`;
 /// servers without RESP-CODES practically never start text with `[`.
 pub fn parse_status(line: &[u8]) -> Result<Status, ProtoError> {
+    parse_status_shown(line, &show_text)
+}
+
+/// [`parse_status`], with the text made by `show`.
+pub fn parse_status_shown(line: &[u8], show: ShowText<'_>) -> Result<Status, ProtoError> {
     let (ok, rest) = if let Some(rest) = strip_prefix_ci(line, b"+OK") {
         (true, rest)
     } else if let Some(rest) = strip_prefix_ci(line, b"-ERR") {
@@ -176,7 +190,7 @@ pub fn parse_status(line: &[u8]) -> Result<Status, ProtoError> {
     Ok(Status {
         ok,
         code,
-        text: printable_capped(text, MAX_TEXT_CHARS),
+        text: show(text),
     })
 }
 
@@ -206,10 +220,15 @@ pub enum AuthReply {
 /// Parse a line received during AUTH: `+OK`/`-ERR` end the exchange,
 /// `+ xyz` or a bare `+` is a challenge.
 pub fn parse_auth_reply(line: &[u8]) -> Result<AuthReply, ProtoError> {
+    parse_auth_reply_shown(line, &show_text)
+}
+
+/// [`parse_auth_reply`], with the text of a final status made by `show`.
+pub fn parse_auth_reply_shown(line: &[u8], show: ShowText<'_>) -> Result<AuthReply, ProtoError> {
     // "+OK" is unambiguous: a challenge always has a space (or nothing)
     // after the '+'.
     if strip_prefix_ci(line, b"+OK").is_some() || strip_prefix_ci(line, b"-ERR").is_some() {
-        return parse_status(line).map(AuthReply::Done);
+        return parse_status_shown(line, show).map(AuthReply::Done);
     }
     let Some(rest) = line.strip_prefix(b"+") else {
         return Err(malformed("expected a SASL challenge, +OK or -ERR", line));

@@ -13,6 +13,7 @@ use super::capa::Capabilities;
 use super::command::Command;
 use super::multiline::DotDecoder;
 use super::response::{self, AuthReply, ProtoError, Status};
+use crate::text::{Redactor, printable};
 
 /// Status lines longer than this are refused rather than buffered without
 /// bound. SASL challenges and OAuth error reports fit easily.
@@ -191,6 +192,10 @@ pub struct Session<S> {
     /// replies. The socket's own timeout only bounds each read, so a server
     /// trickling a byte at a time would otherwise never time out.
     timeout: Option<Duration>,
+    /// Our secrets sent so far (every one is added before it goes out):
+    /// hidden in whatever server text is traced or kept, so that a server
+    /// repeating our command back cannot get it shown.
+    hidden: Redactor,
 }
 
 impl<S: Read + Write> Session<S> {
@@ -210,6 +215,7 @@ impl<S: Read + Write> Session<S> {
             outbuf: Vec::with_capacity(1024),
             trace,
             timeout: None,
+            hidden: Redactor::default(),
         }
     }
 
@@ -234,8 +240,17 @@ impl<S: Read + Write> Session<S> {
         }
     }
 
+    /// Hide `secret` (the password or token) in server text from now on.
+    /// The secret parts of commands are hidden by [`send`](Self::send).
+    pub fn hide(&mut self, secret: &str) {
+        self.hidden.add(secret);
+    }
+
     /// Queue a command without waiting for its reply.
     pub fn send(&mut self, cmd: &Command<'_>) -> Result<(), ProtoError> {
+        if let Some(secret) = cmd.secret() {
+            self.hidden.add(secret);
+        }
         cmd.encode(&mut self.outbuf)?;
         if self.trace.is_some() {
             let line = cmd.trace();
@@ -317,7 +332,30 @@ impl<S: Read + Write> Session<S> {
     /// Read one status line, `+OK` or `-ERR` alike.
     pub fn read_status_any(&mut self) -> Result<Status, ProtoError> {
         let line = self.read_traced_line()?;
-        response::parse_status(&line)
+        self.parse_hidden(&line, response::parse_status_shown)
+    }
+
+    /// Parse a server line with `parse`, which makes any text it keeps with
+    /// the `show` it is given: here one that hides our secrets first. The
+    /// line itself is parsed as received (a password like "OK" must not
+    /// change what the reply means); when it is malformed, the error
+    /// quotes the line with our secrets hidden.
+    fn parse_hidden<T>(
+        &self,
+        line: &[u8],
+        parse: impl Fn(&[u8], response::ShowText<'_>) -> Result<T, ProtoError>,
+    ) -> Result<T, ProtoError> {
+        let show = |text: &[u8]| response::show_text(self.hidden.redact(text).as_bytes());
+        parse(line, &show).map_err(|e| match e {
+            ProtoError::Malformed(_) => {
+                let shown = self.hidden.redact(line);
+                match parse(shown.as_bytes(), &show) {
+                    Err(e) => e,
+                    Ok(_) => ProtoError::Malformed("a reply popfetch cannot read".into()),
+                }
+            }
+            other => other,
+        })
     }
 
     /// Read one reply line and show it in the trace.
@@ -327,10 +365,12 @@ impl<S: Read + Write> Session<S> {
         Ok(line)
     }
 
-    /// Show a server line in the trace.
+    /// Show a server line in the trace: our secrets hidden, control bytes
+    /// replaced, so that a server can neither get them shown nor drive the
+    /// terminal.
     fn trace_server_line(&mut self, line: &[u8]) {
         if self.trace.is_some() {
-            let shown = String::from_utf8_lossy(line).into_owned();
+            let shown = printable(self.hidden.redact(line).as_bytes());
             self.trace("S:", &shown);
         }
     }
@@ -343,7 +383,7 @@ impl<S: Read + Write> Session<S> {
     /// Read a reply during SASL: a challenge or the final status.
     pub fn read_auth_reply(&mut self) -> Result<AuthReply, ProtoError> {
         let line = self.read_traced_line()?;
-        response::parse_auth_reply(&line)
+        self.parse_hidden(&line, response::parse_auth_reply_shown)
     }
 
     /// Send one command and read its status line (lock-step).
@@ -427,7 +467,9 @@ impl<S: Read + Write> Session<S> {
                     return Err(kind.too_many_lines());
                 }
                 self.trace_server_line(&line);
-                each(&line)?;
+                if let Err(e) = each(&line) {
+                    return Err(self.requote(e, &line, each));
+                }
                 line.clear();
             }
             if line.len() + rest.len() > kind.max_line {
@@ -439,6 +481,25 @@ impl<S: Read + Write> Session<S> {
                 self.trace_server_line(b".");
                 return Ok(());
             }
+        }
+    }
+
+    /// A malformed listing line's error, quoting the line with our secrets
+    /// hidden (`each` is asked again, with the hidden form).
+    fn requote(
+        &self,
+        e: ProtoError,
+        line: &[u8],
+        each: &mut dyn FnMut(&[u8]) -> Result<(), ProtoError>,
+    ) -> ProtoError {
+        match e {
+            ProtoError::Malformed(_) if !self.hidden.is_empty() => {
+                match each(self.hidden.redact(line).as_bytes()) {
+                    Err(e) => e,
+                    Ok(()) => ProtoError::Malformed("a listing popfetch cannot read".into()),
+                }
+            }
+            other => other,
         }
     }
 
@@ -815,6 +876,39 @@ mod tests {
             Err(ProtoError::Oversized(m)) => assert!(m.contains("in its LIST listing"), "{m}"),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn secrets_are_hidden_in_server_text_but_not_in_what_it_means() {
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = std::sync::Arc::clone(&lines);
+        let trace: Trace = Box::new(move |l: &str| sink.lock().unwrap().push(l.to_string()));
+        let input = "+OK hi OK\r\n-ERR PASS OK \x1b[2J\r\n+ T0s=\r\n+OK\r\n1 OK\r\n.\r\n";
+        let mut s = Session::new(
+            Fake {
+                input: Cursor::new(input.as_bytes().to_vec()),
+                written: Vec::new(),
+                chunk: 3,
+            },
+            Some(trace),
+        );
+        // A password "OK" must not turn "+OK" into something else.
+        s.hide("OK");
+        let st = s.read_status_any().unwrap();
+        assert!(st.ok);
+        assert_eq!(st.text, "hi ********");
+        let st = s.read_status_any().unwrap();
+        assert!(!st.ok);
+        assert_eq!(st.text, "PASS ******** \u{FFFD}[2J");
+        // A challenge reaches the mechanism as sent ("T0s=" is "OK").
+        assert_eq!(
+            s.read_auth_reply().unwrap(),
+            AuthReply::Challenge(b"T0s=".to_vec())
+        );
+        assert_eq!(s.uidl().unwrap().unwrap(), [(1, "OK".to_string())]);
+        let shown = lines.lock().unwrap().join("\n");
+        assert!(!shown.contains("OK") && !shown.contains("T0s"), "{shown}");
+        assert!(!shown.contains('\x1b'), "{shown}");
     }
 
     #[test]

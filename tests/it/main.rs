@@ -19,4 +19,5 @@ mod hostile;
 mod parallel;
 mod pipelining;
 mod policy;
+mod secrets;
 mod tls;
