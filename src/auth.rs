@@ -232,29 +232,61 @@ pub fn login<S: Read + Write>(
     Ok(())
 }
 
+/// Whether `AUTH MECH <ir>` fits in RFC 2449's 255 octets, CRLF included.
+fn fits_on_auth_line(mech: Mechanism, ir: &Secret) -> bool {
+    let ir_len = match ir.expose() {
+        // An empty response is sent as "=".
+        "" => 1,
+        s => s.len(),
+    };
+    "AUTH  \r\n".len() + mech.name().len() + ir_len <= MAX_COMMAND_LINE
+}
+
 fn sasl_exchange<S: Read + Write>(
     session: &mut Session<S>,
     mech: Mechanism,
     l: &Login<'_>,
 ) -> Result<(), AuthError> {
     let mut client = SaslClient::new(mech, l.user, l.secret, l.host, l.port);
-    // An initial response that would make the AUTH line longer than RFC
-    // 2449 allows is sent after the server's empty "+" instead (the
-    // two-step form some servers, Microsoft's among them, require for
-    // long OAuth tokens).
-    let initial = client.initial_response().filter(|ir| {
-        "AUTH  \r\n".len() + mech.name().len() + ir.expose().len() <= MAX_COMMAND_LINE
-    });
+    // RFC 5034 §4: an initial response that would make the AUTH line
+    // longer than 255 octets goes after the server's empty "+" instead, as
+    // a continuation line (which has no cap): long app passwords and OAuth
+    // tokens of several KB. Microsoft's servers require this form.
+    let (inline, mut deferred) = match client.initial_response() {
+        Some(ir) if fits_on_auth_line(mech, &ir) => (Some(ir), None),
+        other => (None, other),
+    };
     session
         .send(&Command::Auth {
             mechanism: mech.name(),
-            initial: initial.as_ref(),
+            initial: inline.as_ref(),
         })
         .map_err(AuthError::Protocol)?;
     session.flush().map_err(AuthError::Protocol)?;
     // Bounded: no mechanism here needs more than a few round trips.
     for _ in 0..8 {
-        match session.read_auth_reply().map_err(AuthError::Protocol)? {
+        let reply = session.read_auth_reply().map_err(AuthError::Protocol)?;
+        // The server's first challenge asks for the initial response held
+        // back; it must be empty (it is the server's turn to wait).
+        if let (AuthReply::Challenge(ch), Some(ir)) = (&reply, deferred.take()) {
+            if !ch.trim_ascii().is_empty() {
+                let _ = session.send(&Command::AuthCancel);
+                let _ = session.flush();
+                return Err(AuthError::Sasl {
+                    host: l.host.to_string(),
+                    mechanism: mech.name().to_string(),
+                    source: SaslError::Unexpected(
+                        "a challenge where an empty one should ask for the initial response".into(),
+                    ),
+                });
+            }
+            session
+                .send(&Command::AuthContinue(&ir))
+                .map_err(AuthError::Protocol)?;
+            session.flush().map_err(AuthError::Protocol)?;
+            continue;
+        }
+        match reply {
             // SCRAM: a +OK before the server proved it knows the password
             // is a server we cannot trust.
             AuthReply::Done(st) if st.ok && client.accepts_success() => return Ok(()),
@@ -346,6 +378,17 @@ mod tests {
             choose(AuthChoice::Apop, &c, None, "h"),
             Err(AuthError::NoApopTimestamp { .. })
         ));
+    }
+
+    #[test]
+    fn initial_responses_go_on_the_auth_line_only_within_255_octets() {
+        let ir = |n: usize| Secret::new("A".repeat(n));
+        // "AUTH PLAIN " + ir + CRLF.
+        assert!(fits_on_auth_line(Mechanism::Plain, &ir(242)));
+        assert!(!fits_on_auth_line(Mechanism::Plain, &ir(243)));
+        assert!(fits_on_auth_line(Mechanism::Oauthbearer, &ir(236)));
+        assert!(!fits_on_auth_line(Mechanism::Oauthbearer, &ir(237)));
+        assert!(fits_on_auth_line(Mechanism::Xoauth2, &ir(0)));
     }
 
     #[test]

@@ -199,13 +199,11 @@ impl SaslClient {
         self.mech
     }
 
-    /// The base64 initial response for `AUTH MECH <ir>`, or `None` when the
-    /// mechanism has none (LOGIN, CRAM-MD5) or a SCRAM nonce could not be
-    /// made (then `respond` reports why).
-    ///
-    /// If the session does not use it (the line would exceed 255 octets),
-    /// it sends `AUTH MECH` alone and passes the server's empty challenge
-    /// to [`respond`](Self::respond), which answers with the same response.
+    /// The base64 initial response, or `None` when the mechanism has none
+    /// (LOGIN, CRAM-MD5) or a SCRAM nonce could not be made (then `respond`
+    /// reports why). Taking it means it is sent: on the AUTH line, or, when
+    /// it does not fit there, as the answer to the server's empty first
+    /// challenge (the session does that, not [`respond`](Self::respond)).
     pub fn initial_response(&mut self) -> Option<Secret> {
         let ir = self.first_message().ok()?;
         self.phase = match self.mech {

@@ -16,6 +16,7 @@ mod deliver;
 mod fetch;
 mod fixture;
 mod hostile;
+mod long_secrets;
 mod parallel;
 mod pipelining;
 mod policy;
