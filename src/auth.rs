@@ -44,6 +44,10 @@ pub enum AuthError {
     )]
     NoApopTimestamp { host: String },
     #[error(
+        "auth = \"apop\" cannot be used with tls = \"starttls\": APOP's timestamp comes in {host}'s greeting, sent in plaintext before TLS, where anyone on the path could have chosen it (RFC 2595); nothing was sent. Use tls = \"implicit\" if the server offers it (port 995), or another auth mechanism (auth = \"auto\" picks the strongest)"
+    )]
+    ApopBeforeTls { host: String },
+    #[error(
         "refusing to send the password for {user} over an unencrypted connection to {host}: use tls = \"implicit\" or \"starttls\", or set allow_plaintext = true if you accept the risk"
     )]
     Insecure { host: String, user: String },
@@ -99,13 +103,38 @@ const AUTO_ORDER: [Method; 7] = [
     Method::User,
 ];
 
+/// What the greeting offers for APOP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apop<'a> {
+    /// A valid timestamp, in a greeting that came over TLS (or with no TLS
+    /// at all, where nothing better is to be had).
+    Offered(&'a str),
+    /// No usable timestamp.
+    NotOffered,
+    /// The greeting came in plaintext before STLS. After STLS only what was
+    /// learnt over TLS counts (RFC 2595 §4), and a man in the middle could
+    /// have added a timestamp to make us choose APOP: whatever it said is
+    /// not used.
+    BeforeTls,
+}
+
+impl<'a> Apop<'a> {
+    pub fn timestamp(self) -> Option<&'a str> {
+        match self {
+            Apop::Offered(ts) => Some(ts),
+            Apop::NotOffered | Apop::BeforeTls => None,
+        }
+    }
+}
+
 /// Pick the method. Pure, so that the rules are tested without a server.
 pub fn choose(
     choice: AuthChoice,
     capa: &Capabilities,
-    apop_timestamp: Option<&str>,
+    apop: Apop<'_>,
     host: &str,
 ) -> Result<Method, AuthError> {
+    let apop_timestamp = apop.timestamp();
     let offered = |m: Method| match m {
         // RFC 1939 servers without CAPA still take USER/PASS.
         Method::User => capa.user || capa.lines.is_empty(),
@@ -121,12 +150,12 @@ pub fn choose(
         }
         AuthChoice::User => Method::User,
         AuthChoice::Apop => {
-            if apop_timestamp.is_none() {
-                return Err(AuthError::NoApopTimestamp {
-                    host: host.to_string(),
-                });
-            }
-            Method::Apop
+            let host = host.to_string();
+            return match apop {
+                Apop::Offered(_) => Ok(Method::Apop),
+                Apop::NotOffered => Err(AuthError::NoApopTimestamp { host }),
+                Apop::BeforeTls => Err(AuthError::ApopBeforeTls { host }),
+            };
         }
         AuthChoice::Plain => Method::Sasl(Mechanism::Plain),
         AuthChoice::Login => Method::Sasl(Mechanism::Login),
@@ -341,21 +370,21 @@ mod tests {
     fn auto_prefers_challenge_response() {
         let c = capa(&["USER", "SASL PLAIN LOGIN CRAM-MD5"]);
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::Sasl(Mechanism::CramMd5)
         );
         let c = capa(&["USER", "SASL PLAIN LOGIN"]);
         assert_eq!(
-            choose(AuthChoice::Auto, &c, Some("<1.2@h>"), "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::Offered("<1.2@h>"), "h").unwrap(),
             Method::Apop
         );
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::Sasl(Mechanism::Plain)
         );
         let c = capa(&["USER"]);
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::User
         );
     }
@@ -364,7 +393,7 @@ mod tests {
     fn no_capa_falls_back_to_user() {
         let c = Capabilities::default();
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::User
         );
     }
@@ -372,10 +401,10 @@ mod tests {
     #[test]
     fn named_mechanism_not_offered_is_an_error() {
         let c = capa(&["USER", "SASL PLAIN"]);
-        let e = choose(AuthChoice::CramMd5, &c, None, "h").unwrap_err();
+        let e = choose(AuthChoice::CramMd5, &c, Apop::NotOffered, "h").unwrap_err();
         assert!(e.to_string().contains("plain, user"), "{e}");
         assert!(matches!(
-            choose(AuthChoice::Apop, &c, None, "h"),
+            choose(AuthChoice::Apop, &c, Apop::NotOffered, "h"),
             Err(AuthError::NoApopTimestamp { .. })
         ));
     }
@@ -392,9 +421,33 @@ mod tests {
     }
 
     #[test]
+    fn a_timestamp_from_before_stls_is_never_used() {
+        let c = capa(&["USER", "SASL PLAIN LOGIN"]);
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, Apop::BeforeTls, "h").unwrap(),
+            Method::Sasl(Mechanism::Plain)
+        );
+        let e = choose(AuthChoice::Apop, &c, Apop::BeforeTls, "h").unwrap_err();
+        assert!(matches!(e, AuthError::ApopBeforeTls { .. }), "{e:?}");
+        let msg = e.to_string();
+        for says in ["starttls", "greeting", "implicit", "auto"] {
+            assert!(msg.contains(says), "{msg}");
+        }
+        // Where APOP was all there was, nothing is left; and it is not
+        // listed among what the server offers.
+        let c = capa(&["TOP"]);
+        let e = choose(AuthChoice::Auto, &c, Apop::BeforeTls, "h").unwrap_err();
+        assert!(e.to_string().contains("offers: nothing"), "{e}");
+        assert_eq!(
+            choose(AuthChoice::Auto, &c, Apop::Offered("<1@h>"), "h").unwrap(),
+            Method::Apop
+        );
+    }
+
+    #[test]
     fn nothing_offered() {
         let c = capa(&["TOP"]);
-        let e = choose(AuthChoice::Auto, &c, None, "h").unwrap_err();
+        let e = choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap_err();
         assert!(e.to_string().contains("offers: nothing"), "{e}");
     }
 }

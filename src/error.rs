@@ -168,6 +168,8 @@ fn auth_code(e: &AuthError) -> u8 {
         AuthError::NoMechanism { .. }
         | AuthError::NoApopTimestamp { .. }
         | AuthError::Insecure { .. } => exit::NOPERM,
+        // auth = "apop" with tls = "starttls" can never work.
+        AuthError::ApopBeforeTls { .. } => exit::CONFIG,
         AuthError::Sasl { source, .. } => match source {
             SaslError::BadBase64 | SaslError::Unexpected(_) | SaslError::ServerSignature => {
                 exit::PROTOCOL

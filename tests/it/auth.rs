@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::common::dovecot::{Options, Tls};
+use crate::common::dovecot::{Dovecot, Options, Tls};
 use crate::common::env::{Output, TestEnv, assert_same_messages, config_of, read_maildir};
 use crate::common::{PASSWORD, USER, dovecot_with_mail};
 
 /// Exit status for "authentication refused" (SPEC §1).
 const EX_NOPERM: i32 = 77;
+/// Exit status for a configuration that cannot work.
+const EX_CONFIG: i32 = 78;
 
 /// Fetches a small mailbox with `auth = <auth>` and returns the method
 /// Dovecot logged for the login.
@@ -186,4 +188,81 @@ fn protocol_trace_redacts_every_credential() {
         );
         assert_no_secret(&out);
     }
+}
+
+/// The method Dovecot logged for `USER`'s login.
+fn logged_method(dc: &Dovecot) -> String {
+    assert!(
+        dc.wait_log("Login: user=<alice>", Duration::from_secs(5)),
+        "{}",
+        dc.log()
+    );
+    let log = dc.log();
+    let login = log
+        .lines()
+        .find(|l| l.contains("Login: user=<alice>"))
+        .unwrap_or_default()
+        .to_owned();
+    login
+        .split(", ")
+        .find_map(|f| f.strip_prefix("method="))
+        .unwrap_or_else(|| panic!("no method in {login:?}"))
+        .to_owned()
+}
+
+/// A server whose strongest mechanism is APOP: auto takes APOP wherever
+/// the greeting can be trusted.
+fn apop_server(seed: u64) -> Option<(Dovecot, Vec<Vec<u8>>)> {
+    dovecot_with_mail(Options::default().mechanisms("plain login apop"), seed, 2)
+}
+
+#[test]
+fn after_stls_auto_never_takes_apop_from_the_plaintext_greeting() {
+    // RFC 2595: after STLS only what was learnt over TLS counts, and the
+    // APOP timestamp came in the greeting, before it; a man in the middle
+    // could have put it there to choose APOP.
+    for (tls, want) in [(Tls::Implicit, "APOP"), (Tls::Starttls, "PLAIN")] {
+        let Some((dc, msgs)) = apop_server(720) else {
+            return;
+        };
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let acct = dc
+            .account("apop", USER, PASSWORD, tls, &maildir)
+            .str("auth", "auto");
+        let cfg = env.write_config(&config_of(&[&acct]));
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        out.assert_success();
+        assert_same_messages(&read_maildir(&maildir), &msgs);
+        assert_eq!(logged_method(&dc), want, "tls = {}", tls.as_str());
+    }
+}
+
+#[test]
+fn auth_apop_with_starttls_is_refused_before_anything_is_sent() {
+    let Some((dc, _)) = apop_server(721) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = dc
+        .account("apop", USER, PASSWORD, Tls::Starttls, &maildir)
+        .str("auth", "apop");
+    let cfg = env.write_config(&config_of(&[&acct]));
+    let out = env.run(&["-c", cfg.to_str().unwrap()]);
+    out.assert_code(EX_CONFIG);
+    for says in ["apop", "starttls", "greeting", "implicit"] {
+        assert!(
+            out.stderr.contains(says),
+            "the error says why and what to do ({says})\n{out}"
+        );
+    }
+    assert!(read_maildir(&maildir).is_empty());
+    assert!(
+        dc.wait_log("no auth attempts", Duration::from_secs(5)),
+        "Dovecot saw no login attempt\n{}",
+        dc.log()
+    );
+    assert!(!dc.log().contains("method=APOP"), "{}", dc.log());
+    assert_eq!(dc.remaining(USER), 2);
 }

@@ -44,18 +44,33 @@ pub struct Options {
     /// `false` starts Dovecot with `ssl = no`: CAPA offers no STLS and there
     /// is no POP3S listener.
     pub ssl: bool,
+    /// `auth_mechanisms` instead of the template's (which offers them all).
+    pub mechanisms: Option<String>,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { ssl: true }
+        Options {
+            ssl: true,
+            mechanisms: None,
+        }
     }
 }
 
 impl Options {
     /// A server without TLS at all.
     pub fn no_ssl() -> Self {
-        Options { ssl: false }
+        Options {
+            ssl: false,
+            ..Options::default()
+        }
+    }
+
+    /// A server offering only these SASL mechanisms (Dovecot's names,
+    /// space-separated; `apop` puts a timestamp in the greeting).
+    pub fn mechanisms(mut self, mechanisms: &str) -> Self {
+        self.mechanisms = Some(mechanisms.to_owned());
+        self
     }
 }
 
@@ -175,8 +190,15 @@ fn free_port() -> u16 {
 }
 
 /// Fills in the template. Shared placeholders, same as scripts/demo.sh.
-fn render_conf(base: &Path, pop3_port: u16, pop3s_port: u16, ssl: bool, id: &Identity) -> String {
-    let out = CONF_TEMPLATE
+fn render_conf(
+    base: &Path,
+    pop3_port: u16,
+    pop3s_port: u16,
+    opts: &Options,
+    id: &Identity,
+) -> String {
+    let ssl = opts.ssl;
+    let mut out = CONF_TEMPLATE
         .replace("@BASE@", &base.display().to_string())
         .replace("@POP3_PORT@", &pop3_port.to_string())
         .replace("@POP3S_PORT@", &pop3s_port.to_string())
@@ -186,6 +208,18 @@ fn render_conf(base: &Path, pop3_port: u16, pop3s_port: u16, ssl: bool, id: &Ide
         .replace("@LOGIN_USER@", &id.login_user)
         .replace("@MAIL_UID@", &id.mail_uid.to_string())
         .replace("@MAIL_GID@", &id.mail_gid.to_string());
+    if let Some(mechs) = &opts.mechanisms {
+        out = out
+            .lines()
+            .map(|l| {
+                if l.starts_with("auth_mechanisms =") {
+                    format!("auth_mechanisms = {mechs}\n")
+                } else {
+                    format!("{l}\n")
+                }
+            })
+            .collect();
+    }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -374,7 +408,7 @@ impl Dovecot {
             if pop3_port == pop3s_port {
                 continue;
             }
-            let conf = render_conf(&base, pop3_port, pop3s_port, opts.ssl, &ident);
+            let conf = render_conf(&base, pop3_port, pop3s_port, &opts, &ident);
             let conf_path = base.join("dovecot.conf");
             fs::write(&conf_path, conf).unwrap();
             let out = fs::File::create(base.join("dovecot.out")).unwrap();
