@@ -8,6 +8,7 @@
 
 mod common;
 
+mod addresses;
 mod auth;
 mod bounds;
 mod cli;

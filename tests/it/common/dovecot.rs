@@ -46,6 +46,8 @@ pub struct Options {
     pub ssl: bool,
     /// `auth_mechanisms` instead of the template's (which offers them all).
     pub mechanisms: Option<String>,
+    /// Listen on ::1 as well as 127.0.0.1 (see [`ipv6_loopback`]).
+    pub ipv6: bool,
 }
 
 impl Default for Options {
@@ -53,6 +55,7 @@ impl Default for Options {
         Options {
             ssl: true,
             mechanisms: None,
+            ipv6: false,
         }
     }
 }
@@ -64,6 +67,12 @@ impl Options {
             ssl: false,
             ..Options::default()
         }
+    }
+
+    /// A server listening on ::1 too, on the same ports.
+    pub fn ipv6(mut self) -> Self {
+        self.ipv6 = true;
+        self
     }
 
     /// A server offering only these SASL mechanisms (Dovecot's names,
@@ -208,18 +217,21 @@ fn render_conf(
         .replace("@LOGIN_USER@", &id.login_user)
         .replace("@MAIL_UID@", &id.mail_uid.to_string())
         .replace("@MAIL_GID@", &id.mail_gid.to_string());
-    if let Some(mechs) = &opts.mechanisms {
-        out = out
-            .lines()
-            .map(|l| {
-                if l.starts_with("auth_mechanisms =") {
-                    format!("auth_mechanisms = {mechs}\n")
-                } else {
-                    format!("{l}\n")
-                }
-            })
-            .collect();
-    }
+    out = out
+        .lines()
+        .map(|l| match &opts.mechanisms {
+            Some(mechs) if l.starts_with("auth_mechanisms =") => {
+                format!("auth_mechanisms = {mechs}\n")
+            }
+            _ if opts.ipv6 && l.trim_start().starts_with("listen = 127.0.0.1") => {
+                format!("{l}, ::1\n")
+            }
+            _ if opts.ipv6 && l.trim_start().starts_with("address = 127.0.0.1") => {
+                format!("{l}, ::1\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -309,17 +321,27 @@ fn make_certificates(dir: &Path) {
     }
 }
 
-/// True when something listens on 127.0.0.1:`port`. Reads /proc/net/tcp
-/// rather than connecting, so readiness checks leave no trace in the log.
-fn listening(port: u16) -> bool {
-    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
-        return false;
+/// True when something listens on 127.0.0.1:`port` (and, with `ipv6`, on
+/// [::1]:`port`). Reads /proc/net/tcp{,6} rather than connecting, so
+/// readiness checks leave no trace in the log.
+fn listening(port: u16, ipv6: bool) -> bool {
+    let in_table = |path: &str, addr: &str| {
+        let Ok(table) = fs::read_to_string(path) else {
+            return false;
+        };
+        let want = format!("{addr}:{port:04X}");
+        table.lines().skip(1).any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == want && f[3] == "0A"
+        })
     };
-    let want = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == want && f[3] == "0A"
-    })
+    in_table("/proc/net/tcp", "0100007F")
+        && (!ipv6 || in_table("/proc/net/tcp6", "00000000000000000000000001000000"))
+}
+
+/// Whether this machine has an IPv6 loopback to listen on.
+pub fn ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
 }
 
 /// (pid, start time) of the direct children of `parent`: Dovecot's services
@@ -433,7 +455,9 @@ impl Dovecot {
                     );
                     break;
                 }
-                if listening(pop3_port) && (!opts.ssl || listening(pop3s_port)) {
+                if listening(pop3_port, opts.ipv6)
+                    && (!opts.ssl || listening(pop3s_port, opts.ipv6))
+                {
                     return Some(Dovecot {
                         dir,
                         child: Some(child),
