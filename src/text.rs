@@ -119,7 +119,7 @@ impl Redactor {
     /// Replace every occurrence of every secret, in one pass over `text`
     /// so that replacements never interfere.
     fn hide_literal(&self, text: &str) -> String {
-        let mut spans: Vec<(usize, usize)> = self
+        let spans = self
             .secrets
             .iter()
             .flat_map(|s| {
@@ -127,24 +127,7 @@ impl Redactor {
                     .map(|(i, m)| (i, i + m.len()))
             })
             .collect();
-        if spans.is_empty() {
-            return text.to_string();
-        }
-        spans.sort_unstable();
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
-        for (start, end) in spans {
-            if end <= at {
-                continue;
-            }
-            if start >= at {
-                out.push_str(&text[at..start]);
-                out.push_str(REDACTED);
-            }
-            at = end;
-        }
-        out.push_str(&text[at..]);
-        out
+        replace_spans(text, spans)
     }
 
     /// Replace each run of base64 characters that decodes (at any of the
@@ -153,27 +136,20 @@ impl Redactor {
         let is_b64 =
             |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=' | b'-' | b'_');
         let bytes = text.as_bytes();
-        let mut out = String::with_capacity(text.len());
-        let mut at = 0;
+        let mut spans = Vec::new();
         let mut i = 0;
         while i < bytes.len() {
-            if !is_b64(bytes[i]) {
-                i += 1;
-                continue;
-            }
             let start = i;
             while i < bytes.len() && is_b64(bytes[i]) {
                 i += 1;
             }
             // Runs are ASCII, so these are character boundaries.
-            if self.decodes_to_secret(&text[start..i]) {
-                out.push_str(&text[at..start]);
-                out.push_str(REDACTED);
-                at = i;
+            if i > start && self.decodes_to_secret(&text[start..i]) {
+                spans.push((start, i));
             }
+            i += 1;
         }
-        out.push_str(&text[at..]);
-        out
+        replace_spans(text, spans)
     }
 
     fn decodes_to_secret(&self, run: &str) -> bool {
@@ -202,6 +178,27 @@ impl Redactor {
             })
         })
     }
+}
+
+/// `text` with each of the byte ranges `spans` (on character boundaries,
+/// in any order, overlapping or not) replaced by [`REDACTED`]; ranges that
+/// overlap or touch become one.
+fn replace_spans(text: &str, mut spans: Vec<(usize, usize)>) -> String {
+    spans.sort_unstable();
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for (start, end) in spans {
+        if end <= at {
+            continue;
+        }
+        if start >= at {
+            out.push_str(&text[at..start]);
+            out.push_str(REDACTED);
+        }
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    out
 }
 
 #[cfg(test)]

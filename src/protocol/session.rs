@@ -269,11 +269,26 @@ impl<S: Read + Write> Session<S> {
         Ok(())
     }
 
-    /// [`fill`](Self::fill), and how long it waited for the server.
-    fn fill_timed(&mut self) -> Result<Duration, ProtoError> {
+    /// Read more of a multi-line reply (`what`, for the error) and decode
+    /// it into `out`, keeping to `pace`: the bytes consumed, and whether
+    /// the reply ended.
+    fn decode_more(
+        &mut self,
+        dec: &mut DotDecoder,
+        out: &mut Vec<u8>,
+        pace: &mut Option<Pace>,
+        what: &str,
+    ) -> Result<(usize, bool), ProtoError> {
         let start = Instant::now();
         self.fill()?;
-        Ok(start.elapsed())
+        let waited = start.elapsed();
+        let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], out);
+        self.pos += used;
+        if let Some(p) = pace.as_mut().filter(|_| !done) {
+            p.record(waited, used)
+                .map_err(|got| p.too_slow(what, got))?;
+        }
+        Ok((used, done))
     }
 
     /// Make sure at least one unread byte is buffered.
@@ -409,13 +424,7 @@ impl<S: Read + Write> Session<S> {
         let mut total = 0u64;
         let mut pace = self.timeout.map(Pace::new);
         loop {
-            let waited = self.fill_timed()?;
-            let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], &mut out);
-            self.pos += used;
-            if let Some(p) = pace.as_mut().filter(|_| !done) {
-                p.record(waited, used)
-                    .map_err(|got| p.too_slow("a message", got))?;
-            }
+            let (_, done) = self.decode_more(&mut dec, &mut out, &mut pace, "a message")?;
             if !out.is_empty() {
                 sink.write_all(&out).map_err(BodyError::Sink)?;
                 total += out.len() as u64;
@@ -442,14 +451,9 @@ impl<S: Read + Write> Session<S> {
         let mut lines = 0usize;
         let mut bytes = 0u64;
         let mut pace = self.timeout.map(Pace::new);
+        let what = format!("its {}", kind.name);
         loop {
-            let waited = self.fill_timed()?;
-            let (used, done) = dec.decode(&self.inbuf[self.pos..self.end], &mut out);
-            self.pos += used;
-            if let Some(p) = pace.as_mut().filter(|_| !done) {
-                p.record(waited, used)
-                    .map_err(|got| p.too_slow(&format!("its {}", kind.name), got))?;
-            }
+            let (used, done) = self.decode_more(&mut dec, &mut out, &mut pace, &what)?;
             bytes += used as u64;
             if bytes > kind.max_bytes {
                 return Err(kind.too_many_bytes());
@@ -616,14 +620,48 @@ mod tests {
         }
     }
 
+    /// A stream that never ends: `fill` makes each read's bytes (and says
+    /// how many); `read` counts them. Writes vanish.
+    struct Endless<F> {
+        fill: F,
+        read: u64,
+    }
+
+    impl<F: FnMut(&mut [u8]) -> usize> Endless<F> {
+        fn new(fill: F) -> Self {
+            Endless { fill, read: 0 }
+        }
+    }
+
+    impl<F: FnMut(&mut [u8]) -> usize> Read for Endless<F> {
+        fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+            let n = (self.fill)(buf);
+            self.read += n as u64;
+            Ok(n)
+        }
+    }
+
+    impl<F> Write for Endless<F> {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
     fn session(input: &str, chunk: usize) -> Session<Fake> {
+        session_traced(input, chunk, None)
+    }
+
+    fn session_traced(input: &str, chunk: usize, trace: Option<Trace>) -> Session<Fake> {
         Session::new(
             Fake {
                 input: Cursor::new(input.as_bytes().to_vec()),
                 written: Vec::new(),
                 chunk,
             },
-            None,
+            trace,
         )
     }
 
@@ -672,34 +710,25 @@ mod tests {
 
     #[test]
     fn a_trickling_reply_line_times_out() {
-        struct Trickle(usize);
-        impl Read for Trickle {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        // One byte every 20 ms, for ever.
+        let trickle = || {
+            Endless::new(|buf: &mut [u8]| {
                 std::thread::sleep(Duration::from_millis(20));
-                self.0 += 1;
                 buf[0] = b'x';
-                Ok(1)
-            }
-        }
-        impl Write for Trickle {
-            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut s = Session::new(Trickle(0), None);
+                1
+            })
+        };
+        let mut s = Session::new(trickle(), None);
         s.set_timeout(Duration::from_millis(100));
         match s.greeting() {
             Err(ProtoError::TooSlow(m)) => assert!(m.contains("too slowly"), "{m}"),
             other => panic!("expected a timeout, got {other:?}"),
         }
         // It gave up after a handful of bytes, not at the line-length cap.
-        assert!(s.get_ref().0 < 1000);
+        assert!(s.get_ref().read < 1000);
 
         // A body and a listing that trickle in for ever end too.
-        let mut s = Session::new(Trickle(0), None);
+        let mut s = Session::new(trickle(), None);
         s.set_timeout(Duration::from_millis(100));
         match s.read_body(&mut io::sink()) {
             Err(BodyError::Protocol(ProtoError::TooSlow(m))) => {
@@ -707,8 +736,8 @@ mod tests {
             }
             other => panic!("expected a timeout, got {other:?}"),
         }
-        assert!(s.get_ref().0 < 1000);
-        let mut s = Session::new(Trickle(0), None);
+        assert!(s.get_ref().read < 1000);
+        let mut s = Session::new(trickle(), None);
         s.set_timeout(Duration::from_millis(100));
         match s.read_listing(&UIDL_LISTING, &mut |_| Ok(())) {
             Err(ProtoError::TooSlow(m)) => {
@@ -716,7 +745,7 @@ mod tests {
             }
             other => panic!("expected a timeout, got {other:?}"),
         }
-        assert!(s.get_ref().0 < 1000);
+        assert!(s.get_ref().read < 1000);
     }
 
     #[test]
@@ -826,27 +855,16 @@ mod tests {
 
     #[test]
     fn a_huge_listing_line_is_refused_without_reading_it_all() {
-        /// Endless bytes without a line end, counting what was read.
-        struct Endless(u64);
-        impl Read for Endless {
-            fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-                buf.fill(b'u');
-                self.0 += buf.len() as u64;
-                Ok(buf.len())
-            }
-        }
-        impl Write for Endless {
-            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
-                Ok(b.len())
-            }
-            fn flush(&mut self) -> io::Result<()> {
-                Ok(())
-            }
-        }
-        let mut s = Session::new(Endless(0), None);
+        // Bytes without a line end, as fast as they are read.
+        let endless = Endless::new(|buf: &mut [u8]| {
+            buf.fill(b'u');
+            buf.len()
+        });
+        let mut s = Session::new(endless, None);
         let r = s.read_listing(&UIDL_LISTING, &mut |_| Ok(()));
         assert!(matches!(r, Err(ProtoError::Oversized(_))), "{r:?}");
-        assert!(s.get_ref().0 <= 2 * READ_CHUNK as u64, "{}", s.get_ref().0);
+        let read = s.get_ref().read;
+        assert!(read <= 2 * READ_CHUNK as u64, "{read}");
     }
 
     #[test]
@@ -884,14 +902,7 @@ mod tests {
         let sink = std::sync::Arc::clone(&lines);
         let trace: Trace = Box::new(move |l: &str| sink.lock().unwrap().push(l.to_string()));
         let input = "+OK hi OK\r\n-ERR PASS OK \x1b[2J\r\n+ T0s=\r\n+OK\r\n1 OK\r\n.\r\n";
-        let mut s = Session::new(
-            Fake {
-                input: Cursor::new(input.as_bytes().to_vec()),
-                written: Vec::new(),
-                chunk: 3,
-            },
-            Some(trace),
-        );
+        let mut s = session_traced(input, 3, Some(trace));
         // A password "OK" must not turn "+OK" into something else.
         s.hide("OK");
         let st = s.read_status_any().unwrap();

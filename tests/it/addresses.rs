@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::common::corpus;
 use crate::common::dovecot::{Dovecot, Options, Tls, ipv6_loopback};
-use crate::common::env::{TestEnv, assert_same_messages, config_of, read_maildir};
+use crate::common::env::{OneAccount, assert_same_messages};
 use crate::common::{PASSWORD, USER, wait_until};
 
 /// Skips, loudly, on a machine without an IPv6 loopback (some containers):
@@ -49,19 +49,13 @@ fn fetch_from_an_ipv6_literal_in_the_config_or_on_the_command_line() {
         let before = logins();
         let msgs = corpus::corpus(1400 + i as u64, 2);
         dc.load_mailbox(USER, &msgs);
-        let env = TestEnv::new();
-        let maildir = env.path("Maildir");
-        let acct = dc
-            .account("six", USER, PASSWORD, Tls::Implicit, &maildir)
-            .str("host", host);
-        let cfg = env.write_config(&config_of(&[&acct]));
-        let mut args = vec!["-c", cfg.to_str().unwrap()];
-        if let Some(h) = flag {
-            args.extend(["--host", h]);
-        }
-        let out = env.run(&args);
-        out.assert_success();
-        assert_same_messages(&read_maildir(&maildir), &msgs);
+        let acct = OneAccount::new(|maildir| {
+            dc.account("six", USER, PASSWORD, Tls::Implicit, maildir)
+                .str("host", host)
+        });
+        let args: Vec<&str> = flag.map(|h| vec!["--host", h]).unwrap_or_default();
+        acct.run(&args).assert_success();
+        assert_same_messages(&acct.delivered(), &msgs);
         assert_eq!(dc.remaining(USER), 0, "{how}");
         assert!(
             wait_until(Duration::from_secs(5), || logins() > before),

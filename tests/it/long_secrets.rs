@@ -5,15 +5,15 @@
 //! and OAuth tokens of several KB are common.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
+use crate::auth::fetch_as;
 use crate::common::USER;
 use crate::common::corpus;
-use crate::common::dovecot::{Dovecot, Options, Tls};
-use crate::common::env::{TestEnv, assert_same_messages, config_of, read_maildir};
+use crate::common::dovecot::{Options, Tls};
+use crate::common::env::{OneAccount, assert_same_messages};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::hostile::{lines_of, scripted, verb};
 
@@ -95,15 +95,15 @@ fn long_secrets_log_in_with_plain_login_xoauth2_and_oauthbearer_on_a_strict_serv
             let secret = long_secret(len);
             let msgs = corpus::corpus(1300 + len as u64, 2);
             let srv = strict_sasl_server(mech, &secret, msgs.clone());
-            let env = TestEnv::new();
-            let maildir = env.path("Maildir");
-            let acct = scripted("long", srv.port(), &maildir, true)
-                .str("auth", &mech.to_ascii_lowercase())
-                .str("password", &secret);
-            let cfg = env.write_config(&config_of(&[&acct]));
-            let out = env.run(&["-c", cfg.to_str().unwrap()]);
+            let port = srv.port();
+            let acct = OneAccount::new(|maildir| {
+                scripted("long", port, maildir, true)
+                    .str("auth", &mech.to_ascii_lowercase())
+                    .str("password", &secret)
+            });
+            let out = acct.run(&[]);
             out.assert_success();
-            assert_same_messages(&read_maildir(&maildir), &msgs);
+            assert_same_messages(&acct.delivered(), &msgs);
             let auth: Vec<String> = lines_of(&srv, 0)
                 .into_iter()
                 .filter(|l| verb(l) == "AUTH")
@@ -122,29 +122,11 @@ fn long_secrets_log_in_with_plain_login_xoauth2_and_oauthbearer_on_a_strict_serv
 
 /// A Dovecot user with a password of `len` bytes, logged in with `auth`.
 fn dovecot_long_password(auth: &str, len: usize) {
-    let Some(dc) = Dovecot::start(Options::default()) else {
-        return;
-    };
     let password = long_secret(len);
-    dc.add_user(USER, &password);
-    let msgs = corpus::corpus(1310 + len as u64, 3);
-    dc.load_mailbox(USER, &msgs);
-    let env = TestEnv::new();
-    let maildir = env.path("Maildir");
-    let acct = dc
-        .account("long", USER, &password, Tls::Implicit, &maildir)
-        .str("auth", auth);
-    let cfg = env.write_config(&config_of(&[&acct]));
-    let out = env.run(&["-c", cfg.to_str().unwrap()]);
-    out.assert_success();
-    assert_same_messages(&read_maildir(&maildir), &msgs);
-    assert_eq!(dc.remaining(USER), 0);
-    let method = format!("method={}", auth.to_ascii_uppercase());
-    assert!(
-        dc.wait_log(&method, Duration::from_secs(5)),
-        "Dovecot logged the login with {method}\n{}",
-        dc.log()
-    );
+    let seed = 1310 + len as u64;
+    if let Some(method) = fetch_as(Options::default(), Tls::Implicit, auth, &password, seed) {
+        assert_eq!(method, auth.to_ascii_uppercase());
+    }
 }
 
 /// The longest password Dovecot 2.3 takes over SASL: its login process

@@ -7,7 +7,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
-use crate::common::env::{Output, TestEnv, config_of, read_maildir};
+use crate::common::env::{OneAccount, Output};
 use crate::common::script::{Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::{scripted, verb};
@@ -38,11 +38,9 @@ fn run_and_check(
     want: i32,
     also: &dyn Fn(&[String]) -> Vec<String>,
 ) -> Output {
-    let env = TestEnv::new();
-    let maildir = env.path("Maildir");
-    let acct = scripted("echo", srv.port(), &maildir, true).str("auth", auth);
-    let cfg = env.write_config(&config_of(&[&acct]));
-    let out = env.run(&["--json", "-vv", "-c", cfg.to_str().unwrap()]);
+    let port = srv.port();
+    let acct = OneAccount::new(|maildir| scripted("echo", port, maildir, true).str("auth", auth));
+    let out = acct.run(&["--json", "-vv"]);
     out.assert_code(want);
     assert!(
         out.stdout.contains("\"account\":\"echo\""),
@@ -57,7 +55,7 @@ fn run_and_check(
             "auth = {auth}: {n:?} was shown\n{out}"
         );
     }
-    assert!(read_maildir(&maildir).is_empty());
+    assert!(acct.delivered().is_empty());
     out
 }
 
@@ -186,11 +184,9 @@ fn control_bytes_from_the_server_never_reach_the_terminal() {
             _ => Reply::Raw(b"-ERR [AUTH] no \x1b[1mway\x00\x08\r\n".to_vec()),
         },
     );
-    let env = TestEnv::new();
-    let maildir = env.path("Maildir");
-    let acct = scripted("ctl", srv.port(), &maildir, true);
-    let cfg = env.write_config(&config_of(&[&acct]));
-    let out = env.run(&["--json", "-vv", "-c", cfg.to_str().unwrap()]);
+    let port = srv.port();
+    let out =
+        OneAccount::new(|maildir| scripted("ctl", port, maildir, true)).run(&["--json", "-vv"]);
     out.assert_code(EX_NOPERM);
     assert!(
         out.stderr.contains("X-EVIL"),

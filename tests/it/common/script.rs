@@ -174,6 +174,17 @@ impl ScriptServer {
         }
     }
 
+    /// A correct POP3 mailbox, except where `special(connection, line)`
+    /// has an answer of its own.
+    pub fn maildrop_except<F>(drop: Arc<Maildrop>, special: F) -> ScriptServer
+    where
+        F: Fn(usize, &str) -> Option<Reply> + Send + Sync + 'static,
+    {
+        ScriptServer::start(Reply::ok("ready"), move |c, l| {
+            special(c, l).unwrap_or_else(|| drop.reply(c, l))
+        })
+    }
+
     /// A server that behaves like a correct POP3 mailbox.
     pub fn maildrop(drop: Arc<Maildrop>) -> ScriptServer {
         ScriptServer::start(Reply::ok("scripted POP3 server ready"), move |c, l| {
