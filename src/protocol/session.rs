@@ -82,56 +82,65 @@ pub const MIN_BYTES_PER_SEC: u64 = 256;
 
 /// The minimum-throughput rule for multi-line replies (messages and
 /// listings alike). The time spent waiting for the server is cut into
-/// windows of `timeout`; each window must bring at least `timeout` ×
-/// [`MIN_BYTES_PER_SEC`] bytes, or the reply must have ended. Time spent
-/// handing bytes to the sink (a slow disk or MDA) does not count against
-/// the server. A message of any size on an honest link arrives however
-/// long it takes; a listing of `n` bytes takes at most `timeout + n /
-/// MIN_BYTES_PER_SEC` seconds of waiting, and listings are capped in size
+/// windows of at least `timeout`; each must bring [`MIN_BYTES_PER_SEC`]
+/// bytes for every second it lasted, or the reply must have ended. Time
+/// spent handing bytes to the sink (a slow disk or MDA) does not count
+/// against the server. A message of any size on an honest link arrives
+/// however long it takes; a listing of `n` bytes is over within `n /
+/// MIN_BYTES_PER_SEC` seconds plus twice `timeout` (the last window, and
+/// one read, itself bounded by `timeout`), and listings are capped in size
 /// (see [`Listing`]), so every multi-line read ends.
 #[derive(Debug, Clone)]
 pub struct Pace {
     window: Duration,
-    min_bytes: u64,
     /// Waiting time and bytes in the current window.
     waited: Duration,
     got: u64,
 }
 
+/// A window of waiting that brought too little: its bytes and length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slow {
+    pub got: u64,
+    pub waited: Duration,
+}
+
 impl Pace {
     pub fn new(timeout: Duration) -> Pace {
-        let min_bytes = (timeout.as_secs_f64() * MIN_BYTES_PER_SEC as f64).ceil() as u64;
         Pace {
             window: timeout,
-            min_bytes,
             waited: Duration::ZERO,
             got: 0,
         }
     }
 
-    /// Count `got` bytes that took `waited` to arrive. `Err` with the
-    /// window's bytes when a whole window brought too few.
-    pub fn record(&mut self, waited: Duration, got: usize) -> Result<(), u64> {
+    /// Count `got` bytes that took `waited` to arrive. `Err` when a window
+    /// has closed with too few.
+    pub fn record(&mut self, waited: Duration, got: usize) -> Result<(), Slow> {
         self.waited += waited;
         self.got += got as u64;
         if self.waited < self.window {
             return Ok(());
         }
-        let in_window = self.got;
+        let window = Slow {
+            got: self.got,
+            waited: self.waited,
+        };
         self.waited = Duration::ZERO;
         self.got = 0;
-        if in_window < self.min_bytes {
-            Err(in_window)
+        let need = window.waited.as_secs_f64() * MIN_BYTES_PER_SEC as f64;
+        if (window.got as f64) < need {
+            Err(window)
         } else {
             Ok(())
         }
     }
 
-    fn too_slow(&self, what: &str, got: u64) -> ProtoError {
+    fn too_slow(what: &str, slow: Slow) -> ProtoError {
         ProtoError::TooSlow(format!(
-            "the server is sending {what} too slowly: {got} bytes in {:.0} s, where popfetch needs at least {} bytes a second",
-            self.window.as_secs_f64(),
-            MIN_BYTES_PER_SEC
+            "the server is sending {what} too slowly: {} bytes in {:.0} s, where popfetch needs at least {MIN_BYTES_PER_SEC} bytes a second",
+            slow.got,
+            slow.waited.as_secs_f64(),
         ))
     }
 }
@@ -286,7 +295,7 @@ impl<S: Read + Write> Session<S> {
         self.pos += used;
         if let Some(p) = pace.as_mut().filter(|_| !done) {
             p.record(waited, used)
-                .map_err(|got| p.too_slow(what, got))?;
+                .map_err(|slow| Pace::too_slow(what, slow))?;
         }
         Ok((used, done))
     }
@@ -751,10 +760,14 @@ mod tests {
     #[test]
     fn the_pace_rule_judges_each_window_of_waiting() {
         let secs = Duration::from_secs;
-        let mut p = Pace::new(secs(60));
-        // 60 s windows need 60 × 256 bytes.
-        assert_eq!(p.min_bytes, 15_360);
+        let slow = |got, s| {
+            Err(Slow {
+                got,
+                waited: secs(s),
+            })
+        };
         // A slow but steady link: 300 bytes every second, for ever.
+        let mut p = Pace::new(secs(60));
         for _ in 0..1000 {
             assert_eq!(p.record(secs(1), 300), Ok(()));
         }
@@ -766,12 +779,16 @@ mod tests {
         for _ in 0..60 {
             verdict = verdict.and(p.record(secs(1), 10));
         }
-        assert_eq!(verdict, Err(600));
-        // Waits shorter than a window are summed, never judged alone.
+        assert_eq!(verdict, slow(600, 60));
+        // Waits shorter than a window are summed, never judged alone; a
+        // window is judged by how long it really lasted.
         let mut p = Pace::new(secs(2));
         assert_eq!(p.record(Duration::from_millis(1999), 0), Ok(()));
         assert_eq!(p.record(Duration::from_millis(1), 512), Ok(()));
-        assert_eq!(p.record(secs(2), 511), Err(511));
+        assert_eq!(p.record(secs(2), 511), slow(511, 2));
+        assert_eq!(p.record(secs(1), 0), Ok(()));
+        assert_eq!(p.record(secs(3), 1023), slow(1023, 4));
+        assert_eq!(p.record(secs(4), 1024), Ok(()));
     }
 
     #[test]
