@@ -44,6 +44,10 @@ pub enum AuthError {
     )]
     NoApopTimestamp { host: String },
     #[error(
+        "auth = \"apop\" cannot be used with tls = \"starttls\": APOP's timestamp comes in {host}'s greeting, sent in plaintext before TLS, where anyone on the path could have chosen it (RFC 2595); nothing was sent. Use tls = \"implicit\" if the server offers it (port 995), or another auth mechanism (auth = \"auto\" picks the strongest)"
+    )]
+    ApopBeforeTls { host: String },
+    #[error(
         "refusing to send the password for {user} over an unencrypted connection to {host}: use tls = \"implicit\" or \"starttls\", or set allow_plaintext = true if you accept the risk"
     )]
     Insecure { host: String, user: String },
@@ -99,13 +103,38 @@ const AUTO_ORDER: [Method; 7] = [
     Method::User,
 ];
 
+/// What the greeting offers for APOP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Apop<'a> {
+    /// A valid timestamp, in a greeting that came over TLS (or with no TLS
+    /// at all, where nothing better is to be had).
+    Offered(&'a str),
+    /// No usable timestamp.
+    NotOffered,
+    /// The greeting came in plaintext before STLS. After STLS only what was
+    /// learnt over TLS counts (RFC 2595 §4), and a man in the middle could
+    /// have added a timestamp to make us choose APOP: whatever it said is
+    /// not used.
+    BeforeTls,
+}
+
+impl<'a> Apop<'a> {
+    pub fn timestamp(self) -> Option<&'a str> {
+        match self {
+            Apop::Offered(ts) => Some(ts),
+            Apop::NotOffered | Apop::BeforeTls => None,
+        }
+    }
+}
+
 /// Pick the method. Pure, so that the rules are tested without a server.
 pub fn choose(
     choice: AuthChoice,
     capa: &Capabilities,
-    apop_timestamp: Option<&str>,
+    apop: Apop<'_>,
     host: &str,
 ) -> Result<Method, AuthError> {
+    let apop_timestamp = apop.timestamp();
     let offered = |m: Method| match m {
         // RFC 1939 servers without CAPA still take USER/PASS.
         Method::User => capa.user || capa.lines.is_empty(),
@@ -121,12 +150,12 @@ pub fn choose(
         }
         AuthChoice::User => Method::User,
         AuthChoice::Apop => {
-            if apop_timestamp.is_none() {
-                return Err(AuthError::NoApopTimestamp {
-                    host: host.to_string(),
-                });
-            }
-            Method::Apop
+            let host = host.to_string();
+            return match apop {
+                Apop::Offered(_) => Ok(Method::Apop),
+                Apop::NotOffered => Err(AuthError::NoApopTimestamp { host }),
+                Apop::BeforeTls => Err(AuthError::ApopBeforeTls { host }),
+            };
         }
         AuthChoice::Plain => Method::Sasl(Mechanism::Plain),
         AuthChoice::Login => Method::Sasl(Mechanism::Login),
@@ -194,6 +223,9 @@ pub fn login<S: Read + Write>(
             user: l.user.to_string(),
         });
     }
+    // Before anything is sent: a server that repeats the secret back in
+    // any reply must not get it shown. (What is sent is hidden as it goes.)
+    session.hide(l.secret.expose());
     let refused = |e: ProtoError| match e {
         ProtoError::Refused { code, text, .. } => AuthError::Refused {
             host: l.host.to_string(),
@@ -229,29 +261,61 @@ pub fn login<S: Read + Write>(
     Ok(())
 }
 
+/// Whether `AUTH MECH <ir>` fits in RFC 2449's 255 octets, CRLF included.
+fn fits_on_auth_line(mech: Mechanism, ir: &Secret) -> bool {
+    let ir_len = match ir.expose() {
+        // An empty response is sent as "=".
+        "" => 1,
+        s => s.len(),
+    };
+    "AUTH  \r\n".len() + mech.name().len() + ir_len <= MAX_COMMAND_LINE
+}
+
 fn sasl_exchange<S: Read + Write>(
     session: &mut Session<S>,
     mech: Mechanism,
     l: &Login<'_>,
 ) -> Result<(), AuthError> {
     let mut client = SaslClient::new(mech, l.user, l.secret, l.host, l.port);
-    // An initial response that would make the AUTH line longer than RFC
-    // 2449 allows is sent after the server's empty "+" instead (the
-    // two-step form some servers, Microsoft's among them, require for
-    // long OAuth tokens).
-    let initial = client.initial_response().filter(|ir| {
-        "AUTH  \r\n".len() + mech.name().len() + ir.expose().len() <= MAX_COMMAND_LINE
-    });
+    // RFC 5034 §4: an initial response that would make the AUTH line
+    // longer than 255 octets goes after the server's empty "+" instead, as
+    // a continuation line (which has no cap): long app passwords and OAuth
+    // tokens of several KB. Microsoft's servers require this form.
+    let (inline, mut deferred) = match client.initial_response() {
+        Some(ir) if fits_on_auth_line(mech, &ir) => (Some(ir), None),
+        other => (None, other),
+    };
     session
         .send(&Command::Auth {
             mechanism: mech.name(),
-            initial: initial.as_ref(),
+            initial: inline.as_ref(),
         })
         .map_err(AuthError::Protocol)?;
     session.flush().map_err(AuthError::Protocol)?;
     // Bounded: no mechanism here needs more than a few round trips.
     for _ in 0..8 {
-        match session.read_auth_reply().map_err(AuthError::Protocol)? {
+        let reply = session.read_auth_reply().map_err(AuthError::Protocol)?;
+        // The server's first challenge asks for the initial response held
+        // back; it must be empty (it is the server's turn to wait).
+        if let (AuthReply::Challenge(ch), Some(ir)) = (&reply, deferred.take()) {
+            if !ch.trim_ascii().is_empty() {
+                let _ = session.send(&Command::AuthCancel);
+                let _ = session.flush();
+                return Err(AuthError::Sasl {
+                    host: l.host.to_string(),
+                    mechanism: mech.name().to_string(),
+                    source: SaslError::Unexpected(
+                        "a challenge where an empty one should ask for the initial response".into(),
+                    ),
+                });
+            }
+            session
+                .send(&Command::AuthContinue(&ir))
+                .map_err(AuthError::Protocol)?;
+            session.flush().map_err(AuthError::Protocol)?;
+            continue;
+        }
+        match reply {
             // SCRAM: a +OK before the server proved it knows the password
             // is a server we cannot trust.
             AuthReply::Done(st) if st.ok && client.accepts_success() => return Ok(()),
@@ -312,21 +376,21 @@ mod tests {
     fn auto_prefers_challenge_response() {
         let c = capa(&["USER", "SASL PLAIN LOGIN CRAM-MD5"]);
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::Sasl(Mechanism::CramMd5)
         );
         let c = capa(&["USER", "SASL PLAIN LOGIN"]);
         assert_eq!(
-            choose(AuthChoice::Auto, &c, Some("<1.2@h>"), "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::Offered("<1.2@h>"), "h").unwrap(),
             Method::Apop
         );
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::Sasl(Mechanism::Plain)
         );
         let c = capa(&["USER"]);
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::User
         );
     }
@@ -335,7 +399,7 @@ mod tests {
     fn no_capa_falls_back_to_user() {
         let c = Capabilities::default();
         assert_eq!(
-            choose(AuthChoice::Auto, &c, None, "h").unwrap(),
+            choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::User
         );
     }
@@ -343,18 +407,52 @@ mod tests {
     #[test]
     fn named_mechanism_not_offered_is_an_error() {
         let c = capa(&["USER", "SASL PLAIN"]);
-        let e = choose(AuthChoice::CramMd5, &c, None, "h").unwrap_err();
+        let e = choose(AuthChoice::CramMd5, &c, Apop::NotOffered, "h").unwrap_err();
         assert!(e.to_string().contains("plain, user"), "{e}");
         assert!(matches!(
-            choose(AuthChoice::Apop, &c, None, "h"),
+            choose(AuthChoice::Apop, &c, Apop::NotOffered, "h"),
             Err(AuthError::NoApopTimestamp { .. })
         ));
     }
 
     #[test]
+    fn initial_responses_go_on_the_auth_line_only_within_255_octets() {
+        let ir = |n: usize| Secret::new("A".repeat(n));
+        // "AUTH PLAIN " + ir + CRLF.
+        assert!(fits_on_auth_line(Mechanism::Plain, &ir(242)));
+        assert!(!fits_on_auth_line(Mechanism::Plain, &ir(243)));
+        assert!(fits_on_auth_line(Mechanism::Oauthbearer, &ir(236)));
+        assert!(!fits_on_auth_line(Mechanism::Oauthbearer, &ir(237)));
+        assert!(fits_on_auth_line(Mechanism::Xoauth2, &ir(0)));
+    }
+
+    #[test]
+    fn a_timestamp_from_before_stls_is_never_used() {
+        let c = capa(&["USER", "SASL PLAIN LOGIN"]);
+        // Auto takes APOP over PLAIN only where the greeting is trusted.
+        for (apop, want) in [
+            (Apop::Offered("<1@h>"), Method::Apop),
+            (Apop::BeforeTls, Method::Sasl(Mechanism::Plain)),
+        ] {
+            assert_eq!(choose(AuthChoice::Auto, &c, apop, "h").ok(), Some(want));
+        }
+        let e = choose(AuthChoice::Apop, &c, Apop::BeforeTls, "h").unwrap_err();
+        assert!(matches!(e, AuthError::ApopBeforeTls { .. }), "{e:?}");
+        let msg = e.to_string();
+        for says in ["starttls", "greeting", "implicit", "auto"] {
+            assert!(msg.contains(says), "{msg}");
+        }
+        // Where APOP was all there was, nothing is left; and it is not
+        // listed among what the server offers.
+        let c = capa(&["TOP"]);
+        let e = choose(AuthChoice::Auto, &c, Apop::BeforeTls, "h").unwrap_err();
+        assert!(e.to_string().contains("offers: nothing"), "{e}");
+    }
+
+    #[test]
     fn nothing_offered() {
         let c = capa(&["TOP"]);
-        let e = choose(AuthChoice::Auto, &c, None, "h").unwrap_err();
+        let e = choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap_err();
         assert!(e.to_string().contains("offers: nothing"), "{e}");
     }
 }

@@ -146,15 +146,16 @@ fn transport_code(e: &TransportError) -> u8 {
 fn proto_code(e: &ProtoError) -> u8 {
     match e {
         // A dropped or timed-out connection is worth retrying next run.
-        ProtoError::Io(_) | ProtoError::Closed => exit::TEMPFAIL,
+        ProtoError::Io(_) | ProtoError::Closed | ProtoError::TooSlow(_) => exit::TEMPFAIL,
         ProtoError::Refused { code, .. } => match code {
             Some(RespCode::Auth) => exit::NOPERM,
             Some(c) if c.is_temporary() => exit::TEMPFAIL,
             Some(_) | None => exit::PROTOCOL,
         },
-        ProtoError::Malformed(_) | ProtoError::LineTooLong(_) | ProtoError::BadArgument => {
-            exit::PROTOCOL
-        }
+        ProtoError::Malformed(_)
+        | ProtoError::LineTooLong(_)
+        | ProtoError::Oversized(_)
+        | ProtoError::BadArgument => exit::PROTOCOL,
     }
 }
 
@@ -167,6 +168,8 @@ fn auth_code(e: &AuthError) -> u8 {
         AuthError::NoMechanism { .. }
         | AuthError::NoApopTimestamp { .. }
         | AuthError::Insecure { .. } => exit::NOPERM,
+        // auth = "apop" with tls = "starttls" can never work.
+        AuthError::ApopBeforeTls { .. } => exit::CONFIG,
         AuthError::Sasl { source, .. } => match source {
             SaslError::BadBase64 | SaslError::Unexpected(_) | SaslError::ServerSignature => {
                 exit::PROTOCOL

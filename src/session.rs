@@ -30,7 +30,11 @@ pub struct Connection {
     pub session: Session<Stream>,
     pub capa: Capabilities,
     pub greeting: String,
+    /// The greeting's APOP timestamp, if it can be trusted: never after
+    /// STLS, since the greeting came before TLS (see [`auth::Apop`]).
     pub apop_timestamp: Option<String>,
+    /// The greeting came in plaintext before STLS.
+    greeting_before_tls: bool,
     pub fingerprint: Option<String>,
     /// How many commands may be in flight: 1 is lock-step.
     pub window: usize,
@@ -47,7 +51,7 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
     });
     let new_session = |stream: Stream, trace: Option<Trace>| {
         let mut s = Session::new(stream, trace);
-        s.set_line_timeout(account.timeout);
+        s.set_timeout(account.timeout);
         s
     };
     let (mut session, greeting) = match account.tls {
@@ -90,8 +94,12 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
         Pipelining::Auto if capa.pipelining => WINDOW,
         Pipelining::Auto => 1,
     };
+    let greeting_before_tls = account.tls == TlsMode::Starttls;
     Ok(Connection {
-        apop_timestamp: crate::protocol::response::apop_timestamp(&greeting),
+        apop_timestamp: (!greeting_before_tls)
+            .then(|| crate::protocol::response::apop_timestamp(&greeting))
+            .flatten(),
+        greeting_before_tls,
         fingerprint: match session.get_ref() {
             Stream::Tls(tls) => transport::peer_fingerprint(tls),
             Stream::Plain(_) => None,
@@ -118,12 +126,12 @@ impl Connection {
 
     /// Log in with the mechanism the account and server agree on.
     pub fn login(&mut self, account: &Account, secret: &Secret) -> Result<(), Error> {
-        let method = auth::choose(
-            account.auth,
-            &self.capa,
-            self.apop_timestamp.as_deref(),
-            &account.host,
-        )?;
+        let apop = match (&self.apop_timestamp, self.greeting_before_tls) {
+            (_, true) => auth::Apop::BeforeTls,
+            (Some(ts), false) => auth::Apop::Offered(ts),
+            (None, false) => auth::Apop::NotOffered,
+        };
+        let method = auth::choose(account.auth, &self.capa, apop, &account.host)?;
         let encrypted = self.session.get_ref().is_encrypted();
         auth::login(
             &mut self.session,

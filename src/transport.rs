@@ -1,13 +1,22 @@
 //! TCP and TLS: the only module that opens sockets.
 //!
-//! Every address of the host is tried (IPv6 and IPv4, in resolver order),
-//! with a connect timeout, and read/write timeouts are set before the TLS
-//! handshake so that a silent server cannot hang a cron run.
+//! Every address of the host is tried the RFC 8305 ("happy eyeballs") way:
+//! IPv6 and IPv4 alternating, the next attempt starting 250 ms after the
+//! previous one while earlier ones are still pending, the first to connect
+//! winning, all within `timeout`; the address that worked is tried first by
+//! the later sessions of the run. Read/write timeouts are set before the
+//! TLS handshake so that a silent server cannot hang a cron run.
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use rustix::io::Errno;
+use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
 use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream};
 use sha2::{Digest, Sha256};
@@ -109,46 +118,210 @@ impl Write for Stream {
     }
 }
 
+/// The host to resolve, and to check the certificate against: an IPv6
+/// literal may be written in brackets, as in URLs (`[::1]`); the brackets
+/// are notation, not part of the address.
+pub fn bare_host(host: &str) -> &str {
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
+}
+
+/// RFC 8305 §5's Connection Attempt Delay: how long one attempt has to
+/// itself before the next address is tried alongside it.
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+
+/// At most this many addresses of one host are tried.
+const MAX_ADDRESSES: usize = 16;
+
+/// The address that connected, per (host, port), for the rest of the run:
+/// later sessions of an account try it first instead of again waiting for
+/// an address that does not answer.
+static WORKED: Mutex<Vec<(String, u16, SocketAddr)>> = Mutex::new(Vec::new());
+
+fn worked(host: &str, port: u16) -> Option<SocketAddr> {
+    let worked = WORKED.lock().ok()?;
+    worked
+        .iter()
+        .find(|(h, p, _)| h == host && *p == port)
+        .map(|&(_, _, a)| a)
+}
+
+fn remember(host: &str, port: u16, addr: SocketAddr) {
+    if let Ok(mut worked) = WORKED.lock() {
+        worked.retain(|(h, p, _)| !(h == host && *p == port));
+        worked.push((host.to_string(), port, addr));
+    }
+}
+
 /// Open a TCP connection to the account's server, trying every address.
 pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, TransportError> {
-    let addrs = (host, port)
+    let name = bare_host(host);
+    let resolved: Vec<SocketAddr> = (name, port)
         .to_socket_addrs()
         .map_err(|source| TransportError::Resolve {
             host: host.to_string(),
             source,
-        })?;
-    let mut last: Option<io::Error> = None;
-    for addr in addrs {
-        match TcpStream::connect_timeout(&addr, timeout) {
-            Ok(tcp) => {
-                tcp.set_read_timeout(Some(timeout))
-                    .and_then(|()| tcp.set_write_timeout(Some(timeout)))
-                    .and_then(|()| tcp.set_nodelay(true))
-                    .map_err(|source| TransportError::Connect {
-                        host: host.to_string(),
-                        port,
-                        source,
-                    })?;
-                return Ok(tcp);
-            }
-            Err(e) => last = Some(e),
-        }
-    }
-    Err(match last {
-        Some(e) if is_timeout(&e) => TransportError::ConnectTimeout {
+        })?
+        .collect();
+    let addrs = attempt_order(&resolved, worked(name, port));
+    let (tcp, addr) = connect_any(&addrs, timeout).map_err(|e| match e.kind() {
+        io::ErrorKind::NotFound => TransportError::Resolve {
+            host: host.to_string(),
+            source: e,
+        },
+        _ if is_timeout(&e) => TransportError::ConnectTimeout {
             host: host.to_string(),
             port,
         },
-        Some(source) => TransportError::Connect {
+        _ => TransportError::Connect {
+            host: host.to_string(),
+            port,
+            source: e,
+        },
+    })?;
+    remember(name, port, addr);
+    tcp.set_read_timeout(Some(timeout))
+        .and_then(|()| tcp.set_write_timeout(Some(timeout)))
+        .and_then(|()| tcp.set_nodelay(true))
+        .map_err(|source| TransportError::Connect {
             host: host.to_string(),
             port,
             source,
-        },
-        None => TransportError::Resolve {
-            host: host.to_string(),
-            source: io::Error::new(io::ErrorKind::NotFound, "no addresses"),
-        },
-    })
+        })?;
+    Ok(tcp)
+}
+
+/// The order to try `addrs` in (RFC 8305 §4): the families alternate,
+/// starting with the resolver's first choice, so that a family that does
+/// not work costs one attempt delay, not a timeout per address; an address
+/// that already worked in this run goes first of all. No repeats.
+pub fn attempt_order(addrs: &[SocketAddr], worked: Option<SocketAddr>) -> Vec<SocketAddr> {
+    let mut unique: Vec<SocketAddr> = Vec::new();
+    for &a in addrs {
+        if !unique.contains(&a) {
+            unique.push(a);
+        }
+    }
+    let Some(&first) = unique.first() else {
+        return unique;
+    };
+    let (mut same, mut other): (Vec<_>, Vec<_>) = unique
+        .into_iter()
+        .partition(|a| a.is_ipv6() == first.is_ipv6());
+    same.reverse();
+    other.reverse();
+    let mut order = Vec::with_capacity(same.len() + other.len());
+    while let Some(a) = same.pop() {
+        order.push(a);
+        order.extend(other.pop());
+    }
+    order.extend(other.into_iter().rev());
+    if let Some(w) = worked.filter(|w| order.contains(w)) {
+        order.retain(|a| *a != w);
+        order.insert(0, w);
+    }
+    order.truncate(MAX_ADDRESSES);
+    order
+}
+
+/// Connect to the first of `addrs` to answer, within `timeout` in all:
+/// one attempt starts every [`ATTEMPT_DELAY`] (or as soon as the previous
+/// one fails) while earlier ones go on; the first to complete wins and the
+/// others are closed (RFC 8305 §5). Non-blocking sockets and poll, so
+/// that nothing outlives the call.
+pub fn connect_any(addrs: &[SocketAddr], timeout: Duration) -> io::Result<(TcpStream, SocketAddr)> {
+    let deadline = Instant::now() + timeout;
+    let mut pending: Vec<(OwnedFd, SocketAddr)> = Vec::new();
+    let mut todo = addrs.iter();
+    let mut next_start = Instant::now();
+    let mut failure: Option<io::Error> = None;
+    loop {
+        let now = Instant::now();
+        if now >= deadline {
+            return Err(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "no address answered in time",
+            ));
+        }
+        if now >= next_start || pending.is_empty() {
+            if let Some(&addr) = todo.next() {
+                match start_connect(addr) {
+                    Ok((fd, true)) => return Ok((into_stream(fd)?, addr)),
+                    Ok((fd, false)) => pending.push((fd, addr)),
+                    Err(e) => failure = Some(e),
+                }
+                next_start = now + ATTEMPT_DELAY;
+                continue;
+            }
+            if pending.is_empty() {
+                return Err(failure.unwrap_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotFound, "the host has no address")
+                }));
+            }
+        }
+        let more_to_start = !todo.as_slice().is_empty();
+        let wake = if more_to_start {
+            next_start.min(deadline)
+        } else {
+            deadline
+        };
+        let wait = Timespec::try_from(wake.saturating_duration_since(now))
+            .map_err(|_| io::Error::other("cannot express the connect timeout"))?;
+        let mut fds: Vec<PollFd<'_>> = pending
+            .iter()
+            .map(|(fd, _)| PollFd::new(fd, PollFlags::OUT))
+            .collect();
+        match rustix::event::poll(&mut fds, Some(&wait)) {
+            Ok(_) | Err(Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+        let ready: Vec<usize> = fds
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.revents().is_empty())
+            .map(|(i, _)| i)
+            .collect();
+        drop(fds);
+        // Highest index first, so removals keep the others' places.
+        for i in ready.into_iter().rev() {
+            let (fd, addr) = pending.remove(i);
+            match rustix::net::sockopt::socket_error(&fd) {
+                Ok(Ok(())) => return Ok((into_stream(fd)?, addr)),
+                Ok(Err(e)) => failure = Some(e.into()),
+                Err(e) => failure = Some(e.into()),
+            }
+            // A failed attempt makes way for the next at once.
+            next_start = Instant::now();
+        }
+    }
+}
+
+/// Start a non-blocking connect to `addr`: the socket, and whether it is
+/// connected already.
+fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+    let family = match addr {
+        SocketAddr::V4(_) => AddressFamily::INET,
+        SocketAddr::V6(_) => AddressFamily::INET6,
+    };
+    let fd = rustix::net::socket_with(
+        family,
+        SocketType::STREAM,
+        SocketFlags::NONBLOCK | SocketFlags::CLOEXEC,
+        None,
+    )?;
+    match rustix::net::connect(&fd, &addr) {
+        Ok(()) => Ok((fd, true)),
+        Err(Errno::INPROGRESS) | Err(Errno::INTR) => Ok((fd, false)),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A connected socket as a blocking `TcpStream`.
+fn into_stream(fd: OwnedFd) -> io::Result<TcpStream> {
+    let tcp = TcpStream::from(fd);
+    tcp.set_nonblocking(false)?;
+    Ok(tcp)
 }
 
 /// Whether an I/O error is a timeout (Linux reports EAGAIN for SO_RCVTIMEO).
@@ -182,7 +355,9 @@ pub fn start_tls(tcp: TcpStream, host: &str, trust: &Trust) -> Result<Stream, Tr
     // without one, a failed verification is explained with the
     // certificate's fingerprint (see `handshake`).
     let connector = connector(trust, trust.fingerprint.is_some())?;
-    let tls = handshake(&connector, host, tcp, true)?;
+    // An IPv6 literal is checked against the certificate's IP addresses,
+    // without the brackets it may be written with.
+    let tls = handshake(&connector, bare_host(host), tcp, true)?;
     if let Some(expected) = &trust.fingerprint {
         let actual = peer_fingerprint(&tls).ok_or_else(|| TransportError::Handshake {
             host: host.to_string(),
@@ -324,6 +499,111 @@ mod tests {
             "self-signed certificate in certificate chain"
         );
         assert_eq!(short_verify_reason("plain"), "plain");
+    }
+
+    fn addr(s: &str) -> SocketAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn brackets_around_an_ipv6_literal_are_notation() {
+        assert_eq!(bare_host("[::1]"), "::1");
+        assert_eq!(bare_host("[2001:db8::7]"), "2001:db8::7");
+        assert_eq!(bare_host("::1"), "::1");
+        assert_eq!(bare_host("pop.example.com"), "pop.example.com");
+        assert_eq!(bare_host("[::1"), "[::1");
+    }
+
+    #[test]
+    fn families_alternate_and_what_worked_goes_first() {
+        let (a6, b6, c6) = (addr("[::1]:1"), addr("[::2]:1"), addr("[::3]:1"));
+        let (a4, b4) = (addr("127.0.0.1:1"), addr("127.0.0.2:1"));
+        assert_eq!(
+            attempt_order(&[a6, b6, c6, a4, b4], None),
+            [a6, a4, b6, b4, c6]
+        );
+        assert_eq!(attempt_order(&[a4, a6, b6], None), [a4, a6, b6]);
+        assert_eq!(attempt_order(&[a4, a4, b4], None), [a4, b4]);
+        assert_eq!(attempt_order(&[a6, b6, a4, b4], Some(b4)), [b4, a6, a4, b6]);
+        // An address that worked but is no longer listed is not invented.
+        assert_eq!(attempt_order(&[a6, a4], Some(b4)), [a6, a4]);
+        assert!(attempt_order(&[], Some(a4)).is_empty());
+        let many: Vec<SocketAddr> = (1..=40u16)
+            .map(|p| addr(&format!("127.0.0.1:{p}")))
+            .collect();
+        assert_eq!(attempt_order(&many, None).len(), MAX_ADDRESSES);
+    }
+
+    /// A loopback listener that never completes a connection: its accept
+    /// queue (backlog 0) is full, so the kernel drops every further SYN,
+    /// like a host that silently drops packets. Keep it alive while used.
+    struct BlackHole {
+        _listener: OwnedFd,
+        _filler: TcpStream,
+        addr: SocketAddr,
+    }
+
+    fn black_hole() -> BlackHole {
+        let fd = rustix::net::socket(AddressFamily::INET, SocketType::STREAM, None).unwrap();
+        rustix::net::bind(&fd, &addr("127.0.0.1:0")).unwrap();
+        rustix::net::listen(&fd, 0).unwrap();
+        let addr = TcpStream::from(fd.try_clone().unwrap())
+            .local_addr()
+            .unwrap();
+        let filler = TcpStream::connect(addr).unwrap();
+        let probe = TcpStream::connect_timeout(&addr, Duration::from_millis(300));
+        assert!(
+            probe.as_ref().is_err_and(is_timeout),
+            "the black hole answered: {probe:?}"
+        );
+        BlackHole {
+            _listener: fd,
+            _filler: filler,
+            addr,
+        }
+    }
+
+    #[test]
+    fn an_address_that_drops_packets_does_not_hold_up_the_next() {
+        let hole = black_hole();
+        let good = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let good_addr = good.local_addr().unwrap();
+        // Were the addresses tried one after the other, the first would
+        // use up the whole timeout and the connection would fail.
+        let (tcp, used) = connect_any(&[hole.addr, good_addr], Duration::from_secs(10)).unwrap();
+        assert_eq!(used, good_addr);
+        assert_eq!(tcp.peer_addr().unwrap(), good_addr);
+        // The stream is an ordinary blocking one.
+        let (mut server, _) = good.accept().unwrap();
+        server.write_all(b"+OK\r\n").unwrap();
+        let mut buf = [0u8; 5];
+        (&tcp).read_exact(&mut buf).unwrap();
+        assert_eq!(&buf, b"+OK\r\n");
+    }
+
+    #[test]
+    fn a_refused_address_makes_way_for_the_next_and_the_winner_is_remembered() {
+        let refused = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .unwrap();
+        let good = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let good_addr = good.local_addr().unwrap();
+        let (_, used) = connect_any(&[refused, good_addr], Duration::from_secs(10)).unwrap();
+        assert_eq!(used, good_addr);
+
+        connect_tcp("127.0.0.1", good_addr.port(), Duration::from_secs(10)).unwrap();
+        assert_eq!(worked("127.0.0.1", good_addr.port()), Some(good_addr));
+        connect_tcp("[::1]", 1, Duration::from_secs(1)).unwrap_err();
+        assert_eq!(worked("::1", 1), None, "only what connected is remembered");
+    }
+
+    #[test]
+    fn nothing_answering_is_a_timeout_and_nothing_listed_is_not_found() {
+        let hole = black_hole();
+        let e = connect_any(&[hole.addr], Duration::from_millis(600)).unwrap_err();
+        assert!(is_timeout(&e), "{e:?}");
+        let e = connect_any(&[], Duration::from_secs(1)).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::secret::Secret;
-use crate::text::{constant_time_eq, hex, printable_capped};
+use crate::text::{Redactor, constant_time_eq, hex, printable_capped};
 
 /// Standard alphabet, padding written; on input padding is optional, as
 /// some servers leave it off. Characters outside the alphabet still fail
@@ -149,6 +149,9 @@ pub struct SaslClient {
     server_verified: bool,
     /// XOAUTH2/OAUTHBEARER: the server's decoded error report.
     server_message: Option<String>,
+    /// The secret and every response made from it, hidden in whatever of
+    /// the server's challenges an error message quotes.
+    hidden: Redactor,
 }
 
 impl SaslClient {
@@ -177,6 +180,8 @@ impl SaslClient {
         port: u16,
         nonce: Result<String, String>,
     ) -> Self {
+        let mut hidden = Redactor::default();
+        hidden.add(secret.expose());
         SaslClient {
             mech,
             user: user.to_string(),
@@ -188,16 +193,15 @@ impl SaslClient {
             client_first_bare: String::new(),
             server_verified: false,
             server_message: None,
+            hidden,
         }
     }
 
-    /// The base64 initial response for `AUTH MECH <ir>`, or `None` when the
-    /// mechanism has none (LOGIN, CRAM-MD5) or a SCRAM nonce could not be
-    /// made (then `respond` reports why).
-    ///
-    /// If the session does not use it (the line would exceed 255 octets),
-    /// it sends `AUTH MECH` alone and passes the server's empty challenge
-    /// to [`respond`](Self::respond), which answers with the same response.
+    /// The base64 initial response, or `None` when the mechanism has none
+    /// (LOGIN, CRAM-MD5) or a SCRAM nonce could not be made (then `respond`
+    /// reports why). Taking it means it is sent: on the AUTH line, or, when
+    /// it does not fit there, as the answer to the server's empty first
+    /// challenge (the session does that, not [`respond`](Self::respond)).
     pub fn initial_response(&mut self) -> Option<Secret> {
         let ir = self.first_message().ok()?;
         self.phase = match self.mech {
@@ -240,7 +244,9 @@ impl SaslClient {
                 )));
             }
         };
-        Ok(encode(plain.as_bytes()))
+        let first = encode(plain.as_bytes());
+        self.hidden.add(first.expose());
+        Ok(first)
     }
 
     /// Answer one challenge (the raw base64 text after `"+ "`) with a base64
@@ -253,6 +259,14 @@ impl SaslClient {
     /// [`server_message`](Self::server_message) and answered with the empty
     /// response the mechanism defines, so that the server ends with `-ERR`.
     pub fn respond(&mut self, challenge_b64: &[u8]) -> Result<Secret, SaslError> {
+        let response = self.answer(challenge_b64);
+        if let Ok(r) = &response {
+            self.hidden.add(r.expose());
+        }
+        response
+    }
+
+    fn answer(&mut self, challenge_b64: &[u8]) -> Result<Secret, SaslError> {
         let challenge = Zeroizing::new(
             B64.decode(challenge_b64.trim_ascii())
                 .map_err(|_| SaslError::BadBase64)?,
@@ -261,7 +275,7 @@ impl SaslClient {
         match (self.mech, phase) {
             (m, Phase::Start) if m.has_initial_response() => {
                 if !challenge.is_empty() {
-                    return Err(unexpected(&challenge));
+                    return Err(self.unexpected(&challenge));
                 }
                 let ir = self.first_message()?;
                 if m != Mechanism::Plain {
@@ -276,14 +290,14 @@ impl SaslClient {
             (Mechanism::Login, Phase::FirstSent) => Ok(encode(self.secret.expose().as_bytes())),
             (Mechanism::CramMd5, Phase::Start) => {
                 if challenge.is_empty() {
-                    return Err(unexpected(&challenge));
+                    return Err(self.unexpected(&challenge));
                 }
                 let mac = hmac::<Hmac<Md5>>(self.secret.expose().as_bytes(), &[&challenge])?;
                 let line = Zeroizing::new(format!("{} {}", self.user, hex(&mac)));
                 Ok(encode(line.as_bytes()))
             }
             (Mechanism::Xoauth2 | Mechanism::Oauthbearer, Phase::FirstSent) => {
-                self.server_message = Some(quote(&challenge));
+                self.server_message = Some(self.quote(&challenge));
                 Ok(match self.mech {
                     Mechanism::Oauthbearer => encode(b"\x01"),
                     _ => Secret::new(String::new()),
@@ -299,7 +313,7 @@ impl SaslClient {
                 self.server_verified = true;
                 Ok(Secret::new(String::new()))
             }
-            _ => Err(unexpected(&challenge)),
+            _ => Err(self.unexpected(&challenge)),
         }
     }
 
@@ -309,6 +323,20 @@ impl SaslClient {
     /// which cannot tell.
     pub fn accepts_success(&self) -> bool {
         !self.mech.is_scram() || self.server_verified
+    }
+
+    /// Server bytes for an error message: our secrets hidden first, then
+    /// made printable and cut short.
+    fn quote(&self, bytes: &[u8]) -> String {
+        printable_capped(self.hidden.redact(bytes).as_bytes(), MAX_QUOTE_CHARS)
+    }
+
+    fn unexpected(&self, challenge: &[u8]) -> SaslError {
+        SaslError::Unexpected(if challenge.is_empty() {
+            "(empty)".to_string()
+        } else {
+            self.quote(challenge)
+        })
     }
 
     /// The error report an XOAUTH2/OAUTHBEARER server sent (usually JSON
@@ -324,7 +352,7 @@ impl SaslClient {
         server_first_raw: &[u8],
     ) -> Result<(Secret, Zeroizing<Vec<u8>>), SaslError> {
         let server_first =
-            std::str::from_utf8(server_first_raw).map_err(|_| unexpected(server_first_raw))?;
+            std::str::from_utf8(server_first_raw).map_err(|_| self.unexpected(server_first_raw))?;
         let attrs = ScramAttrs::parse(server_first);
         if attrs.get('m').is_some() {
             return Err(SaslError::Unexpected(
@@ -334,13 +362,13 @@ impl SaslClient {
         if let Some(e) = attrs.get('e') {
             return Err(SaslError::Unexpected(format!(
                 "SCRAM error from the server: {}",
-                quote(e.as_bytes())
+                self.quote(e.as_bytes())
             )));
         }
         let (Some(nonce), Some(salt), Some(iterations)) =
             (attrs.get('r'), attrs.get('s'), attrs.get('i'))
         else {
-            return Err(unexpected(server_first_raw));
+            return Err(self.unexpected(server_first_raw));
         };
         let ours = self.nonce.as_deref().unwrap_or_default();
         if ours.is_empty() || !nonce.starts_with(ours) {
@@ -349,7 +377,7 @@ impl SaslClient {
             ));
         }
         if !nonce.bytes().all(|b| (0x21..=0x7e).contains(&b)) {
-            return Err(unexpected(server_first_raw));
+            return Err(self.unexpected(server_first_raw));
         }
         let salt = B64
             .decode(salt)
@@ -363,7 +391,7 @@ impl SaslClient {
             .ok_or_else(|| {
                 SaslError::Unexpected(format!(
                     "unusable SCRAM iteration count {}",
-                    quote(iterations.as_bytes())
+                    self.quote(iterations.as_bytes())
                 ))
             })?;
 
@@ -391,16 +419,16 @@ impl SaslClient {
 
     /// SCRAM: check server-final against the expected signature.
     fn scram_verify(&self, server_final: &[u8], expected: &[u8]) -> Result<(), SaslError> {
-        let text = std::str::from_utf8(server_final).map_err(|_| unexpected(server_final))?;
+        let text = std::str::from_utf8(server_final).map_err(|_| self.unexpected(server_final))?;
         let attrs = ScramAttrs::parse(text);
         if let Some(e) = attrs.get('e') {
             return Err(SaslError::Unexpected(format!(
                 "SCRAM error from the server: {}",
-                quote(e.as_bytes())
+                self.quote(e.as_bytes())
             )));
         }
         let Some(v) = attrs.get('v') else {
-            return Err(unexpected(server_final));
+            return Err(self.unexpected(server_final));
         };
         let got = B64.decode(v).map_err(|_| SaslError::ServerSignature)?;
         if constant_time_eq(&got, expected) {
@@ -440,18 +468,6 @@ fn sasl_name(user: &str) -> String {
 
 fn encode(bytes: &[u8]) -> Secret {
     Secret::new(B64.encode(bytes))
-}
-
-fn quote(bytes: &[u8]) -> String {
-    printable_capped(bytes, MAX_QUOTE_CHARS)
-}
-
-fn unexpected(challenge: &[u8]) -> SaslError {
-    SaslError::Unexpected(if challenge.is_empty() {
-        "(empty)".to_string()
-    } else {
-        quote(challenge)
-    })
 }
 
 /// 18 random bytes, base64: 24 printable characters without `,`.
@@ -861,6 +877,48 @@ mod tests {
         );
         assert!(c.initial_response().is_none());
         assert!(matches!(c.respond(b""), Err(SaslError::Unexpected(m)) if m == "no randomness"));
+    }
+
+    #[test]
+    fn challenges_quoting_our_secrets_are_quoted_without_them() {
+        let pw = secret("hunter2-very-secret");
+        let mut c = SaslClient::new(Mechanism::Plain, "u", &pw, "h", 1);
+        let ir = c.initial_response().unwrap();
+        // After PLAIN's response a challenge is unexpected and quoted: the
+        // password, our payload and base64 of the password are hidden,
+        // even where the quote is cut short.
+        let pad = "x".repeat(MAX_QUOTE_CHARS - 5);
+        for echo in [
+            format!("{pad} hunter2-very-secret"),
+            format!("you sent {}", ir.expose()),
+            format!("{pad} {}", B64.encode("hunter2-very-secret")),
+        ] {
+            match c.respond(&b64(echo.as_bytes())) {
+                Err(SaslError::Unexpected(m)) => {
+                    assert!(!m.contains("hunt") && !m.contains(ir.expose()), "{m}");
+                    assert!(!m.contains(&B64.encode("hunter2-very-secret")[..6]), "{m}");
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // LOGIN: the password's base64 we sent, echoed in a prompt.
+        let mut c = SaslClient::new(Mechanism::Login, "u", &pw, "h", 1);
+        c.respond(b"").unwrap();
+        let sent = c.respond(b"").unwrap();
+        let r = c.respond(&b64(format!("what is {}?", sent.expose()).as_bytes()));
+        assert!(
+            matches!(&r, Err(SaslError::Unexpected(m)) if m == "what is ********?"),
+            "{r:?}"
+        );
+        // XOAUTH2's error report, echoing the token.
+        let mut c = SaslClient::new(Mechanism::Xoauth2, "u", &pw, "h", 1);
+        c.initial_response().unwrap();
+        c.respond(&b64(br#"{"status":"401","token":"hunter2-very-secret"}"#))
+            .unwrap();
+        assert_eq!(
+            c.server_message(),
+            Some(r#"{"status":"401","token":"********"}"#)
+        );
     }
 
     #[test]

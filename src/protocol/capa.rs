@@ -30,51 +30,57 @@ impl Capabilities {
     /// Parse the lines between `+OK` and `.` (unstuffed, without line
     /// endings). Never fails: a line that makes no sense is only kept in
     /// `lines`.
+    #[cfg(test)]
     pub fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut caps = Capabilities::default();
         for raw in lines {
-            let line = raw.trim_ascii();
-            if line.is_empty() {
-                continue;
-            }
-            caps.lines.push(printable(line));
-            let mut words = line
-                .split(|&b| b == b' ' || b == b'\t')
-                .filter(|w| !w.is_empty());
-            let Some(tag) = words.next() else { continue };
-            let tag = tag.to_ascii_uppercase();
-            match tag.as_slice() {
-                b"TOP" => caps.top = true,
-                b"USER" => caps.user = true,
-                b"UIDL" => caps.uidl = true,
-                b"STLS" => caps.stls = true,
-                b"PIPELINING" => caps.pipelining = true,
-                b"RESP-CODES" => caps.resp_codes = true,
-                b"AUTH-RESP-CODE" => caps.auth_resp_code = true,
-                b"SASL" => {
-                    for mech in words {
-                        let mech = printable(mech).to_ascii_uppercase();
-                        if !caps.sasl.contains(&mech) {
-                            caps.sasl.push(mech);
-                        }
-                    }
-                }
-                b"LOGIN-DELAY" => {
-                    caps.login_delay = words
-                        .next()
-                        .and_then(|w| std::str::from_utf8(w).ok())
-                        .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
-                        .and_then(|w| w.parse().ok());
-                    caps.login_delay_per_user = is_user_suffix(words.next());
-                }
-                b"IMPLEMENTATION" => {
-                    let rest = line[tag.len()..].trim_ascii();
-                    caps.implementation = (!rest.is_empty()).then(|| printable(rest));
-                }
-                _ => {}
-            }
+            caps.add_line(raw);
         }
         caps
+    }
+
+    /// Take in one line of the reply, as it arrives.
+    pub fn add_line(&mut self, raw: &[u8]) {
+        let line = raw.trim_ascii();
+        if line.is_empty() {
+            return;
+        }
+        self.lines.push(printable(line));
+        let mut words = line
+            .split(|&b| b == b' ' || b == b'\t')
+            .filter(|w| !w.is_empty());
+        let Some(tag) = words.next() else { return };
+        let tag = tag.to_ascii_uppercase();
+        match tag.as_slice() {
+            b"TOP" => self.top = true,
+            b"USER" => self.user = true,
+            b"UIDL" => self.uidl = true,
+            b"STLS" => self.stls = true,
+            b"PIPELINING" => self.pipelining = true,
+            b"RESP-CODES" => self.resp_codes = true,
+            b"AUTH-RESP-CODE" => self.auth_resp_code = true,
+            b"SASL" => {
+                for mech in words {
+                    let mech = printable(mech).to_ascii_uppercase();
+                    if !self.sasl.contains(&mech) {
+                        self.sasl.push(mech);
+                    }
+                }
+            }
+            b"LOGIN-DELAY" => {
+                self.login_delay = words
+                    .next()
+                    .and_then(|w| std::str::from_utf8(w).ok())
+                    .filter(|w| w.bytes().all(|b| b.is_ascii_digit()))
+                    .and_then(|w| w.parse().ok());
+                self.login_delay_per_user = is_user_suffix(words.next());
+            }
+            b"IMPLEMENTATION" => {
+                let rest = line[tag.len()..].trim_ascii();
+                self.implementation = (!rest.is_empty()).then(|| printable(rest));
+            }
+            _ => {}
+        }
     }
 
     /// Whether SASL mechanism `mech` was announced (case-insensitive).

@@ -143,6 +143,22 @@ impl Command<'_> {
         s
     }
 
+    /// The part of the line that must never be shown: the password, the
+    /// APOP digest, a SASL payload (`None` for the rest, and for an empty
+    /// payload).
+    pub fn secret(&self) -> Option<&str> {
+        let s = match self {
+            Command::Pass(p) => p.expose(),
+            Command::Apop { digest, .. } => digest,
+            Command::Auth {
+                initial: Some(ir), ..
+            } => ir.expose(),
+            Command::AuthContinue(r) => r.expose(),
+            _ => return None,
+        };
+        (!s.is_empty()).then_some(s)
+    }
+
     /// The keyword, for error messages. SASL continuation and cancel lines
     /// report as `AUTH`, the command they belong to.
     pub fn verb(&self) -> &'static str {
@@ -198,6 +214,7 @@ mod tests {
             assert_eq!(enc(cmd), *wire);
             // The trace of a secret-free command is the line itself.
             assert_eq!(cmd.trace(), wire.trim_end());
+            assert_eq!(cmd.secret(), None);
             assert!(wire.starts_with(cmd.verb()) || cmd.verb() == "AUTH");
         }
     }
@@ -333,6 +350,7 @@ mod tests {
                 Command::Apop { user: "u", digest: &pw },
             ] {
                 prop_assert!(!c.trace().contains(&pw));
+                prop_assert_eq!(c.secret(), Some(pw.as_str()));
             }
         }
     }

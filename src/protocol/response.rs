@@ -18,6 +18,11 @@ pub const MAX_TEXT_CHARS: usize = 1024;
 /// How much of an offending line a `Malformed` error quotes.
 const MAX_QUOTE_CHARS: usize = 80;
 
+/// The longest UID accepted, in bytes. RFC 1939 §7 allows 1 to 70; some
+/// servers send longer ones, but a UID is stored in the state file and
+/// journal for every message, so megabytes are refused.
+pub const MAX_UID_BYTES: usize = 1000;
+
 /// Everything that can go wrong while talking POP3.
 #[derive(Debug, thiserror::Error)]
 pub enum ProtoError {
@@ -35,6 +40,14 @@ pub enum ProtoError {
     },
     #[error("a reply line from the server is longer than {0} bytes")]
     LineTooLong(usize),
+    /// A listing, or a line or UID in one, beyond what popfetch holds in
+    /// memory or in its state; the text says what the server sent.
+    #[error("{0}")]
+    Oversized(String),
+    /// A reply that arrives, but too slowly to ever end (the
+    /// minimum-throughput rule of [`super::session::Pace`]).
+    #[error("{0}; nothing was lost, the next run will try again")]
+    TooSlow(String),
     #[error("refusing to send a command containing CR, LF or NUL")]
     BadArgument,
 }
@@ -143,6 +156,15 @@ fn strip_prefix_ci<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
     }
 }
 
+/// How the reply text of a status line becomes [`Status::text`]: made
+/// printable and capped, after the session has hidden its secrets in it.
+pub type ShowText<'a> = &'a dyn Fn(&[u8]) -> String;
+
+/// The plain [`ShowText`]: printable, at most [`MAX_TEXT_CHARS`].
+pub fn show_text(text: &[u8]) -> String {
+    printable_capped(text, MAX_TEXT_CHARS)
+}
+
 /// Parse a status line (CRLF/LF already removed).
 ///
 /// Accepts `+OK`, `+OK text`, `+OKtext`, `-ERR`, `-ERR [CODE] text`, in any
@@ -151,6 +173,11 @@ fn strip_prefix_ci<'a>(line: &'a [u8], prefix: &[u8]) -> Option<&'a [u8]> {
 /// `+OK` and `-ERR` whenever the text starts with a well-formed `[...]`;
 /// servers without RESP-CODES practically never start text with `[`.
 pub fn parse_status(line: &[u8]) -> Result<Status, ProtoError> {
+    parse_status_shown(line, &show_text)
+}
+
+/// [`parse_status`], with the text made by `show`.
+pub fn parse_status_shown(line: &[u8], show: ShowText<'_>) -> Result<Status, ProtoError> {
     let (ok, rest) = if let Some(rest) = strip_prefix_ci(line, b"+OK") {
         (true, rest)
     } else if let Some(rest) = strip_prefix_ci(line, b"-ERR") {
@@ -163,7 +190,7 @@ pub fn parse_status(line: &[u8]) -> Result<Status, ProtoError> {
     Ok(Status {
         ok,
         code,
-        text: printable_capped(text, MAX_TEXT_CHARS),
+        text: show(text),
     })
 }
 
@@ -192,11 +219,17 @@ pub enum AuthReply {
 
 /// Parse a line received during AUTH: `+OK`/`-ERR` end the exchange,
 /// `+ xyz` or a bare `+` is a challenge.
+#[cfg(test)]
 pub fn parse_auth_reply(line: &[u8]) -> Result<AuthReply, ProtoError> {
+    parse_auth_reply_shown(line, &show_text)
+}
+
+/// [`parse_auth_reply`], with the text of a final status made by `show`.
+pub fn parse_auth_reply_shown(line: &[u8], show: ShowText<'_>) -> Result<AuthReply, ProtoError> {
     // "+OK" is unambiguous: a challenge always has a space (or nothing)
     // after the '+'.
     if strip_prefix_ci(line, b"+OK").is_some() || strip_prefix_ci(line, b"-ERR").is_some() {
-        return parse_status(line).map(AuthReply::Done);
+        return parse_status_shown(line, show).map(AuthReply::Done);
     }
     let Some(rest) = line.strip_prefix(b"+") else {
         return Err(malformed("expected a SASL challenge, +OK or -ERR", line));
@@ -271,10 +304,20 @@ pub fn parse_uidl_line(line: &[u8]) -> Result<(u32, String), ProtoError> {
         None => (line, &line[line.len()..]),
     };
     let uid = rest.trim_ascii_start();
+    if uid.len() > MAX_UID_BYTES {
+        return Err(uid_too_long());
+    }
     match parse_msg_number(num) {
         Some(msg) if !uid.is_empty() => Ok((msg, encode_uid(uid))),
         _ => Err(malformed("expected \"number uid\" in a UIDL reply", line)),
     }
+}
+
+/// The error for a UID over [`MAX_UID_BYTES`].
+pub fn uid_too_long() -> ProtoError {
+    ProtoError::Oversized(format!(
+        "the server sent a UID of more than {MAX_UID_BYTES} bytes in its UIDL listing"
+    ))
 }
 
 /// The APOP timestamp of a greeting: the first `<local@domain>` token,
@@ -579,6 +622,18 @@ mod tests {
         );
         for bad in [&b""[..], b"1", b"1   ", b"x abc", b"0 abc", b"-1 abc"] {
             assert!(parse_uidl_line(bad).is_err(), "{bad:?}");
+        }
+        let longest = format!("4 {}", "u".repeat(MAX_UID_BYTES));
+        assert_eq!(parse_uidl_line(longest.as_bytes()).unwrap().1.len(), 1000);
+        let over = format!("4 {}", "u".repeat(MAX_UID_BYTES + 1));
+        match parse_uidl_line(over.as_bytes()) {
+            Err(ProtoError::Oversized(m)) => {
+                assert_eq!(
+                    m,
+                    "the server sent a UID of more than 1000 bytes in its UIDL listing"
+                );
+            }
+            other => panic!("{other:?}"),
         }
     }
 

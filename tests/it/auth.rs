@@ -7,58 +7,56 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
-use crate::common::dovecot::{Options, Tls};
-use crate::common::env::{Output, TestEnv, assert_same_messages, config_of, read_maildir};
+use crate::common::corpus;
+use crate::common::dovecot::{Dovecot, Options, Tls};
+use crate::common::env::{
+    OneAccount, Output, TestEnv, assert_same_messages, config_of, read_maildir,
+};
 use crate::common::{PASSWORD, USER, dovecot_with_mail};
 
 /// Exit status for "authentication refused" (SPEC §1).
 const EX_NOPERM: i32 = 77;
+/// Exit status for a configuration that cannot work.
+const EX_CONFIG: i32 = 78;
 
 /// Fetches a small mailbox with `auth = <auth>` and returns the method
 /// Dovecot logged for the login.
 fn fetch_with(auth: &str, seed: u64) -> Option<String> {
-    let (dc, msgs) = dovecot_with_mail(Options::default(), seed, 4)?;
-    let env = TestEnv::new();
-    let maildir = env.path("Maildir");
-    let acct = dc
-        .account("mech", USER, PASSWORD, Tls::Implicit, &maildir)
-        .str("auth", auth);
-    let cfg = env.write_config(&config_of(&[&acct]));
+    fetch_as(Options::default(), Tls::Implicit, auth, PASSWORD, seed)
+}
 
-    let out = env.run(&["-c", cfg.to_str().unwrap()]);
+/// Fetches a small mailbox of `USER` with `password` from a Dovecot started
+/// with `opts`, over `tls` with `auth`; checks that it all arrived and that
+/// the password was never shown; returns the method Dovecot logged.
+pub fn fetch_as(opts: Options, tls: Tls, auth: &str, password: &str, seed: u64) -> Option<String> {
+    let dc = Dovecot::start(opts)?;
+    dc.add_user(USER, password);
+    let msgs = corpus::corpus(seed, 3);
+    dc.load_mailbox(USER, &msgs);
+    let acct = OneAccount::new(|maildir| {
+        dc.account("mech", USER, password, tls, maildir)
+            .str("auth", auth)
+    });
+    let out = acct.run(&[]);
     out.assert_success();
-    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_same_messages(&acct.delivered(), &msgs);
     assert_eq!(dc.remaining(USER), 0);
-    assert_no_secret(&out);
-    assert!(
-        dc.wait_log("Login: user=<alice>", Duration::from_secs(5)),
-        "{}",
-        dc.log()
-    );
-    let log = dc.log();
-    let login = log
-        .lines()
-        .find(|l| l.contains("Login: user=<alice>"))
-        .unwrap_or_default();
-    let method = login
-        .split(", ")
-        .find_map(|f| f.strip_prefix("method="))
-        .unwrap_or_else(|| panic!("no method in {login:?}"));
-    Some(method.to_owned())
+    assert_no_secret(&out, password);
+    Some(logged_method(&dc))
 }
 
 /// The password must not appear in any form a trace might show.
 #[track_caller]
-fn assert_no_secret(out: &Output) {
+fn assert_no_secret(out: &Output, password: &str) {
     let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
     let all = out.all_output();
     for (what, needle) in [
-        ("password", PASSWORD.to_owned()),
-        ("base64 password (LOGIN)", b64(PASSWORD)),
-        ("SASL PLAIN response", b64(&format!("\0{USER}\0{PASSWORD}"))),
+        ("password", password.to_owned()),
+        ("base64 password (LOGIN)", b64(password)),
+        ("SASL PLAIN response", b64(&format!("\0{USER}\0{password}"))),
         (
             "SASL PLAIN response with authzid",
-            b64(&format!("{USER}\0{USER}\0{PASSWORD}")),
+            b64(&format!("{USER}\0{USER}\0{password}")),
         ),
     ] {
         assert!(!all.contains(&needle), "the {what} leaked\n{out}");
@@ -184,6 +182,71 @@ fn protocol_trace_redacts_every_credential() {
             out.stderr.contains("RETR"),
             "auth = {auth}: -vv traces commands\n{out}"
         );
-        assert_no_secret(&out);
+        assert_no_secret(&out, PASSWORD);
     }
+}
+
+/// The method Dovecot logged for `USER`'s login.
+fn logged_method(dc: &Dovecot) -> String {
+    assert!(
+        dc.wait_log("Login: user=<alice>", Duration::from_secs(5)),
+        "{}",
+        dc.log()
+    );
+    let log = dc.log();
+    let login = log
+        .lines()
+        .find(|l| l.contains("Login: user=<alice>"))
+        .unwrap_or_default()
+        .to_owned();
+    login
+        .split(", ")
+        .find_map(|f| f.strip_prefix("method="))
+        .unwrap_or_else(|| panic!("no method in {login:?}"))
+        .to_owned()
+}
+
+/// A server whose strongest mechanism is APOP: auto takes APOP wherever
+/// the greeting can be trusted.
+fn apop_server() -> Options {
+    Options::default().mechanisms("plain login apop")
+}
+
+#[test]
+fn after_stls_auto_never_takes_apop_from_the_plaintext_greeting() {
+    // RFC 2595: after STLS only what was learnt over TLS counts, and the
+    // APOP timestamp came in the greeting, before it; a man in the middle
+    // could have put it there to choose APOP.
+    for (tls, want) in [(Tls::Implicit, "APOP"), (Tls::Starttls, "PLAIN")] {
+        if let Some(method) = fetch_as(apop_server(), tls, "auto", PASSWORD, 720) {
+            assert_eq!(method, want, "tls = {}", tls.as_str());
+        }
+    }
+}
+
+#[test]
+fn auth_apop_with_starttls_is_refused_before_anything_is_sent() {
+    let Some((dc, _)) = dovecot_with_mail(apop_server(), 721, 2) else {
+        return;
+    };
+    let acct = OneAccount::new(|maildir| {
+        dc.account("apop", USER, PASSWORD, Tls::Starttls, maildir)
+            .str("auth", "apop")
+    });
+    let out = acct.run(&[]);
+    out.assert_code(EX_CONFIG);
+    for says in ["apop", "starttls", "greeting", "implicit"] {
+        assert!(
+            out.stderr.contains(says),
+            "the error says why and what to do ({says})\n{out}"
+        );
+    }
+    assert!(acct.delivered().is_empty());
+    assert!(
+        dc.wait_log("no auth attempts", Duration::from_secs(5)),
+        "Dovecot saw no login attempt\n{}",
+        dc.log()
+    );
+    assert!(!dc.log().contains("method=APOP"), "{}", dc.log());
+    assert_eq!(dc.remaining(USER), 2);
 }

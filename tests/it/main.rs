@@ -8,14 +8,18 @@
 
 mod common;
 
+mod addresses;
 mod auth;
+mod bounds;
 mod cli;
 mod crash;
 mod deliver;
 mod fetch;
 mod fixture;
 mod hostile;
+mod long_secrets;
 mod parallel;
 mod pipelining;
 mod policy;
+mod secrets;
 mod tls;

@@ -44,18 +44,42 @@ pub struct Options {
     /// `false` starts Dovecot with `ssl = no`: CAPA offers no STLS and there
     /// is no POP3S listener.
     pub ssl: bool,
+    /// `auth_mechanisms` instead of the template's (which offers them all).
+    pub mechanisms: Option<String>,
+    /// Listen on ::1 as well as 127.0.0.1 (see [`ipv6_loopback`]).
+    pub ipv6: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { ssl: true }
+        Options {
+            ssl: true,
+            mechanisms: None,
+            ipv6: false,
+        }
     }
 }
 
 impl Options {
     /// A server without TLS at all.
     pub fn no_ssl() -> Self {
-        Options { ssl: false }
+        Options {
+            ssl: false,
+            ..Options::default()
+        }
+    }
+
+    /// A server listening on ::1 too, on the same ports.
+    pub fn ipv6(mut self) -> Self {
+        self.ipv6 = true;
+        self
+    }
+
+    /// A server offering only these SASL mechanisms (Dovecot's names,
+    /// space-separated; `apop` puts a timestamp in the greeting).
+    pub fn mechanisms(mut self, mechanisms: &str) -> Self {
+        self.mechanisms = Some(mechanisms.to_owned());
+        self
     }
 }
 
@@ -175,8 +199,15 @@ fn free_port() -> u16 {
 }
 
 /// Fills in the template. Shared placeholders, same as scripts/demo.sh.
-fn render_conf(base: &Path, pop3_port: u16, pop3s_port: u16, ssl: bool, id: &Identity) -> String {
-    let out = CONF_TEMPLATE
+fn render_conf(
+    base: &Path,
+    pop3_port: u16,
+    pop3s_port: u16,
+    opts: &Options,
+    id: &Identity,
+) -> String {
+    let ssl = opts.ssl;
+    let mut out = CONF_TEMPLATE
         .replace("@BASE@", &base.display().to_string())
         .replace("@POP3_PORT@", &pop3_port.to_string())
         .replace("@POP3S_PORT@", &pop3s_port.to_string())
@@ -186,6 +217,21 @@ fn render_conf(base: &Path, pop3_port: u16, pop3s_port: u16, ssl: bool, id: &Ide
         .replace("@LOGIN_USER@", &id.login_user)
         .replace("@MAIL_UID@", &id.mail_uid.to_string())
         .replace("@MAIL_GID@", &id.mail_gid.to_string());
+    out = out
+        .lines()
+        .map(|l| match &opts.mechanisms {
+            Some(mechs) if l.starts_with("auth_mechanisms =") => {
+                format!("auth_mechanisms = {mechs}\n")
+            }
+            _ if opts.ipv6 && l.trim_start().starts_with("listen = 127.0.0.1") => {
+                format!("{l}, ::1\n")
+            }
+            _ if opts.ipv6 && l.trim_start().starts_with("address = 127.0.0.1") => {
+                format!("{l}, ::1\n")
+            }
+            _ => format!("{l}\n"),
+        })
+        .collect();
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -275,17 +321,27 @@ fn make_certificates(dir: &Path) {
     }
 }
 
-/// True when something listens on 127.0.0.1:`port`. Reads /proc/net/tcp
-/// rather than connecting, so readiness checks leave no trace in the log.
-fn listening(port: u16) -> bool {
-    let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
-        return false;
+/// True when something listens on 127.0.0.1:`port` (and, with `ipv6`, on
+/// [::1]:`port`). Reads /proc/net/tcp{,6} rather than connecting, so
+/// readiness checks leave no trace in the log.
+fn listening(port: u16, ipv6: bool) -> bool {
+    let in_table = |path: &str, addr: &str| {
+        let Ok(table) = fs::read_to_string(path) else {
+            return false;
+        };
+        let want = format!("{addr}:{port:04X}");
+        table.lines().skip(1).any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() > 3 && f[1] == want && f[3] == "0A"
+        })
     };
-    let want = format!("0100007F:{port:04X}");
-    table.lines().skip(1).any(|l| {
-        let f: Vec<&str> = l.split_whitespace().collect();
-        f.len() > 3 && f[1] == want && f[3] == "0A"
-    })
+    in_table("/proc/net/tcp", "0100007F")
+        && (!ipv6 || in_table("/proc/net/tcp6", "00000000000000000000000001000000"))
+}
+
+/// Whether this machine has an IPv6 loopback to listen on.
+pub fn ipv6_loopback() -> bool {
+    TcpListener::bind("[::1]:0").is_ok()
 }
 
 /// (pid, start time) of the direct children of `parent`: Dovecot's services
@@ -374,7 +430,7 @@ impl Dovecot {
             if pop3_port == pop3s_port {
                 continue;
             }
-            let conf = render_conf(&base, pop3_port, pop3s_port, opts.ssl, &ident);
+            let conf = render_conf(&base, pop3_port, pop3s_port, &opts, &ident);
             let conf_path = base.join("dovecot.conf");
             fs::write(&conf_path, conf).unwrap();
             let out = fs::File::create(base.join("dovecot.out")).unwrap();
@@ -399,7 +455,9 @@ impl Dovecot {
                     );
                     break;
                 }
-                if listening(pop3_port) && (!opts.ssl || listening(pop3s_port)) {
+                if listening(pop3_port, opts.ipv6)
+                    && (!opts.ssl || listening(pop3s_port, opts.ipv6))
+                {
                     return Some(Dovecot {
                         dir,
                         child: Some(child),

@@ -342,6 +342,40 @@ pub fn assert_same_messages(got: &[Vec<u8>], want: &[Vec<u8>]) {
     );
 }
 
+/// A fresh environment holding one account, whose Maildir is
+/// `$HOME/Maildir`: the shape of most tests.
+pub struct OneAccount {
+    pub env: TestEnv,
+    pub maildir: PathBuf,
+    config: String,
+}
+
+impl OneAccount {
+    /// `account` is given the Maildir's path.
+    pub fn new(account: impl FnOnce(&Path) -> AccountToml) -> OneAccount {
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let config = env.write_config(&config_of(&[&account(&maildir)]));
+        OneAccount {
+            env,
+            maildir,
+            config: config.display().to_string(),
+        }
+    }
+
+    /// Runs popfetch on the account, with `args` first.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let mut all = args.to_vec();
+        all.extend(["-c", &self.config]);
+        self.env.run(&all)
+    }
+
+    /// What the Maildir holds (see [`read_maildir`]).
+    pub fn delivered(&self) -> Vec<Vec<u8>> {
+        read_maildir(&self.maildir)
+    }
+}
+
 /// One `[account.NAME]` table, built key by key. Values are kept as TOML
 /// source so tests can also write arrays, numbers and deliberate mistakes.
 #[derive(Debug, Clone)]

@@ -32,6 +32,21 @@ pub enum Reply {
     /// Say nothing for this long (or until the server is dropped), then
     /// close. A stalled server, as far as the client can tell.
     Stall(Duration),
+    /// Send `head` at once, then `tail` over and over, one byte every
+    /// `every`, until the client goes away or the server is dropped: a
+    /// reply that crawls and never ends, though bytes keep arriving.
+    Crawl {
+        head: Vec<u8>,
+        tail: Vec<u8>,
+        every: Duration,
+    },
+    /// Send these bytes in pieces of `chunk` with `every` between them,
+    /// then read the next line: a slow but steady link.
+    Paced {
+        bytes: Vec<u8>,
+        chunk: usize,
+        every: Duration,
+    },
 }
 
 impl Reply {
@@ -157,6 +172,17 @@ impl ScriptServer {
             connections,
             shutdown,
         }
+    }
+
+    /// A correct POP3 mailbox, except where `special(connection, line)`
+    /// has an answer of its own.
+    pub fn maildrop_except<F>(drop: Arc<Maildrop>, special: F) -> ScriptServer
+    where
+        F: Fn(usize, &str) -> Option<Reply> + Send + Sync + 'static,
+    {
+        ScriptServer::start(Reply::ok("ready"), move |c, l| {
+            special(c, l).unwrap_or_else(|| drop.reply(c, l))
+        })
     }
 
     /// A server that behaves like a correct POP3 mailbox.
@@ -327,6 +353,32 @@ fn act(stream: &mut TcpStream, reply: Reply, shutdown: &AtomicBool) -> bool {
             }
             let _ = stream.shutdown(Shutdown::Both);
             false
+        }
+        Reply::Crawl { head, tail, every } => {
+            if stream.write_all(&head).is_err() {
+                return false;
+            }
+            for &b in tail.iter().cycle() {
+                if shutdown.load(Ordering::SeqCst) || stream.write_all(&[b]).is_err() {
+                    break;
+                }
+                std::thread::sleep(every);
+            }
+            let _ = stream.shutdown(Shutdown::Both);
+            false
+        }
+        Reply::Paced {
+            bytes,
+            chunk,
+            every,
+        } => {
+            for piece in bytes.chunks(chunk.max(1)) {
+                if shutdown.load(Ordering::SeqCst) || stream.write_all(piece).is_err() {
+                    return false;
+                }
+                std::thread::sleep(every);
+            }
+            true
         }
     }
 }
