@@ -14,6 +14,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::account::{AuthChoice, Pipelining, TlsMode, normalize_fingerprint, parse_size};
+use crate::import::Peer;
 
 const AFTER_LONG_HELP: &str = "\
 Configuration:
@@ -88,7 +89,7 @@ impl Cli {
                 all.extend(account.iter().cloned());
                 all
             }
-            Some(Commands::Accounts) => self.accounts.clone(),
+            Some(Commands::Accounts | Commands::Import { .. }) => self.accounts.clone(),
         }
     }
 }
@@ -121,6 +122,21 @@ pub enum Commands {
     },
     /// Validate the config file and list the accounts it defines.
     Accounts,
+    /// Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one.
+    ///
+    /// Reads FILE (default: the program's usual file) and prints a config.toml on stdout with
+    /// every account, server, TLS mode, password source, destination and policy it can carry
+    /// over; every setting it cannot is listed as a comment with the reason.
+    Import {
+        /// Whose configuration FILE is.
+        #[arg(value_enum, value_name = "KIND")]
+        kind: Peer,
+        /// The file to read (default: ~/.fetchmailrc; ~/.mpoprc or $XDG_CONFIG_HOME/mpop/config;
+        /// the getmail directory). For getmailrc, several rc files or a getmail directory, one
+        /// account per rc file.
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
 }
 
 /// Options that shape the run as a whole.

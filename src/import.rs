@@ -1,26 +1,35 @@
 //! `popfetch import fetchmailrc|mpoprc|getmailrc [FILE]...`: read a peer's
-//! configuration and print the equivalent popfetch `config.toml`; with
-//! `--state`, also record what the peer already fetched as delivered in
-//! popfetch's state, so that the first run with `keep` downloads only what
-//! is really new.
+//! configuration and print the equivalent popfetch `config.toml`.
 //!
 //! Each peer has its own module that reads its real grammar (and nothing
 //! more lenient) into a list of [`Account`]s: `fetchmailrc` (fetchmail's
 //! token grammar with noise words, `defaults`, several users per server),
 //! `mpoprc` (mpop's line commands, `defaults` and account inheritance) and
 //! `getmailrc` (getmail's INI files with Python tuple values, one file per
-//! account). Every peer option that has no popfetch equivalent is kept as
-//! a [`Note`] with the reason, so that nothing is dropped silently.
+//! account). `render` writes the accounts as TOML; every peer option that
+//! has no popfetch equivalent becomes a comment in the output that says why,
+//! so nothing is dropped silently.
+//!
+//! The output is always read back through popfetch's own config loader
+//! before it is printed: `import` never prints a file that `popfetch
+//! accounts -c` would refuse.
 
 mod fetchmailrc;
 mod getmailrc;
 mod mpoprc;
+mod render;
 
+use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
 use crate::account::{AuthChoice, CommandSpec, Pipelining, TlsMode};
+use crate::cli::{AccountArgs, Cli, GlobalArgs};
+use crate::error::{Error, exit};
+use crate::report;
+pub(crate) use crate::report::grouped;
 
 /// Which peer wrote the file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -279,6 +288,8 @@ pub(crate) struct Account {
     /// Remarks that are not about one option (a missing password source...).
     pub remarks: Vec<String>,
     pub notes: Vec<Note>,
+    /// For recording what the peer fetched (not wired up yet).
+    #[allow(dead_code)]
     pub state: PeerState,
 }
 
@@ -341,6 +352,45 @@ pub(crate) struct Imported {
     pub accounts: Vec<Account>,
     /// Options that are not about one account (fetchmail's `set ...`).
     pub notes: Vec<Note>,
+}
+
+/// `popfetch import`: print the config. Returns the exit status.
+pub fn run(cli: &Cli, peer: Peer, files: &[PathBuf]) -> u8 {
+    match run_in(cli, peer, files, &Env::from_process()) {
+        Ok(()) => exit::OK,
+        Err(e) => {
+            report::say!("popfetch: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+fn run_in(cli: &Cli, peer: Peer, files: &[PathBuf], env: &Env) -> Result<(), Error> {
+    if cli.account != AccountArgs::default() {
+        return Err(ImportError::Usage {
+            message: "import takes no account options (--host, --keep, ...): it prints the \
+                      peer's settings; edit the printed configuration instead"
+                .to_string(),
+        }
+        .into());
+    }
+    let imported = read(peer, files, env)?;
+    let text = render::config(&imported);
+    let loaded = validate(&text, &cli.global)?;
+    if !cli.global.quiet {
+        for w in &loaded.warnings {
+            report::say!("popfetch: warning: {w}");
+        }
+    }
+    {
+        let mut out = std::io::stdout().lock();
+        // A closed stdout (`| head`) is the reader's choice, not an error.
+        let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    }
+    if !cli.global.quiet {
+        report::say!("{}", render::summary(&imported));
+    }
+    Ok(())
 }
 
 /// Read the peer's files (or its usual ones) into accounts.
@@ -448,6 +498,35 @@ fn unique_names(accounts: &mut [Account]) {
         }
         taken.push(a.name.clone());
     }
+}
+
+/// Load the printed configuration as `popfetch -c` would: the import's
+/// self-check.
+fn validate(text: &str, global: &GlobalArgs) -> Result<crate::config::Loaded, Error> {
+    let internal = |reason: String| Error::from(ImportError::Internal { reason });
+    let dir = tempfile::Builder::new()
+        .prefix("popfetch-import")
+        .tempdir()
+        .map_err(|e| internal(format!("cannot create a temporary directory: {e}")))?;
+    let path = dir.path().join("config.toml");
+    // Private, like the file it stands for (it may hold passwords).
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|e| internal(format!("cannot write {}: {e}", path.display())))?;
+    let cli = Cli {
+        command: None,
+        global: GlobalArgs {
+            config: Some(path),
+            ..global.clone()
+        },
+        account: AccountArgs::default(),
+        accounts: Vec::new(),
+    };
+    crate::config::load(&cli, &[]).map_err(|e| internal(e.to_string()))
 }
 
 /// What a peer's placeholder stands for in popfetch's MDA template.

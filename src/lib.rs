@@ -24,8 +24,6 @@ mod config;
 mod deliver;
 mod error;
 mod fetch;
-// Not yet reachable from the command line.
-#[allow(dead_code)]
 mod import;
 mod interrupt;
 mod password;

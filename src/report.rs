@@ -115,6 +115,19 @@ pub fn outcome_code(result: &Result<Summary, Error>) -> u8 {
     )
 }
 
+/// A count with thousands separators: `1,234`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// One account's outcome as JSON.
 pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
     let empty = Summary::default();

@@ -31,6 +31,7 @@ pub fn run(cli: &Cli) -> u8 {
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,
         Some(Commands::Check { .. }) => Mode::Check,
+        Some(Commands::Import { kind, files }) => return crate::import::run(cli, *kind, files),
         Some(Commands::Accounts) => return list_accounts(cli),
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
