@@ -291,6 +291,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l timeout -d 
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'

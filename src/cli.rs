@@ -126,7 +126,9 @@ pub enum Commands {
     ///
     /// Reads FILE (default: the program's usual file) and prints a config.toml on stdout with
     /// every account, server, TLS mode, password source, destination and policy it can carry
-    /// over; every setting it cannot is listed as a comment with the reason.
+    /// over; every setting it cannot is listed as a comment with the reason. With --state, the
+    /// messages the program already fetched are recorded as delivered in popfetch's state, so
+    /// that the first run with keep downloads only new mail.
     Import {
         /// Whose configuration FILE is.
         #[arg(value_enum, value_name = "KIND")]
@@ -136,6 +138,10 @@ pub enum Commands {
         /// account per rc file.
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Also record what the program already fetched (~/.fetchids, mpop's UIDLS files,
+        /// getmail's oldmail files) as delivered in popfetch's state.
+        #[arg(long)]
+        state: bool,
     },
 }
 

@@ -1,5 +1,8 @@
 //! `popfetch import fetchmailrc|mpoprc|getmailrc [FILE]...`: read a peer's
-//! configuration and print the equivalent popfetch `config.toml`.
+//! configuration and print the equivalent popfetch `config.toml`; with
+//! `--state`, also record what the peer already fetched as delivered in
+//! popfetch's state, so that the first run with `keep` downloads only what
+//! is really new.
 //!
 //! Each peer has its own module that reads its real grammar (and nothing
 //! more lenient) into a list of [`Account`]s: `fetchmailrc` (fetchmail's
@@ -8,7 +11,9 @@
 //! `getmailrc` (getmail's INI files with Python tuple values, one file per
 //! account). `render` writes the accounts as TOML; every peer option that
 //! has no popfetch equivalent becomes a comment in the output that says why,
-//! so nothing is dropped silently.
+//! so nothing is dropped silently. `peer_state` reads the peers' records of
+//! fetched messages (`.fetchids`, mpop's UIDLS files, getmail's oldmail
+//! files) and merges them into popfetch's state.
 //!
 //! The output is always read back through popfetch's own config loader
 //! before it is printed: `import` never prints a file that `popfetch
@@ -17,6 +22,7 @@
 mod fetchmailrc;
 mod getmailrc;
 mod mpoprc;
+mod peer_state;
 mod render;
 
 use std::io::Write as _;
@@ -288,8 +294,6 @@ pub(crate) struct Account {
     /// Remarks that are not about one option (a missing password source...).
     pub remarks: Vec<String>,
     pub notes: Vec<Note>,
-    /// For recording what the peer fetched (not wired up yet).
-    #[allow(dead_code)]
     pub state: PeerState,
 }
 
@@ -354,9 +358,10 @@ pub(crate) struct Imported {
     pub notes: Vec<Note>,
 }
 
-/// `popfetch import`: print the config. Returns the exit status.
-pub fn run(cli: &Cli, peer: Peer, files: &[PathBuf]) -> u8 {
-    match run_in(cli, peer, files, &Env::from_process()) {
+/// `popfetch import`: print the config; with `--state`, record the peer's
+/// fetched messages. Returns the exit status.
+pub fn run(cli: &Cli, peer: Peer, files: &[PathBuf], with_state: bool) -> u8 {
+    match run_in(cli, peer, files, with_state, &Env::from_process()) {
         Ok(()) => exit::OK,
         Err(e) => {
             report::say!("popfetch: {e}");
@@ -365,7 +370,13 @@ pub fn run(cli: &Cli, peer: Peer, files: &[PathBuf]) -> u8 {
     }
 }
 
-fn run_in(cli: &Cli, peer: Peer, files: &[PathBuf], env: &Env) -> Result<(), Error> {
+fn run_in(
+    cli: &Cli,
+    peer: Peer,
+    files: &[PathBuf],
+    with_state: bool,
+    env: &Env,
+) -> Result<(), Error> {
     if cli.account != AccountArgs::default() {
         return Err(ImportError::Usage {
             message: "import takes no account options (--host, --keep, ...): it prints the \
@@ -389,6 +400,23 @@ fn run_in(cli: &Cli, peer: Peer, files: &[PathBuf], env: &Env) -> Result<(), Err
     }
     if !cli.global.quiet {
         report::say!("{}", render::summary(&imported));
+    }
+    if with_state {
+        for a in imported.accounts.iter().filter(|a| a.disabled.is_none()) {
+            let Some(resolved) = loaded.accounts.iter().find(|r| r.name == a.name) else {
+                return Err(ImportError::Internal {
+                    reason: format!(
+                        "account {} is missing from the printed configuration",
+                        a.name
+                    ),
+                }
+                .into());
+            };
+            let outcome = peer_state::import(a, resolved)?;
+            if !cli.global.quiet {
+                report::say!("{}", outcome.line(&a.name));
+            }
+        }
     }
     Ok(())
 }
@@ -500,8 +528,9 @@ fn unique_names(accounts: &mut [Account]) {
     }
 }
 
-/// Load the printed configuration as `popfetch -c` would: the import's
-/// self-check.
+/// Load the printed configuration as `popfetch -c` would, with the
+/// command line's `--state-dir`: the import's self-check, and the
+/// resolved accounts (state directory, mailbox identity) for `--state`.
 fn validate(text: &str, global: &GlobalArgs) -> Result<crate::config::Loaded, Error> {
     let internal = |reason: String| Error::from(ImportError::Internal { reason });
     let dir = tempfile::Builder::new()

@@ -18,6 +18,7 @@
 //! benches use; everything else is private to the crate.
 
 mod account;
+mod adopt;
 mod auth;
 mod cli;
 mod config;

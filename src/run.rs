@@ -31,7 +31,9 @@ pub fn run(cli: &Cli) -> u8 {
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,
         Some(Commands::Check { .. }) => Mode::Check,
-        Some(Commands::Import { kind, files }) => return crate::import::run(cli, *kind, files),
+        Some(Commands::Import { kind, files, state }) => {
+            return crate::import::run(cli, *kind, files, *state);
+        }
         Some(Commands::Accounts) => return list_accounts(cli),
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };

@@ -1,15 +1,24 @@
 //! `popfetch import`: sample files in each peer's real syntax (with the
 //! awkward cases) become a config that `popfetch accounts -c` accepts; a
-//! broken file is a configuration error that names the file and line.
+//! broken file is a configuration error that names the file and line; and
+//! with `--state` the messages the real mpop, fetchmail and getmail fetched
+//! from a real Dovecot are recorded, so the first popfetch run with `keep`
+//! downloads nothing they already fetched, and the next one exactly the new
+//! mail.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
-use crate::common::env::{Output, TestEnv};
+use crate::common::dovecot::Dovecot;
+use crate::common::env::{Output, TestEnv, read_maildir};
+use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail, in_ci, skip_or_panic};
+use popfetch::{Paths, UidState};
 
 const EX_USAGE: i32 = 64;
 const EX_CONFIG: i32 = 78;
+const EX_TEMPFAIL: i32 = 75;
 
 /// Writes `text` at `path` with mode 0600 (the peers insist on it when a
 /// file holds a password).
@@ -248,4 +257,339 @@ fn broken_peer_files_are_configuration_errors_naming_file_and_line() {
     assert!(missing.stderr.contains("nope"), "{missing}");
     let flags = env.run(&["import", "mpoprc", rc.to_str().unwrap(), "--keep"]);
     flags.assert_code(EX_USAGE);
+}
+
+#[test]
+fn state_import_merges_a_getmail_oldmail_file_under_state_dir() {
+    let env = TestEnv::new();
+    let dir = env.path("gm");
+    write_private(
+        &dir.join("getmailrc"),
+        "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = 127.0.0.1\nport = 9995\n\
+         username = alice\npassword = pw\n[destination]\ntype = Maildir\npath = ~/Maildir/\n\
+         [options]\nread_all = false\n",
+    );
+    // The oldmail format getmail documents and writes: UID NUL TIMESTAMP.
+    fs::write(
+        dir.join("oldmail-127.0.0.1-9995-alice"),
+        "000000014f3a2b1c\x001700000000\nweird uid%\x001700000100\nbroken line\n",
+    )
+    .unwrap();
+    let state_dir = env.path("state");
+    let paths = Paths::new(&state_dir, "alice@127.0.0.1:9995");
+    fs::create_dir_all(&state_dir).unwrap();
+    // A UID popfetch already knows stays, and keeps its time.
+    fs::write(&paths.state, "already 2020-01-01T00:00:00Z delivered\n").unwrap();
+
+    let out = env.run(&[
+        "import",
+        "getmailrc",
+        dir.to_str().unwrap(),
+        "--state",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+    ]);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("2 messages getmail already fetched"),
+        "{out}"
+    );
+    let state = UidState::load(&paths.state).unwrap();
+    assert_eq!(state.len(), 3);
+    assert!(state.is_delivered("already"));
+    assert!(state.is_delivered("000000014f3a2b1c"));
+    // Stored as the listing encodes it.
+    assert!(state.is_delivered("weird%20uid%25"));
+    assert_eq!(
+        state.get("000000014f3a2b1c").unwrap().first_seen,
+        1_700_000_000,
+        "getmail's first-seen time is kept"
+    );
+
+    // Held lock: nothing is written, exit 75.
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&paths.lock)
+        .unwrap();
+    lock.try_lock().unwrap();
+    let locked = env.run(&[
+        "import",
+        "getmailrc",
+        dir.to_str().unwrap(),
+        "--state",
+        "--state-dir",
+        state_dir.to_str().unwrap(),
+    ]);
+    locked.assert_code(EX_TEMPFAIL);
+}
+
+// --- the real peers against a real Dovecot ------------------------------------
+
+/// Whether the peer's program is installed; if not, the loud skip (a
+/// failure in CI).
+fn have(program: &str, package: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|d| d.join(program).is_file()) {
+        return true;
+    }
+    skip_or_panic(
+        in_ci(),
+        &format!("{program} is not installed (apt-get install {package})"),
+    );
+    false
+}
+
+/// A peer's command in the same scrubbed environment popfetch runs in.
+fn peer(env: &TestEnv, argv: &[&str]) -> Command {
+    let mut cmd = Command::new(argv[0]);
+    cmd.args(&argv[1..])
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.home())
+        .env("XDG_CONFIG_HOME", env.config_home())
+        .env("XDG_STATE_HOME", env.state_home())
+        .env("LANG", "C.UTF-8")
+        .current_dir(env.home())
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn run_peer(mut cmd: Command) -> std::process::Output {
+    let out = cmd.output().expect("run the peer");
+    eprintln!(
+        "{cmd:?} -> {}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn make_maildir(dir: &Path) {
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+}
+
+/// After the peer fetched `first` with keep: import its config and state
+/// into the default config location, check a popfetch run fetches nothing,
+/// then that after `more` arrive the next run fetches exactly those.
+fn popfetch_takes_over(
+    env: &TestEnv,
+    dc: &Dovecot,
+    import_args: &[&str],
+    maildir: &Path,
+    first: &[Vec<u8>],
+    more: &[Vec<u8>],
+) {
+    let mut argv = vec!["import"];
+    argv.extend_from_slice(import_args);
+    argv.push("--state");
+    let imported = env.run(&argv);
+    imported.assert_success();
+    assert!(
+        imported
+            .stderr
+            .contains(&format!("{} messages", first.len())),
+        "every message the peer fetched is recorded\n{imported}"
+    );
+    let cfg = env.write_config(&imported.stdout);
+    env.run(&["accounts", "-c", cfg.to_str().unwrap()])
+        .assert_success();
+    let before = read_maildir(maildir);
+    assert_eq!(before.len(), first.len(), "the peer delivered everything");
+
+    let run = env.run(&[]);
+    run.assert_success();
+    assert!(run.stderr.contains("no new mail"), "{run}");
+    assert_eq!(
+        read_maildir(maildir),
+        before,
+        "popfetch downloaded nothing the peer had fetched"
+    );
+    assert_eq!(dc.remaining(USER), first.len(), "keep deleted nothing");
+
+    dc.load_mailbox(USER, more);
+    let run = env.run(&[]);
+    run.assert_success();
+    assert!(run.stderr.contains(&format!("{} new", more.len())), "{run}");
+    let after = read_maildir(maildir);
+    let mut added: Vec<Vec<u8>> = after.into_iter().filter(|m| !before.contains(m)).collect();
+    added.sort();
+    let mut want = more.to_vec();
+    want.sort();
+    assert_eq!(added.len(), more.len(), "exactly the new messages arrived");
+    assert_eq!(added, want, "byte for byte");
+}
+
+#[test]
+fn mpop_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
+    if !have("mpop", "mpop") {
+        return;
+    }
+    let Some((dc, first)) = dovecot_with_mail(Default::default(), 711, 6) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("Mail/inbox");
+    make_maildir(&maildir);
+    // ~/.mpoprc, so that `popfetch import mpoprc` finds it by default; the
+    // UIDLS file goes where mpop puts it by default too.
+    write_private(
+        &env.path(".mpoprc"),
+        &format!(
+            "defaults\ntls on\ntls_starttls off\ntls_trust_file {ca}\nkeep on\n\
+             received_header off\n\naccount work\nhost 127.0.0.1\nport {port}\nuser {USER}\n\
+             password {PASSWORD}\ndelivery maildir {md}\n",
+            ca = dc.ca_pem_path().display(),
+            port = dc.pop3s_port(),
+            md = maildir.display()
+        ),
+    );
+    let out = run_peer(peer(&env, &["mpop", "-a"]));
+    assert!(out.status.success(), "mpop fetched");
+    let uidls = fs::read_to_string(env.path(&format!(".mpop_uidls/{USER}_at_127.0.0.1")))
+        .expect("mpop wrote its UIDLS file");
+    eprintln!("--- mpop's UIDLS file\n{uidls}");
+    let more = corpus::corpus(712, 3);
+    popfetch_takes_over(&env, &dc, &["mpoprc"], &maildir, &first, &more);
+}
+
+#[test]
+fn fetchmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
+    if !have("fetchmail", "fetchmail") {
+        return;
+    }
+    let Some((dc, first)) = dovecot_with_mail(Default::default(), 721, 6) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("Mail/inbox");
+    make_maildir(&maildir);
+    // A minimal MDA both fetchmail and popfetch run: one message into the
+    // Maildir given as $1.
+    let mda = env.path("bin/to-maildir");
+    write_private(
+        &mda,
+        "#!/bin/sh\nset -eu\nname=\"$(date +%s.%N).$$\"\n\
+         cat > \"$1/tmp/$name\"\nmv \"$1/tmp/$name\" \"$1/new/$name\"\n",
+    );
+    fs::set_permissions(&mda, fs::Permissions::from_mode(0o700)).unwrap();
+    // `set invisible`: no Received: header, so messages can be compared.
+    write_private(
+        &env.path(".fetchmailrc"),
+        &format!(
+            "set invisible\nset no bouncemail\n\
+             poll 127.0.0.1 protocol pop3 port {port}\n\
+             \x20 user \"{USER}\" there with password \"{PASSWORD}\"\n\
+             \x20 ssl sslcertfile \"{ca}\" sslcertck sslcommonname localhost keep\n\
+             \x20 mda \"{mda} {md}\"\n",
+            port = dc.pop3s_port(),
+            ca = dc.ca_pem_path().display(),
+            mda = mda.display(),
+            md = maildir.display()
+        ),
+    );
+    let out = run_peer(peer(&env, &["fetchmail", "--nosyslog", "--nodetach"]));
+    assert_eq!(out.status.code(), Some(0), "fetchmail fetched mail");
+    let ids = fs::read_to_string(env.path(".fetchids")).expect("fetchmail wrote ~/.fetchids");
+    eprintln!("--- ~/.fetchids\n{ids}");
+    assert_eq!(ids.lines().count(), first.len(), "{ids}");
+    let more = corpus::corpus(722, 3);
+    popfetch_takes_over(&env, &dc, &["fetchmailrc"], &maildir, &first, &more);
+}
+
+#[test]
+fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
+    if !have("getmail", "getmail6") {
+        return;
+    }
+    let Some((dc, first)) = dovecot_with_mail(Default::default(), 731, 6) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("Mail/inbox");
+    make_maildir(&maildir);
+    let gdir = env.path(".getmail");
+    write_private(
+        &gdir.join("getmailrc"),
+        &format!(
+            "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = 127.0.0.1\nport = {port}\n\
+             username = {USER}\npassword = {PASSWORD}\nca_certs = {ca}\n\n\
+             [destination]\ntype = Maildir\npath = {md}/\n\n\
+             [options]\nread_all = false\ndelete = false\nreceived = false\n\
+             delivered_to = false\nverbose = 0\n",
+            port = dc.pop3s_port(),
+            ca = dc.ca_pem_path().display(),
+            md = maildir.display()
+        ),
+    );
+    let mut argv: Vec<String> = Vec::new();
+    if rustix::process::geteuid().is_root() {
+        // getmail will not deliver as root: run it as nobody, as a user
+        // would run it as themselves.
+        let uid = id("-u");
+        let gid = id("-g");
+        make_reachable(&env.home());
+        chown_tree(&gdir, uid, gid);
+        chown_tree(&env.path("Mail"), uid, gid);
+        argv.extend([
+            "setpriv".into(),
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
+            "--clear-groups".into(),
+        ]);
+    }
+    argv.extend([
+        "getmail".to_string(),
+        "--getmaildir".into(),
+        gdir.display().to_string(),
+        "--rcfile".into(),
+        "getmailrc".into(),
+    ]);
+    let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+    let out = run_peer(peer(&env, &argv));
+    assert!(out.status.success(), "getmail fetched");
+    let oldmail = gdir.join(format!("oldmail-127.0.0.1-{}-{USER}", dc.pop3s_port()));
+    let text = fs::read(&oldmail).expect("getmail wrote its oldmail file");
+    eprintln!(
+        "--- {}\n{}",
+        oldmail.display(),
+        String::from_utf8_lossy(&text).replace('\0', "\\0")
+    );
+    let more = corpus::corpus(732, 3);
+    popfetch_takes_over(&env, &dc, &["getmailrc"], &maildir, &first, &more);
+}
+
+/// `nobody`'s uid (`-u`) or gid (`-g`).
+fn id(flag: &str) -> u32 {
+    let out = Command::new("id").args([flag, "nobody"]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
+}
+
+/// Lets another user reach `dir` (a fresh temp dir is 0700).
+fn make_reachable(dir: &Path) {
+    let mut d: Option<PathBuf> = Some(dir.to_path_buf());
+    while let Some(p) = d {
+        if p == Path::new("/") || p == Path::new("/tmp") {
+            break;
+        }
+        let mode = fs::metadata(&p).unwrap().permissions().mode();
+        fs::set_permissions(&p, fs::Permissions::from_mode(mode | 0o711)).unwrap();
+        d = p.parent().map(Path::to_path_buf);
+    }
+}
+
+fn chown_tree(dir: &Path, uid: u32, gid: u32) {
+    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
+    for e in fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            chown_tree(&p, uid, gid);
+        } else {
+            std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
+        }
+    }
 }
