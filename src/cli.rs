@@ -79,7 +79,11 @@ impl Cli {
     pub fn account_names(&self) -> Vec<String> {
         match &self.command {
             None => self.accounts.clone(),
-            Some(Commands::Fetch { accounts } | Commands::Check { accounts }) => {
+            Some(
+                Commands::Fetch { accounts }
+                | Commands::Check { accounts }
+                | Commands::Adopt { accounts },
+            ) => {
                 let mut all = self.accounts.clone();
                 all.extend(accounts.iter().cloned());
                 all
@@ -122,6 +126,16 @@ pub enum Commands {
     },
     /// Validate the config file and list the accounts it defines.
     Accounts,
+    /// Record every message now on the server as delivered, downloading nothing.
+    ///
+    /// For a first run on a big mailbox kept on the server, a lost or moved state file, or a
+    /// new machine: the next fetch downloads only mail that arrives after this. Takes the
+    /// account's lock; deletes nothing.
+    Adopt {
+        /// Adopt these accounts only (default: every account in the config file).
+        #[arg(value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+    },
     /// Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one.
     ///
     /// Reads FILE (default: the program's usual file) and prints a config.toml on stdout with

@@ -8,6 +8,7 @@
 
 mod common;
 
+mod adopt;
 mod auth;
 mod cli;
 mod crash;
