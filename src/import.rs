@@ -456,6 +456,9 @@ fn read(peer: Peer, files: &[PathBuf], env: &Env) -> Result<Imported, ImportErro
         }
     };
     unique_names(&mut imported.accounts);
+    for a in &mut imported.accounts {
+        check_values(a, env);
+    }
     if !imported.accounts.iter().any(|a| a.disabled.is_none()) {
         let path = files.first().cloned().unwrap_or_default();
         let why: Vec<String> = imported
@@ -514,6 +517,88 @@ fn default_files(peer: Peer, env: &Env) -> Result<Vec<PathBuf>, ImportError> {
     })
 }
 
+/// Values popfetch's config would refuse: an account whose host or user
+/// cannot be used is disabled with the reason; an empty password or
+/// command is dropped, an unusable destination replaced by the stand-in,
+/// each with a remark.
+fn check_values(a: &mut Account, env: &Env) {
+    let blank = |s: &str| s.chars().any(|c| c.is_whitespace() || c.is_control());
+    if a.disabled.is_some() {
+        return;
+    }
+    if a.host.is_empty() || blank(&a.host) {
+        a.disabled = Some(format!(
+            "its host {:?} is empty or contains a blank{}: fix it in the file",
+            a.host,
+            if a.host.contains('#') {
+                " (a # after a value is not a comment there)"
+            } else {
+                ""
+            }
+        ));
+        return;
+    }
+    if a.user.trim().is_empty() {
+        a.disabled = Some("its user is empty: fix it in the file".into());
+        return;
+    }
+    let empty_command = |c: &CommandSpec| match c {
+        CommandSpec::Shell(line) => line.trim().is_empty(),
+        CommandSpec::Argv(argv) => argv.first().is_none_or(|p| p.is_empty()),
+    };
+    match &a.password {
+        Some(Password::Literal(p)) if p.is_empty() => {
+            a.password = None;
+            a.remarks.push(
+                "the file sets an empty password: popfetch looks in ~/.netrc, then asks".into(),
+            );
+        }
+        Some(Password::Command(c)) if empty_command(c) => {
+            a.password = None;
+            a.remarks.push(
+                "the file sets an empty password command: popfetch looks in ~/.netrc, then asks"
+                    .into(),
+            );
+        }
+        _ => {}
+    }
+    // popfetch expands only `~` and `~/`.
+    let usable_path = |p: &str| {
+        let p = if p.starts_with('~') && !(p == "~" || p.starts_with("~/")) {
+            env.expand_tilde(p)
+        } else {
+            p.to_string()
+        };
+        (!p.trim().is_empty() && !(p.starts_with('~') && !(p == "~" || p.starts_with("~/"))))
+            .then_some(p)
+    };
+    if let Some(f) = a.tls_ca_file.take() {
+        match usable_path(&f) {
+            Some(p) => a.tls_ca_file = Some(p),
+            None => a.remarks.push(format!(
+                "the CA file {f:?} cannot be used (empty, or ~user that is not known here): the \
+                 system's trusted CAs are used"
+            )),
+        }
+    }
+    let dest = match &a.dest {
+        Dest::Maildir(p) => usable_path(p).map(Dest::Maildir),
+        Dest::Mbox(p) => usable_path(p).map(Dest::Mbox),
+        Dest::Mda(c) => (!empty_command(c)).then(|| Dest::Mda(c.clone())),
+    };
+    match dest {
+        Some(d) => a.dest = d,
+        None => {
+            a.remarks.push(format!(
+                "the destination {:?} cannot be used (empty, or ~user that is not known here)",
+                a.dest
+            ));
+            a.dest = Dest::Maildir(PLACEHOLDER_MAILDIR.to_string());
+            a.dest_placeholder = true;
+        }
+    }
+}
+
 /// Account names must differ: a repeated one gets `-2`, `-3`...
 fn unique_names(accounts: &mut [Account]) {
     let mut taken: Vec<String> = Vec::new();
@@ -555,7 +640,11 @@ fn validate(text: &str, global: &GlobalArgs) -> Result<crate::config::Loaded, Er
         account: AccountArgs::default(),
         accounts: Vec::new(),
     };
-    crate::config::load(&cli, &[]).map_err(|e| internal(e.to_string()))
+    crate::config::load(&cli, &[]).map_err(|e| match e {
+        // A bad --state-dir is the command line's fault, not the import's.
+        crate::config::ConfigError::Usage { .. } => Error::from(e),
+        e => internal(e.to_string()),
+    })
 }
 
 /// What a peer's placeholder stands for in popfetch's MDA template.
@@ -660,6 +749,39 @@ mod tests {
             env.expand_tilde("~no-such-user-here/x"),
             "~no-such-user-here/x"
         );
+    }
+
+    #[test]
+    fn values_popfetch_would_refuse_are_handled() {
+        let env = Env::default();
+        let mk = |host: &str| {
+            Account::new(
+                host.into(),
+                110,
+                TlsMode::Starttls,
+                "u".into(),
+                PeerState::Getmail {
+                    candidates: Vec::new(),
+                },
+            )
+        };
+        let mut a = mk("pop.example.com # work");
+        check_values(&mut a, &env);
+        assert!(
+            a.disabled.as_ref().unwrap().contains("not a comment"),
+            "{a:?}"
+        );
+
+        let mut a = mk("pop.example.com");
+        a.password = Some(Password::Literal(Zeroizing::new(String::new())));
+        a.tls_ca_file = Some("~no-such-user-here/ca.pem".into());
+        a.set_dest(Dest::Mda(CommandSpec::Shell("  ".into())));
+        check_values(&mut a, &env);
+        assert!(a.disabled.is_none());
+        assert!(a.password.is_none());
+        assert!(a.tls_ca_file.is_none());
+        assert!(a.dest_placeholder);
+        assert_eq!(a.remarks.len(), 3, "{:?}", a.remarks);
     }
 
     #[test]

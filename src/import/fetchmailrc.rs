@@ -1498,7 +1498,7 @@ fn account(
             "popfetch negotiates TLS 1.2 or newer by itself".into(),
         ));
     }
-    if u.sslcertck == Some(false) && tls != TlsMode::Starttls {
+    if u.sslcertck == Some(false) && !notes.iter().any(|(o, _)| o == "no sslcertck") {
         notes.push((
             "no sslcertck".into(),
             "popfetch always verifies the certificate: give tls_ca_file or pin tls_fingerprint \
