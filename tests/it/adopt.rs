@@ -3,11 +3,9 @@
 //! downloads nothing, and after new mail arrives, exactly that. `--json`
 //! reports `adopted`; a held lock is exit 75 and changes nothing.
 
-use std::fs;
-
 use crate::common::dovecot::{Options, Tls};
 use crate::common::env::{TestEnv, assert_same_messages, config_of, read_maildir};
-use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail};
+use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail, hold_lock};
 use popfetch::{Paths, UidState};
 
 const EX_TEMPFAIL: i32 = 75;
@@ -95,14 +93,7 @@ fn adopt_json_counts_what_was_adopted_and_a_held_lock_is_temporary() {
         &env.state_dir(),
         &format!("{USER}@127.0.0.1:{}", dc.pop3_port()),
     );
-    fs::create_dir_all(&paths.dir).unwrap();
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&paths.lock)
-        .unwrap();
-    lock.try_lock().unwrap();
+    let _lock = hold_lock(&paths.lock);
     let locked = env.run(&["-c", cfg, "adopt", "b", "--json"]);
     locked.assert_code(EX_TEMPFAIL);
     let v: serde_json::Value = serde_json::from_str(locked.stdout.trim()).unwrap();

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use crate::common::dovecot::Dovecot;
 use crate::common::env::{Output, TestEnv, read_maildir};
-use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail, in_ci, skip_or_panic};
+use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail, hold_lock, in_ci, skip_or_panic};
 use popfetch::{Paths, UidState};
 
 const EX_USAGE: i32 = 64;
@@ -307,13 +307,7 @@ fn state_import_merges_a_getmail_oldmail_file_under_state_dir() {
     );
 
     // Held lock: nothing is written, exit 75.
-    let lock = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&paths.lock)
-        .unwrap();
-    lock.try_lock().unwrap();
+    let _lock = hold_lock(&paths.lock);
     let locked = env.run(&[
         "import",
         "getmailrc",
@@ -367,74 +361,87 @@ fn run_peer(mut cmd: Command) -> std::process::Output {
     out
 }
 
-fn make_maildir(dir: &Path) {
-    for sub in ["cur", "new", "tmp"] {
-        fs::create_dir_all(dir.join(sub)).unwrap();
+/// A Dovecot holding six messages, a test environment and an empty
+/// Maildir for the peer to fetch into.
+struct Setup {
+    dc: Dovecot,
+    first: Vec<Vec<u8>>,
+    env: TestEnv,
+    maildir: PathBuf,
+}
+
+impl Setup {
+    /// After the peer fetched `first` with keep: import its config (`kind`)
+    /// and state into the default config location, check a popfetch run
+    /// fetches nothing, then that after three new messages (from `seed`)
+    /// arrive the next run fetches exactly those.
+    fn popfetch_takes_over(&self, kind: &str, seed: u64) {
+        let (env, dc, maildir, first) = (&self.env, &self.dc, &self.maildir, &self.first);
+        let more = &corpus::corpus(seed, 3);
+        let imported = env.run(&["import", kind, "--state"]);
+        imported.assert_success();
+        assert!(
+            imported
+                .stderr
+                .contains(&format!("{} messages", first.len())),
+            "every message the peer fetched is recorded\n{imported}"
+        );
+        let cfg = env.write_config(&imported.stdout);
+        env.run(&["accounts", "-c", cfg.to_str().unwrap()])
+            .assert_success();
+        let before = read_maildir(maildir);
+        assert_eq!(before.len(), first.len(), "the peer delivered everything");
+
+        let run = env.run(&[]);
+        run.assert_success();
+        assert!(run.stderr.contains("no new mail"), "{run}");
+        assert_eq!(
+            read_maildir(maildir),
+            before,
+            "popfetch downloaded nothing the peer had fetched"
+        );
+        assert_eq!(dc.remaining(USER), first.len(), "keep deleted nothing");
+
+        dc.load_mailbox(USER, more);
+        let run = env.run(&[]);
+        run.assert_success();
+        assert!(run.stderr.contains(&format!("{} new", more.len())), "{run}");
+        let after = read_maildir(maildir);
+        let mut added: Vec<Vec<u8>> = after.into_iter().filter(|m| !before.contains(m)).collect();
+        added.sort();
+        let mut want = more.to_vec();
+        want.sort();
+        assert_eq!(added.len(), more.len(), "exactly the new messages arrived");
+        assert_eq!(added, want, "byte for byte");
     }
 }
 
-/// After the peer fetched `first` with keep: import its config and state
-/// into the default config location, check a popfetch run fetches nothing,
-/// then that after `more` arrive the next run fetches exactly those.
-fn popfetch_takes_over(
-    env: &TestEnv,
-    dc: &Dovecot,
-    import_args: &[&str],
-    maildir: &Path,
-    first: &[Vec<u8>],
-    more: &[Vec<u8>],
-) {
-    let mut argv = vec!["import"];
-    argv.extend_from_slice(import_args);
-    argv.push("--state");
-    let imported = env.run(&argv);
-    imported.assert_success();
-    assert!(
-        imported
-            .stderr
-            .contains(&format!("{} messages", first.len())),
-        "every message the peer fetched is recorded\n{imported}"
-    );
-    let cfg = env.write_config(&imported.stdout);
-    env.run(&["accounts", "-c", cfg.to_str().unwrap()])
-        .assert_success();
-    let before = read_maildir(maildir);
-    assert_eq!(before.len(), first.len(), "the peer delivered everything");
-
-    let run = env.run(&[]);
-    run.assert_success();
-    assert!(run.stderr.contains("no new mail"), "{run}");
-    assert_eq!(
-        read_maildir(maildir),
-        before,
-        "popfetch downloaded nothing the peer had fetched"
-    );
-    assert_eq!(dc.remaining(USER), first.len(), "keep deleted nothing");
-
-    dc.load_mailbox(USER, more);
-    let run = env.run(&[]);
-    run.assert_success();
-    assert!(run.stderr.contains(&format!("{} new", more.len())), "{run}");
-    let after = read_maildir(maildir);
-    let mut added: Vec<Vec<u8>> = after.into_iter().filter(|m| !before.contains(m)).collect();
-    added.sort();
-    let mut want = more.to_vec();
-    want.sort();
-    assert_eq!(added.len(), more.len(), "exactly the new messages arrived");
-    assert_eq!(added, want, "byte for byte");
+/// The setup for a test of `program`; `None` when it or Dovecot is
+/// missing (after the loud skip, or a failure in CI).
+fn setup(program: &str, package: &str, seed: u64) -> Option<Setup> {
+    if !have(program, package) {
+        return None;
+    }
+    let (dc, first) = dovecot_with_mail(Default::default(), seed, 6)?;
+    let env = TestEnv::new();
+    let maildir = env.path("Mail/inbox");
+    for sub in ["cur", "new", "tmp"] {
+        fs::create_dir_all(maildir.join(sub)).unwrap();
+    }
+    Some(Setup {
+        dc,
+        first,
+        env,
+        maildir,
+    })
 }
 
 #[test]
 fn mpop_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
-    if !have("mpop", "mpop") {
-        return;
-    }
-    let Some((dc, first)) = dovecot_with_mail(Default::default(), 711, 6) else {
+    let Some(s) = setup("mpop", "mpop", 711) else {
         return;
     };
-    let env = TestEnv::new();
-    let maildir = env.path("Mail/inbox");
-    make_maildir(&maildir);
+    let (dc, env, maildir) = (&s.dc, &s.env, &s.maildir);
     // ~/.mpoprc, so that `popfetch import mpoprc` finds it by default; the
     // UIDLS file goes where mpop puts it by default too.
     write_private(
@@ -448,26 +455,20 @@ fn mpop_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
             md = maildir.display()
         ),
     );
-    let out = run_peer(peer(&env, &["mpop", "-a"]));
+    let out = run_peer(peer(env, &["mpop", "-a"]));
     assert!(out.status.success(), "mpop fetched");
     let uidls = fs::read_to_string(env.path(&format!(".mpop_uidls/{USER}_at_127.0.0.1")))
         .expect("mpop wrote its UIDLS file");
     eprintln!("--- mpop's UIDLS file\n{uidls}");
-    let more = corpus::corpus(712, 3);
-    popfetch_takes_over(&env, &dc, &["mpoprc"], &maildir, &first, &more);
+    s.popfetch_takes_over("mpoprc", 712);
 }
 
 #[test]
 fn fetchmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
-    if !have("fetchmail", "fetchmail") {
-        return;
-    }
-    let Some((dc, first)) = dovecot_with_mail(Default::default(), 721, 6) else {
+    let Some(s) = setup("fetchmail", "fetchmail", 721) else {
         return;
     };
-    let env = TestEnv::new();
-    let maildir = env.path("Mail/inbox");
-    make_maildir(&maildir);
+    let (dc, env, maildir) = (&s.dc, &s.env, &s.maildir);
     // A minimal MDA both fetchmail and popfetch run: one message into the
     // Maildir given as $1.
     let mda = env.path("bin/to-maildir");
@@ -492,26 +493,20 @@ fn fetchmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
             md = maildir.display()
         ),
     );
-    let out = run_peer(peer(&env, &["fetchmail", "--nosyslog", "--nodetach"]));
+    let out = run_peer(peer(env, &["fetchmail", "--nosyslog", "--nodetach"]));
     assert_eq!(out.status.code(), Some(0), "fetchmail fetched mail");
     let ids = fs::read_to_string(env.path(".fetchids")).expect("fetchmail wrote ~/.fetchids");
     eprintln!("--- ~/.fetchids\n{ids}");
-    assert_eq!(ids.lines().count(), first.len(), "{ids}");
-    let more = corpus::corpus(722, 3);
-    popfetch_takes_over(&env, &dc, &["fetchmailrc"], &maildir, &first, &more);
+    assert_eq!(ids.lines().count(), s.first.len(), "{ids}");
+    s.popfetch_takes_over("fetchmailrc", 722);
 }
 
 #[test]
 fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
-    if !have("getmail", "getmail6") {
-        return;
-    }
-    let Some((dc, first)) = dovecot_with_mail(Default::default(), 731, 6) else {
+    let Some(s) = setup("getmail", "getmail6", 731) else {
         return;
     };
-    let env = TestEnv::new();
-    let maildir = env.path("Mail/inbox");
-    make_maildir(&maildir);
+    let (dc, env, maildir) = (&s.dc, &s.env, &s.maildir);
     let gdir = env.path(".getmail");
     write_private(
         &gdir.join("getmailrc"),
@@ -550,7 +545,7 @@ fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
         "getmailrc".into(),
     ]);
     let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
-    let out = run_peer(peer(&env, &argv));
+    let out = run_peer(peer(env, &argv));
     assert!(out.status.success(), "getmail fetched");
     let oldmail = gdir.join(format!("oldmail-127.0.0.1-{}-{USER}", dc.pop3s_port()));
     let text = fs::read(&oldmail).expect("getmail wrote its oldmail file");
@@ -559,8 +554,7 @@ fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
         oldmail.display(),
         String::from_utf8_lossy(&text).replace('\0', "\\0")
     );
-    let more = corpus::corpus(732, 3);
-    popfetch_takes_over(&env, &dc, &["getmailrc"], &maildir, &first, &more);
+    s.popfetch_takes_over("getmailrc", 732);
 }
 
 /// `nobody`'s uid (`-u`) or gid (`-g`).
