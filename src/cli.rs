@@ -40,6 +40,9 @@ Examples:
   popfetch                         fetch from every configured account
   popfetch -q work                 fetch from the account \"work\", printing only errors (for cron)
   popfetch check                   count new messages without downloading anything
+  popfetch adopt                   record all mail now on the server as delivered, downloading none
+  popfetch import mpoprc --state   print mpop's accounts as popfetch config (also fetchmailrc,
+                                   getmailrc) and record what mpop already fetched
   popfetch --host pop.example.com --user alice --maildir ~/Mail
                                    fetch from an account given entirely on the command line";
 
