@@ -74,6 +74,8 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -a "fetch" -d 'Fetch new
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "check" -d 'Count new messages and their size; download and delete nothing'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "accounts" -d 'Validate the config file and list the accounts it defines'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "adopt" -d 'Record every message now on the server as delivered, downloading nothing'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -255,8 +257,101 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l fetch-all
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-received-header -d 'Do not add a Received: trace header'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "accounts" -d 'Validate the config file and list the accounts it defines'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "accounts" -d 'Validate the config file and list the accounts it defines'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "adopt" -d 'Record every message now on the server as delivered, downloading nothing'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

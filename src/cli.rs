@@ -14,6 +14,7 @@ use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::account::{AuthChoice, Pipelining, TlsMode, normalize_fingerprint, parse_size};
+use crate::import::Peer;
 
 const AFTER_LONG_HELP: &str = "\
 Configuration:
@@ -39,6 +40,9 @@ Examples:
   popfetch                         fetch from every configured account
   popfetch -q work                 fetch from the account \"work\", printing only errors (for cron)
   popfetch check                   count new messages without downloading anything
+  popfetch adopt                   record all mail now on the server as delivered, downloading none
+  popfetch import mpoprc --state   print mpop's accounts as popfetch config (also fetchmailrc,
+                                   getmailrc) and record what mpop already fetched
   popfetch --host pop.example.com --user alice --maildir ~/Mail
                                    fetch from an account given entirely on the command line";
 
@@ -78,7 +82,11 @@ impl Cli {
     pub fn account_names(&self) -> Vec<String> {
         match &self.command {
             None => self.accounts.clone(),
-            Some(Commands::Fetch { accounts } | Commands::Check { accounts }) => {
+            Some(
+                Commands::Fetch { accounts }
+                | Commands::Check { accounts }
+                | Commands::Adopt { accounts },
+            ) => {
                 let mut all = self.accounts.clone();
                 all.extend(accounts.iter().cloned());
                 all
@@ -88,7 +96,7 @@ impl Cli {
                 all.extend(account.iter().cloned());
                 all
             }
-            Some(Commands::Accounts) => self.accounts.clone(),
+            Some(Commands::Accounts | Commands::Import { .. }) => self.accounts.clone(),
         }
     }
 }
@@ -121,6 +129,37 @@ pub enum Commands {
     },
     /// Validate the config file and list the accounts it defines.
     Accounts,
+    /// Record every message now on the server as delivered, downloading nothing.
+    ///
+    /// For a first run on a big mailbox kept on the server, a lost or moved state file, or a
+    /// new machine: the next fetch downloads only mail that arrives after this. Takes the
+    /// account's lock; deletes nothing.
+    Adopt {
+        /// Adopt these accounts only (default: every account in the config file).
+        #[arg(value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+    },
+    /// Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one.
+    ///
+    /// Reads FILE (default: the program's usual file) and prints a config.toml on stdout with
+    /// every account, server, TLS mode, password source, destination and policy it can carry
+    /// over; every setting it cannot is listed as a comment with the reason. With --state, the
+    /// messages the program already fetched are recorded as delivered in popfetch's state, so
+    /// that the first run with keep downloads only new mail.
+    Import {
+        /// Whose configuration FILE is.
+        #[arg(value_enum, value_name = "KIND")]
+        kind: Peer,
+        /// The file to read (default: ~/.fetchmailrc; ~/.mpoprc or $XDG_CONFIG_HOME/mpop/config;
+        /// the getmail directory). For getmailrc, several rc files or a getmail directory, one
+        /// account per rc file.
+        #[arg(value_name = "FILE")]
+        files: Vec<PathBuf>,
+        /// Also record what the program already fetched (~/.fetchids, mpop's UIDLS files,
+        /// getmail's oldmail files) as delivered in popfetch's state.
+        #[arg(long)]
+        state: bool,
+    },
 }
 
 /// Options that shape the run as a whole.

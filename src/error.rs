@@ -9,6 +9,7 @@ use clap::error::ErrorKind as UsageKind;
 use crate::auth::{AuthError, SaslError};
 use crate::config::ConfigError;
 use crate::deliver::DeliverError;
+use crate::import::ImportError;
 use crate::password::SecretError;
 use crate::protocol::{ProtoError, RespCode};
 use crate::state::StateError;
@@ -44,6 +45,8 @@ pub enum Error {
     State(#[from] StateError),
     #[error(transparent)]
     Deliver(#[from] DeliverError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
     #[error(
         "another popfetch run is fetching {mailbox} right now (lock {path}); this run did nothing: it will be fetched next time"
     )]
@@ -65,6 +68,7 @@ impl Error {
             Error::Auth(e) => auth_code(e),
             Error::State(e) => state_code(e),
             Error::Deliver(e) => deliver_code(e),
+            Error::Import(e) => import_code(e),
             Error::Locked { .. } | Error::Interrupted => exit::TEMPFAIL,
         }
     }
@@ -182,6 +186,17 @@ fn auth_code(e: &AuthError) -> u8 {
 fn state_code(e: &StateError) -> u8 {
     match e {
         StateError::Io { .. } | StateError::Corrupt { .. } => exit::IOERR,
+    }
+}
+
+fn import_code(e: &ImportError) -> u8 {
+    match e {
+        ImportError::Usage { .. } => exit::USAGE,
+        // A peer's file that cannot be read or understood is configuration.
+        ImportError::Read { .. }
+        | ImportError::Syntax { .. }
+        | ImportError::Unusable { .. }
+        | ImportError::Internal { .. } => exit::CONFIG,
     }
 }
 

@@ -111,7 +111,7 @@ fn recover(paths: &Paths, target: &mut Target, state: &mut UidState) -> Result<u
 }
 
 /// Take the run lock or fail with "another run holds it".
-fn take_lock(paths: &Paths, account: &Account) -> Result<lock::RunLock, Error> {
+pub(crate) fn take_lock(paths: &Paths, account: &Account) -> Result<lock::RunLock, Error> {
     match lock::try_lock(&paths.lock).map_err(|e| StateError::io("lock", &paths.lock, e))? {
         LockOutcome::Acquired(l) => Ok(l),
         LockOutcome::Busy => Err(Error::Locked {

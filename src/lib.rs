@@ -18,12 +18,14 @@
 //! benches use; everything else is private to the crate.
 
 mod account;
+mod adopt;
 mod auth;
 mod cli;
 mod config;
 mod deliver;
 mod error;
 mod fetch;
+mod import;
 mod interrupt;
 mod password;
 mod policy;

@@ -4,12 +4,14 @@
 //! JSON schema (stable; new fields may be added, none renamed or removed):
 //!
 //! ```text
-//! { "account": "work", "command": "fetch" | "check", "ok": true,
+//! { "account": "work", "command": "fetch" | "check" | "adopt", "ok": true,
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
 //!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "seconds": 1.2,
 //!   "destination": "/home/alice/Mail/work" }
 //! ```
+//!
+//! `adopt` adds `"adopted"`: the UIDs it newly recorded as delivered.
 //!
 //! Sizes are shown in binary units (1 KB = 1024 bytes), the same units
 //! `max_size` takes.
@@ -117,6 +119,59 @@ pub fn outcome_code(result: &Result<Summary, Error>) -> u8 {
 
 /// One account's outcome as JSON.
 pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
+    json_value(name, command, dest, result).to_string()
+}
+
+/// `adopt`'s JSON: the common fields, and `adopted` (UIDs newly recorded
+/// as delivered; `on_server` is how many the server listed).
+pub fn adopt_json(name: &str, dest: &str, result: &Result<Summary, Error>) -> String {
+    let mut v = json_value(name, "adopt", dest, result);
+    v["adopted"] = json!(result.as_ref().map_or(0, |s| s.new));
+    v.to_string()
+}
+
+/// `work: adopted 1,234 messages already on the server; they will not be downloaded`
+pub fn adopt_line(name: &str, s: &Summary) -> String {
+    let known = s.on_server.saturating_sub(s.new);
+    match (s.on_server, s.new) {
+        (0, _) => format!("{name}: the server holds no messages; nothing to adopt"),
+        (_, 0) => format!(
+            "{name}: all {} messages on the server were already recorded as delivered; nothing \
+             to adopt",
+            grouped(s.on_server)
+        ),
+        (_, n) => format!(
+            "{name}: adopted {} message{} already on the server{}; they will not be downloaded",
+            grouped(n),
+            if n == 1 { "" } else { "s" },
+            if known > 0 {
+                format!(" ({} more were already recorded)", grouped(known))
+            } else {
+                String::new()
+            }
+        ),
+    }
+}
+
+/// A count with thousands separators: `1,234`.
+pub fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn json_value(
+    name: &str,
+    command: &str,
+    dest: &str,
+    result: &Result<Summary, Error>,
+) -> serde_json::Value {
     let empty = Summary::default();
     let code = outcome_code(result);
     let (s, err) = match result {
@@ -140,7 +195,6 @@ pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary,
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
-    .to_string()
 }
 
 /// Prints `-v` lines and draws progress bars, one per account in flight.

@@ -23,6 +23,7 @@ use crate::session::{self, TraceSink};
 enum Mode {
     Fetch,
     Check,
+    Adopt,
 }
 
 /// Run the command line; returns the exit status.
@@ -31,6 +32,10 @@ pub fn run(cli: &Cli) -> u8 {
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,
         Some(Commands::Check { .. }) => Mode::Check,
+        Some(Commands::Adopt { .. }) => Mode::Adopt,
+        Some(Commands::Import { kind, files, state }) => {
+            return crate::import::run(cli, *kind, files, *state);
+        }
         Some(Commands::Accounts) => return list_accounts(cli),
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
@@ -108,6 +113,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                         Some(Ok(s)) => match mode {
                             Mode::Fetch => fetch::fetch(account, &s, opts),
                             Mode::Check => fetch::check(account, &s, opts),
+                            Mode::Adopt => crate::adopt::adopt(account, &s, opts),
                         },
                     };
                     opts.observer.finished(account);
@@ -151,17 +157,13 @@ fn print_outcome(
     let g = &cli.global;
     let dest = account.destination.describe();
     if g.json {
-        let cmd = if mode == Mode::Check {
-            "check"
-        } else {
-            "fetch"
+        let line = match mode {
+            Mode::Fetch => report::json_line(&account.name, "fetch", &dest, result),
+            Mode::Check => report::json_line(&account.name, "check", &dest, result),
+            Mode::Adopt => report::adopt_json(&account.name, &dest, result),
         };
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{}",
-            report::json_line(&account.name, cmd, &dest, result)
-        );
+        let _ = writeln!(out, "{line}");
     }
     match result {
         Err(e) => reporter.line(&report::error_line(&account.name, e)),
@@ -173,6 +175,7 @@ fn print_outcome(
                 account.policy.max_size,
             )),
             Mode::Check => reporter.line(&report::check_line(&account.name, s)),
+            Mode::Adopt => reporter.line(&report::adopt_line(&account.name, s)),
         },
         Ok(_) => {}
     }

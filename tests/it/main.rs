@@ -9,6 +9,7 @@
 mod common;
 
 mod addresses;
+mod adopt;
 mod auth;
 mod bounds;
 mod cli;
@@ -17,6 +18,7 @@ mod deliver;
 mod fetch;
 mod fixture;
 mod hostile;
+mod import;
 mod long_secrets;
 mod parallel;
 mod pipelining;

@@ -29,6 +29,22 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// Takes the run lock at `path` (creating its directory) as another
+/// popfetch run would; held until the file is dropped.
+pub fn hold_lock(path: &std::path::Path) -> std::fs::File {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).unwrap();
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap();
+    file.try_lock().unwrap();
+    file
+}
+
 /// TOML basic string with the characters TOML requires escaped.
 pub fn toml_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
