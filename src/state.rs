@@ -55,21 +55,13 @@ impl StateError {
         }
     }
 
-    /// The error for a damaged line of the file at `path`. A state line
-    /// that is not UTF-8 is a read error ("stream did not contain valid
-    /// UTF-8"), not a damaged line.
+    /// The error for a damaged line of the file at `path`. A line that is
+    /// not UTF-8 is damaged like any other: the file was read fine.
     fn damaged(path: &Path, e: ParseError) -> Self {
-        match e.reason {
-            Reason::NotUtf8 => StateError::io(
-                "read",
-                path,
-                io::Error::new(io::ErrorKind::InvalidData, e.reason.as_str()),
-            ),
-            reason => StateError::Corrupt {
-                path: path.to_path_buf(),
-                line: e.line,
-                reason: reason.to_string(),
-            },
+        StateError::Corrupt {
+            path: path.to_path_buf(),
+            line: e.line,
+            reason: e.reason.to_string(),
         }
     }
 }
@@ -102,7 +94,7 @@ pub(crate) enum Reason {
 impl Reason {
     fn as_str(self) -> &'static str {
         match self {
-            Reason::NotUtf8 => "stream did not contain valid UTF-8",
+            Reason::NotUtf8 => "not UTF-8 text",
             Reason::Fields => "expected: UID FIRST-SEEN STATUS",
             Reason::Time => "bad time",
             Reason::Status => "status must be delivered or seen",
@@ -473,18 +465,19 @@ mod tests {
         }
     }
 
-    /// A line that is not UTF-8, even a comment, is a read error, not a
-    /// damaged line.
+    /// A line that is not UTF-8, even a comment, is a damaged line like any
+    /// other: its number and the usual advice, not a read error's advice
+    /// about directories and full disks.
     #[test]
-    fn non_utf8_state_is_a_read_error() {
+    fn non_utf8_state_is_a_damaged_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
         fs::write(&path, b"u 1970-01-01T00:00:01Z seen\n# \xff\nbad\n").unwrap();
         match UidState::load(&path) {
-            Err(e @ StateError::Io { action: "read", .. }) => assert_eq!(
+            Err(e @ StateError::Corrupt { line: 2, .. }) => assert_eq!(
                 e.to_string(),
                 format!(
-                    "cannot read {}: stream did not contain valid UTF-8; check that the directory exists, is writable and the disk is not full",
+                    "{}:2: damaged state line (not UTF-8 text); fix or delete that line (a deleted line makes popfetch fetch that message again)",
                     path.display()
                 )
             ),
