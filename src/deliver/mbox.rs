@@ -58,7 +58,7 @@
 //! failed (step 4); the next run retries the cut ([`Mbox::after_recovery`]).
 //! Every fsync above is what makes the same true after a power failure.
 
-mod format;
+pub(crate) mod format;
 mod lock;
 
 use std::fs::{self, File, OpenOptions};
