@@ -4,7 +4,7 @@
 
 use std::fs::{self, File};
 use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::StateError;
@@ -35,7 +35,9 @@ impl Paths {
     }
 }
 
-/// Create a directory and its parents; the ones created are 0700.
+/// Create a directory and its parents; the ones created are 0700 from the
+/// start (never world-accessible for an instant), and existing ones are
+/// left as they are.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -43,8 +45,17 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_private_dir(parent)?;
     }
-    match fs::create_dir(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)),
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {
+            // The umask can only take bits away from 0700; should it take
+            // the owner's, the directory would be of no use, so give them
+            // back (a no-op for every usual umask).
+            let meta = fs::symlink_metadata(dir)?;
+            if meta.permissions().mode() & 0o777 != 0o700 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(e) => Err(e),
     }

@@ -15,6 +15,7 @@ mod deliver;
 mod fetch;
 mod fixture;
 mod hostile;
+mod local;
 mod parallel;
 mod pipelining;
 mod policy;
