@@ -17,7 +17,9 @@ use super::value::{
     auth_choice, boolean, command, integer, nonempty, path, pipelining, string, tls_mode, word,
 };
 use super::{ConfigError, Env};
-use crate::account::{Destination, PasswordSource, normalize_fingerprint, parse_size};
+use crate::account::{
+    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size,
+};
 use crate::secret::Secret;
 
 /// The keys an account (or `[defaults]`) may set.
@@ -329,8 +331,10 @@ fn parse_layer(
             "keep" => layer.keep = set(&origin, boolean(val).map_err(value_err)?),
             "delete_after_days" => {
                 let n = integer(val).map_err(value_err)?;
-                let days = u32::try_from(n).map_err(|_| {
-                    value_err(format!("{n} is not a number of days: use 0 or more"))
+                let days = in_range(n, &limits::DELETE_AFTER_DAYS).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a number of days: give 0 to 36525 (100 years)"
+                    ))
                 })?;
                 layer.delete_after_days = set(&origin, days);
             }
@@ -345,22 +349,23 @@ fn parse_layer(
                                 other.type_str()
                             ))
                         })?;
-                        u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                        let n = u64::try_from(n).map_err(|_| {
                             value_err(format!(
                                 "{n} is not a size: give a positive number of bytes, or \
                                  remove max_size for no limit"
                             ))
-                        })?
+                        })?;
+                        check_size(n, &n.to_string()).map_err(value_err)?
                     }
                 };
                 layer.max_size = set(&origin, size);
             }
             "max_messages" => {
                 let n = integer(val).map_err(value_err)?;
-                let max = usize::try_from(n).ok().filter(|m| *m > 0).ok_or_else(|| {
+                let max = in_range(n, &limits::MAX_MESSAGES).ok_or_else(|| {
                     value_err(format!(
-                        "{n} is not a message count: give 1 or more, or remove max_messages \
-                         for no limit"
+                        "{n} is not a message count: give 1 to 1000000000, or remove \
+                         max_messages for no limit"
                     ))
                 })?;
                 layer.max_messages = set(&origin, max);
@@ -368,9 +373,9 @@ fn parse_layer(
             "fetch_all" => layer.fetch_all = set(&origin, boolean(val).map_err(value_err)?),
             "timeout" => {
                 let n = integer(val).map_err(value_err)?;
-                let secs = u64::try_from(n).ok().filter(|s| *s > 0).ok_or_else(|| {
+                let secs = in_range(n, &limits::TIMEOUT_SECS).ok_or_else(|| {
                     value_err(format!(
-                        "{n} is not a timeout: give a number of seconds, 1 or more"
+                        "{n} is not a timeout: give a number of seconds from 1 to 86400 (a day)"
                     ))
                 })?;
                 layer.timeout = set(&origin, secs);
@@ -396,6 +401,14 @@ fn parse_layer(
         }
     }
     Ok(layer)
+}
+
+/// `n` as a `T` when it is within `range`.
+fn in_range<T: TryFrom<u64>>(n: i64, range: &std::ops::RangeInclusive<u64>) -> Option<T> {
+    u64::try_from(n)
+        .ok()
+        .filter(|n| range.contains(n))
+        .and_then(|n| T::try_from(n).ok())
 }
 
 fn origin_at(o: &Origin) -> String {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use crate::common::corpus;
 use crate::common::env::{AccountToml, TestEnv, config_of};
-use crate::common::script::{Maildrop, ScriptServer};
+use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::scripted;
 
@@ -61,4 +61,104 @@ fn new_directories_are_private_under_umask_0_and_existing_parents_keep_their_mod
         assert_eq!(mode(&d), 0o700, "{}", d.display());
     }
     assert_eq!(mode(&mbox), 0o600);
+}
+
+/// Every numeric setting has a range; a value outside it is a config error
+/// at its position naming the key and the range, never a panic later on.
+#[test]
+fn numbers_out_of_range_in_the_config_are_errors_naming_the_key() {
+    let (drop, srv, _) = server(32, 2);
+    let env = TestEnv::new();
+    for (key, value, range) in [
+        ("timeout", "9223372036854775807", "1 to 86400"),
+        ("timeout", "86401", "1 to 86400"),
+        ("timeout", "0", "1 to 86400"),
+        ("port", "70000", "1 to 65535"),
+        ("max_messages", "9223372036854775807", "1 to 1000000000"),
+        ("delete_after_days", "36526", "0 to 36525"),
+        ("max_size", "1099511627777", "1 TiB"),
+        ("max_size", "\"1025G\"", "1 TiB"),
+    ] {
+        let acct = scripted("n", srv.port(), &env.path("Mail"), true).raw(key, value);
+        let text = config_of(&[&acct]);
+        let cfg = env.write_config(&text);
+        let line = text
+            .lines()
+            .position(|l| l.starts_with(&format!("{key} =")))
+            .unwrap()
+            + 1;
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        assert_eq!(out.code, Some(EX_CONFIG), "{key} = {value}\n{out}");
+        assert!(
+            out.stderr.contains(&format!("{}:{line}:", cfg.display()))
+                && out.stderr.contains(&format!("\"{key}\""))
+                && out.stderr.contains(range),
+            "{key} = {value}: the error names the place, the key and the range\n{out}"
+        );
+    }
+    assert_eq!(srv.connections(), 0, "nothing reaches the server");
+    assert_eq!(drop.remaining(), 2);
+}
+
+/// The same for the flags: usage errors (64) naming the flag and the range.
+#[test]
+fn numbers_out_of_range_on_the_command_line_exit_64_naming_the_flag() {
+    let env = TestEnv::new();
+    let base = [
+        "--host",
+        "127.0.0.1",
+        "--user",
+        "u",
+        "--maildir",
+        "Mail",
+        "--password-command",
+        "echo pw",
+    ];
+    for (flag, value, range) in [
+        ("--timeout", "18446744073709551615", "1..=86400"),
+        ("--timeout", "86401", "1..=86400"),
+        ("--jobs", "1025", "1..=1024"),
+        ("--max-messages", "1000000001", "1..=1000000000"),
+        ("--delete-after-days", "36526", "0..=36525"),
+        ("--max-size", "1025G", "1 TiB"),
+    ] {
+        let mut args = base.to_vec();
+        args.extend(["--keep", flag, value]);
+        let out = env.run(&args);
+        assert_eq!(out.code, Some(64), "{flag} {value}\n{out}");
+        assert!(
+            out.stderr.contains(flag) && out.stderr.contains(range),
+            "{flag} {value}: the error names the flag and the range\n{out}"
+        );
+    }
+}
+
+/// LIST sizes near 2^64 (a lying server) are added without overflow: two
+/// messages of 2^63 bytes make `check` report, not panic.
+#[test]
+fn check_adds_huge_list_sizes_without_overflow() {
+    let msgs = corpus::corpus(33, 2);
+    let drop = Maildrop::new(USER, PASSWORD, msgs);
+    let inner = Arc::clone(&drop);
+    let srv = ScriptServer::start(Reply::ok("ready"), move |c, l| {
+        if l.eq_ignore_ascii_case("LIST") {
+            Reply::multi("+OK", &["1 9223372036854775808", "2 9223372036854775808"])
+        } else {
+            inner.reply(c, l)
+        }
+    });
+    let env = TestEnv::new();
+    let cfg = env.write_config(&config_of(&[&scripted(
+        "huge",
+        srv.port(),
+        &env.path("Mail"),
+        true,
+    )]));
+    let out = env.run(&["-c", cfg.to_str().unwrap(), "check"]);
+    out.assert_success();
+    assert!(
+        out.stderr.contains("huge: 2 new (") && out.stderr.contains("on the server"),
+        "{out}"
+    );
+    assert_eq!(drop.remaining(), 2);
 }
