@@ -276,6 +276,19 @@ impl Account {
     }
 }
 
+/// What in a user name or password no POP3 command can carry: a command
+/// ends at CRLF, and a NUL confuses servers written in C. Checked when
+/// the value is read, so that the error can say where it came from.
+pub(crate) fn unsendable(s: &str) -> Option<&'static str> {
+    if s.contains(['\r', '\n']) {
+        Some("a line break")
+    } else if s.contains('\0') {
+        Some("a NUL character")
+    } else {
+        None
+    }
+}
+
 /// The ranges of the numeric settings, the same in the config file and on
 /// the command line. Generous, but bounded: a value beyond them is a
 /// mistake, and would overflow a clock or a counter further on.

@@ -123,6 +123,7 @@ fn secret_code(e: &SecretError) -> u8 {
         | SecretError::EmptyOutput { .. }
         | SecretError::NotText { .. }
         | SecretError::Prompt { .. }
+        | SecretError::Unsendable { .. }
         | SecretError::EmptyPrompt { .. } => exit::CONFIG,
     }
 }

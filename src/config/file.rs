@@ -18,7 +18,7 @@ use super::value::{
 };
 use super::{ConfigError, Env};
 use crate::account::{
-    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size,
+    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size, unsendable,
 };
 use crate::secret::Secret;
 
@@ -266,7 +266,16 @@ fn parse_layer(
         let val = v.get_ref();
         match key {
             "host" => layer.host = set(&origin, word(val, "a host name").map_err(value_err)?),
-            "user" => layer.user = set(&origin, nonempty(val, "a user name").map_err(value_err)?),
+            "user" => {
+                let user = nonempty(val, "a user name").map_err(value_err)?;
+                if let Some(what) = unsendable(&user) {
+                    return Err(value_err(format!(
+                        "the user name contains {what}, which no POP3 command can carry: \
+                         remove it"
+                    )));
+                }
+                layer.user = set(&origin, user);
+            }
             "port" => {
                 let n = integer(val).map_err(value_err)?;
                 let port = u16::try_from(n)
@@ -293,6 +302,12 @@ fn parse_layer(
                              terminal, or set password_command"
                                 .to_string(),
                         ));
+                    }
+                    if let Some(what) = unsendable(&s) {
+                        return Err(value_err(format!(
+                            "the password contains {what}, which no POP3 login can carry: \
+                             remove it"
+                        )));
                     }
                     if file.password_at.is_none() {
                         file.password_at = Some(loc.at(k.span().start));

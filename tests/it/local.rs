@@ -14,7 +14,6 @@ use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::scripted;
 
-const EX_IOERR: i32 = 74;
 const EX_CONFIG: i32 = 78;
 
 /// A mailbox of `n` messages on a scripted server.
@@ -160,5 +159,86 @@ fn check_adds_huge_list_sizes_without_overflow() {
         out.stderr.contains("huge: 2 new (") && out.stderr.contains("on the server"),
         "{out}"
     );
+    assert_eq!(drop.remaining(), 2);
+}
+
+/// A user name or password with CR, LF or NUL cannot be sent in a POP3
+/// command: that is a config error when the config is read (78, naming
+/// the key), a usage error for `--user` (64), and a config error naming
+/// the account, without the password, when password_command prints one.
+#[test]
+fn line_breaks_and_nul_in_credentials_are_config_errors() {
+    let (drop, srv, _) = server(34, 2);
+    let env = TestEnv::new();
+    let maildir = env.path("Mail");
+    for (key, value, needle) in [
+        ("user", "alice\r\nDELE 1", "line break"),
+        ("user", "alice\nx", "line break"),
+        ("user", "alice\u{0}x", "NUL"),
+        (
+            "password",
+            "pw\r\nDELE 1",
+            "the password contains a line break",
+        ),
+        ("password", "pw\u{0}x", "the password contains a NUL"),
+    ] {
+        let acct = scripted("ctl", srv.port(), &maildir, false).str(key, value);
+        let text = config_of(&[&acct]);
+        let cfg = env.write_config(&text);
+        let line = text
+            .lines()
+            .position(|l| l.starts_with(&format!("{key} =")))
+            .unwrap()
+            + 1;
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        assert_eq!(out.code, Some(EX_CONFIG), "{key} = {value:?}\n{out}");
+        assert!(
+            out.stderr.contains(&format!("{}:{line}:", cfg.display()))
+                && out.stderr.contains(&format!("\"{key}\""))
+                && out.stderr.contains(needle),
+            "{key} = {value:?}\n{out}"
+        );
+        assert!(!out.all_output().contains("DELE"), "{out}");
+    }
+
+    // No config file: the account is the flags alone.
+    let out = TestEnv::new().run(&[
+        "--host",
+        "127.0.0.1",
+        "--user",
+        "alice\nDELE 1",
+        "--maildir",
+        "Mail",
+    ]);
+    assert_eq!(out.code, Some(64), "{out}");
+    assert!(
+        out.stderr.contains("--user") && out.stderr.contains("line break"),
+        "{out}"
+    );
+
+    for (script, what) in [
+        // The commands' own text must not hold the password.
+        ("echo U2UNY3JldAo= | base64 -d", "line break"),
+        ("echo U2UAY3JldAo= | base64 -d", "NUL"),
+    ] {
+        let acct = scripted("cmd", srv.port(), &maildir, false)
+            .remove("password")
+            .str("password_command", script);
+        let cfg = env.write_config(&config_of(&[&acct]));
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        assert_eq!(out.code, Some(EX_CONFIG), "{script}\n{out}");
+        assert!(
+            out.stderr.contains("account cmd")
+                && out.stderr.contains("password")
+                && out.stderr.contains("control character")
+                && out.stderr.contains(what),
+            "{script}\n{out}"
+        );
+        assert!(
+            !out.all_output().contains("cret"),
+            "the password is not shown\n{out}"
+        );
+    }
+    assert!(!srv.saw("PASS"), "no such password reaches the server");
     assert_eq!(drop.remaining(), 2);
 }
