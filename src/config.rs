@@ -37,6 +37,8 @@ mod value;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use zeroize::Zeroizing;
+
 use crate::account::Account;
 use crate::cli::Cli;
 
@@ -195,8 +197,10 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
         Some(p) => p.clone(),
         None => env.default_config_path().ok_or(ConfigError::NoConfigDir)?,
     };
+    // The text may hold a password: wiped when dropped. std sizes the
+    // buffer from the file's length, so no grown-out-of copy is left.
     let text = match std::fs::read_to_string(&path) {
-        Ok(t) => Some(t),
+        Ok(t) => Some(Zeroizing::new(t)),
         Err(e) if e.kind() == io::ErrorKind::NotFound && explicit.is_none() => {
             if cli.account.host.is_none() {
                 return Err(ConfigError::NoConfigFile { path });

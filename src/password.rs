@@ -181,7 +181,7 @@ fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError>
     });
     let mut stdout = Zeroizing::new(Vec::new());
     if let Some(mut out) = child.stdout.take()
-        && let Err(e) = out.read_to_end(&mut stdout)
+        && let Err(e) = read_wiping(&mut out, &mut stdout)
     {
         let _ = child.kill();
         let _ = child.wait();
@@ -216,6 +216,27 @@ fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError>
             account: account.to_string(),
             command: shown,
         }),
+    }
+}
+
+/// `read_to_end` into `out`, except that a buffer outgrown on the way is
+/// wiped before it is freed, as `out` is when dropped: what a password
+/// command prints is the password.
+fn read_wiping(r: &mut impl Read, out: &mut Zeroizing<Vec<u8>>) -> io::Result<()> {
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let n = match r.read(&mut chunk[..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if out.capacity() - out.len() < n {
+            let mut bigger = Zeroizing::new(Vec::with_capacity((out.len() + n).max(8192) * 2));
+            bigger.extend_from_slice(out);
+            *out = bigger;
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -377,6 +398,14 @@ mod tests {
             assert!(msg.contains("account work") && msg.contains(what), "{msg}");
             assert!(!msg.contains("Zk9"), "{msg}");
         }
+    }
+
+    #[test]
+    fn read_wiping_reads_everything() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let mut out = Zeroizing::new(Vec::new());
+        read_wiping(&mut &data[..], &mut out).unwrap();
+        assert_eq!(&out[..], &data[..]);
     }
 
     #[test]

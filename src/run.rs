@@ -27,6 +27,8 @@ enum Mode {
 
 /// Run the command line; returns the exit status.
 pub fn run(cli: &Cli) -> u8 {
+    // Before the config (which may hold a password) is read.
+    secret::protect_process();
     let names = cli.account_names();
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,

@@ -7,10 +7,12 @@
 //! and the exact line and column, and so that accounts keep the file's order.
 //! Each value is read by the parsers in `value`.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::layer::{Layer, Origin, Setting};
 use super::value::{
@@ -125,10 +127,40 @@ impl Section<'_> {
     }
 }
 
+/// The parsed document. Most strings in it borrow from the file's text,
+/// which the caller wipes; those TOML had to unescape are copies, a
+/// password among them, and are wiped here when the document is dropped.
+struct Document<'i>(Spanned<DeTable<'i>>);
+
+impl Drop for Document<'_> {
+    fn drop(&mut self) {
+        wipe_table(self.0.get_mut());
+    }
+}
+
+fn wipe_table(table: &mut DeTable<'_>) {
+    for (_, v) in table.iter_mut() {
+        wipe_value(v.get_mut());
+    }
+}
+
+fn wipe_value(v: &mut DeValue<'_>) {
+    match v {
+        DeValue::String(Cow::Owned(s)) => s.zeroize(),
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                wipe_value(item.get_mut());
+            }
+        }
+        DeValue::Table(t) => wipe_table(t),
+        _ => {}
+    }
+}
+
 /// Parse and check the whole file.
 pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, ConfigError> {
     let loc = Locator { path, text };
-    let doc = DeTable::parse(text).map_err(|e| {
+    let doc = DeTable::parse(text).map(Document).map_err(|e| {
         let at = loc.at(e.span().map_or(0, |s| s.start));
         ConfigError::Syntax {
             at,
@@ -140,7 +172,7 @@ pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, Con
     })?;
 
     let mut file = File::default();
-    for (key, value) in in_file_order(doc.get_ref()) {
+    for (key, value) in in_file_order(doc.0.get_ref()) {
         match key.get_ref().as_ref() {
             "defaults" => {
                 let table = as_table(value).ok_or_else(|| ConfigError::Invalid {
@@ -295,7 +327,7 @@ fn parse_layer(
                     )));
                 }
                 let source = if key == "password" {
-                    let s = string(val).map_err(value_err)?;
+                    let mut s = Zeroizing::new(string(val).map_err(value_err)?);
                     if s.is_empty() {
                         return Err(value_err(
                             "the password is empty: remove the key to be asked on the \
@@ -312,7 +344,7 @@ fn parse_layer(
                     if file.password_at.is_none() {
                         file.password_at = Some(loc.at(k.span().start));
                     }
-                    PasswordSource::Literal(Secret::new(s))
+                    PasswordSource::Literal(Secret::new(std::mem::take(&mut *s)))
                 } else {
                     PasswordSource::Command(command(val).map_err(value_err)?)
                 };
@@ -469,4 +501,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A password TOML had to unescape is an owned copy of the file's
+    /// text: it is wiped with the document.
+    #[test]
+    fn unescaped_strings_are_wiped_with_the_document() {
+        let text = "[account.a]\npassword = \"s\\u0065cret\"\nmda = [\"x\\ty\"]\n";
+        let mut doc = DeTable::parse(text).unwrap();
+        wipe_table(doc.get_mut());
+        let acct = doc.get_ref()["account"].get_ref().as_table().unwrap()["a"]
+            .get_ref()
+            .as_table()
+            .unwrap();
+        assert_eq!(acct["password"].get_ref().as_str(), Some(""));
+        let mda = acct["mda"].get_ref().as_array().unwrap();
+        assert_eq!(mda[0].get_ref().as_str(), Some(""));
+    }
 }
