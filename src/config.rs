@@ -20,6 +20,14 @@
 //!   directory; `~` and `~/` are expanded from `HOME`.
 //! - Without a password source, `$NETRC` (or `~/.netrc`) is consulted for the
 //!   account's host and user before falling back to a terminal prompt.
+//! - Whoever can change the config can set `mda` or `password_command` and
+//!   so run commands as the user: a config file that group or others may
+//!   write, or that belongs to another user (root aside), is refused (exit
+//!   78) with the `chmod go-w` or `chown` that fixes it. A `.netrc` like
+//!   that is not used, with a warning: its passwords are not the user's
+//!   word, and without it the prompt asks (or, under cron, the usual "no
+//!   password" error says what to set).
+//! - A password in a config file that others may read draws a warning.
 //!
 //! The parts: `layer` is the model (settings that remember where they were
 //! written); `file` walks the TOML into layers, reading each value with
@@ -34,7 +42,9 @@ mod netrc;
 mod resolve;
 mod value;
 
-use std::io;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
@@ -83,6 +93,10 @@ pub enum ConfigError {
     /// The file exists (or was named) but could not be read.
     #[error("cannot read the config file {}: {error}", path.display())]
     Read { path: PathBuf, error: io::Error },
+
+    /// Someone else could change the file, and so run commands as the user.
+    #[error("refusing to read the config file {}: {why}", path.display())]
+    Untrusted { path: PathBuf, why: String },
 
     /// The file is not valid TOML.
     #[error("{at}: {message}")]
@@ -197,10 +211,17 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
         Some(p) => p.clone(),
         None => env.default_config_path().ok_or(ConfigError::NoConfigDir)?,
     };
-    // The text may hold a password: wiped when dropped. std sizes the
-    // buffer from the file's length, so no grown-out-of copy is left.
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => Some(Zeroizing::new(t)),
+    let text = match read_trusted(&path) {
+        Ok((text, meta)) => {
+            if let Some(why) = distrust(
+                &meta,
+                &path,
+                "make popfetch run commands as you (mda, password_command)",
+            ) {
+                return Err(ConfigError::Untrusted { path, why });
+            }
+            Some((text, meta.mode()))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound && explicit.is_none() => {
             if cli.account.host.is_none() {
                 return Err(ConfigError::NoConfigFile { path });
@@ -214,10 +235,10 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
     };
 
     let file = match &text {
-        Some(text) => {
+        Some((text, mode)) => {
             let file = file::parse_file(&path, text, env)?;
             if let Some(at) = &file.password_at
-                && let Some(mode) = group_or_other_readable(&path)
+                && let Some(mode) = group_or_other_readable(*mode)
             {
                 warnings.push(format!(
                     "{at}: the config file holds a password but others can read it (mode \
@@ -265,10 +286,46 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
     Ok(Loaded { accounts, warnings })
 }
 
-/// The file's permission bits when group or others may read it.
-fn group_or_other_readable(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+/// The whole text of a file that may hold a password, and what the open
+/// file is (its owner and mode, for [`distrust`]: checked on the file
+/// read, not on whatever the path names a moment later). The text is
+/// wiped when dropped; its buffer is sized from the file, so that no
+/// outgrown copy is freed unwiped.
+fn read_trusted(path: &Path) -> io::Result<(Zeroizing<String>, Metadata)> {
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    let size = usize::try_from(meta.len()).unwrap_or(0);
+    let mut text = Zeroizing::new(String::with_capacity(size.saturating_add(1)));
+    file.read_to_string(&mut text)?;
+    Ok((text, meta))
+}
+
+/// Why a file that steers popfetch (the config, `.netrc`) cannot be
+/// trusted, and the fix: group or others may write it, or it belongs to
+/// someone other than the user or root. Either could `harm` the user.
+fn distrust(meta: &Metadata, path: &Path, harm: &str) -> Option<String> {
+    let mode = meta.mode() & 0o7777;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "it belongs to another user (uid {}), who could {harm}: take it over (`chown {me} \
+             {}`) or use a file of your own",
+            meta.uid(),
+            path.display()
+        ));
+    }
+    (mode & 0o022 != 0).then(|| {
+        format!(
+            "group or others can write it (mode {mode:04o}), and whoever can write it could \
+             {harm}: run `chmod go-w {}`",
+            path.display()
+        )
+    })
+}
+
+/// The permission bits of `mode` when group or others may read the file.
+fn group_or_other_readable(mode: u32) -> Option<u32> {
+    let mode = mode & 0o7777;
     (mode & 0o044 != 0).then_some(mode)
 }
 

@@ -109,6 +109,7 @@ pub(crate) fn config_code(e: &ConfigError) -> u8 {
         | ConfigError::NoConfigDir
         | ConfigError::NamedConfigMissing { .. }
         | ConfigError::Read { .. }
+        | ConfigError::Untrusted { .. }
         | ConfigError::Syntax { .. }
         | ConfigError::Invalid { .. }
         | ConfigError::NoAccounts { .. } => exit::CONFIG,

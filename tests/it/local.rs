@@ -242,3 +242,90 @@ fn line_breaks_and_nul_in_credentials_are_config_errors() {
     assert!(!srv.saw("PASS"), "no such password reaches the server");
     assert_eq!(drop.remaining(), 2);
 }
+
+/// Whoever can write the config can set `mda` or `password_command` and
+/// run commands as the user: a config file writable by group or others is
+/// refused (78), naming the file and the fix, before anything runs.
+#[test]
+fn a_config_file_others_can_write_is_refused() {
+    let (drop, srv, _) = server(35, 2);
+    let env = TestEnv::new();
+    let acct = scripted("w", srv.port(), &env.path("Mail"), false);
+    let cfg = env.write_config(&config_of(&[&acct]));
+    for mode in [0o666, 0o620] {
+        fs::set_permissions(&cfg, fs::Permissions::from_mode(mode)).unwrap();
+        for args in [&["-c", cfg.to_str().unwrap()][..], &["accounts"]] {
+            let out = env.run(args);
+            assert_eq!(out.code, Some(EX_CONFIG), "mode {mode:o}\n{out}");
+            assert!(
+                out.stderr.contains(&cfg.display().to_string())
+                    && out.stderr.contains(&format!("{mode:04o}"))
+                    && out
+                        .stderr
+                        .contains(&format!("chmod go-w {}", cfg.display())),
+                "mode {mode:o}\n{out}"
+            );
+        }
+    }
+    assert_eq!(srv.connections(), 0);
+    assert_eq!(drop.remaining(), 2);
+    fs::set_permissions(&cfg, fs::Permissions::from_mode(0o644)).unwrap();
+    env.run(&["accounts"]).assert_success();
+}
+
+/// A config file that belongs to another user (not root) is refused too.
+#[test]
+fn a_config_file_of_another_user_is_refused() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: only root can give a file to another user");
+        return;
+    }
+    let env = TestEnv::new();
+    let cfg = env.write_config(&config_of(&[&scripted("o", 9, &env.path("M"), false)]));
+    rustix::fs::chown(&cfg, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    let out = env.run(&["accounts"]);
+    assert_eq!(out.code, Some(EX_CONFIG), "{out}");
+    assert!(
+        out.stderr.contains(&cfg.display().to_string())
+            && out.stderr.contains("65534")
+            && out.stderr.contains("chown"),
+        "{out}"
+    );
+}
+
+/// A `.netrc` others can write is not used: a warning names it and the
+/// fix, and the account is left without a password (no terminal here, so
+/// that is the usual "no password" error), which never reaches the server.
+#[test]
+fn a_netrc_others_can_write_is_not_used() {
+    let (drop, srv, _) = server(36, 2);
+    let env = TestEnv::new();
+    let netrc = env.path(".netrc");
+    fs::write(
+        &netrc,
+        format!("machine 127.0.0.1 login {USER} password {PASSWORD}\n"),
+    )
+    .unwrap();
+    let acct = scripted("n", srv.port(), &env.path("Mail"), false).remove("password");
+    let cfg = env.write_config(&config_of(&[&acct]));
+    let cfg = cfg.to_str().unwrap();
+    for mode in [0o666, 0o620] {
+        fs::set_permissions(&netrc, fs::Permissions::from_mode(mode)).unwrap();
+        let out = env.run(&["-c", cfg]);
+        assert_eq!(out.code, Some(EX_CONFIG), "mode {mode:o}\n{out}");
+        assert!(
+            out.stderr.contains("warning")
+                && out
+                    .stderr
+                    .contains(&format!("chmod go-w {}", netrc.display()))
+                && out.stderr.contains("no password for account n"),
+            "mode {mode:o}\n{out}"
+        );
+    }
+    assert!(!srv.saw("PASS"));
+    fs::set_permissions(&netrc, fs::Permissions::from_mode(0o600)).unwrap();
+    let out = env.run(&["-c", cfg]);
+    out.assert_success();
+    assert!(!out.stderr.contains("warning"), "{out}");
+    assert_eq!(drop.remaining(), 0);
+}
