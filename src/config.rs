@@ -60,6 +60,8 @@ pub(crate) struct Loaded {
     pub accounts: Vec<Account>,
     /// Complete sentences, e.g. a password in a file others can read.
     pub warnings: Vec<String>,
+    /// Worth knowing, but not said under `-q`: two accounts for one mailbox.
+    pub notices: Vec<String>,
 }
 
 /// Why the configuration could not be used. Every message names the file,
@@ -271,6 +273,7 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
         return Err(ConfigError::NoAccounts { path });
     }
     warnings.append(&mut ctx.warnings);
+    let notices = shared_mailboxes(&accounts);
 
     for name in names {
         if !accounts.iter().any(|a| &a.name == name) {
@@ -283,7 +286,38 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
     if !names.is_empty() {
         accounts.retain(|a| names.contains(&a.name));
     }
-    Ok(Loaded { accounts, warnings })
+    Ok(Loaded {
+        accounts,
+        warnings,
+        notices,
+    })
+}
+
+/// A sentence for each mailbox (`user@host:port`) that more than one
+/// account fetches: they share its lock and its state, so one account's
+/// delivery is the other's too, and with `-j` one finds the lock taken.
+fn shared_mailboxes(accounts: &[Account]) -> Vec<String> {
+    let mut seen: Vec<(String, Vec<&str>)> = Vec::new();
+    for a in accounts {
+        let id = a.mailbox_id();
+        match seen.iter_mut().find(|(m, _)| *m == id) {
+            Some((_, names)) => names.push(&a.name),
+            None => seen.push((id, vec![&a.name])),
+        }
+    }
+    seen.into_iter()
+        .filter_map(|(id, names)| {
+            let (last, rest) = names.split_last()?;
+            (!rest.is_empty()).then(|| {
+                format!(
+                    "accounts {} and {last} fetch the same mailbox {id}: they share one lock and \
+                     one state (a message one of them delivers, the others will not fetch); \
+                     with -j they take turns, and one of them may exit 75",
+                    rest.join(", ")
+                )
+            })
+        })
+        .collect()
 }
 
 /// The whole text of a file that may hold a password, and what the open

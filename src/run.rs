@@ -53,6 +53,11 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
             for w in &loaded.warnings {
                 report::say!("popfetch: warning: {w}");
             }
+            if !cli.global.quiet {
+                for n in &loaded.notices {
+                    report::say!("popfetch: note: {n}");
+                }
+            }
             Ok(loaded.accounts)
         }
         Err(e) => {

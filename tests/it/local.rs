@@ -329,3 +329,31 @@ fn a_netrc_others_can_write_is_not_used() {
     assert!(!out.stderr.contains("warning"), "{out}");
     assert_eq!(drop.remaining(), 0);
 }
+
+/// Two profiles for one mailbox (`user@host:port`) share its lock and its
+/// state: `accounts` and every run say so, naming both, unless -q.
+#[test]
+fn two_accounts_for_one_mailbox_are_pointed_out() {
+    let (_drop, srv, _) = server(37, 2);
+    let env = TestEnv::new();
+    let a = scripted("a", srv.port(), &env.path("Mail/a"), true);
+    let b = scripted("b", srv.port(), &env.path("Mail/b"), true);
+    let c = scripted("c", srv.port(), &env.path("Mail/c"), true).str("user", "carol");
+    let cfg = env.write_config(&config_of(&[&a, &c, &b]));
+    let cfg = cfg.to_str().unwrap();
+    let warning = format!(
+        "accounts a and b fetch the same mailbox {USER}@127.0.0.1:{}: they share one lock \
+         and one state",
+        srv.port()
+    );
+    for args in [&["-c", cfg, "accounts"][..], &["-c", cfg, "-j", "2"]] {
+        let out = env.run(args);
+        assert!(out.stderr.contains(&warning), "{out}");
+        assert!(out.stderr.contains("may exit 75"), "{out}");
+        let notes = out.stderr.lines().filter(|l| l.contains("same mailbox"));
+        assert_eq!(notes.count(), 1, "c has a mailbox of its own\n{out}");
+    }
+    let out = env.run(&["-c", cfg, "-q", "accounts"]);
+    out.assert_success();
+    assert_eq!(out.stderr, "", "-q: errors only\n{out}");
+}
