@@ -15,7 +15,7 @@ pub(crate) mod journal;
 pub(crate) mod lock;
 
 pub use files::Paths;
-pub(crate) use files::{create_private_dir, escape_file_name, sync_dir};
+pub(crate) use files::{NOFOLLOW, create_private_dir, escape_file_name, explain_link, sync_dir};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
@@ -44,10 +44,27 @@ pub enum StateError {
         line: usize,
         reason: String,
     },
+    /// Where popfetch keeps a state file there is a symbolic link, which
+    /// popfetch never makes: someone could point it at another file.
+    #[error(
+        "cannot {action} {path}: it is a symbolic link, which popfetch does not follow in its state directory (it could point at any file): remove the link, or put the file it points to in its place"
+    )]
+    Link { action: &'static str, path: PathBuf },
+    /// The state directory is not the user's alone.
+    #[error("refusing to keep state in {path}: {why}")]
+    UnsafeDir { path: PathBuf, why: String },
 }
 
 impl StateError {
+    /// `source` while doing `action` on `path`; an open refused because
+    /// the path is a link (`O_NOFOLLOW`) says so.
     pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        if files::is_link_error(&source) {
+            return StateError::Link {
+                action,
+                path: path.to_path_buf(),
+            };
+        }
         StateError::Io {
             action,
             path: path.to_path_buf(),
@@ -288,10 +305,17 @@ impl UidState {
         let mut tmp_name = path.as_os_str().to_owned();
         tmp_name.push(".new");
         let tmp_path = PathBuf::from(tmp_name);
+        // Made anew, never opened as found: whatever is there (a stale
+        // file, or a link planted to make us overwrite another file) is
+        // unlinked first, which does not follow a link.
+        match fs::remove_file(&tmp_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err(e)),
+            _ => {}
+        }
         let mut tmp = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(files::NOFOLLOW)
             .mode(0o600)
             .open(&tmp_path)
             .map_err(err)?;

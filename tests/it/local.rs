@@ -9,11 +9,14 @@ use std::path::Path;
 use std::sync::Arc;
 
 use crate::common::corpus;
-use crate::common::env::{AccountToml, TestEnv, config_of};
+use popfetch::Paths;
+
+use crate::common::env::{AccountToml, TestEnv, config_of, read_maildir, sorted};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::scripted;
 
+const EX_IOERR: i32 = 74;
 const EX_CONFIG: i32 = 78;
 
 /// A mailbox of `n` messages on a scripted server.
@@ -356,4 +359,129 @@ fn two_accounts_for_one_mailbox_are_pointed_out() {
     let out = env.run(&["-c", cfg, "-q", "accounts"]);
     out.assert_success();
     assert_eq!(out.stderr, "", "-q: errors only\n{out}");
+}
+
+/// A file outside everything popfetch owns, to point planted links at.
+fn victim(env: &TestEnv) -> (std::path::PathBuf, Vec<u8>) {
+    let path = env.path("victim.txt");
+    let content = b"precious, not popfetch's\n".to_vec();
+    fs::write(&path, &content).unwrap();
+    (path, content)
+}
+
+/// The state files of the scripted account `acct` on `port`.
+fn state_paths(env: &TestEnv, port: u16) -> Paths {
+    Paths::new(&env.state_dir(), &format!("{USER}@127.0.0.1:{port}"))
+}
+
+/// Links planted where popfetch keeps its state (by whoever could write
+/// there) must not make it write through them: the victim is unchanged,
+/// and the run either goes on safely (the state's temporary file is made
+/// anew) or stops with a clear error before any message is touched.
+#[test]
+fn planted_links_in_the_state_directory_are_not_written_through() {
+    for (planted, fails) in [
+        ("state.new", false),
+        ("journal", true),
+        ("lock", true),
+        ("state", true),
+    ] {
+        let (drop, srv, msgs) = server(38, 3);
+        let env = TestEnv::new();
+        let (victim, content) = victim(&env);
+        let paths = state_paths(&env, srv.port());
+        fs::create_dir_all(&paths.dir).unwrap();
+        fs::set_permissions(&paths.dir, fs::Permissions::from_mode(0o700)).unwrap();
+        let link = match planted {
+            "state.new" => paths.state.with_extension("state.new"),
+            "journal" => paths.journal.clone(),
+            "lock" => paths.lock.clone(),
+            _ => paths.state.clone(),
+        };
+        std::os::unix::fs::symlink(&victim, &link).unwrap();
+        let maildir = env.path("Mail");
+        let cfg = env.write_config(&config_of(&[&scripted("p", srv.port(), &maildir, false)]));
+
+        let out = env.run(&["-c", cfg.to_str().unwrap()]);
+        assert_eq!(fs::read(&victim).unwrap(), content, "{planted}\n{out}");
+        if fails {
+            assert_eq!(out.code, Some(EX_IOERR), "{planted}\n{out}");
+            assert!(
+                out.stderr.contains(&link.display().to_string())
+                    && out.stderr.contains("symbolic link"),
+                "{planted}: the error names the link\n{out}"
+            );
+            assert_eq!(drop.remaining(), 3, "{planted}: nothing deleted\n{out}");
+            assert!(!srv.saw("RETR"), "{planted}\n{out}");
+        } else {
+            out.assert_success();
+            assert_eq!(read_maildir(&maildir), sorted(&msgs));
+            assert!(!link.exists(), "the temporary file is renamed into place");
+            assert!(fs::symlink_metadata(&paths.state).unwrap().is_file());
+        }
+    }
+}
+
+/// The state directory must be the user's alone: one that others may
+/// write (they could plant links or swap files) is refused (78), with the
+/// fix.
+#[test]
+fn a_state_directory_others_can_write_is_refused() {
+    let (drop, srv, _) = server(39, 2);
+    let env = TestEnv::new();
+    let dir = env.state_dir();
+    fs::create_dir_all(&dir).unwrap();
+    let cfg = env.write_config(&config_of(&[&scripted(
+        "s",
+        srv.port(),
+        &env.path("M"),
+        false,
+    )]));
+    let cfg = cfg.to_str().unwrap();
+    for mode in [0o777, 0o1777, 0o720] {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(mode)).unwrap();
+        let out = env.run(&["-c", cfg]);
+        assert_eq!(out.code, Some(EX_CONFIG), "mode {mode:o}\n{out}");
+        assert!(
+            out.stderr.contains(&format!("chmod 700 {}", dir.display())),
+            "mode {mode:o}\n{out}"
+        );
+    }
+    if rustix::process::geteuid().is_root() {
+        fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
+        rustix::fs::chown(&dir, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+        let out = env.run(&["-c", cfg]);
+        assert_eq!(out.code, Some(EX_CONFIG), "{out}");
+        assert!(
+            out.stderr.contains("65534") && out.stderr.contains("chown"),
+            "{out}"
+        );
+    }
+    assert_eq!(srv.connections(), 0);
+    assert_eq!(drop.remaining(), 2);
+}
+
+/// A link planted as the mbox's dotlock, pointing at a victim: the stale
+/// lock is cleared by removing the link, never by writing the victim.
+#[test]
+fn a_planted_dotlock_link_is_removed_not_written_through() {
+    let (drop, srv, _) = server(40, 2);
+    let env = TestEnv::new();
+    let (victim, content) = victim(&env);
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs::File::options()
+        .write(true)
+        .open(&victim)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let mbox = env.path("inbox");
+    let lock = env.path("inbox.lock");
+    std::os::unix::fs::symlink(&victim, &lock).unwrap();
+    let cfg = env.write_config(&config_of(&[&mbox_account("d", srv.port(), &mbox)]));
+    env.run(&["-c", cfg.to_str().unwrap()]).assert_success();
+    assert_eq!(fs::read(&victim).unwrap(), content);
+    assert!(fs::symlink_metadata(&lock).is_err(), "the lock is gone");
+    assert_eq!(drop.remaining(), 0);
+    assert!(fs::read(&mbox).unwrap().starts_with(b"From "));
 }
