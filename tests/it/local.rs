@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::common::corpus;
 use popfetch::Paths;
 
-use crate::common::env::{AccountToml, TestEnv, config_of, read_maildir, sorted};
+use crate::common::env::{AccountToml, Output, TestEnv, config_of, read_maildir, sorted};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::scripted;
@@ -32,6 +32,28 @@ fn mbox_account(name: &str, port: u16, path: &Path) -> AccountToml {
     scripted(name, port, Path::new("unused"), false)
         .remove("maildir")
         .str("mbox", &path.display().to_string())
+}
+
+/// Run with a config of `acct` alone: a config error (78) at the line of
+/// `key`, naming the key, and saying `needle`.
+#[track_caller]
+fn assert_config_error(env: &TestEnv, acct: &AccountToml, key: &str, needle: &str) -> Output {
+    let text = config_of(&[acct]);
+    let cfg = env.write_config(&text);
+    let line = text
+        .lines()
+        .position(|l| l.starts_with(&format!("{key} =")))
+        .expect("the key is in the config")
+        + 1;
+    let out = env.run(&["-c", cfg.to_str().unwrap()]);
+    assert_eq!(out.code, Some(EX_CONFIG), "{key}\n{out}");
+    assert!(
+        out.stderr.contains(&format!("{}:{line}:", cfg.display()))
+            && out.stderr.contains(&format!("\"{key}\""))
+            && out.stderr.contains(needle),
+        "{key}: the error names the place and the key, and says {needle:?}\n{out}"
+    );
+    out
 }
 
 fn mode(path: &Path) -> u32 {
@@ -82,21 +104,7 @@ fn numbers_out_of_range_in_the_config_are_errors_naming_the_key() {
         ("max_size", "\"1025G\"", "1 TiB"),
     ] {
         let acct = scripted("n", srv.port(), &env.path("Mail"), true).raw(key, value);
-        let text = config_of(&[&acct]);
-        let cfg = env.write_config(&text);
-        let line = text
-            .lines()
-            .position(|l| l.starts_with(&format!("{key} =")))
-            .unwrap()
-            + 1;
-        let out = env.run(&["-c", cfg.to_str().unwrap()]);
-        assert_eq!(out.code, Some(EX_CONFIG), "{key} = {value}\n{out}");
-        assert!(
-            out.stderr.contains(&format!("{}:{line}:", cfg.display()))
-                && out.stderr.contains(&format!("\"{key}\""))
-                && out.stderr.contains(range),
-            "{key} = {value}: the error names the place, the key and the range\n{out}"
-        );
+        assert_config_error(&env, &acct, key, range);
     }
     assert_eq!(srv.connections(), 0, "nothing reaches the server");
     assert_eq!(drop.remaining(), 2);
@@ -186,21 +194,7 @@ fn line_breaks_and_nul_in_credentials_are_config_errors() {
         ("password", "pw\u{0}x", "the password contains a NUL"),
     ] {
         let acct = scripted("ctl", srv.port(), &maildir, false).str(key, value);
-        let text = config_of(&[&acct]);
-        let cfg = env.write_config(&text);
-        let line = text
-            .lines()
-            .position(|l| l.starts_with(&format!("{key} =")))
-            .unwrap()
-            + 1;
-        let out = env.run(&["-c", cfg.to_str().unwrap()]);
-        assert_eq!(out.code, Some(EX_CONFIG), "{key} = {value:?}\n{out}");
-        assert!(
-            out.stderr.contains(&format!("{}:{line}:", cfg.display()))
-                && out.stderr.contains(&format!("\"{key}\""))
-                && out.stderr.contains(needle),
-            "{key} = {value:?}\n{out}"
-        );
+        let out = assert_config_error(&env, &acct, key, needle);
         assert!(!out.all_output().contains("DELE"), "{out}");
     }
 
