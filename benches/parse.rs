@@ -1,6 +1,7 @@
 //! Throughput of the hot pure code of a fetch: the multi-line body decoder
-//! (dot-unstuffing, CRLF -> LF, finding the terminator) and the status-line
-//! parser. `cargo bench --bench parse` reports bytes per second.
+//! (dot-unstuffing, CRLF -> LF, finding the terminator), the status-line
+//! parser and the mboxrd `From ` quoting. `cargo bench --bench parse`
+//! reports bytes per second.
 //!
 //! Bodies are built the way a server sends them: CRLF line endings, dot
 //! stuffing, the terminating `.` line; a mix of prose lines of varying length
@@ -9,8 +10,8 @@
 
 use divan::counter::BytesCount;
 use divan::{Bencher, black_box};
-use popfetch::DotDecoder;
 use popfetch::parse_status;
+use popfetch::{DotDecoder, FromQuoter};
 
 fn main() {
     divan::main();
@@ -42,12 +43,25 @@ const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456
 /// A dot-stuffed, CRLF-terminated multi-line body of about `size` bytes:
 /// one third prose (2 % of lines start with a dot), two thirds base64.
 fn wire_body(size: usize, seed: u64) -> Vec<u8> {
+    let mut out = body(size, seed, b"..", b"\r\n");
+    out.extend_from_slice(b".\r\n");
+    out
+}
+
+/// A message as it is stored, LF line endings, of about `size` bytes: one
+/// third prose (2 % of lines start with "From "), two thirds base64.
+fn stored_body(size: usize, seed: u64) -> Vec<u8> {
+    body(size, seed, b"From ", b"\n")
+}
+
+/// One third prose, 2 % of whose lines start with `odd`, then base64, each
+/// line ended with `eol`.
+fn body(size: usize, seed: u64, odd: &[u8], eol: &[u8]) -> Vec<u8> {
     let mut rng = Rng(seed);
     let mut out = Vec::with_capacity(size + 128);
     while out.len() < size / 3 {
         if rng.below(50) == 0 {
-            // A line starting with a dot goes out stuffed.
-            out.extend_from_slice(b"..");
+            out.extend_from_slice(odd);
         }
         let target = 10 + rng.below(70);
         let start = out.len();
@@ -55,15 +69,14 @@ fn wire_body(size: usize, seed: u64) -> Vec<u8> {
             out.extend_from_slice(WORDS[rng.below(WORDS.len() as u64)].as_bytes());
             out.push(b' ');
         }
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(eol);
     }
     while out.len() < size {
         for _ in 0..76 {
             out.push(B64[rng.below(64)]);
         }
-        out.extend_from_slice(b"\r\n");
+        out.extend_from_slice(eol);
     }
-    out.extend_from_slice(b".\r\n");
     out
 }
 
@@ -120,4 +133,28 @@ fn status_lines(bencher: Bencher) {
             let _ = black_box(parse_status(line));
         }
     });
+}
+
+/// mboxrd quoting of 1 MB, in 16 KB pieces as a message arrives: an
+/// ordinary message, and one line of nothing but '>' (the worst case for a
+/// line start that could still turn out to be `>*From `).
+#[divan::bench(args = ["ordinary", "one line of '>'"])]
+fn mbox_quote(bencher: Bencher, kind: &str) {
+    const SIZE: usize = 1024 * 1024;
+    let input = match kind {
+        "ordinary" => stored_body(SIZE, 0x5851_f42d_4c95_7f2d),
+        _ => vec![b'>'; SIZE],
+    };
+    let mut out = Vec::with_capacity(input.len() + 1024);
+    bencher
+        .counter(BytesCount::of_slice(&input))
+        .bench_local(|| {
+            out.clear();
+            let mut quoter = FromQuoter::default();
+            for chunk in black_box(&input).chunks(16 * 1024) {
+                quoter.push(chunk, &mut out);
+            }
+            quoter.finish(&mut out);
+            black_box(out.len())
+        });
 }

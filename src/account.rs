@@ -276,8 +276,58 @@ impl Account {
     }
 }
 
+/// What in a user name or password no POP3 command can carry: a command
+/// ends at CRLF, and a NUL confuses servers written in C. Checked when
+/// the value is read, so that the error can say where it came from.
+pub(crate) fn unsendable(s: &str) -> Option<&'static str> {
+    if s.contains(['\r', '\n']) {
+        Some("a line break")
+    } else if s.contains('\0') {
+        Some("a NUL character")
+    } else {
+        None
+    }
+}
+
+/// The ranges of the numeric settings, the same in the config file and on
+/// the command line. Generous, but bounded: a value beyond them is a
+/// mistake, and would overflow a clock or a counter further on.
+pub(crate) mod limits {
+    use std::ops::RangeInclusive;
+
+    /// `timeout`: up to a day.
+    pub const TIMEOUT_SECS: RangeInclusive<u64> = 1..=86_400;
+    /// `max_messages`.
+    pub const MAX_MESSAGES: RangeInclusive<u64> = 1..=1_000_000_000;
+    /// `delete_after_days`: up to 100 years.
+    pub const DELETE_AFTER_DAYS: RangeInclusive<u64> = 0..=36_525;
+    /// `max_size`: up to 1 TiB.
+    pub const MAX_SIZE: u64 = 1 << 40;
+    /// `-j`: accounts at the same time.
+    pub const JOBS: RangeInclusive<u64> = 1..=1024;
+}
+
+/// Check a size in bytes against [`limits::MAX_SIZE`]; `shown` is how it
+/// was written.
+pub(crate) fn check_size(size: u64, shown: &str) -> Result<u64, String> {
+    if size == 0 {
+        return Err(format!(
+            "a size of 0 would leave every message on the server: give a positive size, or \
+             remove the setting for no limit (got {shown})"
+        ));
+    }
+    if size > limits::MAX_SIZE {
+        return Err(format!(
+            "{shown} is more than the largest size, 1 TiB (1024G): give a smaller size, or \
+             remove the setting for no limit"
+        ));
+    }
+    Ok(size)
+}
+
 /// Parse a size: plain bytes ("1048576") or a number with a suffix k, M or G
-/// (powers of 1024; case and a trailing "B" or "iB" do not matter).
+/// (powers of 1024; case and a trailing "B" or "iB" do not matter), from 1
+/// byte to 1 TiB.
 pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     let bad = || {
         format!(
@@ -305,16 +355,8 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     if unit.is_empty() && suffix == "ib" {
         return Err(bad());
     }
-    let size = n
-        .checked_mul(factor)
-        .ok_or_else(|| format!("{s:?} is too large a size"))?;
-    if size == 0 {
-        return Err(format!(
-            "a size of 0 would leave every message on the server: give a positive size, or \
-             remove the setting for no limit (got {s:?})"
-        ));
-    }
-    Ok(size)
+    let size = n.saturating_mul(factor);
+    check_size(size, &format!("{s:?}"))
 }
 
 /// Check a certificate pin, `sha256:` and 32 hex bytes with or without
@@ -382,6 +424,8 @@ mod tests {
             assert!(parse_size(bad).is_err(), "{bad:?} accepted");
         }
         assert!(parse_size("17179869184G").is_err(), "overflow is an error");
+        assert_eq!(parse_size("1024G"), Ok(limits::MAX_SIZE));
+        assert!(parse_size("1025G").unwrap_err().contains("1 TiB"));
     }
 
     #[test]
@@ -467,13 +511,18 @@ mod tests {
     mod properties {
         use proptest::prelude::*;
 
-        use super::super::{normalize_fingerprint, parse_size};
+        use super::super::{limits, normalize_fingerprint, parse_size};
 
         proptest! {
             #[test]
             fn size_suffixes_are_powers_of_1024(n in 1u64..1_000_000, i in 0usize..4) {
                 let (suffix, factor) = [("", 1u64), ("k", 1 << 10), ("M", 1 << 20), ("G", 1 << 30)][i];
-                prop_assert_eq!(parse_size(&format!("{n}{suffix}")), Ok(n * factor));
+                let parsed = parse_size(&format!("{n}{suffix}"));
+                if n * factor <= limits::MAX_SIZE {
+                    prop_assert_eq!(parsed, Ok(n * factor));
+                } else {
+                    prop_assert!(parsed.is_err());
+                }
             }
 
             #[test]

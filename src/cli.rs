@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use clap::builder::PossibleValue;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::account::{AuthChoice, Pipelining, TlsMode, normalize_fingerprint, parse_size};
+use crate::account::{AuthChoice, Pipelining, TlsMode, limits, normalize_fingerprint, parse_size};
 use crate::import::Peer;
 
 const AFTER_LONG_HELP: &str = "\
@@ -198,7 +198,7 @@ pub struct GlobalArgs {
         long = "jobs",
         value_name = "N",
         default_value_t = 1,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(limits::JOBS),
         global = true
     )]
     pub jobs: usize,
@@ -294,7 +294,12 @@ pub struct AccountArgs {
     pub no_keep: bool,
 
     /// With --keep: delete messages first seen more than N days ago.
-    #[arg(long, value_name = "N", global = true)]
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(limits::DELETE_AFTER_DAYS),
+        global = true
+    )]
     pub delete_after_days: Option<u32>,
 
     /// Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G
@@ -306,7 +311,7 @@ pub struct AccountArgs {
     #[arg(
         long,
         value_name = "N",
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..),
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(limits::MAX_MESSAGES),
         global = true
     )]
     pub max_messages: Option<usize>,
@@ -319,7 +324,7 @@ pub struct AccountArgs {
     #[arg(
         long,
         value_name = "SECONDS",
-        value_parser = clap::value_parser!(u64).range(1..),
+        value_parser = clap::value_parser!(u64).range(limits::TIMEOUT_SECS),
         global = true
     )]
     pub timeout: Option<u64>,

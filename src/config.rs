@@ -20,6 +20,14 @@
 //!   directory; `~` and `~/` are expanded from `HOME`.
 //! - Without a password source, `$NETRC` (or `~/.netrc`) is consulted for the
 //!   account's host and user before falling back to a terminal prompt.
+//! - Whoever can change the config can set `mda` or `password_command` and
+//!   so run commands as the user: a config file that group or others may
+//!   write, or that belongs to another user (root aside), is refused (exit
+//!   78) with the `chmod go-w` or `chown` that fixes it. A `.netrc` like
+//!   that is not used, with a warning: its passwords are not the user's
+//!   word, and without it the prompt asks (or, under cron, the usual "no
+//!   password" error says what to set).
+//! - A password in a config file that others may read draws a warning.
 //!
 //! The parts: `layer` is the model (settings that remember where they were
 //! written); `file` walks the TOML into layers, reading each value with
@@ -34,8 +42,12 @@ mod netrc;
 mod resolve;
 mod value;
 
-use std::io;
+use std::fs::{File, Metadata};
+use std::io::{self, Read};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+
+use zeroize::Zeroizing;
 
 use crate::account::Account;
 use crate::cli::Cli;
@@ -48,6 +60,8 @@ pub(crate) struct Loaded {
     pub accounts: Vec<Account>,
     /// Complete sentences, e.g. a password in a file others can read.
     pub warnings: Vec<String>,
+    /// Worth knowing, but not said under `-q`: two accounts for one mailbox.
+    pub notices: Vec<String>,
 }
 
 /// Why the configuration could not be used. Every message names the file,
@@ -81,6 +95,10 @@ pub enum ConfigError {
     /// The file exists (or was named) but could not be read.
     #[error("cannot read the config file {}: {error}", path.display())]
     Read { path: PathBuf, error: io::Error },
+
+    /// Someone else could change the file, and so run commands as the user.
+    #[error("refusing to read the config file {}: {why}", path.display())]
+    Untrusted { path: PathBuf, why: String },
 
     /// The file is not valid TOML.
     #[error("{at}: {message}")]
@@ -195,8 +213,17 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
         Some(p) => p.clone(),
         None => env.default_config_path().ok_or(ConfigError::NoConfigDir)?,
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => Some(t),
+    let text = match read_trusted(&path) {
+        Ok((text, meta)) => {
+            if let Some(why) = distrust(
+                &meta,
+                &path,
+                "make popfetch run commands as you (mda, password_command)",
+            ) {
+                return Err(ConfigError::Untrusted { path, why });
+            }
+            Some((text, meta.mode()))
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound && explicit.is_none() => {
             if cli.account.host.is_none() {
                 return Err(ConfigError::NoConfigFile { path });
@@ -210,10 +237,10 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
     };
 
     let file = match &text {
-        Some(text) => {
+        Some((text, mode)) => {
             let file = file::parse_file(&path, text, env)?;
             if let Some(at) = &file.password_at
-                && let Some(mode) = group_or_other_readable(&path)
+                && let Some(mode) = group_or_other_readable(*mode)
             {
                 warnings.push(format!(
                     "{at}: the config file holds a password but others can read it (mode \
@@ -246,6 +273,7 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
         return Err(ConfigError::NoAccounts { path });
     }
     warnings.append(&mut ctx.warnings);
+    let notices = shared_mailboxes(&accounts);
 
     for name in names {
         if !accounts.iter().any(|a| &a.name == name) {
@@ -258,13 +286,80 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
     if !names.is_empty() {
         accounts.retain(|a| names.contains(&a.name));
     }
-    Ok(Loaded { accounts, warnings })
+    Ok(Loaded {
+        accounts,
+        warnings,
+        notices,
+    })
 }
 
-/// The file's permission bits when group or others may read it.
-fn group_or_other_readable(path: &Path) -> Option<u32> {
-    use std::os::unix::fs::PermissionsExt;
-    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+/// A sentence for each mailbox (`user@host:port`) that more than one
+/// account fetches: they share its lock and its state, so one account's
+/// delivery is the other's too, and with `-j` one finds the lock taken.
+fn shared_mailboxes(accounts: &[Account]) -> Vec<String> {
+    let mut seen: Vec<(String, Vec<&str>)> = Vec::new();
+    for a in accounts {
+        let id = a.mailbox_id();
+        match seen.iter_mut().find(|(m, _)| *m == id) {
+            Some((_, names)) => names.push(&a.name),
+            None => seen.push((id, vec![&a.name])),
+        }
+    }
+    seen.into_iter()
+        .filter_map(|(id, names)| {
+            let (last, rest) = names.split_last()?;
+            (!rest.is_empty()).then(|| {
+                format!(
+                    "accounts {} and {last} fetch the same mailbox {id}: they share one lock and \
+                     one state (a message one of them delivers, the others will not fetch); \
+                     with -j they take turns, and one of them may exit 75",
+                    rest.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The whole text of a file that may hold a password, and what the open
+/// file is (its owner and mode, for [`distrust`]: checked on the file
+/// read, not on whatever the path names a moment later). The text is
+/// wiped when dropped; its buffer is sized from the file, so that no
+/// outgrown copy is freed unwiped.
+fn read_trusted(path: &Path) -> io::Result<(Zeroizing<String>, Metadata)> {
+    let mut file = File::open(path)?;
+    let meta = file.metadata()?;
+    let size = usize::try_from(meta.len()).unwrap_or(0);
+    let mut text = Zeroizing::new(String::with_capacity(size.saturating_add(1)));
+    file.read_to_string(&mut text)?;
+    Ok((text, meta))
+}
+
+/// Why a file that steers popfetch (the config, `.netrc`) cannot be
+/// trusted, and the fix: group or others may write it, or it belongs to
+/// someone other than the user or root. Either could `harm` the user.
+fn distrust(meta: &Metadata, path: &Path, harm: &str) -> Option<String> {
+    let mode = meta.mode() & 0o7777;
+    let me = rustix::process::geteuid().as_raw();
+    if meta.uid() != me && meta.uid() != 0 {
+        return Some(format!(
+            "it belongs to another user (uid {}), who could {harm}: take it over (`chown {me} \
+             {}`) or use a file of your own",
+            meta.uid(),
+            path.display()
+        ));
+    }
+    (mode & 0o022 != 0).then(|| {
+        format!(
+            "group or others can write it (mode {mode:04o}), and whoever can write it could \
+             {harm}: run `chmod go-w {}`",
+            path.display()
+        )
+    })
+}
+
+/// The permission bits of `mode` when group or others may read the file.
+fn group_or_other_readable(mode: u32) -> Option<u32> {
+    let mode = mode & 0o7777;
     (mode & 0o044 != 0).then_some(mode)
 }
 

@@ -26,7 +26,7 @@
 
 mod envelope;
 mod maildir;
-mod mbox;
+pub(crate) mod mbox;
 mod mda;
 mod spool;
 

@@ -113,6 +113,7 @@ pub(crate) fn config_code(e: &ConfigError) -> u8 {
         | ConfigError::NoConfigDir
         | ConfigError::NamedConfigMissing { .. }
         | ConfigError::Read { .. }
+        | ConfigError::Untrusted { .. }
         | ConfigError::Syntax { .. }
         | ConfigError::Invalid { .. }
         | ConfigError::NoAccounts { .. } => exit::CONFIG,
@@ -127,6 +128,7 @@ fn secret_code(e: &SecretError) -> u8 {
         | SecretError::EmptyOutput { .. }
         | SecretError::NotText { .. }
         | SecretError::Prompt { .. }
+        | SecretError::Unsendable { .. }
         | SecretError::EmptyPrompt { .. } => exit::CONFIG,
     }
 }
@@ -185,7 +187,9 @@ fn auth_code(e: &AuthError) -> u8 {
 
 fn state_code(e: &StateError) -> u8 {
     match e {
-        StateError::Io { .. } | StateError::Corrupt { .. } => exit::IOERR,
+        StateError::Io { .. } | StateError::Corrupt { .. } | StateError::Link { .. } => exit::IOERR,
+        // The user's setup, not the disk, is at fault.
+        StateError::UnsafeDir { .. } => exit::CONFIG,
     }
 }
 

@@ -259,11 +259,9 @@ impl Run<'_> {
         self.summary.held_back = plan.held_back;
         self.summary.on_server = self.summary.on_server.max(listing.len());
 
-        self.opts.observer.planned(
-            account,
-            plan.fetch.len(),
-            plan.fetch.iter().map(|m| m.size).sum(),
-        );
+        self.opts
+            .observer
+            .planned(account, plan.fetch.len(), total_size(&plan.fetch));
         let mut journal = Journal::open(&self.paths.journal)?;
         let delivered = Delivery {
             account,
@@ -444,7 +442,7 @@ impl<'a> Delivery<'a> {
             self.journal.done(&m.uid)?;
             self.state.mark_delivered(&m.uid, t);
             self.summary.new += 1;
-            self.summary.bytes += size;
+            self.summary.bytes = self.summary.bytes.saturating_add(size);
             self.opts.observer.delivered(self.account, m, size, &shown);
         }
         Ok(())
@@ -456,6 +454,14 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
         crate::account::Destination::Maildir(p) | crate::account::Destination::Mbox(p) => p.clone(),
         crate::account::Destination::Mda(_) => "the MDA".into(),
     }
+}
+
+/// The sizes LIST gave, added up; a server may claim anything, so the sum
+/// stops at the largest number rather than overflow.
+fn total_size(messages: &[Listed]) -> u64 {
+    messages
+        .iter()
+        .fold(0u64, |sum, m| sum.saturating_add(m.size))
 }
 
 /// `check`: count what a fetch would download; change nothing.
@@ -472,7 +478,7 @@ pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     conn.session.quit()?;
     Ok(Summary {
         new: plan.fetch.len(),
-        bytes: plan.fetch.iter().map(|m| m.size).sum(),
+        bytes: total_size(&plan.fetch),
         too_big: plan.too_big.len(),
         on_server: listing.len(),
         elapsed: started.elapsed(),

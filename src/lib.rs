@@ -43,6 +43,7 @@ pub use error::usage_code;
 pub use run::run;
 
 /// For the integration tests and the benches.
+pub use deliver::mbox::format::FromQuoter;
 pub use protocol::multiline::DotDecoder;
 pub use protocol::response::parse_status;
 pub use state::{Paths, UidState};

@@ -10,7 +10,7 @@ use std::process::Stdio;
 
 use zeroize::Zeroizing;
 
-use crate::account::{Account, CommandSpec, PasswordSource};
+use crate::account::{Account, CommandSpec, PasswordSource, unsendable};
 use crate::secret::Secret;
 
 /// Why no secret could be had. All of these are configuration problems (exit 78).
@@ -67,6 +67,18 @@ pub enum SecretError {
     #[error("account {account}: cannot read the password from the terminal: {error}")]
     Prompt { account: String, error: io::Error },
 
+    /// The password holds what no POP3 login can carry (CR, LF, NUL).
+    #[error(
+        "account {account}: the password from {from} contains a control character ({what}), \
+         which no POP3 login can carry: {fix}"
+    )]
+    Unsendable {
+        account: String,
+        from: String,
+        what: &'static str,
+        fix: &'static str,
+    },
+
     /// Nothing was typed at the prompt.
     #[error(
         "account {account}: no password was entered: type it at the prompt, or set \
@@ -85,7 +97,24 @@ fn stderr_note(stderr: &str) -> String {
 
 /// The account's password or token, from wherever the config says.
 pub(crate) fn obtain(account: &Account) -> Result<Secret, SecretError> {
-    obtain_with_tty(account, Path::new("/dev/tty"))
+    let secret = obtain_with_tty(account, Path::new("/dev/tty"))?;
+    if let Some(what) = unsendable(secret.expose()) {
+        let (from, fix) = match &account.password {
+            PasswordSource::Literal(_) => (".netrc".to_string(), "fix it there"),
+            PasswordSource::Command(spec) => (
+                format!("password_command `{}`", spec.shown()),
+                "make the command print the password alone on its first line",
+            ),
+            PasswordSource::Prompt => ("the prompt".to_string(), "type it again"),
+        };
+        return Err(SecretError::Unsendable {
+            account: account.name.clone(),
+            from,
+            what,
+            fix,
+        });
+    }
+    Ok(secret)
 }
 
 /// [`obtain`] with the terminal device given, so tests need no terminal.
@@ -152,7 +181,7 @@ fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError>
     });
     let mut stdout = Zeroizing::new(Vec::new());
     if let Some(mut out) = child.stdout.take()
-        && let Err(e) = out.read_to_end(&mut stdout)
+        && let Err(e) = read_wiping(&mut out, &mut stdout)
     {
         let _ = child.kill();
         let _ = child.wait();
@@ -187,6 +216,27 @@ fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError>
             account: account.to_string(),
             command: shown,
         }),
+    }
+}
+
+/// `read_to_end` into `out`, except that a buffer outgrown on the way is
+/// wiped before it is freed, as `out` is when dropped: what a password
+/// command prints is the password.
+fn read_wiping(r: &mut impl Read, out: &mut Zeroizing<Vec<u8>>) -> io::Result<()> {
+    let mut chunk = Zeroizing::new([0u8; 4096]);
+    loop {
+        let n = match r.read(&mut chunk[..]) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        if out.capacity() - out.len() < n {
+            let mut bigger = Zeroizing::new(Vec::with_capacity((out.len() + n).max(8192) * 2));
+            bigger.extend_from_slice(out);
+            *out = bigger;
+        }
+        out.extend_from_slice(&chunk[..n]);
     }
 }
 
@@ -328,6 +378,34 @@ mod tests {
         assert!(matches!(err, SecretError::NoSource { .. }));
         assert!(msg.contains("no password for account work"), "{msg}");
         assert!(msg.contains("password_command"), "{msg}");
+    }
+
+    #[test]
+    fn a_password_no_login_can_carry_is_refused_unshown() {
+        for (source, what) in [
+            // The password is "Xq", the character, "Zk9"; the command
+            // line, which the message shows, never holds "Zk9".
+            (shell("printf 'Xq\\rZ'; printf k9"), "a line break"),
+            (shell("printf 'Xq\\000Z'; printf k9"), "a NUL character"),
+            (
+                PasswordSource::Literal(Secret::new("Xq\0Zk9".into())),
+                "a NUL character",
+            ),
+        ] {
+            let err = obtain(&account(source)).unwrap_err();
+            let msg = err.to_string();
+            assert!(matches!(err, SecretError::Unsendable { .. }), "{msg}");
+            assert!(msg.contains("account work") && msg.contains(what), "{msg}");
+            assert!(!msg.contains("Zk9"), "{msg}");
+        }
+    }
+
+    #[test]
+    fn read_wiping_reads_everything() {
+        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
+        let mut out = Zeroizing::new(Vec::new());
+        read_wiping(&mut &data[..], &mut out).unwrap();
+        assert_eq!(&out[..], &data[..]);
     }
 
     #[test]

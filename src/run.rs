@@ -28,6 +28,8 @@ enum Mode {
 
 /// Run the command line; returns the exit status.
 pub fn run(cli: &Cli) -> u8 {
+    // Before the config (which may hold a password) is read.
+    secret::protect_process();
     let names = cli.account_names();
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,
@@ -55,6 +57,11 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
         Ok(loaded) => {
             for w in &loaded.warnings {
                 report::say!("popfetch: warning: {w}");
+            }
+            if !cli.global.quiet {
+                for n in &loaded.notices {
+                    report::say!("popfetch: note: {n}");
+                }
             }
             Ok(loaded.accounts)
         }

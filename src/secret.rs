@@ -1,7 +1,8 @@
 //! Secrets (passwords, tokens): wiped on drop and never printed.
 //!
 //! [`crate::password`] finds an account's secret; this module only keeps it
-//! out of memory once dropped and out of every log and message.
+//! out of memory once dropped and out of every log and message, and keeps
+//! the process's memory out of core dumps and other users' debuggers.
 
 use std::fmt;
 
@@ -34,9 +35,27 @@ impl fmt::Display for Secret {
     }
 }
 
+/// Keep the process's memory, and so every secret in it, out of core dumps
+/// and away from other users' ptrace (Linux: `PR_SET_DUMPABLE` 0). Called
+/// before any secret is read. Best effort: where the kernel refuses, the
+/// run goes on as it would have without.
+pub(crate) fn protect_process() {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    let _ = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_process_is_not_dumpable_once_protected() {
+        protect_process();
+        assert_eq!(
+            rustix::process::dumpable_behavior(),
+            Ok(rustix::process::DumpableBehavior::NotDumpable)
+        );
+    }
 
     #[test]
     fn secret_is_never_printed() {

@@ -15,7 +15,7 @@ pub(crate) mod journal;
 pub(crate) mod lock;
 
 pub use files::Paths;
-pub(crate) use files::{create_private_dir, escape_file_name, sync_dir};
+pub(crate) use files::{NOFOLLOW, create_private_dir, escape_file_name, explain_link, sync_dir};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
@@ -44,10 +44,27 @@ pub enum StateError {
         line: usize,
         reason: String,
     },
+    /// Where popfetch keeps a state file there is a symbolic link, which
+    /// popfetch never makes: someone could point it at another file.
+    #[error(
+        "cannot {action} {path}: it is a symbolic link, which popfetch does not follow in its state directory (it could point at any file): remove the link, or put the file it points to in its place"
+    )]
+    Link { action: &'static str, path: PathBuf },
+    /// The state directory is not the user's alone.
+    #[error("refusing to keep state in {path}: {why}")]
+    UnsafeDir { path: PathBuf, why: String },
 }
 
 impl StateError {
+    /// `source` while doing `action` on `path`; an open refused because
+    /// the path is a link (`O_NOFOLLOW`) says so.
     pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
+        if files::is_link_error(&source) {
+            return StateError::Link {
+                action,
+                path: path.to_path_buf(),
+            };
+        }
         StateError::Io {
             action,
             path: path.to_path_buf(),
@@ -55,21 +72,13 @@ impl StateError {
         }
     }
 
-    /// The error for a damaged line of the file at `path`. A state line
-    /// that is not UTF-8 is a read error ("stream did not contain valid
-    /// UTF-8"), not a damaged line.
+    /// The error for a damaged line of the file at `path`. A line that is
+    /// not UTF-8 is damaged like any other: the file was read fine.
     fn damaged(path: &Path, e: ParseError) -> Self {
-        match e.reason {
-            Reason::NotUtf8 => StateError::io(
-                "read",
-                path,
-                io::Error::new(io::ErrorKind::InvalidData, e.reason.as_str()),
-            ),
-            reason => StateError::Corrupt {
-                path: path.to_path_buf(),
-                line: e.line,
-                reason: reason.to_string(),
-            },
+        StateError::Corrupt {
+            path: path.to_path_buf(),
+            line: e.line,
+            reason: e.reason.to_string(),
         }
     }
 }
@@ -102,7 +111,7 @@ pub(crate) enum Reason {
 impl Reason {
     fn as_str(self) -> &'static str {
         match self {
-            Reason::NotUtf8 => "stream did not contain valid UTF-8",
+            Reason::NotUtf8 => "not UTF-8 text",
             Reason::Fields => "expected: UID FIRST-SEEN STATUS",
             Reason::Time => "bad time",
             Reason::Status => "status must be delivered or seen",
@@ -296,10 +305,17 @@ impl UidState {
         let mut tmp_name = path.as_os_str().to_owned();
         tmp_name.push(".new");
         let tmp_path = PathBuf::from(tmp_name);
+        // Made anew, never opened as found: whatever is there (a stale
+        // file, or a link planted to make us overwrite another file) is
+        // unlinked first, which does not follow a link.
+        match fs::remove_file(&tmp_path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err(e)),
+            _ => {}
+        }
         let mut tmp = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(files::NOFOLLOW)
             .mode(0o600)
             .open(&tmp_path)
             .map_err(err)?;
@@ -473,18 +489,19 @@ mod tests {
         }
     }
 
-    /// A line that is not UTF-8, even a comment, is a read error, not a
-    /// damaged line.
+    /// A line that is not UTF-8, even a comment, is a damaged line like any
+    /// other: its number and the usual advice, not a read error's advice
+    /// about directories and full disks.
     #[test]
-    fn non_utf8_state_is_a_read_error() {
+    fn non_utf8_state_is_a_damaged_line() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("s");
         fs::write(&path, b"u 1970-01-01T00:00:01Z seen\n# \xff\nbad\n").unwrap();
         match UidState::load(&path) {
-            Err(e @ StateError::Io { action: "read", .. }) => assert_eq!(
+            Err(e @ StateError::Corrupt { line: 2, .. }) => assert_eq!(
                 e.to_string(),
                 format!(
-                    "cannot read {}: stream did not contain valid UTF-8; check that the directory exists, is writable and the disk is not full",
+                    "{}:2: damaged state line (not UTF-8 text); fix or delete that line (a deleted line makes popfetch fetch that message again)",
                     path.display()
                 )
             ),

@@ -7,17 +7,21 @@
 //! and the exact line and column, and so that accounts keep the file's order.
 //! Each value is read by the parsers in `value`.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
+use zeroize::{Zeroize, Zeroizing};
 
 use super::layer::{Layer, Origin, Setting};
 use super::value::{
     auth_choice, boolean, command, integer, nonempty, path, pipelining, string, tls_mode, word,
 };
 use super::{ConfigError, Env};
-use crate::account::{Destination, PasswordSource, normalize_fingerprint, parse_size};
+use crate::account::{
+    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size, unsendable,
+};
 use crate::secret::Secret;
 
 /// The keys an account (or `[defaults]`) may set.
@@ -123,10 +127,40 @@ impl Section<'_> {
     }
 }
 
+/// The parsed document. Most strings in it borrow from the file's text,
+/// which the caller wipes; those TOML had to unescape are copies, a
+/// password among them, and are wiped here when the document is dropped.
+struct Document<'i>(Spanned<DeTable<'i>>);
+
+impl Drop for Document<'_> {
+    fn drop(&mut self) {
+        wipe_table(self.0.get_mut());
+    }
+}
+
+fn wipe_table(table: &mut DeTable<'_>) {
+    for (_, v) in table.iter_mut() {
+        wipe_value(v.get_mut());
+    }
+}
+
+fn wipe_value(v: &mut DeValue<'_>) {
+    match v {
+        DeValue::String(Cow::Owned(s)) => s.zeroize(),
+        DeValue::Array(items) => {
+            for item in items.iter_mut() {
+                wipe_value(item.get_mut());
+            }
+        }
+        DeValue::Table(t) => wipe_table(t),
+        _ => {}
+    }
+}
+
 /// Parse and check the whole file.
 pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, ConfigError> {
     let loc = Locator { path, text };
-    let doc = DeTable::parse(text).map_err(|e| {
+    let doc = DeTable::parse(text).map(Document).map_err(|e| {
         let at = loc.at(e.span().map_or(0, |s| s.start));
         ConfigError::Syntax {
             at,
@@ -138,7 +172,7 @@ pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, Con
     })?;
 
     let mut file = File::default();
-    for (key, value) in in_file_order(doc.get_ref()) {
+    for (key, value) in in_file_order(doc.0.get_ref()) {
         match key.get_ref().as_ref() {
             "defaults" => {
                 let table = as_table(value).ok_or_else(|| ConfigError::Invalid {
@@ -264,7 +298,16 @@ fn parse_layer(
         let val = v.get_ref();
         match key {
             "host" => layer.host = set(&origin, word(val, "a host name").map_err(value_err)?),
-            "user" => layer.user = set(&origin, nonempty(val, "a user name").map_err(value_err)?),
+            "user" => {
+                let user = nonempty(val, "a user name").map_err(value_err)?;
+                if let Some(what) = unsendable(&user) {
+                    return Err(value_err(format!(
+                        "the user name contains {what}, which no POP3 command can carry: \
+                         remove it"
+                    )));
+                }
+                layer.user = set(&origin, user);
+            }
             "port" => {
                 let n = integer(val).map_err(value_err)?;
                 let port = u16::try_from(n)
@@ -284,7 +327,7 @@ fn parse_layer(
                     )));
                 }
                 let source = if key == "password" {
-                    let s = string(val).map_err(value_err)?;
+                    let mut s = Zeroizing::new(string(val).map_err(value_err)?);
                     if s.is_empty() {
                         return Err(value_err(
                             "the password is empty: remove the key to be asked on the \
@@ -292,10 +335,16 @@ fn parse_layer(
                                 .to_string(),
                         ));
                     }
+                    if let Some(what) = unsendable(&s) {
+                        return Err(value_err(format!(
+                            "the password contains {what}, which no POP3 login can carry: \
+                             remove it"
+                        )));
+                    }
                     if file.password_at.is_none() {
                         file.password_at = Some(loc.at(k.span().start));
                     }
-                    PasswordSource::Literal(Secret::new(s))
+                    PasswordSource::Literal(Secret::new(std::mem::take(&mut *s)))
                 } else {
                     PasswordSource::Command(command(val).map_err(value_err)?)
                 };
@@ -329,8 +378,10 @@ fn parse_layer(
             "keep" => layer.keep = set(&origin, boolean(val).map_err(value_err)?),
             "delete_after_days" => {
                 let n = integer(val).map_err(value_err)?;
-                let days = u32::try_from(n).map_err(|_| {
-                    value_err(format!("{n} is not a number of days: use 0 or more"))
+                let days = in_range(n, &limits::DELETE_AFTER_DAYS).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a number of days: give 0 to 36525 (100 years)"
+                    ))
                 })?;
                 layer.delete_after_days = set(&origin, days);
             }
@@ -345,22 +396,23 @@ fn parse_layer(
                                 other.type_str()
                             ))
                         })?;
-                        u64::try_from(n).ok().filter(|n| *n > 0).ok_or_else(|| {
+                        let n = u64::try_from(n).map_err(|_| {
                             value_err(format!(
                                 "{n} is not a size: give a positive number of bytes, or \
                                  remove max_size for no limit"
                             ))
-                        })?
+                        })?;
+                        check_size(n, &n.to_string()).map_err(value_err)?
                     }
                 };
                 layer.max_size = set(&origin, size);
             }
             "max_messages" => {
                 let n = integer(val).map_err(value_err)?;
-                let max = usize::try_from(n).ok().filter(|m| *m > 0).ok_or_else(|| {
+                let max = in_range(n, &limits::MAX_MESSAGES).ok_or_else(|| {
                     value_err(format!(
-                        "{n} is not a message count: give 1 or more, or remove max_messages \
-                         for no limit"
+                        "{n} is not a message count: give 1 to 1000000000, or remove \
+                         max_messages for no limit"
                     ))
                 })?;
                 layer.max_messages = set(&origin, max);
@@ -368,9 +420,9 @@ fn parse_layer(
             "fetch_all" => layer.fetch_all = set(&origin, boolean(val).map_err(value_err)?),
             "timeout" => {
                 let n = integer(val).map_err(value_err)?;
-                let secs = u64::try_from(n).ok().filter(|s| *s > 0).ok_or_else(|| {
+                let secs = in_range(n, &limits::TIMEOUT_SECS).ok_or_else(|| {
                     value_err(format!(
-                        "{n} is not a timeout: give a number of seconds, 1 or more"
+                        "{n} is not a timeout: give a number of seconds from 1 to 86400 (a day)"
                     ))
                 })?;
                 layer.timeout = set(&origin, secs);
@@ -396,6 +448,14 @@ fn parse_layer(
         }
     }
     Ok(layer)
+}
+
+/// `n` as a `T` when it is within `range`.
+fn in_range<T: TryFrom<u64>>(n: i64, range: &std::ops::RangeInclusive<u64>) -> Option<T> {
+    u64::try_from(n)
+        .ok()
+        .filter(|n| range.contains(n))
+        .and_then(|n| T::try_from(n).ok())
 }
 
 fn origin_at(o: &Origin) -> String {
@@ -441,4 +501,25 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A password TOML had to unescape is an owned copy of the file's
+    /// text: it is wiped with the document.
+    #[test]
+    fn unescaped_strings_are_wiped_with_the_document() {
+        let text = "[account.a]\npassword = \"s\\u0065cret\"\nmda = [\"x\\ty\"]\n";
+        let mut doc = DeTable::parse(text).unwrap();
+        wipe_table(doc.get_mut());
+        let acct = doc.get_ref()["account"].get_ref().as_table().unwrap()["a"]
+            .get_ref()
+            .as_table()
+            .unwrap();
+        assert_eq!(acct["password"].get_ref().as_str(), Some(""));
+        let mda = acct["mda"].get_ref().as_array().unwrap();
+        assert_eq!(mda[0].get_ref().as_str(), Some(""));
+    }
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use super::layer::{Layer, Origin, Setting};
 use super::{ConfigError, Env, expand_tilde};
-use crate::account::{CommandSpec, Destination, PasswordSource};
+use crate::account::{CommandSpec, Destination, PasswordSource, unsendable};
 use crate::cli::AccountArgs;
 
 /// The command-line flags as the top layer.
@@ -27,6 +27,11 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
     nonempty("--user", &args.user)?;
     nonempty("--password-command", &args.password_command)?;
     nonempty("--mda", &args.mda)?;
+    if let Some(what) = args.user.as_deref().and_then(unsendable) {
+        return Err(usage(format!(
+            "--user contains {what}, which no POP3 command can carry: give the login name alone"
+        )));
+    }
     if let Some(h) = &args.host
         && h.chars().any(|c| c.is_whitespace() || c.is_control())
     {

@@ -94,7 +94,9 @@ impl Tokens<'_> {
         if self.rest.is_empty() {
             return None;
         }
-        let mut out = Zeroizing::new(String::new());
+        // Sized up front: a buffer outgrown while a quoted token is
+        // unescaped would be freed unwiped.
+        let mut out = Zeroizing::new(String::with_capacity(self.rest.len().min(4096)));
         if let Some(quoted) = self.rest.strip_prefix('"') {
             let mut chars = quoted.char_indices();
             let mut end = quoted.len();

@@ -1,14 +1,13 @@
 //! From a merged [`Layer`] to an [`Account`]: fill in the defaults, find a
 //! password source, and check the rules that involve more than one key.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use zeroize::Zeroizing;
-
 use super::layer::{Layer, Origin, Setting};
 use super::netrc::Netrc;
-use super::{ConfigError, Env, expand_tilde, group_or_other_readable};
+use super::{ConfigError, Env, distrust, expand_tilde, group_or_other_readable, read_trusted};
 use crate::account::{Account, AuthChoice, PasswordSource, Pipelining, Policy, TlsMode};
 use crate::cli::Cli;
 use crate::secret::Secret;
@@ -20,7 +19,7 @@ pub(crate) struct Context<'a> {
     env: &'a Env,
     state_dir_flag: Option<PathBuf>,
     /// Read on first use; `Some(None)` once known to be absent.
-    netrc: Option<Option<(PathBuf, Netrc)>>,
+    netrc: Option<Option<(PathBuf, u32, Netrc)>>,
     netrc_warned: bool,
     pub warnings: Vec<String>,
 }
@@ -191,14 +190,14 @@ impl<'a> Context<'a> {
         if self.netrc.is_none() {
             self.netrc = Some(self.read_netrc());
         }
-        let Some(Some((path, netrc))) = &self.netrc else {
+        let Some(Some((path, mode, netrc))) = &self.netrc else {
             return PasswordSource::Prompt;
         };
         let Some(password) = netrc.password(host, user) else {
             return PasswordSource::Prompt;
         };
         if !self.netrc_warned
-            && let Some(mode) = group_or_other_readable(path)
+            && let Some(mode) = group_or_other_readable(*mode)
         {
             self.netrc_warned = true;
             self.warnings.push(format!(
@@ -211,12 +210,21 @@ impl<'a> Context<'a> {
         PasswordSource::Literal(Secret::new(password.to_string()))
     }
 
-    fn read_netrc(&mut self) -> Option<(PathBuf, Netrc)> {
+    /// The `.netrc` to take passwords from, with its mode. One that others
+    /// could have written is not used (a warning says why): its passwords
+    /// are not the user's word. Without it, the prompt asks.
+    fn read_netrc(&mut self) -> Option<(PathBuf, u32, Netrc)> {
         let path = self.env.netrc_path()?;
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let text = Zeroizing::new(text);
-                Some((path, Netrc::parse(&text)))
+        match read_trusted(&path) {
+            Ok((text, meta)) => {
+                if let Some(why) = distrust(&meta, &path, "choose the password popfetch sends") {
+                    self.warnings.push(format!(
+                        "{} is not used for passwords: {why}",
+                        path.display()
+                    ));
+                    return None;
+                }
+                Some((path, meta.mode(), Netrc::parse(&text)))
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => {

@@ -368,7 +368,7 @@ fn type_and_range_errors_name_the_key_and_value_position() {
         ),
         ("port = 0", 2, 8, &["\"port\"", "1 to 65535"]),
         ("port = 70000", 2, 8, &["\"port\"", "70000"]),
-        ("timeout = 0", 2, 11, &["\"timeout\"", "1 or more"]),
+        ("timeout = 0", 2, 11, &["\"timeout\"", "from 1 to 86400"]),
         ("timeout = -5", 2, 11, &["\"timeout\""]),
         ("keep = \"yes\"", 2, 8, &["\"keep\"", "true or false"]),
         ("tls = \"ssl\"", 2, 7, &["\"tls\"", "starttls"]),

@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
 use super::{DeliverError, Unique};
-use crate::state::{create_private_dir, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, sync_dir};
 
 pub(crate) struct Maildir {
     /// Written and closed, waiting in `tmp/` for the next `sync_start`.
@@ -72,6 +72,7 @@ impl Maildir {
         let file = OpenOptions::new()
             .write(true)
             .create_new(true)
+            .custom_flags(NOFOLLOW)
             .mode(0o600)
             .open(&tmp_path)
             .map_err(|source| DeliverError::Write {

@@ -15,6 +15,19 @@
 //! the mbox's dotlock and an fcntl lock on it, as procmail, Dovecot and
 //! mutt do ([`lock`]).
 //!
+//! ## Symbolic links
+//!
+//! The mbox path is the one file popfetch writes through a symbolic link,
+//! since users make them (`~/mbox -> /var/mail/alice`), but only a link the
+//! user could have made to a file of the user's: every link on the way
+//! must belong to the user (or root), and the file it leads to to the
+//! user. Otherwise the open is refused with a message that says which link
+//! or file belongs to whom: whoever owns such a link chooses which file
+//! mail, text any stranger can write, is appended to. The links are
+//! resolved when the target is opened, and from then on popfetch works on
+//! the file itself, without following links: the dotlock is taken next to
+//! it, where other mail programs look for it.
+//!
 //! ## The protocol, and what a crash at any instant leaves
 //!
 //! While the message arrives it is written, already in its final form
@@ -58,18 +71,18 @@
 //! failed (step 4); the next run retries the cut ([`Mbox::after_recovery`]).
 //! Every fsync above is what makes the same true after a power failure.
 
-mod format;
+pub(crate) mod format;
 mod lock;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use super::DeliverError;
 use super::spool::{Entry, SpoolDir, Spooled};
-use crate::state::{create_private_dir, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, explain_link, sync_dir};
 use format::{FromQuoter, from_line};
 use lock::{LOCK_WAIT, MboxLock, process_lock};
 
@@ -93,10 +106,11 @@ impl Mbox {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             create_private_dir(parent).map_err(open_err)?;
         }
+        let path = resolve_links(path).map_err(open_err)?;
         let _guard = process_lock();
-        open_mbox(path).map_err(open_err)?;
+        open_mbox(&path).map_err(open_err)?;
         Ok(Mbox {
-            path: path.to_path_buf(),
+            path,
             spool,
             lock_wait: LOCK_WAIT,
             #[cfg(test)]
@@ -188,8 +202,9 @@ impl Mbox {
         let spool = OpenOptions::new()
             .read(true)
             .write(true)
+            .custom_flags(NOFOLLOW)
             .open(&spool_path)
-            .map_err(spool_err)?;
+            .map_err(|e| spool_err(explain_link(e)))?;
         let size = spool.metadata().map_err(spool_err)?.len();
         if size != len && !roll_back {
             // Emptied after the append finished.
@@ -314,12 +329,61 @@ impl Mbox {
     }
 }
 
+/// The longest chain of links [`resolve_links`] follows.
+const MAX_LINKS: usize = 40;
+
+/// The file the configured mbox path leads to, through the symbolic links
+/// the module doc allows; the path itself when it is no link (or does not
+/// exist yet). A link that leads nowhere yet gives the path it leads to.
+fn resolve_links(path: &Path) -> io::Result<PathBuf> {
+    let me = rustix::process::geteuid().as_raw();
+    let mut at = path.to_path_buf();
+    let mut followed = false;
+    for _ in 0..MAX_LINKS {
+        let meta = match fs::symlink_metadata(&at) {
+            Ok(m) => m,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(at),
+            Err(e) => return Err(e),
+        };
+        if !meta.file_type().is_symlink() {
+            if followed && meta.uid() != me {
+                return Err(io::Error::other(format!(
+                    "it is a symbolic link to {}, which belongs to another user (uid {}): \
+                     popfetch appends through a link only to a file of yours; name the mbox \
+                     file itself if it is meant",
+                    at.display(),
+                    meta.uid()
+                )));
+            }
+            return Ok(at);
+        }
+        if meta.uid() != me && meta.uid() != 0 {
+            return Err(io::Error::other(format!(
+                "the symbolic link {} belongs to another user (uid {}), who could point it at \
+                 any file of yours, so popfetch does not follow it: remove it, or name the mbox \
+                 file itself",
+                at.display(),
+                meta.uid()
+            )));
+        }
+        let target = fs::read_link(&at)?;
+        at = match at.parent() {
+            Some(dir) => dir.join(target),
+            None => target,
+        };
+        followed = true;
+    }
+    Err(io::Error::other(format!(
+        "more than {MAX_LINKS} symbolic links lead from it: name the mbox file itself"
+    )))
+}
+
 /// Open the mbox for reading and appending, creating it (0600) if missing.
 /// Refuses anything but a regular file (a FIFO would block, a directory
-/// cannot hold mail).
+/// cannot hold mail), and a link: `path` is where [`resolve_links`] led.
 fn open_mbox(path: &Path) -> io::Result<File> {
-    match fs::metadata(path) {
-        Ok(m) if !m.is_file() => {
+    match fs::symlink_metadata(path) {
+        Ok(m) if !m.is_file() && !m.file_type().is_symlink() => {
             return Err(io::Error::other("it exists and is not a regular file"));
         }
         _ => {}
@@ -328,6 +392,7 @@ fn open_mbox(path: &Path) -> io::Result<File> {
         .read(true)
         .append(true)
         .create_new(true)
+        .custom_flags(NOFOLLOW)
         .mode(0o600)
         .open(path)
     {
@@ -339,10 +404,13 @@ fn open_mbox(path: &Path) -> io::Result<File> {
             }
             Ok(f)
         }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-            OpenOptions::new().read(true).append(true).open(path)
-        }
-        Err(e) => Err(e),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
+            .read(true)
+            .append(true)
+            .custom_flags(NOFOLLOW)
+            .open(path)
+            .map_err(explain_link),
+        Err(e) => Err(explain_link(e)),
     }
 }
 
@@ -1000,5 +1068,92 @@ mod tests {
             assert!(matches!(err, DeliverError::MboxOpen { .. }), "{msg}");
             assert!(msg.contains(&path.display().to_string()), "{msg}");
         }
+    }
+
+    /// `~/mbox -> /var/mail/alice`: a link the user made to a file of the
+    /// user's is followed, and the lock is taken next to the file itself,
+    /// where other mail programs look for it.
+    #[test]
+    fn a_link_to_the_users_own_mbox_is_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("spool/alice");
+        fs::create_dir(dir.path().join("spool")).unwrap();
+        fs::write(&real, "").unwrap();
+        let link = dir.path().join("mbox");
+        std::os::unix::fs::symlink("spool/alice", &link).unwrap();
+        let spool = SpoolDir::open(&dir.path().join("state"), "u@h:1").unwrap();
+        let mut mbox = Mbox::open(&link, spool).unwrap();
+        mbox.lock_wait = Duration::from_millis(300);
+        let deliver = |mbox: &mut Mbox| {
+            let tok = mbox.next_token();
+            let mut sink = Box::new(mbox.create(&tok).unwrap());
+            sink.write_all(b"Subject: l\n\nbody\n").unwrap();
+            sink.commit()
+        };
+
+        let held = dotlock_path(&real);
+        fs::write(&held, format!("{}:{}\n", std::process::id(), hostname())).unwrap();
+        let err = deliver(&mut mbox).unwrap_err();
+        assert!(matches!(err, DeliverError::MboxLocked { .. }), "{err}");
+        fs::remove_file(&held).unwrap();
+
+        deliver(&mut mbox).unwrap();
+        assert!(
+            fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        assert_eq!(read_mbox(&fs::read(&real).unwrap()).len(), 1);
+    }
+
+    /// A link (anywhere on the way) that another user owns, or one that
+    /// leads to another user's file, is not followed: whoever made it
+    /// could send the user's mail into any file the user can write.
+    #[test]
+    fn a_link_of_another_user_or_to_another_users_file_is_refused() {
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: only root can give a link to another user");
+            return;
+        }
+        let nobody = Some(65534);
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        fs::write(&real, "precious\n").unwrap();
+        let hop = dir.path().join("hop");
+        std::os::unix::fs::symlink(&real, &hop).unwrap();
+        let link = dir.path().join("mbox");
+        std::os::unix::fs::symlink("hop", &link).unwrap();
+        let open = || {
+            let spool = SpoolDir::open(&dir.path().join("state"), "u@h:1").unwrap();
+            Mbox::open(&link, spool)
+        };
+        assert!(open().is_ok());
+
+        for (owned, path) in [("hop", &hop), ("link", &link), ("file", &real)] {
+            std::os::unix::fs::lchown(path, nobody, None).unwrap();
+            let msg = open().err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(
+                msg.contains("65534") && msg.contains("symbolic link"),
+                "{owned}: {msg}"
+            );
+            std::os::unix::fs::lchown(path, Some(0), None).unwrap();
+        }
+        assert_eq!(fs::read(&real).unwrap(), b"precious\n");
+    }
+
+    /// A link planted in the spool under a name recovery acts on, pointing
+    /// at another file: recovery fails instead of emptying that file.
+    #[test]
+    fn recovery_does_not_write_through_a_planted_spool_link() {
+        let mut f = Fixture::new();
+        let victim = f.dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let tok = f.mbox.next_token();
+        let at = Entry::At { offset: 0, len: 1 };
+        std::os::unix::fs::symlink(&victim, f.mbox.spool.path(&at.name(&tok))).unwrap();
+        let err = f.mbox.recover(&tok).unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
     }
 }

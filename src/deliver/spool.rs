@@ -29,7 +29,7 @@ use std::path::{Path, PathBuf};
 
 use super::envelope::HeaderCapture;
 use super::{DeliverError, Unique};
-use crate::state::{create_private_dir, escape_file_name, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, escape_file_name, sync_dir};
 
 /// One mailbox's spool directory.
 #[derive(Debug)]
@@ -128,6 +128,7 @@ impl SpoolDir {
             .read(true)
             .write(true)
             .create_new(true)
+            .custom_flags(NOFOLLOW)
             .mode(0o600)
             .open(&path)
             .map_err(spool_err)?;

@@ -1,10 +1,19 @@
 //! Where a mailbox's state files live and the filesystem helpers the state,
 //! the journal and the delivery targets share: private directories, file
-//! names escaped from untrusted strings, and directory fsync.
+//! names escaped from untrusted strings, directory fsync, and opening
+//! without following links.
+//!
+//! Symbolic links: every file popfetch writes is opened with `O_NOFOLLOW`
+//! (and one it creates anew with `O_EXCL`), so a link planted where it
+//! writes, pointing at some other file, makes the open fail instead of
+//! making popfetch truncate or fill that file. The one exception is the
+//! mbox the user names (see `deliver::mbox`). A state directory that
+//! another user owns, or that group or others may write, is refused,
+//! since whoever can write there can plant such links or swap files.
 
-use std::fs::{self, File};
-use std::io;
-use std::os::unix::fs::PermissionsExt;
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use super::StateError;
@@ -29,13 +38,60 @@ impl Paths {
         }
     }
 
-    /// Create the state directory (0700) if needed.
+    /// Create the state directory (0700) if needed, and check that it is
+    /// the user's alone.
     pub fn ensure_dir(&self) -> Result<(), StateError> {
-        create_private_dir(&self.dir).map_err(|e| StateError::io("create", &self.dir, e))
+        create_private_dir(&self.dir).map_err(|e| StateError::io("create", &self.dir, e))?;
+        let meta = fs::metadata(&self.dir).map_err(|e| StateError::io("read", &self.dir, e))?;
+        let me = rustix::process::geteuid().as_raw();
+        let shown = self.dir.display();
+        let why = if meta.uid() != me {
+            format!(
+                "it belongs to another user (uid {}): take it over (`chown {me} {shown}`) or \
+                 choose another state_dir",
+                meta.uid()
+            )
+        } else if meta.mode() & 0o022 != 0 {
+            format!(
+                "group or others can write it (mode {:04o}), so they could plant links or \
+                 swap files in it: run `chmod 700 {shown}`",
+                meta.mode() & 0o7777
+            )
+        } else {
+            return Ok(());
+        };
+        Err(StateError::UnsafeDir {
+            path: self.dir.clone(),
+            why,
+        })
     }
 }
 
-/// Create a directory and its parents; the ones created are 0700.
+/// `O_NOFOLLOW`, for [`OpenOptionsExt::custom_flags`]: the open fails on a
+/// symbolic link instead of following it.
+pub(crate) const NOFOLLOW: i32 = rustix::fs::OFlags::NOFOLLOW.bits() as i32;
+
+/// Whether an open with [`NOFOLLOW`] failed because the path is a link.
+pub(crate) fn is_link_error(e: &io::Error) -> bool {
+    e.raw_os_error() == Some(rustix::io::Errno::LOOP.raw_os_error())
+}
+
+/// An open's error, saying so plainly when the path is a symbolic link.
+pub(crate) fn explain_link(e: io::Error) -> io::Error {
+    if is_link_error(&e) {
+        io::Error::new(
+            e.kind(),
+            "it is a symbolic link, which popfetch does not write through (it could point \
+             anywhere): remove the link",
+        )
+    } else {
+        e
+    }
+}
+
+/// Create a directory and its parents; the ones created are 0700 from the
+/// start (never world-accessible for an instant), and existing ones are
+/// left as they are.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {
         return Ok(());
@@ -43,8 +99,17 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
         create_private_dir(parent)?;
     }
-    match fs::create_dir(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o700)),
+    match fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => {
+            // The umask can only take bits away from 0700; should it take
+            // the owner's, the directory would be of no use, so give them
+            // back (a no-op for every usual umask).
+            let meta = fs::symlink_metadata(dir)?;
+            if meta.permissions().mode() & 0o777 != 0o700 {
+                fs::set_permissions(dir, fs::Permissions::from_mode(0o700))?;
+            }
+            Ok(())
+        }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => Ok(()),
         Err(e) => Err(e),
     }
@@ -73,9 +138,20 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
 }
 
-/// The whole content of `path`, or `None` if there is no such file.
+/// The whole content of `path`, or `None` if there is no such file. A
+/// link there is an error: popfetch writes these files by name, never
+/// through a link, so one there was not made by popfetch.
 pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, StateError> {
-    match fs::read(path) {
+    let read = || -> io::Result<Vec<u8>> {
+        let mut file = OpenOptions::new()
+            .read(true)
+            .custom_flags(NOFOLLOW)
+            .open(path)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    match read() {
         Ok(bytes) => Ok(Some(bytes)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(StateError::io("read", path, e)),

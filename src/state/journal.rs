@@ -98,9 +98,12 @@ pub struct Journal {
 
 impl Journal {
     pub fn open(path: &Path) -> Result<Journal, StateError> {
+        // Appended to across runs, so opened as found, but never through
+        // a link (one there was planted: popfetch makes none).
         let file = OpenOptions::new()
             .append(true)
             .create(true)
+            .custom_flags(files::NOFOLLOW)
             .mode(0o600)
             .open(path)
             .map_err(|e| StateError::io("open", path, e))?;

@@ -25,6 +25,7 @@ pub fn try_lock(path: &Path) -> io::Result<LockOutcome> {
         .write(true)
         .create(true)
         .truncate(false)
+        .custom_flags(super::files::NOFOLLOW)
         .mode(0o600)
         .open(path)?;
     match file.try_lock() {

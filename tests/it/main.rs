@@ -19,6 +19,7 @@ mod fetch;
 mod fixture;
 mod hostile;
 mod import;
+mod local;
 mod long_secrets;
 mod parallel;
 mod pipelining;

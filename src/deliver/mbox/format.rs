@@ -17,37 +17,25 @@ pub(super) fn from_line(sender: &Sender, when: jiff::Timestamp) -> String {
 
 /// Streaming mboxrd quoting: a `>` before every line that matches
 /// `>*From `, whatever the chunk boundaries.
+///
+/// The start of a line that could still match is not buffered: it is
+/// always some '>' and then a prefix of "From ", so two counters say what
+/// it is, and each byte costs the same however long the run of '>' gets.
 #[derive(Debug, Default)]
-pub(super) struct FromQuoter {
-    /// The start of the current line while it could still match.
-    pending: Vec<u8>,
+pub struct FromQuoter {
+    /// The '>' held back at the start of the current line.
+    quotes: usize,
+    /// How much of "From " has followed them (0 to 4).
+    from: usize,
     mid_line: bool,
 }
 
-enum Prefix {
-    Yes,
-    No,
-    Maybe,
-}
-
-fn classify(p: &[u8]) -> Prefix {
-    let k = p.iter().take_while(|&&b| b == b'>').count();
-    let rest = &p[k..];
-    if rest.len() >= 5 {
-        if rest.starts_with(b"From ") {
-            Prefix::Yes
-        } else {
-            Prefix::No
-        }
-    } else if b"From ".starts_with(rest) {
-        Prefix::Maybe
-    } else {
-        Prefix::No
-    }
-}
+const FROM: &[u8] = b"From ";
 
 impl FromQuoter {
-    pub(super) fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
+    /// Quote `data`, the next bytes of the message, into `out`. The start
+    /// of a line that could still match is held back until it is decided.
+    pub fn push(&mut self, mut data: &[u8], out: &mut Vec<u8>) {
         while let Some((&b, rest)) = data.split_first() {
             if self.mid_line {
                 match data.iter().position(|&c| c == b'\n') {
@@ -63,28 +51,42 @@ impl FromQuoter {
                 }
                 continue;
             }
+            if self.from == 0 && b == b'>' {
+                let run = data.iter().take_while(|&&c| c == b'>').count();
+                self.quotes += run;
+                data = &data[run..];
+                continue;
+            }
             data = rest;
-            self.pending.push(b);
-            match classify(&self.pending) {
-                Prefix::Maybe => {}
-                Prefix::Yes => {
+            if b == FROM[self.from] {
+                self.from += 1;
+                if self.from == FROM.len() {
+                    // A match: one '>' more than it had.
                     out.push(b'>');
-                    out.append(&mut self.pending);
+                    self.release(out);
                     self.mid_line = true;
                 }
-                Prefix::No => {
-                    out.append(&mut self.pending);
-                    self.mid_line = b != b'\n';
-                }
+            } else {
+                self.release(out);
+                out.push(b);
+                self.mid_line = b != b'\n';
             }
         }
     }
 
     /// The end of the message: a last line that could still have matched
     /// did not.
-    pub(super) fn finish(&mut self, out: &mut Vec<u8>) {
-        out.append(&mut self.pending);
+    pub fn finish(&mut self, out: &mut Vec<u8>) {
+        self.release(out);
         self.mid_line = false;
+    }
+
+    /// Write the held-back start of the line as it was.
+    fn release(&mut self, out: &mut Vec<u8>) {
+        out.resize(out.len() + self.quotes, b'>');
+        out.extend_from_slice(&FROM[..self.from]);
+        self.quotes = 0;
+        self.from = 0;
     }
 }
 
@@ -164,6 +166,23 @@ mod tests {
             quote(msg),
             b">From a\n>>From b\n>>>From c\nFrom\nFromage\n> From d\n>From".to_vec()
         );
+    }
+
+    /// A line of 200,000 '>' (and one that ends in "From ") come out with
+    /// exactly one '>' more where the line matches, however it is cut.
+    #[test]
+    fn a_very_long_line_of_quotes_is_quoted_exactly() {
+        let run = ">".repeat(200_000);
+        let msg = format!("{run}From x\n{run}\n{run}");
+        let want = format!(">{run}From x\n{run}\n{run}");
+        assert_eq!(quote(msg.as_bytes()), want.as_bytes());
+        let mut q = FromQuoter::default();
+        let mut out = Vec::new();
+        for chunk in msg.as_bytes().chunks(4093) {
+            q.push(chunk, &mut out);
+        }
+        q.finish(&mut out);
+        assert_eq!(out, want.as_bytes());
     }
 
     #[test]

@@ -21,6 +21,7 @@ use rustix::fs::FlockOperation;
 
 use super::open_mbox;
 use crate::deliver::{DeliverError, hostname};
+use crate::state::NOFOLLOW;
 
 /// How long to wait for another program's lock on the mbox.
 pub(super) const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -148,10 +149,14 @@ fn create_dotlock(lock: &Path) -> io::Result<bool> {
     let mut tmp = lock.as_os_str().to_owned();
     tmp.push(format!(".{}.tmp", std::process::id()));
     let tmp = PathBuf::from(tmp);
+    // Made anew, never opened as found: the mail directory may be shared
+    // (/var/mail), and a link planted at this name must not make us write
+    // another file. A leftover of a dead process with our pid goes first.
+    let _ = fs::remove_file(&tmp);
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
+        .custom_flags(NOFOLLOW)
         .mode(0o600)
         .open(&tmp)?;
     let linked = f
@@ -167,6 +172,7 @@ fn create_dotlock(lock: &Path) -> io::Result<bool> {
             match OpenOptions::new()
                 .write(true)
                 .create_new(true)
+                .custom_flags(NOFOLLOW)
                 .mode(0o600)
                 .open(lock)
             {
@@ -207,5 +213,35 @@ fn dotlock_is_stale(lock: &Path) -> bool {
             rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
         }
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A link planted at the name of this process's temporary lock file,
+    /// pointing at another file: the lock is still taken, and the other
+    /// file is neither truncated nor written.
+    #[test]
+    fn a_link_at_the_temporary_name_is_not_written_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"precious").unwrap();
+        let lock = dir.path().join("inbox.lock");
+        let mut tmp = lock.as_os_str().to_owned();
+        tmp.push(format!(".{}.tmp", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+
+        assert!(create_dotlock(&lock).unwrap());
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        let meta = fs::symlink_metadata(&lock).unwrap();
+        assert!(meta.is_file());
+        let owner = fs::read_to_string(&lock).unwrap();
+        assert!(owner.starts_with(&format!("{}:", std::process::id())));
+        assert!(
+            fs::symlink_metadata(&tmp).is_err(),
+            "no temporary file left"
+        );
     }
 }
