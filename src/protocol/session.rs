@@ -18,6 +18,10 @@ use super::response::{self, AuthReply, ProtoError, Status};
 /// bound. SASL challenges and OAuth error reports fit easily.
 const MAX_STATUS_LINE: usize = 1 << 20;
 const READ_CHUNK: usize = 64 * 1024;
+/// Listings (CAPA, UIDL, LIST) are held in memory whole, so a server that
+/// never ends one is refused once it has sent this much: about two million
+/// UIDL lines.
+const MAX_LISTING: usize = 64 << 20;
 
 /// Where a multi-line body goes, and why it failed.
 #[derive(Debug, thiserror::Error)]
@@ -227,12 +231,18 @@ impl<S: Read + Write> Session<S> {
 
     /// Read a small multi-line body (CAPA, UIDL, LIST) into lines.
     pub fn read_lines(&mut self) -> Result<Vec<Vec<u8>>, ProtoError> {
-        let mut body = Vec::new();
+        let mut body = Capped(Vec::new());
         match self.read_body(&mut body) {
             Ok(_) => {}
             Err(BodyError::Protocol(e)) => return Err(e),
-            Err(BodyError::Sink(e)) => return Err(ProtoError::Io(e)),
+            Err(BodyError::Sink(_)) => {
+                return Err(ProtoError::Malformed(format!(
+                    "a listing longer than {} MiB",
+                    MAX_LISTING >> 20
+                )));
+            }
         }
+        let body = body.0;
         let mut lines: Vec<Vec<u8>> = body.split(|&b| b == b'\n').map(<[u8]>::to_vec).collect();
         // The body ends with LF, leaving one empty piece.
         if lines.last().is_some_and(Vec::is_empty) {
@@ -323,6 +333,23 @@ impl<S: Read + Write> Session<S> {
     pub fn quit_without_reply(&mut self) -> Result<(), ProtoError> {
         self.send(&Command::Quit)?;
         self.flush()
+    }
+}
+
+/// A buffer that refuses to grow past [`MAX_LISTING`].
+struct Capped(Vec<u8>);
+
+impl Write for Capped {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.0.len() + buf.len() > MAX_LISTING {
+            return Err(io::Error::other("listing too long"));
+        }
+        self.0.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
