@@ -270,3 +270,6 @@ fn group_or_other_readable(path: &Path) -> Option<u32> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;
