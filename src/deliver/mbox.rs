@@ -60,6 +60,8 @@
 
 mod format;
 mod lock;
+#[cfg(test)]
+mod proptests;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
