@@ -13,6 +13,9 @@ pub struct Capabilities {
     pub pipelining: bool,
     pub resp_codes: bool,
     pub auth_resp_code: bool,
+    /// `UTF8` (RFC 6856): without the UTF8 command the server may rewrite
+    /// messages whose headers hold UTF-8.
+    pub utf8: bool,
     /// SASL mechanisms, upper-cased, in the server's order, without repeats.
     pub sasl: Vec<String>,
     /// `LOGIN-DELAY n`: minimum seconds between logins.
@@ -51,6 +54,7 @@ impl Capabilities {
                 b"PIPELINING" => caps.pipelining = true,
                 b"RESP-CODES" => caps.resp_codes = true,
                 b"AUTH-RESP-CODE" => caps.auth_resp_code = true,
+                b"UTF8" => caps.utf8 = true,
                 b"SASL" => {
                     for mech in words {
                         let mech = printable(mech).to_ascii_uppercase();
