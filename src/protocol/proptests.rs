@@ -673,7 +673,7 @@ proptest! {
     /// unknown lines: the flags, mechanisms and LOGIN-DELAY come back.
     #[test]
     fn capa_round_trip(
-        flags in proptest::collection::vec(any::<bool>(), 7),
+        flags in proptest::collection::vec(any::<bool>(), 8),
         mechs in proptest::collection::vec("[A-Z0-9-]{1,12}", 0..6),
         delay in proptest::option::of((any::<u64>(), any::<bool>())),
         implementation in proptest::option::of("[!-~]([ -~]{0,30}[!-~])?"),
@@ -682,7 +682,7 @@ proptest! {
         trail in "[ \t\r]{0,2}",
         seed in any::<u64>(),
     ) {
-        const TAGS: [&str; 7] = ["TOP", "USER", "UIDL", "STLS", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE"];
+        const TAGS: [&str; 8] = ["TOP", "USER", "UIDL", "STLS", "PIPELINING", "RESP-CODES", "AUTH-RESP-CODE", "UTF8"];
         let mut lines: Vec<String> = Vec::new();
         for (tag, on) in TAGS.iter().zip(&flags) {
             if *on {
@@ -716,7 +716,7 @@ proptest! {
             })
             .collect();
         let caps = Capabilities::parse(lines.iter().map(|l| l.as_bytes()));
-        let got = [caps.top, caps.user, caps.uidl, caps.stls, caps.pipelining, caps.resp_codes, caps.auth_resp_code];
+        let got = [caps.top, caps.user, caps.uidl, caps.stls, caps.pipelining, caps.resp_codes, caps.auth_resp_code, caps.utf8];
         prop_assert_eq!(&got[..], &flags[..]);
         let mut want_mechs: Vec<String> = Vec::new();
         for m in &mechs {
@@ -738,11 +738,22 @@ proptest! {
     fn capa_of_arbitrary_lines(lines in proptest::collection::vec(pop3_bytes(80), 0..20)) {
         let caps = Capabilities::parse(lines.iter().map(Vec::as_slice));
         for (i, m) in caps.sasl.iter().enumerate() {
-            prop_assert_eq!(m.to_uppercase(), m.clone());
+            prop_assert_eq!(m.to_ascii_uppercase(), m.clone());
             prop_assert!(!caps.sasl[..i].contains(m));
         }
         for l in caps.lines.iter().chain(caps.implementation.iter()) {
             prop_assert!(!l.chars().any(char::is_control), "{l:?}");
         }
     }
+}
+
+/// Courier's reply: UTF8 (with an argument) and LOGIN-DELAY are seen.
+#[test]
+fn courier_style_capa() {
+    let reply = "STLS\r\nTOP\r\nUSER\r\nLOGIN-DELAY 10\r\nPIPELINING\r\nUIDL\r\nUTF8 USER\r\n\
+                 IMPLEMENTATION Courier Mail Server";
+    let caps = Capabilities::parse(reply.split("\r\n").map(str::as_bytes));
+    assert!(caps.utf8 && caps.stls && caps.pipelining && caps.uidl);
+    assert_eq!(caps.login_delay, Some(10));
+    assert!(!Capabilities::parse([&b"UTF8X"[..], b"X-UTF8"]).utf8);
 }
