@@ -18,4 +18,5 @@ mod hostile;
 mod parallel;
 mod pipelining;
 mod policy;
+mod servers;
 mod tls;

@@ -125,14 +125,14 @@ pub fn unavailable_reason() -> Option<String> {
     None
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
-fn id(args: &[&str]) -> String {
+pub fn id(args: &[&str]) -> String {
     let out = Command::new("id").args(args).output().expect("run id(1)");
     assert!(
         out.status.success(),
@@ -167,7 +167,7 @@ fn identity() -> Identity {
 
 /// A port that was free a moment ago. Dovecot binds it a little later; a
 /// lost race shows up as "Address already in use" and `start` retries.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
@@ -196,7 +196,7 @@ fn render_conf(base: &Path, pop3_port: u16, pop3s_port: u16, ssl: bool, id: &Ide
 }
 
 /// Makes a CA and a server certificate for localhost, 127.0.0.1 and ::1.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     let cnf = dir.join("openssl.cnf");
     fs::write(&cnf, OPENSSL_CNF).unwrap();
     let cnf = cnf.display().to_string();
@@ -277,7 +277,7 @@ fn make_certificates(dir: &Path) {
 
 /// True when something listens on 127.0.0.1:`port`. Reads /proc/net/tcp
 /// rather than connecting, so readiness checks leave no trace in the log.
-fn listening(port: u16) -> bool {
+pub fn listening(port: u16) -> bool {
     let Ok(table) = fs::read_to_string("/proc/net/tcp") else {
         return false;
     };

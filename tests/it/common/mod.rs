@@ -7,6 +7,7 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod courier;
 pub mod dovecot;
 pub mod env;
 pub mod kill;
@@ -56,6 +57,15 @@ pub fn in_ci() -> bool {
 
 /// Skips (returns) or, in CI, panics, with a message nobody can miss.
 pub fn skip_or_panic(ci: bool, why: &str) {
+    skip_or_panic_with(
+        ci,
+        why,
+        "Install it: apt-get install dovecot-core dovecot-pop3d",
+    );
+}
+
+/// [`skip_or_panic`] with `install` telling how to get what is missing.
+pub fn skip_or_panic_with(ci: bool, why: &str, install: &str) {
     let test = std::thread::current()
         .name()
         .unwrap_or("<unnamed test>")
@@ -68,7 +78,7 @@ pub fn skip_or_panic(ci: bool, why: &str) {
          ************************************************************************\n\
          *** SKIPPED {test}\n\
          *** {why}\n\
-         *** Install it: apt-get install dovecot-core dovecot-pop3d\n\
+         *** {install}\n\
          *** (with CI=true this is a failure, not a skip)\n\
          ************************************************************************\n"
     );
