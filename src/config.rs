@@ -34,6 +34,9 @@ mod netrc;
 mod resolve;
 mod value;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use {file::parse_file, netrc::Netrc};
+
 use std::io;
 use std::path::{Path, PathBuf};
 

@@ -73,6 +73,8 @@ use super::DeliverError;
 use super::spool::{Entry, SpoolDir, Spooled};
 use crate::state::{create_private_dir, sync_dir};
 use format::{FromQuoter, from_line};
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use format::{quote_in_chunks, unquote};
 use lock::{LOCK_WAIT, MboxLock, process_lock};
 
 pub(crate) struct Mbox {
