@@ -200,16 +200,7 @@ pub fn dot_decoder(data: &[u8]) {
     let whole = decode_in_chunks(input, input.len().max(1));
     assert_eq!(decode_in_chunks(input, usize::from(size % 17) + 1), whole);
 
-    let mut wire = Vec::with_capacity(input.len() + 16);
-    for line in input.split_inclusive(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        if line.first() == Some(&b'.') {
-            wire.push(b'.');
-        }
-        wire.extend_from_slice(line);
-        wire.extend_from_slice(b"\r\n");
-    }
-    wire.extend_from_slice(b".\r\n");
+    let wire = wire_form(input);
     let mut want = input.to_vec();
     if !want.is_empty() && !want.ends_with(b"\n") {
         want.push(b'\n');
@@ -217,6 +208,29 @@ pub fn dot_decoder(data: &[u8]) {
     let (out, consumed, fin) = decode_in_chunks(&wire, usize::from(size % 29) + 1);
     assert!(fin && consumed == wire.len());
     assert_eq!(out, want);
+}
+
+/// What a server sends for a message held with LF line endings: a dot
+/// before every line that starts with one, CRLF for LF (and after a last
+/// line without it), then the terminating line.
+pub fn wire_form(msg: &[u8]) -> Vec<u8> {
+    let mut wire = Vec::with_capacity(msg.len() + msg.len() / 16 + 8);
+    let mut line_start = true;
+    for &b in msg {
+        if line_start && b == b'.' {
+            wire.push(b'.');
+        }
+        if b == b'\n' {
+            wire.push(b'\r');
+        }
+        wire.push(b);
+        line_start = b == b'\n';
+    }
+    if !line_start {
+        wire.extend_from_slice(b"\r\n");
+    }
+    wire.extend_from_slice(b".\r\n");
+    wire
 }
 
 /// CAPA, one line per LF: mechanisms upper-cased without repeats, every

@@ -9,7 +9,8 @@
 //! - LIST and UIDL lines: any number, size and UID bytes, any blanks.
 //! - the body decoder against a line-at-a-time model of RFC 1939 §3, on
 //!   arbitrary input (not only well-formed wire data) cut at arbitrary
-//!   points, and the dot-stuffing round trip for arbitrary messages.
+//!   points, and the dot-stuffing round trip for arbitrary messages
+//!   (`fuzzing::wire_form` writes them as a server sends them).
 //! - the blocking session over a stream that returns arbitrary read sizes
 //!   (and `Interrupted`): status and body come out as decoded in one go,
 //!   the next reply stays in sync, and memory is bounded per read.
@@ -26,6 +27,7 @@ use super::response::{
     parse_status, parse_uidl_line,
 };
 use super::session::{BodyError, Session};
+use crate::fuzzing::wire_form;
 
 // --- strategies ----------------------------------------------------------------
 
@@ -320,35 +322,17 @@ fn decode_chunks<'a>(chunks: impl IntoIterator<Item = &'a [u8]>) -> (Vec<u8>, us
     (out, consumed, false)
 }
 
-/// `data` cut at the given points (taken modulo its length).
-fn cut<'a>(data: &'a [u8], points: &[usize]) -> Vec<&'a [u8]> {
-    let mut p: Vec<usize> = points.iter().map(|c| c % (data.len() + 1)).collect();
-    p.sort_unstable();
-    let mut chunks = Vec::with_capacity(p.len() + 1);
-    let mut prev = 0;
-    for x in p {
-        chunks.push(&data[prev..x]);
-        prev = x;
+/// `data` in pieces of the given lengths (each taken modulo what is
+/// left), the rest in a last piece.
+fn cut<'a>(mut data: &'a [u8], lengths: &[usize]) -> Vec<&'a [u8]> {
+    let mut pieces = Vec::with_capacity(lengths.len() + 1);
+    for len in lengths {
+        let (piece, rest) = data.split_at(len % (data.len() + 1));
+        pieces.push(piece);
+        data = rest;
     }
-    chunks.push(&data[prev..]);
-    chunks
-}
-
-/// What a server sends for a message held with LF line endings: every
-/// line dot-stuffed and ended with CRLF (a last line without LF gets
-/// one), then the terminator.
-fn wire_form(msg: &[u8]) -> Vec<u8> {
-    let mut w = Vec::with_capacity(msg.len() + msg.len() / 16 + 8);
-    for line in msg.split_inclusive(|&b| b == b'\n') {
-        let line = line.strip_suffix(b"\n").unwrap_or(line);
-        if line.first() == Some(&b'.') {
-            w.push(b'.');
-        }
-        w.extend_from_slice(line);
-        w.extend_from_slice(b"\r\n");
-    }
-    w.extend_from_slice(b".\r\n");
-    w
+    pieces.push(data);
+    pieces
 }
 
 /// Message bytes of every kind, with dots, CRs and LFs common.

@@ -25,12 +25,12 @@ use std::os::unix::fs::{PermissionsExt, chown};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
-use super::dovecot::{Tls, free_port, id, listening, make_certificates, which};
-use super::env::AccountToml;
-use super::{in_ci, skip_or_panic_with, wait_until};
+use super::dovecot::{free_port, id, listening, make_certificates, which};
+use super::mailstore;
+use super::{in_ci, run_checked, skip_or_panic_with, wait_until};
 
 const INSTALL_HINT: &str = "Install it: scripts/install-courier.sh (as root)";
 
@@ -351,86 +351,32 @@ impl Courier {
         }
         self.write_userdb();
         let etc = self.dir.path().join("etc");
-        let out = Command::new("unshare")
-            .args(["-m", "--propagation", "private", "sh", "-c"])
-            .arg(format!(
-                "mount --bind {} /etc/courier && {MAKEUSERDB}",
-                sh_quote(&etc.display().to_string())
-            ))
-            .stdin(Stdio::null())
-            .output()
-            .expect("run makeuserdb");
-        assert!(
-            out.status.success(),
-            "makeuserdb failed: {}",
-            String::from_utf8_lossy(&out.stderr)
+        run_checked(
+            Command::new("unshare")
+                .args(["-m", "--propagation", "private", "sh", "-c"])
+                .arg(format!(
+                    "mount --bind {} /etc/courier && {MAKEUSERDB}",
+                    sh_quote(&etc.display().to_string())
+                )),
+            "makeuserdb",
         );
+        mailstore::make_maildir(&self.home(name), self.owner());
+    }
 
-        let home = self.home(name);
-        for d in ["", "Maildir", "Maildir/new", "Maildir/cur", "Maildir/tmp"] {
-            let d = home.join(d);
-            if !d.exists() {
-                fs::create_dir(&d).unwrap();
-                fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
-                chown(&d, Some(self.mail_uid), Some(self.mail_gid)).unwrap();
-            }
-        }
+    /// Who the mail belongs to: the login process reads it as nobody.
+    fn owner(&self) -> mailstore::Owner {
+        Some((self.mail_uid, self.mail_gid))
     }
 
     /// Puts messages into the user's Maildir `new/`, in order (LF line
     /// endings; Courier serves them with CRLF).
     pub fn load_mailbox(&self, user: &str, messages: &[Vec<u8>]) {
-        let md = self.maildir(user);
-        assert!(md.join("new").is_dir(), "add_user({user:?}) first");
-        for msg in messages {
-            let n = self.next_file.fetch_add(1, Ordering::Relaxed);
-            let name = format!(
-                "{}.M{n}P{}.popfetch-test",
-                1_700_000_000 + n,
-                std::process::id()
-            );
-            let tmp = md.join("tmp").join(&name);
-            fs::write(&tmp, msg).unwrap();
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).unwrap();
-            chown(&tmp, Some(self.mail_uid), Some(self.mail_gid)).unwrap();
-            fs::rename(&tmp, md.join("new").join(&name)).unwrap();
-        }
+        mailstore::load(&self.maildir(user), messages, &self.next_file, self.owner());
     }
 
     /// How many messages are left on the server for `user`.
     pub fn remaining(&self, user: &str) -> usize {
-        let md = self.maildir(user);
-        ["new", "cur"]
-            .iter()
-            .filter_map(|sub| fs::read_dir(md.join(sub)).ok())
-            .flat_map(|rd| rd.flatten())
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .count()
-    }
-
-    /// An `[account.NAME]` block for this server, as `Dovecot::account`
-    /// makes one.
-    pub fn account(
-        &self,
-        name: &str,
-        user: &str,
-        password: &str,
-        tls: Tls,
-        maildir: &Path,
-    ) -> AccountToml {
-        let port = match tls {
-            Tls::Implicit => self.pop3s_port,
-            Tls::Starttls | Tls::None => self.pop3_port,
-        };
-        AccountToml::new(name)
-            .str("host", "127.0.0.1")
-            .raw("port", port.to_string())
-            .str("tls", tls.as_str())
-            .str("user", user)
-            .str("password", password)
-            .str("tls_ca_file", &self.ca_pem_path().display().to_string())
-            .str("maildir", &maildir.display().to_string())
-            .raw("received_header", "false")
+        mailstore::message_files(&self.maildir(user)).len()
     }
 
     fn shutdown(&mut self) {

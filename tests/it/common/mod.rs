@@ -11,6 +11,7 @@ pub mod courier;
 pub mod dovecot;
 pub mod env;
 pub mod kill;
+pub mod mailstore;
 pub mod pop3;
 pub mod script;
 
@@ -28,6 +29,20 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
+}
+
+/// Runs `cmd` (no stdin), panicking with its stderr unless it succeeds.
+pub fn run_checked(cmd: &mut std::process::Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
 }
 
 /// TOML basic string with the characters TOML requires escaped.
