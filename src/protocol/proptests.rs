@@ -348,7 +348,7 @@ fn message() -> impl Strategy<Value = Vec<u8>> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(1024))]
+    #![proptest_config(ProptestConfig::with_cases(512))]
 
     /// Arbitrary input, cut anywhere: the decoder agrees with the model,
     /// byte for byte, on output, consumption and the end of the reply;
@@ -487,7 +487,7 @@ enum Step {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     /// Status, body and the next status through the session, at any read
     /// sizes: the body is what the decoder makes of it in one go, it

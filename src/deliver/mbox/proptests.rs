@@ -211,7 +211,7 @@ fn spool_state() -> impl Strategy<Value = SpoolState> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
     fn recovery_only_ever_removes_its_own_bytes(
