@@ -11,6 +11,9 @@
 pub mod apop;
 pub mod sasl;
 
+#[cfg(test)]
+mod proptests;
+
 use std::io::{Read, Write};
 
 use crate::account::AuthChoice;

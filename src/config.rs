@@ -42,6 +42,9 @@ mod netrc;
 mod resolve;
 mod value;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use {file::parse_file, netrc::Netrc};
+
 use std::fs::{File, Metadata};
 use std::io::{self, Read};
 use std::os::unix::fs::MetadataExt;
@@ -365,3 +368,6 @@ fn group_or_other_readable(mode: u32) -> Option<u32> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod proptests;

@@ -30,6 +30,9 @@ pub(crate) mod mbox;
 mod mda;
 mod spool;
 
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use mbox::{quote_in_chunks as mbox_quote, unquote as mbox_unquote};
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};

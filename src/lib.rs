@@ -38,6 +38,10 @@ mod state;
 mod text;
 mod transport;
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
+
 pub use cli::Cli;
 pub use error::usage_code;
 pub use run::run;

@@ -8,6 +8,9 @@ pub mod multiline;
 pub mod response;
 pub mod session;
 
+#[cfg(test)]
+mod proptests;
+
 pub use capa::Capabilities;
 pub use command::Command;
 pub use response::{ProtoError, RespCode};

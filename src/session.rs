@@ -88,6 +88,16 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
     // After STLS this asks again, as RFC 2595 wants: what was learnt
     // before TLS is forgotten.
     let capa = session.capa()?;
+    // RFC 6856: a server offering UTF8 may rewrite a message whose headers
+    // hold UTF-8 for a client that has not enabled it (Courier sends a
+    // notice with the message attached instead). popfetch keeps the bytes
+    // it is sent, so it enables it before logging in; a refusal is no
+    // reason to stop.
+    if capa.utf8 {
+        session.send(&Command::Utf8)?;
+        session.flush()?;
+        session.read_status_any()?;
+    }
     let window = match account.pipelining {
         Pipelining::On => WINDOW,
         Pipelining::Off => 1,

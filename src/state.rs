@@ -13,6 +13,8 @@
 mod files;
 pub(crate) mod journal;
 pub(crate) mod lock;
+#[cfg(test)]
+mod proptests;
 
 pub use files::Paths;
 pub(crate) use files::{NOFOLLOW, create_private_dir, escape_file_name, explain_link, sync_dir};

@@ -56,7 +56,7 @@ pub enum Mechanism {
 
 impl Mechanism {
     /// Every mechanism.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub const ALL: [Mechanism; 7] = [
         Mechanism::Plain,
         Mechanism::Login,
@@ -166,8 +166,9 @@ impl SaslClient {
         Self::build(mech, user, secret, host, port, nonce)
     }
 
-    /// A client with a fixed SCRAM nonce, for the RFC test vectors.
-    #[cfg(test)]
+    /// A client with a fixed SCRAM nonce, for the RFC test vectors and
+    /// the fuzz targets.
+    #[cfg(any(test, feature = "fuzzing"))]
     pub(crate) fn with_nonce(mech: Mechanism, user: &str, secret: &Secret, nonce: &str) -> Self {
         Self::build(mech, user, secret, "", 0, Ok(nonce.to_string()))
     }

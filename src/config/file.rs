@@ -25,7 +25,7 @@ use crate::account::{
 use crate::secret::Secret;
 
 /// The keys an account (or `[defaults]`) may set.
-const KNOWN_KEYS: &[&str] = &[
+pub(super) const KNOWN_KEYS: &[&str] = &[
     "host",
     "port",
     "tls",
@@ -53,7 +53,7 @@ const KNOWN_KEYS: &[&str] = &[
 /// Keys the specification describes that this version cannot honour yet.
 /// Rejected rather than ignored: ignoring `proxy` or `lmtp` would do
 /// something other than what the user asked for.
-const UNSUPPORTED_KEYS: &[&str] = &[
+pub(super) const UNSUPPORTED_KEYS: &[&str] = &[
     "lmtp",
     "smtp",
     "proxy",

@@ -73,6 +73,8 @@
 
 pub(crate) mod format;
 mod lock;
+#[cfg(test)]
+mod proptests;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
@@ -84,6 +86,8 @@ use super::DeliverError;
 use super::spool::{Entry, SpoolDir, Spooled};
 use crate::state::{NOFOLLOW, create_private_dir, explain_link, sync_dir};
 use format::{FromQuoter, from_line};
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) use format::{quote_in_chunks, unquote};
 use lock::{LOCK_WAIT, MboxLock, process_lock};
 
 pub(crate) struct Mbox {

@@ -13,6 +13,9 @@ pub struct Capabilities {
     pub pipelining: bool,
     pub resp_codes: bool,
     pub auth_resp_code: bool,
+    /// `UTF8` (RFC 6856): without the UTF8 command the server may rewrite
+    /// messages whose headers hold UTF-8.
+    pub utf8: bool,
     /// SASL mechanisms, upper-cased, in the server's order, without repeats.
     pub sasl: Vec<String>,
     /// `LOGIN-DELAY n`: minimum seconds between logins.
@@ -30,7 +33,7 @@ impl Capabilities {
     /// Parse the lines between `+OK` and `.` (unstuffed, without line
     /// endings). Never fails: a line that makes no sense is only kept in
     /// `lines`.
-    #[cfg(test)]
+    #[cfg(any(test, feature = "fuzzing"))]
     pub fn parse<'a>(lines: impl IntoIterator<Item = &'a [u8]>) -> Self {
         let mut caps = Capabilities::default();
         for raw in lines {
@@ -59,6 +62,7 @@ impl Capabilities {
             b"PIPELINING" => self.pipelining = true,
             b"RESP-CODES" => self.resp_codes = true,
             b"AUTH-RESP-CODE" => self.auth_resp_code = true,
+            b"UTF8" => self.utf8 = true,
             b"SASL" => {
                 for mech in words {
                     let mech = printable(mech).to_ascii_uppercase();

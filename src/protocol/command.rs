@@ -45,6 +45,8 @@ pub enum Command<'a> {
     Retr(u32),
     Dele(u32),
     Quit,
+    /// RFC 6856: messages as they are, UTF-8 headers and all.
+    Utf8,
 }
 
 /// CR and LF would end the line early and let the rest be read as another
@@ -107,7 +109,8 @@ impl Command<'_> {
             | Command::Stls
             | Command::List(None)
             | Command::Uidl(None)
-            | Command::Quit => put(&[self.verb()]),
+            | Command::Quit
+            | Command::Utf8 => put(&[self.verb()]),
         }
     }
 
@@ -138,7 +141,8 @@ impl Command<'_> {
             | Command::Stls
             | Command::List(None)
             | Command::Uidl(None)
-            | Command::Quit => write!(s, "{}", self.verb()),
+            | Command::Quit
+            | Command::Utf8 => write!(s, "{}", self.verb()),
         };
         s
     }
@@ -175,6 +179,7 @@ impl Command<'_> {
             Command::Retr(_) => "RETR",
             Command::Dele(_) => "DELE",
             Command::Quit => "QUIT",
+            Command::Utf8 => "UTF8",
         }
     }
 }
@@ -204,6 +209,7 @@ mod tests {
             (Command::Retr(u32::MAX), "RETR 4294967295\r\n"),
             (Command::Dele(9), "DELE 9\r\n"),
             (Command::Quit, "QUIT\r\n"),
+            (Command::Utf8, "UTF8\r\n"),
             (Command::AuthCancel, "*\r\n"),
             (
                 Command::User("alice@example.com"),

@@ -25,4 +25,5 @@ mod parallel;
 mod pipelining;
 mod policy;
 mod secrets;
+mod servers;
 mod tls;

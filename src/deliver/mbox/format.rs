@@ -93,16 +93,25 @@ impl FromQuoter {
 /// mboxrd quoting of a whole message.
 #[cfg(test)]
 fn quote(msg: &[u8]) -> Vec<u8> {
+    quote_in_chunks(msg, msg.len())
+}
+
+/// mboxrd quoting of a whole message, fed to the quoter `chunk` bytes at
+/// a time.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn quote_in_chunks(msg: &[u8], chunk: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(msg.len() + 16);
     let mut q = FromQuoter::default();
-    q.push(msg, &mut out);
+    for piece in msg.chunks(chunk.max(1)) {
+        q.push(piece, &mut out);
+    }
     q.finish(&mut out);
     out
 }
 
-/// The inverse of [`quote`]: one `>` less on every line matching `>+From `.
-#[cfg(test)]
-pub(super) fn unquote(quoted: &[u8]) -> Vec<u8> {
+/// The inverse of quoting: one `>` less on every line matching `>+From `.
+#[cfg(any(test, feature = "fuzzing"))]
+pub(crate) fn unquote(quoted: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(quoted.len());
     for line in quoted.split_inclusive(|&b| b == b'\n') {
         let k = line.iter().take_while(|&&b| b == b'>').count();

@@ -13,17 +13,17 @@
 //! that user; as an ordinary user everything runs as that user.
 
 use std::fs;
-use std::io::Write;
 use std::net::TcpListener;
-use std::os::unix::fs::{PermissionsExt, chown};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use super::env::AccountToml;
-use super::{in_ci, skip_or_panic, wait_until};
+use super::mailstore;
+use super::{in_ci, run_checked, skip_or_panic, wait_until};
 
 /// The config template shared with `scripts/demo.sh`.
 pub const CONF_TEMPLATE: &str = include_str!("../../dovecot/dovecot.conf.in");
@@ -149,14 +149,14 @@ pub fn unavailable_reason() -> Option<String> {
     None
 }
 
-fn which(name: &str) -> Option<PathBuf> {
+pub fn which(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     std::env::split_paths(&path)
         .map(|d| d.join(name))
         .find(|p| p.is_file())
 }
 
-fn id(args: &[&str]) -> String {
+pub fn id(args: &[&str]) -> String {
     let out = Command::new("id").args(args).output().expect("run id(1)");
     assert!(
         out.status.success(),
@@ -191,7 +191,7 @@ fn identity() -> Identity {
 
 /// A port that was free a moment ago. Dovecot binds it a little later; a
 /// lost race shows up as "Address already in use" and `start` retries.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
@@ -242,7 +242,7 @@ fn render_conf(
 }
 
 /// Makes a CA and a server certificate for localhost, 127.0.0.1 and ::1.
-fn make_certificates(dir: &Path) {
+pub fn make_certificates(dir: &Path) {
     let cnf = dir.join("openssl.cnf");
     fs::write(&cnf, OPENSSL_CNF).unwrap();
     let cnf = cnf.display().to_string();
@@ -307,16 +307,9 @@ fn make_certificates(dir: &Path) {
         ],
     ];
     for args in steps {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
+        run_checked(
+            Command::new("openssl").args(args).current_dir(dir),
+            &format!("openssl {args:?}"),
         );
     }
 }
@@ -324,7 +317,7 @@ fn make_certificates(dir: &Path) {
 /// True when something listens on 127.0.0.1:`port` (and, with `ipv6`, on
 /// [::1]:`port`). Reads /proc/net/tcp{,6} rather than connecting, so
 /// readiness checks leave no trace in the log.
-fn listening(port: u16, ipv6: bool) -> bool {
+pub fn listening(port: u16, ipv6: bool) -> bool {
     let in_table = |path: &str, addr: &str| {
         let Ok(table) = fs::read_to_string(path) else {
             return false;
@@ -541,11 +534,11 @@ impl Dovecot {
         self.home(user).join("Maildir")
     }
 
-    fn give_to_mail_owner(&self, path: &Path) {
-        if self.ident.chown {
-            chown(path, Some(self.ident.mail_uid), Some(self.ident.mail_gid))
-                .unwrap_or_else(|e| panic!("chown {}: {e}", path.display()));
-        }
+    /// Who the mail must belong to.
+    fn owner(&self) -> mailstore::Owner {
+        self.ident
+            .chown
+            .then_some((self.ident.mail_uid, self.ident.mail_gid))
     }
 
     /// Adds a mailbox with a plaintext password and an empty Maildir.
@@ -568,59 +561,17 @@ impl Dovecot {
         fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
         fs::rename(&tmp, self.dir.path().join("users")).unwrap();
 
-        let home = self.home(name);
-        for d in [
-            home.clone(),
-            home.join("Maildir"),
-            home.join("Maildir/new"),
-            home.join("Maildir/cur"),
-            home.join("Maildir/tmp"),
-        ] {
-            if !d.exists() {
-                fs::create_dir(&d).unwrap();
-                fs::set_permissions(&d, fs::Permissions::from_mode(0o700)).unwrap();
-                self.give_to_mail_owner(&d);
-            }
-        }
+        mailstore::make_maildir(&self.home(name), self.owner());
     }
 
     /// Puts messages into the user's Maildir `new/`, in order. Messages use
     /// LF line endings, as Maildirs do; Dovecot serves them with CRLF.
     pub fn load_mailbox(&self, user: &str, messages: &[Vec<u8>]) {
-        let md = self.maildir(user);
-        assert!(md.join("new").is_dir(), "add_user({user:?}) first");
-        for msg in messages {
-            let n = self.next_file.fetch_add(1, Ordering::Relaxed);
-            // A fixed-width time part keeps name order equal to load order.
-            let name = format!(
-                "{}.M{n}P{}.popfetch-test",
-                1_700_000_000 + n,
-                std::process::id()
-            );
-            let tmp = md.join("tmp").join(&name);
-            let mut f = fs::File::create(&tmp).unwrap();
-            f.write_all(msg).unwrap();
-            drop(f);
-            fs::set_permissions(&tmp, fs::Permissions::from_mode(0o600)).unwrap();
-            self.give_to_mail_owner(&tmp);
-            fs::rename(&tmp, md.join("new").join(&name)).unwrap();
-        }
+        mailstore::load(&self.maildir(user), messages, &self.next_file, self.owner());
     }
 
     fn message_files(&self, user: &str) -> Vec<PathBuf> {
-        let md = self.maildir(user);
-        let mut files = Vec::new();
-        for sub in ["new", "cur"] {
-            let Ok(rd) = fs::read_dir(md.join(sub)) else {
-                continue;
-            };
-            for e in rd.flatten() {
-                if !e.file_name().to_string_lossy().starts_with('.') && e.path().is_file() {
-                    files.push(e.path());
-                }
-            }
-        }
-        files
+        mailstore::message_files(&self.maildir(user))
     }
 
     /// How many messages are left on the server for `user`.
@@ -650,19 +601,20 @@ impl Dovecot {
         tls: Tls,
         maildir: &Path,
     ) -> AccountToml {
-        let port = match tls {
-            Tls::Implicit => self.pop3s_port(),
-            Tls::Starttls | Tls::None => self.pop3_port(),
+        // A server without TLS has no POP3S port: only ask for it when used.
+        let pop3s = if tls == Tls::Implicit {
+            self.pop3s_port()
+        } else {
+            0
         };
-        AccountToml::new(name)
-            .str("host", "127.0.0.1")
-            .raw("port", port.to_string())
-            .str("tls", tls.as_str())
-            .str("user", user)
-            .str("password", password)
-            .str("tls_ca_file", &self.ca_pem_path().display().to_string())
-            .str("maildir", &maildir.display().to_string())
-            .raw("received_header", "false")
+        mailstore::account(
+            name,
+            tls,
+            (self.pop3_port(), pop3s),
+            (user, password),
+            &self.ca_pem_path(),
+            maildir,
+        )
     }
 
     /// Stops the server now (also done on drop).

@@ -7,9 +7,11 @@
 #![allow(dead_code)]
 
 pub mod corpus;
+pub mod courier;
 pub mod dovecot;
 pub mod env;
 pub mod kill;
+pub mod mailstore;
 pub mod pop3;
 pub mod script;
 
@@ -45,6 +47,20 @@ pub fn hold_lock(path: &std::path::Path) -> std::fs::File {
     file
 }
 
+/// Runs `cmd` (no stdin), panicking with its stderr unless it succeeds.
+pub fn run_checked(cmd: &mut std::process::Command, what: &str) -> std::process::Output {
+    let out = cmd
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {what}: {e}"));
+    assert!(
+        out.status.success(),
+        "{what} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 /// TOML basic string with the characters TOML requires escaped.
 pub fn toml_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
@@ -72,6 +88,15 @@ pub fn in_ci() -> bool {
 
 /// Skips (returns) or, in CI, panics, with a message nobody can miss.
 pub fn skip_or_panic(ci: bool, why: &str) {
+    skip_or_panic_with(
+        ci,
+        why,
+        "Install it: apt-get install dovecot-core dovecot-pop3d",
+    );
+}
+
+/// [`skip_or_panic`] with `install` telling how to get what is missing.
+pub fn skip_or_panic_with(ci: bool, why: &str, install: &str) {
     let test = std::thread::current()
         .name()
         .unwrap_or("<unnamed test>")
@@ -84,7 +109,7 @@ pub fn skip_or_panic(ci: bool, why: &str) {
          ************************************************************************\n\
          *** SKIPPED {test}\n\
          *** {why}\n\
-         *** Install it: apt-get install dovecot-core dovecot-pop3d\n\
+         *** {install}\n\
          *** (with CI=true this is a failure, not a skip)\n\
          ************************************************************************\n"
     );
