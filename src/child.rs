@@ -1,0 +1,366 @@
+//! Running a helper program: the MDA ([`crate::deliver`]) and the password
+//! command ([`crate::password`]). One place decides how such a program is
+//! started, watched and ended:
+//!
+//! - it runs in a process group of its own, so that a Ctrl-C at the
+//!   terminal reaches popfetch alone, and so that everything the program
+//!   started can be killed with it;
+//! - its stdout and stderr are read as they come, keeping only what the
+//!   caller asked for ([`Keep`]): the last few KiB, or the first line up to
+//!   a cap; whatever else it prints is read and dropped, so its output
+//!   costs bounded memory however much there is;
+//! - once the program itself has exited, its pipes are read for at most
+//!   [`GRACE`] more: a child it left behind (`cmd &` in a shell MDA, a
+//!   procmail recipe that forks, a daemon a token helper starts) may hold
+//!   them open for hours, and its exit status is the verdict anyway. The
+//!   leftover is not killed — it may be doing the user's work — but its
+//!   pipes are closed, so what it writes later goes nowhere;
+//! - past its deadline the whole process group is killed ([`End::TimedOut`]);
+//! - when an [`Interrupt`] is given and fires (Ctrl-C, SIGTERM, SIGHUP), the
+//!   whole process group is killed at once ([`End::Interrupted`]). The MDA
+//!   is run without one: the message in hand is let finish.
+//!
+//! Linux tells the exit through a pidfd, so the wait wakes at once; where
+//! there is none, the exit is looked for every few milliseconds.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::event::{PollFd, PollFlags, Timespec};
+use zeroize::Zeroizing;
+
+use crate::interrupt::Interrupt;
+
+/// How long the pipes are read after the program exited.
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
+
+/// How often an interrupt is looked for while nothing else happens.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Without a pidfd, how often the exit is looked for.
+const POLL_EXIT: Duration = Duration::from_millis(5);
+
+/// What to keep of one output stream.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Keep {
+    /// The last this many bytes.
+    Tail(usize),
+}
+
+/// How a program is run.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Killed, with its whole process group, once it has run this long.
+    pub deadline: Duration,
+    pub stdout: Keep,
+    pub stderr: Keep,
+}
+
+/// How the program ended.
+#[derive(Debug)]
+pub(crate) enum End {
+    Exited(ExitStatus),
+    /// It ran past its deadline; its process group was killed.
+    TimedOut,
+    /// The interrupt fired; its process group was killed.
+    Interrupted,
+}
+
+/// What was kept of one output stream. The bytes are wiped when dropped:
+/// a password command's stdout is a secret.
+#[derive(Debug, Default)]
+pub(crate) struct Captured {
+    pub bytes: Zeroizing<Vec<u8>>,
+    /// More came than was kept.
+    pub overflow: bool,
+}
+
+impl Captured {
+    fn new(keep: Keep) -> Captured {
+        let Keep::Tail(cap) = keep;
+        // Room for everything that is ever kept, so the buffer never moves
+        // (a move would leave a copy of a secret behind).
+        Captured {
+            bytes: Zeroizing::new(Vec::with_capacity(cap)),
+            overflow: false,
+        }
+    }
+
+    fn take(&mut self, keep: Keep, chunk: &[u8]) {
+        match keep {
+            Keep::Tail(n) => {
+                let total = self.bytes.len() + chunk.len();
+                if total > n {
+                    self.overflow = true;
+                }
+                let chunk = &chunk[chunk.len().saturating_sub(n)..];
+                let over = (self.bytes.len() + chunk.len()).saturating_sub(n);
+                self.bytes.drain(..over);
+                self.bytes.extend_from_slice(chunk);
+            }
+        }
+    }
+}
+
+/// A program that has run.
+#[derive(Debug)]
+pub(crate) struct Ran {
+    pub end: End,
+    pub stdout: Captured,
+    pub stderr: Captured,
+}
+
+/// Start `cmd` with `stdin`, in a process group of its own, and watch it
+/// until it ends (see the module doc). Only starting it can fail; the
+/// error is the one `spawn` gave.
+pub(crate) fn run(
+    mut cmd: Command,
+    stdin: Stdio,
+    limits: &Limits,
+    interrupt: Option<&Interrupt>,
+) -> io::Result<Ran> {
+    let mut child = cmd
+        .stdin(stdin)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .spawn()?;
+    let started = Instant::now();
+    let mut streams = [
+        Stream::new(child.stdout.take().map(OwnedFd::from), limits.stdout),
+        Stream::new(child.stderr.take().map(OwnedFd::from), limits.stderr),
+    ];
+    let pid = rustix::process::Pid::from_child(&child);
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    let mut exited: Option<(ExitStatus, Instant)> = None;
+    let end = loop {
+        if exited.is_none()
+            && let Ok(Some(status)) = child.try_wait()
+        {
+            exited = Some((status, Instant::now()));
+        }
+        // When the next thing is due that no event would wake us for.
+        let due = match exited {
+            Some((status, at)) => {
+                let left = GRACE.saturating_sub(at.elapsed());
+                if streams.iter().all(Stream::closed) || left.is_zero() {
+                    break End::Exited(status);
+                }
+                left
+            }
+            None => {
+                let left = limits.deadline.saturating_sub(started.elapsed());
+                if left.is_zero() {
+                    break kill(&mut child, End::TimedOut);
+                }
+                if interrupt.is_some_and(Interrupt::is_set) {
+                    break kill(&mut child, End::Interrupted);
+                }
+                let mut due = left;
+                if interrupt.is_some() {
+                    due = due.min(TICK);
+                }
+                if pidfd.is_none() {
+                    due = due.min(POLL_EXIT);
+                }
+                due
+            }
+        };
+        // The pidfd is readable from the exit on: watched only until then.
+        let watch_exit = pidfd.as_ref().filter(|_| exited.is_none());
+        wait_and_read(&mut streams, watch_exit, due);
+    };
+    let [out, err] = streams;
+    Ok(Ran {
+        end,
+        stdout: out.captured,
+        stderr: err.captured,
+    })
+}
+
+/// Kill the program's process group (it leads it, so this reaches whatever
+/// it started too) and reap it. It has not been reaped yet, so its pid
+/// still names it.
+fn kill(child: &mut Child, end: End) -> End {
+    if let Some(pgid) = i32::try_from(child.id())
+        .ok()
+        .and_then(rustix::process::Pid::from_raw)
+    {
+        let _ = rustix::process::kill_process_group(pgid, rustix::process::Signal::KILL);
+    }
+    let _ = child.wait();
+    end
+}
+
+/// One output pipe and what is kept of it.
+struct Stream {
+    fd: Option<OwnedFd>,
+    keep: Keep,
+    captured: Captured,
+}
+
+impl Stream {
+    fn new(fd: Option<OwnedFd>, keep: Keep) -> Stream {
+        Stream {
+            fd,
+            keep,
+            captured: Captured::new(keep),
+        }
+    }
+
+    fn closed(&self) -> bool {
+        self.fd.is_none()
+    }
+
+    /// Read once (the pipe is readable); at the end or on an error the
+    /// pipe is closed.
+    fn read(&mut self) {
+        let Some(fd) = &self.fd else { return };
+        let mut buf = Zeroizing::new([0u8; 8192]);
+        match rustix::io::read(fd, &mut buf[..]) {
+            Ok(0) => self.fd = None,
+            Ok(n) => self.captured.take(self.keep, &buf[..n]),
+            Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
+            Err(_) => self.fd = None,
+        }
+    }
+}
+
+/// Wait up to `due` for output or (through `pidfd`) the exit, and read
+/// whatever output there is.
+fn wait_and_read(streams: &mut [Stream; 2], pidfd: Option<&OwnedFd>, due: Duration) {
+    let events = PollFlags::IN | PollFlags::HUP | PollFlags::ERR;
+    let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
+    let mut which = Vec::with_capacity(2);
+    for (i, s) in streams.iter().enumerate() {
+        if let Some(fd) = &s.fd {
+            fds.push(PollFd::new(fd, events));
+            which.push(i);
+        }
+    }
+    if let Some(p) = pidfd {
+        fds.push(PollFd::new(p, PollFlags::IN));
+    }
+    let timeout = Timespec::try_from(due).unwrap_or(Timespec {
+        tv_sec: 1,
+        tv_nsec: 0,
+    });
+    if fds.is_empty() {
+        std::thread::sleep(due);
+        return;
+    }
+    match rustix::event::poll(&mut fds, Some(&timeout)) {
+        Ok(0) | Err(rustix::io::Errno::INTR) => return,
+        Ok(_) => {}
+        // Cannot happen with valid descriptors; do not spin.
+        Err(_) => {
+            std::thread::sleep(due.min(POLL_EXIT));
+            return;
+        }
+    }
+    let ready: Vec<usize> = which
+        .iter()
+        .zip(&fds)
+        .filter(|(_, p)| !p.revents().is_empty())
+        .map(|(&i, _)| i)
+        .collect();
+    drop(fds);
+    for i in ready {
+        streams[i].read();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sh(script: &str) -> Command {
+        let mut c = Command::new("sh");
+        c.arg("-c").arg(script);
+        c
+    }
+
+    fn limits(deadline: Duration) -> Limits {
+        Limits {
+            deadline,
+            stdout: Keep::Tail(16),
+            stderr: Keep::Tail(16),
+        }
+    }
+
+    #[test]
+    fn the_exit_status_and_the_tails_are_kept() {
+        let ran = run(
+            sh("printf 'a long line of output\\nlast'; echo oops >&2; exit 3"),
+            Stdio::null(),
+            &limits(Duration::from_secs(30)),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(ran.end, End::Exited(s) if s.code() == Some(3)));
+        assert_eq!(&ran.stdout.bytes[..], b"e of output\nlast");
+        assert!(ran.stdout.overflow);
+        assert_eq!(&ran.stderr.bytes[..], b"oops\n");
+        assert!(!ran.stderr.overflow);
+    }
+
+    #[test]
+    fn a_child_left_holding_the_pipes_is_not_waited_for() {
+        // The background sleep holds stdout and stderr long after sh exits.
+        let started = Instant::now();
+        let ran = run(
+            sh("echo $$ > /dev/null; sleep 30 & echo done"),
+            Stdio::null(),
+            &limits(Duration::from_secs(60)),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(ran.end, End::Exited(s) if s.success()));
+        assert_eq!(&ran.stdout.bytes[..], b"done\n");
+        assert!(started.elapsed() < Duration::from_secs(20));
+    }
+
+    #[test]
+    fn past_the_deadline_the_whole_group_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let ran = run(
+            sh(&format!("(sleep 2; touch {}) & sleep 30", marker.display())),
+            Stdio::null(),
+            &limits(Duration::from_millis(300)),
+            None,
+        )
+        .unwrap();
+        assert!(matches!(ran.end, End::TimedOut), "{:?}", ran.end);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!marker.exists(), "a child of the program survived");
+    }
+
+    #[test]
+    fn an_interrupt_kills_the_whole_group_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join("survived");
+        let interrupt = Interrupt::new();
+        let trigger = Arc::clone(&interrupt);
+        let t = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            trigger.trigger();
+        });
+        let ran = run(
+            sh(&format!("(sleep 2; touch {}) & sleep 30", marker.display())),
+            Stdio::null(),
+            &limits(Duration::from_secs(60)),
+            Some(interrupt.as_ref()),
+        )
+        .unwrap();
+        t.join().unwrap();
+        assert!(matches!(ran.end, End::Interrupted), "{:?}", ran.end);
+        std::thread::sleep(Duration::from_secs(3));
+        assert!(!marker.exists(), "a child of the program survived");
+    }
+
+    use std::sync::Arc;
+}

@@ -1,0 +1,182 @@
+//! The programs popfetch runs on the user's behalf, the MDA and the
+//! password command, end to end against scripted servers: an MDA that
+//! leaves a child behind does not hold the run, a hostile sender never
+//! reaches a shell as code, and signals end a run the way SPEC §4 says.
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::common::env::{AccountToml, Output, TestEnv, assert_same_messages, config_of};
+use crate::common::script::{Maildrop, ScriptServer};
+use crate::common::{PASSWORD, USER, in_ci, skip_or_panic, toml_str};
+use crate::hostile::scripted;
+
+/// Longer than any of these runs may take when popfetch behaves; a run
+/// that waits for a program's leftovers takes ten minutes a message.
+const BOUND: Duration = Duration::from_secs(60);
+
+/// `n` small messages, each with its own Return-Path.
+fn messages(n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| {
+            format!(
+                "Return-Path: <s{i}@example.org>\nFrom: s{i}@example.org\nSubject: message {i}\n\nbody {i}\n"
+            )
+            .into_bytes()
+        })
+        .collect()
+}
+
+/// A TOML array of strings.
+fn toml_array(words: &[&str]) -> String {
+    let words: Vec<String> = words.iter().map(|w| toml_str(w)).collect();
+    format!("[{}]", words.join(", "))
+}
+
+/// An account on the scripted server at `port` delivering through the MDA
+/// `argv`, deleting what it delivered.
+fn mda_account(port: u16, argv: &[&str]) -> AccountToml {
+    scripted("prog", port, Path::new("unused"), false)
+        .remove("maildir")
+        .raw("mda", toml_array(argv))
+}
+
+/// An executable shell script at `path`.
+fn script(path: &Path, body: &str) -> String {
+    fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    path.display().to_string()
+}
+
+/// Kills, when dropped, every process whose pid a test's programs wrote
+/// to its file, one a line: what they left running does not outlive the
+/// test.
+struct Reaper(PathBuf);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        let pids = fs::read_to_string(&self.0).unwrap_or_default();
+        for pid in pids.lines().filter_map(|l| l.trim().parse::<i32>().ok()) {
+            if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+        }
+    }
+}
+
+/// Every file in `dir` whose name starts with `prefix`, read.
+fn files_starting(dir: &Path, prefix: &str) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = fs::read_dir(dir)
+        .map(|rd| {
+            rd.map(|e| e.unwrap().path())
+                .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(prefix))
+                .map(|p| fs::read(p).unwrap())
+                .collect()
+        })
+        .unwrap_or_default();
+    out.sort();
+    out
+}
+
+/// Runs popfetch with `args` and the config, bounded by [`BOUND`].
+fn run_bounded(env: &TestEnv, cfg: &Path, args: &[&str]) -> Output {
+    let mut all = args.to_vec();
+    all.extend(["-c", cfg.to_str().unwrap()]);
+    env.spawn(&all).wait(BOUND)
+}
+
+#[test]
+fn an_mda_that_leaves_a_child_holding_its_output_does_not_hold_the_run() {
+    let msgs = messages(3);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let out = env.path("mda-out");
+    fs::create_dir_all(&out).unwrap();
+    let _reaper = Reaper(out.join("pids"));
+    // The child keeps the MDA's stdout and stderr open for ten minutes.
+    let mda = script(
+        &env.path("mda"),
+        &format!(
+            "out='{}'\n\
+             f=$(mktemp \"$out/msg.XXXXXX\") && cat > \"$f\" || exit 74\n\
+             sleep 600 &\n\
+             echo $! >> \"$out/pids\"\n",
+            out.display()
+        ),
+    );
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_success();
+    assert_same_messages(&files_starting(&out, "msg."), &msgs);
+    assert_eq!(drop.remaining(), 0, "what was delivered is deleted");
+    assert_eq!(
+        fs::read_to_string(out.join("pids"))
+            .unwrap()
+            .lines()
+            .count(),
+        3,
+        "the MDA ran once a message"
+    );
+}
+
+/// `program` on PATH, or `None` after the skip-or-fail message.
+fn installed(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let found = std::env::split_paths(&path)
+        .map(|d| d.join(program))
+        .find(|p| p.is_file());
+    if found.is_none() {
+        skip_or_panic(
+            in_ci(),
+            &format!("{program} is not installed (apt-get install {program})"),
+        );
+    }
+    found
+}
+
+#[test]
+fn procmail_with_a_recipe_that_forks_does_not_hold_the_run() {
+    let Some(procmail) = installed("procmail") else {
+        return;
+    };
+    let msgs = messages(3);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("pm-Maildir");
+    let pids = env.path("pids");
+    let _reaper = Reaper(pids.clone());
+    // A copy of each message goes to a command that starts a background
+    // job, which inherits procmail's stderr; then the Maildir gets it.
+    let rc = env.path("procmailrc");
+    fs::write(
+        &rc,
+        format!(
+            ":0 ci\n| sleep 600 & echo $! >> {}\n:0\n{}/\n",
+            pids.display(),
+            maildir.display()
+        ),
+    )
+    .unwrap();
+    let acct = mda_account(
+        srv.port(),
+        &[
+            &procmail.display().to_string(),
+            "-m",
+            "-f",
+            "%F",
+            &rc.display().to_string(),
+        ],
+    );
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_success();
+    assert_same_messages(&crate::common::env::read_maildir(&maildir), &msgs);
+    assert_eq!(drop.remaining(), 0);
+}
