@@ -48,6 +48,9 @@ const POLL_EXIT: Duration = Duration::from_millis(5);
 pub(crate) enum Keep {
     /// The last this many bytes.
     Tail(usize),
+    /// The first line (with its `\n`, if one came) up to this many bytes;
+    /// a longer first line is cut there and marked [`Captured::overflow`].
+    FirstLine(usize),
 }
 
 /// How a program is run.
@@ -74,18 +77,24 @@ pub(crate) enum End {
 #[derive(Debug, Default)]
 pub(crate) struct Captured {
     pub bytes: Zeroizing<Vec<u8>>,
-    /// More came than was kept.
+    /// [`Keep::FirstLine`]: the first line was longer than the cap.
+    /// [`Keep::Tail`]: more came than was kept.
     pub overflow: bool,
+    /// The first line is complete; later bytes are dropped.
+    line_done: bool,
 }
 
 impl Captured {
     fn new(keep: Keep) -> Captured {
-        let Keep::Tail(cap) = keep;
+        let cap = match keep {
+            Keep::Tail(n) | Keep::FirstLine(n) => n,
+        };
         // Room for everything that is ever kept, so the buffer never moves
         // (a move would leave a copy of a secret behind).
         Captured {
             bytes: Zeroizing::new(Vec::with_capacity(cap)),
             overflow: false,
+            line_done: false,
         }
     }
 
@@ -100,6 +109,24 @@ impl Captured {
                 let over = (self.bytes.len() + chunk.len()).saturating_sub(n);
                 self.bytes.drain(..over);
                 self.bytes.extend_from_slice(chunk);
+            }
+            Keep::FirstLine(max) => {
+                if self.line_done {
+                    return;
+                }
+                let (part, ends) = match chunk.iter().position(|&b| b == b'\n') {
+                    Some(i) => (&chunk[..=i], true),
+                    None => (chunk, false),
+                };
+                let room = max - self.bytes.len();
+                if part.len() > room {
+                    self.bytes.extend_from_slice(&part[..room]);
+                    self.overflow = true;
+                    self.line_done = true;
+                } else {
+                    self.bytes.extend_from_slice(part);
+                    self.line_done = ends;
+                }
             }
         }
     }
@@ -135,6 +162,8 @@ pub(crate) fn run(
     ];
     let pid = rustix::process::Pid::from_child(&child);
     let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    // One pipe's worth; wiped once, when the run is over.
+    let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let end = loop {
         if exited.is_none()
@@ -171,7 +200,7 @@ pub(crate) fn run(
         };
         // The pidfd is readable from the exit on: watched only until then.
         let watch_exit = pidfd.as_ref().filter(|_| exited.is_none());
-        wait_and_read(&mut streams, watch_exit, due);
+        wait_and_read(&mut streams, watch_exit, due, &mut buf);
     };
     let [out, err] = streams;
     Ok(Ran {
@@ -215,12 +244,11 @@ impl Stream {
         self.fd.is_none()
     }
 
-    /// Read once (the pipe is readable); at the end or on an error the
-    /// pipe is closed.
-    fn read(&mut self) {
+    /// Read once into `buf` (the pipe is readable); at the end or on an
+    /// error the pipe is closed.
+    fn read(&mut self, buf: &mut [u8]) {
         let Some(fd) = &self.fd else { return };
-        let mut buf = Zeroizing::new([0u8; 8192]);
-        match rustix::io::read(fd, &mut buf[..]) {
+        match rustix::io::read(fd, &mut *buf) {
             Ok(0) => self.fd = None,
             Ok(n) => self.captured.take(self.keep, &buf[..n]),
             Err(rustix::io::Errno::INTR | rustix::io::Errno::AGAIN) => {}
@@ -230,8 +258,13 @@ impl Stream {
 }
 
 /// Wait up to `due` for output or (through `pidfd`) the exit, and read
-/// whatever output there is.
-fn wait_and_read(streams: &mut [Stream; 2], pidfd: Option<&OwnedFd>, due: Duration) {
+/// whatever output there is through `buf`.
+fn wait_and_read(
+    streams: &mut [Stream; 2],
+    pidfd: Option<&OwnedFd>,
+    due: Duration,
+    buf: &mut [u8],
+) {
     let events = PollFlags::IN | PollFlags::HUP | PollFlags::ERR;
     let mut fds: Vec<PollFd<'_>> = Vec::with_capacity(3);
     let mut which = Vec::with_capacity(2);
@@ -269,7 +302,7 @@ fn wait_and_read(streams: &mut [Stream; 2], pidfd: Option<&OwnedFd>, due: Durati
         .collect();
     drop(fds);
     for i in ready {
-        streams[i].read();
+        streams[i].read(buf);
     }
 }
 
@@ -305,6 +338,22 @@ mod tests {
         assert!(ran.stdout.overflow);
         assert_eq!(&ran.stderr.bytes[..], b"oops\n");
         assert!(!ran.stderr.overflow);
+    }
+
+    #[test]
+    fn the_first_line_is_kept_and_the_rest_dropped() {
+        let keep = Keep::FirstLine(8);
+        let mut c = Captured::new(keep);
+        for chunk in [&b"ab"[..], b"c\nde", b"f\n"] {
+            c.take(keep, chunk);
+        }
+        assert_eq!(&c.bytes[..], b"abc\n");
+        assert!(!c.overflow);
+        let mut c = Captured::new(keep);
+        c.take(keep, b"0123456789\n");
+        assert_eq!(&c.bytes[..], b"01234567");
+        assert!(c.overflow);
+        assert_eq!(c.bytes.capacity(), 8, "the buffer never grew");
     }
 
     #[test]

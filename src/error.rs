@@ -117,7 +117,12 @@ pub(crate) fn config_code(e: &ConfigError) -> u8 {
 
 fn secret_code(e: &SecretError) -> u8 {
     match e {
+        // A helper that hangs (a token helper waiting on the network, a
+        // keyring not yet unlocked) is worth another try, like a server
+        // that does not answer; so is a run the user interrupted.
+        SecretError::TimedOut { .. } | SecretError::Interrupted { .. } => exit::TEMPFAIL,
         SecretError::NoSource { .. }
+        | SecretError::TooLong { .. }
         | SecretError::Spawn { .. }
         | SecretError::CommandFailed { .. }
         | SecretError::EmptyOutput { .. }

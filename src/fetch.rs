@@ -232,6 +232,11 @@ impl Run<'_> {
     /// Connect, download what is new, delete what policy says, QUIT.
     fn session(&mut self) -> Result<Listing, Error> {
         let account = self.account;
+        // After an interrupt (say, while a password command ran) no
+        // session is begun.
+        if self.opts.interrupt.is_set() {
+            return Err(Error::Interrupted);
+        }
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, self.secret)?;
@@ -463,6 +468,9 @@ pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let started = Instant::now();
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     let state = UidState::load(&paths.state)?;
+    if opts.interrupt.is_set() {
+        return Err(Error::Interrupted);
+    }
     let mut conn = session::connect(account, opts.trace.as_ref())?;
     conn.login(account, secret)?;
     let listing = conn.list()?;

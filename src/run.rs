@@ -81,9 +81,12 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
 
     // Secrets first, one account at a time, so terminal prompts never
     // interleave when accounts run in parallel.
+    // A password command that an interrupt stopped ends the run: the
+    // next ones are not started (obtain sees the flag), and no account
+    // logs in (fetch sees it before connecting).
     let secrets: Vec<Mutex<Option<Result<secret::Secret, Error>>>> = accounts
         .iter()
-        .map(|a| Mutex::new(Some(password::obtain(a).map_err(Error::from))))
+        .map(|a| Mutex::new(Some(password::obtain(a, interrupt).map_err(Error::from))))
         .collect();
 
     let jobs = g.jobs.clamp(1, accounts.len().max(1));

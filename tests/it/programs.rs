@@ -180,3 +180,126 @@ fn procmail_with_a_recipe_that_forks_does_not_hold_the_run() {
     assert_same_messages(&crate::common::env::read_maildir(&maildir), &msgs);
     assert_eq!(drop.remaining(), 0);
 }
+
+/// An account on the scripted server at `port` whose password comes from
+/// the command `argv`.
+fn password_command_account(port: u16, maildir: &Path, argv: &[&str]) -> AccountToml {
+    scripted("pw", port, maildir, false)
+        .remove("password")
+        .raw("password_command", toml_array(argv))
+}
+
+#[test]
+fn a_hung_password_command_is_killed_at_the_timeout_and_nothing_logs_in() {
+    let drop = Maildrop::new(USER, PASSWORD, messages(2));
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct =
+        password_command_account(srv.port(), &maildir, &["sleep", "600"]).raw("timeout", "2");
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_code(75);
+    for want in ["password_command `sleep 600`", "did not finish within 2 s"] {
+        assert!(run.stderr.contains(want), "{want:?}\n{run}");
+    }
+    assert_eq!(srv.connections(), 0, "no connection without a password");
+    assert!(!srv.saw_credentials());
+    assert_eq!(drop.remaining(), 2);
+}
+
+#[test]
+fn sigterm_ends_a_running_password_command_at_once_and_nothing_logs_in() {
+    let drop = Maildrop::new(USER, PASSWORD, messages(2));
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let started = env.path("started");
+    let acct = password_command_account(
+        srv.port(),
+        &env.path("Maildir"),
+        &[
+            "sh",
+            "-c",
+            &format!("echo $$ > {}; exec sleep 600", started.display()),
+        ],
+    );
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let run = env.spawn(&["-c", cfg.to_str().unwrap()]);
+    assert!(
+        crate::common::wait_until(BOUND, || fs::read_to_string(&started)
+            .is_ok_and(|s| s.ends_with('\n'))),
+        "the password command never started"
+    );
+    crate::common::kill::send_signal(run.id(), rustix::process::Signal::TERM);
+    let out = run.wait(BOUND);
+    out.assert_code(75);
+    assert!(out.stderr.contains("interrupt"), "{out}");
+    assert_eq!(srv.connections(), 0, "no connection after the interrupt");
+    assert!(!srv.saw_credentials());
+    // The command was killed, not left running.
+    let pid: i32 = fs::read_to_string(&started)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pid = rustix::process::Pid::from_raw(pid).unwrap();
+    assert!(
+        crate::common::wait_until(Duration::from_secs(10), || {
+            rustix::process::test_kill_process(pid).is_err()
+        }),
+        "the password command still runs"
+    );
+}
+
+#[test]
+fn a_long_token_and_megabytes_after_it_log_in_with_the_first_line() {
+    // An OAuth token far over 8 KB, then 400 MB the run reads and drops.
+    let token = format!("ya29.{}", "Tk-_9".repeat(4000));
+    let msgs = messages(2);
+    let drop = Maildrop::new(USER, &token, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = password_command_account(
+        srv.port(),
+        &maildir,
+        &[
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$0\"; head -c 400000000 /dev/zero",
+            &token,
+        ],
+    );
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_success();
+    assert_same_messages(&crate::common::env::read_maildir(&maildir), &msgs);
+    assert_eq!(drop.remaining(), 0);
+}
+
+#[test]
+fn a_first_line_of_400_mb_is_refused_before_any_login() {
+    let drop = Maildrop::new(USER, PASSWORD, messages(1));
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let acct = password_command_account(
+        srv.port(),
+        &env.path("Maildir"),
+        &["head", "-c", "400000000", "/dev/zero"],
+    );
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_code(78);
+    assert!(
+        run.stderr
+            .contains("password_command `head -c 400000000 /dev/zero`")
+            && run.stderr.contains("64 KiB"),
+        "{run}"
+    );
+    assert!(!srv.saw_credentials());
+    assert_eq!(drop.remaining(), 1);
+}
