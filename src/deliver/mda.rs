@@ -3,10 +3,12 @@
 //!
 //! `mda = [argv]` runs the program directly; `mda = "string"` runs through
 //! `sh -c`. Placeholders: `%F` the envelope sender (Return-Path, else
-//! From; empty when there is none), `%T` the account user, `%%` a literal
-//! `%`. In the shell form every substituted value is shell-quoted, so it
-//! stays one word whatever the message says (write `-f %F`, not
-//! `-f '%F'`).
+//! From) when it is a plausible address, else `MAILER-DAEMON` (see
+//! [`super::envelope`]: no character a shell, a path or an option parser
+//! minds, so it is safe even in `["sh", "-c", "... %F"]`), `%T` the
+//! account user as written in the config, `%%` a literal `%`. In the
+//! shell form every substituted value is shell-quoted too, so it stays
+//! one word (write `-f %F`, not `-f '%F'`).
 //!
 //! The message is spooled first (see [`super::spool`]): the sender is
 //! known before the MDA starts, and a slow MDA never holds the POP3
@@ -536,7 +538,7 @@ mod tests {
         deliver(&mut mda, msg.as_bytes()).unwrap();
         assert_eq!(
             fs::read_to_string(&out).unwrap(),
-            format!("{sender}\nalice@example.net\n")
+            "MAILER-DAEMON\nalice@example.net\n"
         );
         assert!(!f.dir.path().join("pwned").exists());
     }

@@ -303,3 +303,55 @@ fn a_first_line_of_400_mb_is_refused_before_any_login() {
     assert!(!srv.saw_credentials());
     assert_eq!(drop.remaining(), 1);
 }
+
+#[test]
+fn a_hostile_sender_reaches_an_mda_shell_as_mailer_daemon_and_runs_nothing() {
+    let env = TestEnv::new();
+    let mark = |n: usize| env.path(&format!("pwned{n}"));
+    // (Return-Path, what %F must be.)
+    let cases: Vec<(String, &str)> = vec![
+        (
+            format!("$(touch${{IFS}}{})@x", mark(1).display()),
+            "MAILER-DAEMON",
+        ),
+        (
+            format!("`touch${{IFS}}{}`@x", mark(2).display()),
+            "MAILER-DAEMON",
+        ),
+        (
+            format!("a;touch${{IFS}}{};b@x", mark(3).display()),
+            "MAILER-DAEMON",
+        ),
+        (format!("$(touch {})@x", mark(4).display()), "MAILER-DAEMON"),
+        ("`id`@x".to_string(), "MAILER-DAEMON"),
+        ("a;rm -rf ~@x".to_string(), "MAILER-DAEMON"),
+        ("x@[127.0.0.1]".to_string(), "MAILER-DAEMON"),
+        ("alice@example.com".to_string(), "alice@example.com"),
+        (
+            "SRS0=HHH=TT=example.org=bob+tag@fwd.example-1.net".to_string(),
+            "SRS0=HHH=TT=example.org=bob+tag@fwd.example-1.net",
+        ),
+    ];
+    let msgs: Vec<Vec<u8>> = cases
+        .iter()
+        .enumerate()
+        .map(|(i, (rp, _))| format!("Return-Path: <{rp}>\nSubject: {i}\n\nbody {i}\n").into_bytes())
+        .collect();
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let senders = env.path("senders");
+    let acct = mda_account(
+        srv.port(),
+        &["sh", "-c", &format!("echo %F >> {}", senders.display())],
+    );
+    let cfg = env.write_config(&config_of(&[&acct]));
+
+    run_bounded(&env, &cfg, &[]).assert_success();
+    let got = fs::read_to_string(&senders).unwrap();
+    let want: Vec<&str> = cases.iter().map(|(_, f)| *f).collect();
+    assert_eq!(got.lines().collect::<Vec<_>>(), want, "one line a message");
+    for n in 1..=4 {
+        assert!(!mark(n).exists(), "a command in a sender ran ({n})");
+    }
+    assert_eq!(drop.remaining(), 0);
+}
