@@ -355,3 +355,51 @@ fn a_hostile_sender_reaches_an_mda_shell_as_mailer_daemon_and_runs_nothing() {
     }
     assert_eq!(drop.remaining(), 0);
 }
+
+#[test]
+fn sighup_while_an_mda_delivers_finishes_that_message_and_a_rerun_delivers_nothing_twice() {
+    let msgs = messages(5);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let out = env.path("mda-out");
+    fs::create_dir_all(&out).unwrap();
+    // The second message's MDA says it is busy, then waits for "go".
+    let mda = script(
+        &env.path("mda"),
+        &format!(
+            "out='{}'\n\
+             n=$(cat \"$out/count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \"$out/count\"\n\
+             f=$(mktemp \"$out/msg.XXXXXX\") && cat > \"$f\" || exit 74\n\
+             if [ $n = 2 ]; then\n\
+               touch \"$out/busy\"; i=0\n\
+               while [ ! -e \"$out/go\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done\n\
+             fi\n",
+            out.display()
+        ),
+    );
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+
+    let run = env.spawn(&["-c", cfg.to_str().unwrap()]);
+    assert!(
+        crate::common::wait_until(BOUND, || out.join("busy").exists()),
+        "the MDA never got the second message"
+    );
+    crate::common::kill::send_signal(run.id(), rustix::process::Signal::HUP);
+    fs::write(out.join("go"), "").unwrap();
+    let first = run.wait(BOUND);
+    first.assert_code(75);
+    assert!(first.stderr.contains("interrupt"), "{first}");
+    // The message in hand was finished and recorded; nothing was deleted.
+    assert_same_messages(&files_starting(&out, "msg."), &msgs[..2]);
+    assert_eq!(drop.remaining(), 5);
+    assert!(
+        !srv.verbs().iter().any(|v| v == "DELE" || v == "QUIT"),
+        "{:?}",
+        srv.verbs()
+    );
+
+    run_bounded(&env, &cfg, &[]).assert_success();
+    assert_same_messages(&files_starting(&out, "msg."), &msgs);
+    assert_eq!(drop.remaining(), 0);
+}
