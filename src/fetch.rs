@@ -86,6 +86,26 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
+/// What a run over one account came to: what it did, and the error that
+/// ended it, if one did. An error never hides what was done before it: a
+/// later session that fails leaves the earlier sessions' deliveries and
+/// deletions in the summary.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub error: Option<Error>,
+}
+
+impl Outcome {
+    /// Nothing done: `error` came first.
+    pub fn failed(error: Error) -> Outcome {
+        Outcome {
+            summary: Summary::default(),
+            error: Some(error),
+        }
+    }
+}
+
 fn now() -> i64 {
     jiff::Timestamp::now().as_second()
 }
@@ -134,18 +154,30 @@ const MAX_SESSIONS: usize = 50;
 /// opens another one, and goes on while each offers UIDs it has not tried
 /// yet (and `max_messages` allows). An ordinary server that keeps mail
 /// never costs an extra login; one that is emptied each run costs one on
-/// runs that found new mail.
-pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
+/// runs that found new mail. A server that announced `LOGIN-DELAY` (any
+/// value: a run cannot wait minutes) gets one session a run: it would
+/// refuse the next login.
+pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Outcome {
     let started = Instant::now();
+    let mut summary = Summary::default();
+    let error = fetch_into(account, secret, opts, &mut summary).err();
+    summary.elapsed = started.elapsed();
+    Outcome { summary, error }
+}
+
+/// [`fetch`], counting what it does in `summary` as it goes.
+fn fetch_into(
+    account: &Account,
+    secret: &Secret,
+    opts: &Options<'_>,
+    summary: &mut Summary,
+) -> Result<(), Error> {
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     paths.ensure_dir()?;
     let _lock = take_lock(&paths, account)?;
     let mut target = Target::open(account)?;
     let mut state = UidState::load(&paths.state)?;
-    let mut summary = Summary {
-        recovered: recover(&paths, &mut target, &mut state)?,
-        ..Summary::default()
-    };
+    summary.recovered = recover(&paths, &mut target, &mut state)?;
     target.after_recovery()?;
     let mut run = Run {
         account,
@@ -154,7 +186,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         paths: &paths,
         target: &mut target,
         state: &mut state,
-        summary: &mut summary,
+        summary,
         tried: HashSet::new(),
         present: HashSet::new(),
         deleted: HashSet::new(),
@@ -170,7 +202,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
-        if fetched == 0 || !budget_left || !seen.may_be_a_page() {
+        if fetched == 0 || !budget_left || !seen.may_be_a_page() || seen.login_delay {
             break;
         }
     }
@@ -186,8 +218,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         .collect();
     state.prune(&present);
     state.save(&paths.state)?;
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    Ok(())
 }
 
 /// What one session's listing looked like.
@@ -196,6 +227,8 @@ struct Listing {
     listed: usize,
     /// Of those, already delivered before the session.
     known: usize,
+    /// The server announced a `LOGIN-DELAY` of more than 0 seconds.
+    login_delay: bool,
 }
 
 /// A paging server (Gmail offers about 250 per session) lists only
@@ -247,6 +280,7 @@ impl Run<'_> {
                 .iter()
                 .filter(|m| self.state.is_delivered(&m.uid))
                 .count(),
+            login_delay: conn.capa.login_delay.is_some_and(|d| d > 0),
         };
         let t = now();
         for m in &listing {
@@ -464,7 +498,17 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
 }
 
 /// `check`: count what a fetch would download; change nothing.
-pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
+pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Outcome {
+    match check_counts(account, secret, opts) {
+        Ok(summary) => Outcome {
+            summary,
+            error: None,
+        },
+        Err(e) => Outcome::failed(e),
+    }
+}
+
+fn check_counts(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
     let started = Instant::now();
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     let state = UidState::load(&paths.state)?;

@@ -28,7 +28,7 @@ macro_rules! say {
 pub use say;
 
 use crate::error::{self, Error};
-use crate::fetch::Summary;
+use crate::fetch::{Outcome, Summary};
 
 /// `3.4 MB`, `512 bytes`.
 pub fn human_size(bytes: u64) -> String {
@@ -107,22 +107,39 @@ pub fn error_line(name: &str, e: &Error) -> String {
     format!("popfetch: {name}: {e}")
 }
 
-/// The exit status of one account's outcome (decided in [`error`]).
-pub fn outcome_code(result: &Result<Summary, Error>) -> u8 {
-    error::account_code(
-        result.as_ref().err(),
-        result.as_ref().map_or(0, |s| s.deferred),
-    )
+/// The line of an account whose run ended in `e`: the error line, after
+/// what the run did before it, when it did anything (an error in a later
+/// session does not hide the mail an earlier one delivered and deleted):
+/// `popfetch: work: 3 new (2.1 KB) -> ~/Mail, 3 deleted, 0.4 s; stopped: <error>`
+pub fn failed_line(
+    name: &str,
+    dest: &str,
+    s: &Summary,
+    max_size: Option<u64>,
+    e: &Error,
+) -> String {
+    let did_something = s.new > 0 || s.deleted > 0 || s.recovered > 0 || s.deferred > 0;
+    if did_something {
+        format!(
+            "popfetch: {}; stopped: {e}",
+            fetch_line(name, dest, s, max_size)
+        )
+    } else {
+        error_line(name, e)
+    }
 }
 
-/// One account's outcome as JSON.
-pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
-    let empty = Summary::default();
-    let code = outcome_code(result);
-    let (s, err) = match result {
-        Ok(s) => (s, None),
-        Err(e) => (&empty, Some(e.to_string())),
-    };
+/// The exit status of one account's outcome (decided in [`error`]).
+pub fn outcome_code(outcome: &Outcome) -> u8 {
+    error::account_code(outcome.error.as_ref(), outcome.summary.deferred)
+}
+
+/// One account's outcome as JSON: the counts are what the run really did,
+/// also when an error ended it.
+pub fn json_line(name: &str, command: &str, dest: &str, outcome: &Outcome) -> String {
+    let code = outcome_code(outcome);
+    let s = &outcome.summary;
+    let err = outcome.error.as_ref().map(ToString::to_string);
     json!({
         "account": name,
         "command": command,
@@ -273,9 +290,33 @@ mod tests {
     }
 
     #[test]
+    fn an_error_after_work_done_keeps_the_work_in_the_line() {
+        let e = Error::Locked {
+            mailbox: "a@h:1".into(),
+            path: "/l".into(),
+        };
+        let nothing = Summary::default();
+        assert_eq!(
+            failed_line("work", "/m", &nothing, None, &e),
+            error_line("work", &e)
+        );
+        let s = Summary {
+            new: 3,
+            bytes: 2150,
+            deleted: 3,
+            elapsed: Duration::from_millis(400),
+            ..Summary::default()
+        };
+        assert_eq!(
+            failed_line("work", "/m", &s, None, &e),
+            format!("popfetch: work: 3 new (2.1 KB) -> /m, 3 deleted, 0.4 s; stopped: {e}")
+        );
+    }
+
+    #[test]
     fn json_has_the_schema() {
         let v: serde_json::Value =
-            serde_json::from_str(&json_line("a", "fetch", "/m", &Ok(Summary::default()))).unwrap();
+            serde_json::from_str(&json_line("a", "fetch", "/m", &Outcome::default())).unwrap();
         for key in [
             "account",
             "command",

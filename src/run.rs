@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use crate::cli::{Cli, Commands, Progress};
 use crate::config;
 use crate::error::{self, Error, exit};
-use crate::fetch::{self, Options, Summary};
+use crate::fetch::{self, Options, Outcome};
 use crate::interrupt::Interrupt;
 use crate::password;
 use crate::report::{self, Reporter};
@@ -91,7 +91,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
 
     let jobs = g.jobs.clamp(1, accounts.len().max(1));
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<Summary, Error>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     let mut first_error: Option<u8> = None;
     let mut any_new = false;
     std::thread::scope(|scope| {
@@ -106,8 +106,8 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                     };
                     let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
                     let result = match secret {
-                        None => Err(Error::Interrupted),
-                        Some(Err(e)) => Err(e),
+                        None => Outcome::failed(Error::Interrupted),
+                        Some(Err(e)) => Outcome::failed(e),
                         Some(Ok(s)) => match mode {
                             Mode::Fetch => fetch::fetch(account, &s, opts),
                             Mode::Check => fetch::check(account, &s, opts),
@@ -122,8 +122,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
         }
         drop(tx);
         // Print in config order as results arrive.
-        let mut pending: Vec<Option<Result<Summary, Error>>> =
-            (0..accounts.len()).map(|_| None).collect();
+        let mut pending: Vec<Option<Outcome>> = (0..accounts.len()).map(|_| None).collect();
         let mut printed = 0;
         for (i, result) in rx {
             pending[i] = Some(result);
@@ -135,7 +134,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                         first_error.get_or_insert(code);
                     }
                 }
-                any_new |= result.as_ref().is_ok_and(|s| s.new > 0);
+                any_new |= result.error.is_none() && result.summary.new > 0;
                 print_outcome(cli, &reporter, account, mode, &result);
                 printed += 1;
             }
@@ -144,13 +143,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
     error::run_code(first_error, mode == Mode::Check && !any_new)
 }
 
-fn print_outcome(
-    cli: &Cli,
-    reporter: &Reporter,
-    account: &Account,
-    mode: Mode,
-    result: &Result<Summary, Error>,
-) {
+fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, result: &Outcome) {
     let g = &cli.global;
     let dest = account.destination.describe();
     if g.json {
@@ -166,9 +159,16 @@ fn print_outcome(
             report::json_line(&account.name, cmd, &dest, result)
         );
     }
-    match result {
-        Err(e) => reporter.line(&report::error_line(&account.name, e)),
-        Ok(s) if !g.quiet && !g.json => match mode {
+    let s = &result.summary;
+    match &result.error {
+        Some(e) => reporter.line(&report::failed_line(
+            &account.name,
+            &dest,
+            s,
+            account.policy.max_size,
+            e,
+        )),
+        None if !g.quiet && !g.json => match mode {
             Mode::Fetch => reporter.line(&report::fetch_line(
                 &account.name,
                 &dest,
@@ -177,7 +177,7 @@ fn print_outcome(
             )),
             Mode::Check => reporter.line(&report::check_line(&account.name, s)),
         },
-        Ok(_) => {}
+        None => {}
     }
 }
 

@@ -403,3 +403,67 @@ fn sighup_while_an_mda_delivers_finishes_that_message_and_a_rerun_delivers_nothi
     assert_same_messages(&files_starting(&out, "msg."), &msgs);
     assert_eq!(drop.remaining(), 0);
 }
+
+#[test]
+fn a_server_announcing_login_delay_gets_one_session_a_run() {
+    let msgs = messages(3);
+    let drop = Maildrop::with_capa(
+        USER,
+        PASSWORD,
+        msgs.clone(),
+        &["USER", "UIDL", "TOP", "RESP-CODES", "LOGIN-DELAY 900"],
+    );
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let cfg = env.write_config(&config_of(&[&scripted("ld", srv.port(), &maildir, false)]));
+
+    run_bounded(&env, &cfg, &[]).assert_success();
+    assert_eq!(srv.connections(), 1, "a second login would be refused");
+    assert_same_messages(&crate::common::env::read_maildir(&maildir), &msgs);
+    assert_eq!(drop.remaining(), 0);
+}
+
+#[test]
+fn a_refused_second_session_keeps_what_the_first_delivered_and_deleted_in_the_report() {
+    for json in [false, true] {
+        let msgs = messages(3);
+        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+        // LOGIN-DELAY is not announced, but enforced on the second login.
+        let srv = ScriptServer::maildrop_except(Arc::clone(&drop), |conn, line| {
+            (conn > 0 && line.to_ascii_uppercase().starts_with("PASS "))
+                .then(|| crate::common::script::Reply::err("[LOGIN-DELAY] wait 15 minutes"))
+        });
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let cfg = env.write_config(&config_of(&[&scripted("ld", srv.port(), &maildir, false)]));
+
+        let run = run_bounded(&env, &cfg, if json { &["--json"] } else { &[] });
+        run.assert_code(75);
+        assert_eq!(srv.connections(), 2);
+        assert_same_messages(&crate::common::env::read_maildir(&maildir), &msgs);
+        assert_eq!(drop.remaining(), 0, "the first session's QUIT deleted them");
+        let line = run
+            .stderr
+            .lines()
+            .find(|l| l.contains("ld:"))
+            .unwrap_or_else(|| panic!("no line for the account\n{run}"));
+        for want in ["3 new", "3 deleted", "how often you may log in"] {
+            assert!(line.contains(want), "{want:?} in {line:?}\n{run}");
+        }
+        if json {
+            let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+            assert_eq!(v["new"], 3, "{v}");
+            assert_eq!(v["deleted"], 3, "{v}");
+            assert_eq!(v["ok"], false, "{v}");
+            assert_eq!(v["exit_code"], 75, "{v}");
+            assert!(
+                v["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("how often you may log in"),
+                "{v}"
+            );
+        }
+    }
+}
