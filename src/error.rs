@@ -9,6 +9,7 @@ use clap::error::ErrorKind as UsageKind;
 use crate::auth::{AuthError, SaslError};
 use crate::config::ConfigError;
 use crate::deliver::DeliverError;
+use crate::fetch::{Skipped, Summary};
 use crate::password::SecretError;
 use crate::protocol::{ProtoError, RespCode};
 use crate::state::StateError;
@@ -70,13 +71,15 @@ impl Error {
     }
 }
 
-/// The exit status of one account's run: its error's, or 75 when it
-/// succeeded but left `deferred` messages for a retry (an MDA deferred
-/// them), so that cron hears of it; else 0.
-pub fn account_code(error: Option<&Error>, deferred: usize) -> u8 {
+/// The exit status of one account's run: its error's; or 75 when it
+/// finished but left messages for a retry, deferred by an MDA or refused
+/// by the server as a temporary condition (`[SYS/TEMP]`, `[IN-USE]`), so
+/// that cron hears of it; else 0.
+pub fn account_code(error: Option<&Error>, summary: &Summary) -> u8 {
+    let retry = summary.deferred > 0 || summary.skipped.iter().any(Skipped::temporary);
     match error {
         Some(e) => e.exit_code(),
-        None if deferred > 0 => exit::TEMPFAIL,
+        None if retry => exit::TEMPFAIL,
         None => exit::OK,
     }
 }
@@ -217,9 +220,35 @@ mod tests {
         assert_eq!(run_code(Some(77), true), 77);
         assert_eq!(run_code(None, true), exit::NO_NEW_MAIL);
         assert_eq!(run_code(None, false), exit::OK);
-        assert_eq!(account_code(None, 2), exit::TEMPFAIL);
-        assert_eq!(account_code(None, 0), exit::OK);
-        assert_eq!(account_code(Some(&Error::Interrupted), 0), exit::TEMPFAIL);
+        let deferred = Summary {
+            deferred: 2,
+            ..Summary::default()
+        };
+        assert_eq!(account_code(None, &deferred), exit::TEMPFAIL);
+        assert_eq!(account_code(None, &Summary::default()), exit::OK);
+        let interrupted = Error::Interrupted;
+        assert_eq!(
+            account_code(Some(&interrupted), &Summary::default()),
+            exit::TEMPFAIL
+        );
+        let skipped = |code| Summary {
+            skipped: vec![Skipped {
+                msg: 2,
+                uid: "u".into(),
+                size: 1,
+                code,
+                text: String::new(),
+            }],
+            ..Summary::default()
+        };
+        assert_eq!(account_code(None, &skipped(None)), exit::OK);
+        assert_eq!(
+            account_code(None, &skipped(Some(RespCode::SysPerm))),
+            exit::OK
+        );
+        for temp in [RespCode::SysTemp, RespCode::InUse] {
+            assert_eq!(account_code(None, &skipped(Some(temp))), exit::TEMPFAIL);
+        }
     }
 
     #[test]

@@ -31,8 +31,8 @@ use crate::deliver::{DeliverError, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::policy::{self, Listed};
-use crate::protocol::ProtoError;
 use crate::protocol::session::BodyError;
+use crate::protocol::{ProtoError, RespCode};
 use crate::secret::Secret;
 use crate::session::{self, Connection, TraceSink};
 use crate::state::journal::{self, Journal};
@@ -83,7 +83,31 @@ pub struct Summary {
     pub recovered: usize,
     /// The target asked to try these again later (an MDA's exit 75).
     pub deferred: usize,
+    /// Messages the server would not send (a `-ERR` to RETR): they stay on
+    /// the server, are tried again next run, and are reported every time.
+    pub skipped: Vec<Skipped>,
     pub elapsed: Duration,
+}
+
+/// A listed message whose RETR the server refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub msg: u32,
+    pub uid: String,
+    pub size: u64,
+    pub code: Option<RespCode>,
+    /// The server's text, printable and capped.
+    pub text: String,
+}
+
+impl Skipped {
+    /// The server said the refusal is temporary (`[SYS/TEMP]`, `[IN-USE]`):
+    /// the run exits 75, as for a deferral. A bare `-ERR` is usually a
+    /// message another client took since LIST, and does not change the
+    /// exit status.
+    pub fn temporary(&self) -> bool {
+        self.code.as_ref().is_some_and(RespCode::is_temporary)
+    }
 }
 
 /// What a run over one account came to: what it did, and the error that
@@ -411,9 +435,17 @@ impl<'a> Delivery<'a> {
         };
         let status = conn.session.read_status_any().map_err(interrupted)?;
         if !status.ok {
-            // Gone since LIST (another client took it): nothing follows
-            // the -ERR, so the session is still in step.
+            // Gone since LIST (another client took it), or a server that
+            // cannot send it now: nothing follows the -ERR, so the session
+            // is still in step. It stays on the server and is reported.
             self.opts.observer.skipped(self.account, m, &status.text);
+            self.summary.skipped.push(Skipped {
+                msg: m.msg,
+                uid: m.uid.clone(),
+                size: m.size,
+                code: status.code,
+                text: status.text,
+            });
             return Ok(());
         }
         let token = self.target.next_token();

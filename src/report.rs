@@ -7,7 +7,8 @@
 //! { "account": "work", "command": "fetch" | "check", "ok": true,
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
-//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "seconds": 1.2,
+//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "skipped": 0,
+//!   "seconds": 1.2,
 //!   "destination": "/home/alice/Mail/work" }
 //! ```
 //!
@@ -28,7 +29,8 @@ macro_rules! say {
 pub use say;
 
 use crate::error::{self, Error};
-use crate::fetch::{Outcome, Summary};
+use crate::fetch::{Outcome, Skipped, Summary};
+use crate::text::printable_capped;
 
 /// `3.4 MB`, `512 bytes`.
 pub fn human_size(bytes: u64) -> String {
@@ -81,8 +83,51 @@ pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) ->
             s.recovered
         ));
     }
+    line.push_str(&skipped_part(&s.skipped));
     line.push_str(&format!(", {:.1} s", s.elapsed.as_secs_f64()));
     line
+}
+
+/// How many refused messages are named one by one; the rest are counted.
+const SKIPS_NAMED: usize = 3;
+
+/// Longest server text quoted for one refused message.
+const SKIP_TEXT: usize = 200;
+
+/// `, 1 skipped: the server refused message 3 (UID abc, 2.1 KB): [SYS/TEMP] busy (left on the server)`
+fn skipped_part(skipped: &[Skipped]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = skipped
+        .iter()
+        .take(SKIPS_NAMED)
+        .map(|k| {
+            let code = k
+                .code
+                .as_ref()
+                .map(|c| format!("[{c}] "))
+                .unwrap_or_default();
+            format!(
+                "message {} (UID {}, {}): {code}{}",
+                k.msg,
+                printable_capped(k.uid.as_bytes(), 70),
+                human_size(k.size),
+                printable_capped(k.text.as_bytes(), SKIP_TEXT)
+            )
+        })
+        .collect();
+    let more = skipped.len().saturating_sub(SKIPS_NAMED);
+    let more = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        ", {} skipped: the server refused {}{more} (left on the server)",
+        skipped.len(),
+        named.join("; ")
+    )
 }
 
 /// `work: 12 new (3.4 MB) on the server`
@@ -118,7 +163,8 @@ pub fn failed_line(
     max_size: Option<u64>,
     e: &Error,
 ) -> String {
-    let did_something = s.new > 0 || s.deleted > 0 || s.recovered > 0 || s.deferred > 0;
+    let did_something =
+        s.new > 0 || s.deleted > 0 || s.recovered > 0 || s.deferred > 0 || !s.skipped.is_empty();
     if did_something {
         format!(
             "popfetch: {}; stopped: {e}",
@@ -131,7 +177,7 @@ pub fn failed_line(
 
 /// The exit status of one account's outcome (decided in [`error`]).
 pub fn outcome_code(outcome: &Outcome) -> u8 {
-    error::account_code(outcome.error.as_ref(), outcome.summary.deferred)
+    error::account_code(outcome.error.as_ref(), &outcome.summary)
 }
 
 /// One account's outcome as JSON: the counts are what the run really did,
@@ -154,6 +200,7 @@ pub fn json_line(name: &str, command: &str, dest: &str, outcome: &Outcome) -> St
         "on_server": s.on_server,
         "recovered": s.recovered,
         "deferred": s.deferred,
+        "skipped": s.skipped.len(),
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
@@ -314,6 +361,38 @@ mod tests {
     }
 
     #[test]
+    fn skipped_messages_are_named_with_the_servers_reason() {
+        let skip = |msg: u32, code| Skipped {
+            msg,
+            uid: format!("abc{msg}"),
+            size: 2150,
+            code,
+            text: "busy".into(),
+        };
+        let s = Summary {
+            new: 1,
+            bytes: 10,
+            skipped: vec![skip(3, Some(crate::protocol::RespCode::SysTemp))],
+            ..Summary::default()
+        };
+        assert_eq!(
+            fetch_line("work", "/m", &s, None),
+            "work: 1 new (10 bytes) -> /m, 1 skipped: the server refused message 3 \
+             (UID abc3, 2.1 KB): [SYS/TEMP] busy (left on the server), 0.0 s"
+        );
+        let s = Summary {
+            skipped: (1..=5).map(|m| skip(m, None)).collect(),
+            ..Summary::default()
+        };
+        let line = fetch_line("work", "/m", &s, None);
+        assert!(
+            line.contains("5 skipped: the server refused message 1 (UID abc1, 2.1 KB): busy; ")
+                && line.contains("message 3 (UID abc3, 2.1 KB): busy; and 2 more (left"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn json_has_the_schema() {
         let v: serde_json::Value =
             serde_json::from_str(&json_line("a", "fetch", "/m", &Outcome::default())).unwrap();
@@ -331,6 +410,7 @@ mod tests {
             "on_server",
             "recovered",
             "deferred",
+            "skipped",
             "seconds",
             "destination",
         ] {

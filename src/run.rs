@@ -168,7 +168,10 @@ fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, 
             account.policy.max_size,
             e,
         )),
-        None if !g.quiet && !g.json => match mode {
+        // `-q` is errors only; a run that leaves mail for a retry (exit
+        // 75: deferred, or refused as temporary by the server) is told
+        // too, so that the status never comes without a word.
+        None if !g.json && (!g.quiet || report::outcome_code(result) != exit::OK) => match mode {
             Mode::Fetch => reporter.line(&report::fetch_line(
                 &account.name,
                 &dest,

@@ -467,3 +467,103 @@ fn a_refused_second_session_keeps_what_the_first_delivered_and_deleted_in_the_re
         }
     }
 }
+
+/// A scripted server holding `messages(3)` whose RETR of message 2 is
+/// always answered with `refusal`.
+fn refusing_message_2(refusal: &str) -> (Arc<Maildrop>, ScriptServer) {
+    let drop = Maildrop::new(USER, PASSWORD, messages(3));
+    let refusal = refusal.to_string();
+    let srv = ScriptServer::maildrop_except(Arc::clone(&drop), move |_, line| {
+        line.eq_ignore_ascii_case("RETR 2")
+            .then(|| crate::common::script::Reply::err(&refusal))
+    });
+    (drop, srv)
+}
+
+#[test]
+fn a_message_the_server_will_not_send_temporarily_is_reported_and_deferred() {
+    let msgs = messages(3);
+    for json in [false, true] {
+        let (drop, srv) = refusing_message_2("[SYS/TEMP] backend busy, try later");
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let cfg = env.write_config(&config_of(&[&scripted("sk", srv.port(), &maildir, false)]));
+
+        // Under -q too: the status is not 0, so the line says why.
+        let run = run_bounded(&env, &cfg, if json { &["--json"] } else { &["-q"] });
+        run.assert_code(75);
+        let delivered = crate::common::env::read_maildir(&maildir);
+        assert_same_messages(&delivered, &[msgs[0].clone(), msgs[2].clone()]);
+        assert_eq!(drop.remaining(), 1, "message 2 stays on the server");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+            assert_eq!(
+                (v["new"].clone(), v["skipped"].clone()),
+                (2.into(), 1.into()),
+                "{v}"
+            );
+            assert_eq!(v["exit_code"], 75, "{v}");
+        } else {
+            let line = run
+                .stderr
+                .lines()
+                .find(|l| l.contains("sk:"))
+                .unwrap_or_default();
+            let size = format!(
+                "{} bytes",
+                msgs[1].len() + msgs[1].iter().filter(|&&b| b == b'\n').count()
+            );
+            for want in [
+                "2 new",
+                "1 skipped: the server refused message 2 (UID uid-0001,",
+                size.as_str(),
+                "[SYS/TEMP] backend busy, try later",
+            ] {
+                assert!(line.contains(want), "{want:?} in {line:?}\n{run}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_message_the_server_always_refuses_is_counted_and_shown_without_its_control_bytes() {
+    let msgs = messages(3);
+    for json in [false, true] {
+        let (drop, srv) = refusing_message_2("no such \u{1b}[31mmessage");
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let cfg = env.write_config(&config_of(&[&scripted("sk", srv.port(), &maildir, false)]));
+
+        let run = run_bounded(&env, &cfg, if json { &["--json"] } else { &[] });
+        run.assert_success();
+        assert_same_messages(
+            &crate::common::env::read_maildir(&maildir),
+            &[msgs[0].clone(), msgs[2].clone()],
+        );
+        assert_eq!(drop.remaining(), 1, "message 2 stays on the server");
+        assert!(!run.all_output().contains('\u{1b}'), "{run}");
+        if json {
+            let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+            assert_eq!(
+                (v["new"].clone(), v["skipped"].clone()),
+                (2.into(), 1.into()),
+                "{v}"
+            );
+            assert_eq!(v["exit_code"], 0, "{v}");
+        } else {
+            let line = run
+                .stderr
+                .lines()
+                .find(|l| l.contains("sk:"))
+                .unwrap_or_default();
+            for want in [
+                "2 new",
+                "1 skipped: the server refused message 2 (UID uid-0001,",
+                "no such",
+                "message (left on the server)",
+            ] {
+                assert!(line.contains(want), "{want:?} in {line:?}\n{run}");
+            }
+        }
+    }
+}
