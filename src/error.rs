@@ -49,10 +49,38 @@ pub enum Error {
         "another popfetch run is fetching {mailbox} right now (lock {path}); this run did nothing: it will be fetched next time"
     )]
     Locked { mailbox: String, path: String },
-    #[error(
-        "interrupted: the message in hand was rolled back and nothing was deleted from the server"
-    )]
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP. The counts are what the account's run
+    /// did before it (filled in by [`crate::fetch::fetch`]; 0 elsewhere,
+    /// where nothing was done), so that the message says what really
+    /// happened: an MDA lets the message in hand finish, a Maildir or mbox
+    /// rolls it back.
+    #[error("{}", interrupted_text(*delivered, *deleted))]
+    Interrupted { delivered: usize, deleted: usize },
+}
+
+impl Error {
+    /// An interrupt, before anything was done.
+    pub fn interrupted() -> Error {
+        Error::Interrupted {
+            delivered: 0,
+            deleted: 0,
+        }
+    }
+}
+
+fn interrupted_text(delivered: usize, deleted: usize) -> String {
+    let delivered = match delivered {
+        0 => "no message was delivered before the interrupt".to_string(),
+        1 => "1 message was delivered and recorded before the interrupt".to_string(),
+        n => format!("{n} messages were delivered and recorded before the interrupt"),
+    };
+    let deleted = match deleted {
+        0 => "nothing was deleted from the server".to_string(),
+        n => format!(
+            "only the {n} an earlier session of this run had deleted are gone from the server"
+        ),
+    };
+    format!("interrupted: {delivered}; {deleted}; the rest is fetched next time")
 }
 
 impl Error {
@@ -66,7 +94,7 @@ impl Error {
             Error::Auth(e) => auth_code(e),
             Error::State(e) => state_code(e),
             Error::Deliver(e) => deliver_code(e),
-            Error::Locked { .. } | Error::Interrupted => exit::TEMPFAIL,
+            Error::Locked { .. } | Error::Interrupted { .. } => exit::TEMPFAIL,
         }
     }
 }
@@ -226,7 +254,7 @@ mod tests {
         };
         assert_eq!(account_code(None, &deferred), exit::TEMPFAIL);
         assert_eq!(account_code(None, &Summary::default()), exit::OK);
-        let interrupted = Error::Interrupted;
+        let interrupted = Error::interrupted();
         assert_eq!(
             account_code(Some(&interrupted), &Summary::default()),
             exit::TEMPFAIL
@@ -249,6 +277,24 @@ mod tests {
         for temp in [RespCode::SysTemp, RespCode::InUse] {
             assert_eq!(account_code(None, &skipped(Some(temp))), exit::TEMPFAIL);
         }
+    }
+
+    #[test]
+    fn an_interrupt_says_what_was_done_before_it() {
+        let text = |delivered, deleted| Error::Interrupted { delivered, deleted }.to_string();
+        assert_eq!(
+            text(0, 0),
+            "interrupted: no message was delivered before the interrupt; nothing was deleted \
+             from the server; the rest is fetched next time"
+        );
+        assert_eq!(
+            text(2, 0),
+            "interrupted: 2 messages were delivered and recorded before the interrupt; nothing \
+             was deleted from the server; the rest is fetched next time"
+        );
+        assert!(text(1, 3).contains("1 message was delivered"));
+        assert!(text(1, 3).contains("only the 3 an earlier session of this run had deleted"));
+        assert!(!text(5, 0).contains("rolled back"));
     }
 
     #[test]

@@ -184,7 +184,15 @@ const MAX_SESSIONS: usize = 50;
 pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Outcome {
     let started = Instant::now();
     let mut summary = Summary::default();
-    let error = fetch_into(account, secret, opts, &mut summary).err();
+    let error = fetch_into(account, secret, opts, &mut summary)
+        .err()
+        .map(|e| match e {
+            Error::Interrupted { .. } => Error::Interrupted {
+                delivered: summary.new,
+                deleted: summary.deleted,
+            },
+            e => e,
+        });
     summary.elapsed = started.elapsed();
     Outcome { summary, error }
 }
@@ -292,7 +300,7 @@ impl Run<'_> {
         // After an interrupt (say, while a password command ran) no
         // session is begun.
         if self.opts.interrupt.is_set() {
-            return Err(Error::Interrupted);
+            return Err(Error::interrupted());
         }
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
@@ -413,7 +421,7 @@ impl<'a> Delivery<'a> {
         let mut sent = 0;
         for (i, m) in todo.iter().enumerate() {
             if self.opts.interrupt.is_set() {
-                return Err(Error::Interrupted);
+                return Err(Error::interrupted());
             }
             conn.send_retrs(todo, i, &mut sent)?;
             self.one(conn, m)?;
@@ -428,7 +436,7 @@ impl<'a> Delivery<'a> {
     fn one(&mut self, conn: &mut Connection, m: &'a Listed) -> Result<(), Error> {
         let interrupted = |e: ProtoError| {
             if self.opts.interrupt.is_set() {
-                Error::Interrupted
+                Error::interrupted()
             } else {
                 Error::Protocol(e)
             }
@@ -545,7 +553,7 @@ fn check_counts(account: &Account, secret: &Secret, opts: &Options<'_>) -> Resul
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     let state = UidState::load(&paths.state)?;
     if opts.interrupt.is_set() {
-        return Err(Error::Interrupted);
+        return Err(Error::interrupted());
     }
     let mut conn = session::connect(account, opts.trace.as_ref())?;
     conn.login(account, secret)?;

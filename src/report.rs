@@ -1,7 +1,9 @@
 //! What a run tells its user: one summary line per account on stderr, or
 //! one JSON object per account on stdout (`--json`).
 //!
-//! JSON schema (stable; new fields may be added, none renamed or removed):
+//! JSON schema (stable; new fields may be added, none renamed or removed;
+//! `ok` is true exactly when `exit_code` is 0; the counts are what the run
+//! did, also when `error` says what ended it):
 //!
 //! ```text
 //! { "account": "work", "command": "fetch" | "check", "ok": true,
@@ -189,7 +191,9 @@ pub fn json_line(name: &str, command: &str, dest: &str, outcome: &Outcome) -> St
     json!({
         "account": name,
         "command": command,
-        "ok": err.is_none(),
+        // Only a run that exits 0 is ok: a deferral or a temporary refusal
+        // (exit 75, no error) is not.
+        "ok": code == error::exit::OK,
         "exit_code": code,
         "error": err,
         "new": s.new,

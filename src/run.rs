@@ -106,7 +106,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                     };
                     let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
                     let result = match secret {
-                        None => Outcome::failed(Error::Interrupted),
+                        None => Outcome::failed(Error::interrupted()),
                         Some(Err(e)) => Outcome::failed(e),
                         Some(Ok(s)) => match mode {
                             Mode::Fetch => fetch::fetch(account, &s, opts),

@@ -389,7 +389,14 @@ fn sighup_while_an_mda_delivers_finishes_that_message_and_a_rerun_delivers_nothi
     fs::write(out.join("go"), "").unwrap();
     let first = run.wait(BOUND);
     first.assert_code(75);
-    assert!(first.stderr.contains("interrupt"), "{first}");
+    // The MDA delivered the message in hand: nothing was rolled back.
+    assert!(
+        first.stderr.contains(
+            "interrupted: 2 messages were delivered and recorded before the interrupt; \
+             nothing was deleted from the server"
+        ) && !first.stderr.contains("rolled back"),
+        "{first}"
+    );
     // The message in hand was finished and recorded; nothing was deleted.
     assert_same_messages(&files_starting(&out, "msg."), &msgs[..2]);
     assert_eq!(drop.remaining(), 5);
@@ -566,4 +573,35 @@ fn a_message_the_server_always_refuses_is_counted_and_shown_without_its_control_
             }
         }
     }
+}
+
+#[test]
+fn a_run_that_exits_75_is_not_ok_in_json() {
+    let msgs = messages(2);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    // The first message is deferred, the second delivered.
+    let mda = script(
+        &env.path("mda"),
+        "cat > /dev/null\n[ -e \"$HOME/once\" ] && exit 0\ntouch \"$HOME/once\"\nexit 75\n",
+    );
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+
+    let run = run_bounded(&env, &cfg, &["--json"]);
+    run.assert_code(75);
+    let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    assert_eq!(v["exit_code"], 75, "{v}");
+    assert_eq!(v["ok"], false, "{v}");
+    assert_eq!(v["error"], serde_json::Value::Null, "{v}");
+    assert_eq!(
+        (v["new"].clone(), v["deferred"].clone()),
+        (1.into(), 1.into()),
+        "{v}"
+    );
+    assert_eq!(
+        drop.remaining(),
+        1,
+        "the deferred message stays on the server"
+    );
 }
