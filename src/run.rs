@@ -27,6 +27,7 @@ enum Mode {
 
 /// Run the command line; returns the exit status.
 pub fn run(cli: &Cli) -> u8 {
+    raise_fd_limit();
     let names = cli.account_names();
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,
@@ -43,6 +44,28 @@ pub fn run(cli: &Cli) -> u8 {
         report::say!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
     }
     run_accounts(cli, &accounts, mode, &interrupt)
+}
+
+/// Raise the soft limit on open files to the hard limit, where there is
+/// one (`-j` accounts at once each hold a socket, a message file, state
+/// and journal files). Each account's need is bounded (see
+/// `deliver::maildir`), so this is headroom, not a requirement: where the
+/// raise is not allowed, the run goes on. Programs popfetch starts inherit
+/// the raised limit.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(maximum),
+                maximum: Some(maximum),
+            },
+        );
+    }
 }
 
 fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {

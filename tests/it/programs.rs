@@ -605,3 +605,61 @@ fn a_run_that_exits_75_is_not_ok_in_json() {
         "the deferred message stays on the server"
     );
 }
+
+#[test]
+fn sixteen_accounts_at_once_fit_in_1024_file_descriptors() {
+    const ACCOUNTS: usize = 16;
+    const EACH: usize = 150;
+    let env = TestEnv::new();
+    let mut servers = Vec::new();
+    let mut accounts = Vec::new();
+    for a in 0..ACCOUNTS {
+        let msgs: Vec<Vec<u8>> = (0..EACH)
+            .map(|i| {
+                format!("From: a{a}@example.org\nSubject: {a}/{i}\n\nbody {a} {i}\n").into_bytes()
+            })
+            .collect();
+        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+        let srv = ScriptServer::maildrop(Arc::clone(&drop));
+        let maildir = env.path(&format!("Mail/a{a}"));
+        accounts.push(scripted(&format!("a{a}"), srv.port(), &maildir, false));
+        servers.push((srv, drop, maildir, msgs));
+    }
+    let cfg = env.write_config(&config_of(&accounts.iter().collect::<Vec<_>>()));
+
+    // Soft and hard limit both: popfetch may not raise it.
+    let run = env.run_after("ulimit -n 1024", &["-j", "16", "-c", cfg.to_str().unwrap()]);
+    run.assert_success();
+    for (_, drop, maildir, msgs) in &servers {
+        assert_same_messages(&crate::common::env::read_maildir(maildir), msgs);
+        assert_eq!(drop.remaining(), 0);
+    }
+}
+
+#[test]
+fn a_low_soft_limit_on_open_files_is_raised_to_the_hard_one() {
+    const ACCOUNTS: usize = 16;
+    let env = TestEnv::new();
+    let mut servers = Vec::new();
+    let mut accounts = Vec::new();
+    for a in 0..ACCOUNTS {
+        let msgs = messages(20);
+        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+        let srv = ScriptServer::maildrop(Arc::clone(&drop));
+        let maildir = env.path(&format!("Mail/a{a}"));
+        accounts.push(scripted(&format!("a{a}"), srv.port(), &maildir, false));
+        servers.push((srv, drop, maildir, msgs));
+    }
+    let cfg = env.write_config(&config_of(&accounts.iter().collect::<Vec<_>>()));
+
+    // 64 descriptors cannot hold 16 accounts at once; the hard limit can.
+    let run = env.run_after(
+        "ulimit -S -n 64",
+        &["-j", "16", "-c", cfg.to_str().unwrap()],
+    );
+    run.assert_success();
+    for (_, drop, maildir, msgs) in &servers {
+        assert_same_messages(&crate::common::env::read_maildir(maildir), msgs);
+        assert_eq!(drop.remaining(), 0);
+    }
+}
