@@ -32,6 +32,9 @@ pub(crate) struct Maildir {
     in_flight: Option<JoinHandle<Result<(), DeliverError>>>,
     /// Names already in `new/` and `cur/`, for recovery.
     landed: OnceCell<HashSet<String>>,
+    /// Tokens this run journalled but could not create a file under: what
+    /// is there belongs to someone else, and recovery leaves it alone.
+    not_ours: HashSet<String>,
     tmp: PathBuf,
     new: PathBuf,
     cur: PathBuf,
@@ -53,6 +56,7 @@ impl Maildir {
             pending: Vec::new(),
             in_flight: None,
             landed: OnceCell::new(),
+            not_ours: HashSet::new(),
             tmp,
             new,
             cur,
@@ -61,10 +65,19 @@ impl Maildir {
         })
     }
 
-    /// `<secs>.M<usecs>P<pid>Q<seq>.<host>`: unique across processes
-    /// (pid), runs (time) and messages (seq).
+    /// `<secs>.M<usecs>P<pid>Q<seq>R<random>.<host>`, the Maildir
+    /// convention: unique across processes (pid), runs (time), accounts
+    /// and messages of one process (a process-wide count), and, should all
+    /// of that repeat (a pid reused within the microsecond, a clock set
+    /// back), 64 random bits; hosts sharing a Maildir over NFS differ by
+    /// the host name.
     pub(super) fn next_token(&mut self) -> String {
-        format!("{}.{}", self.unique.next(".M", false), self.host)
+        format!(
+            "{}R{}.{}",
+            self.unique.next(".M", false),
+            super::random_hex(),
+            self.host
+        )
     }
 
     pub(super) fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
@@ -74,9 +87,14 @@ impl Maildir {
             .create_new(true)
             .mode(0o600)
             .open(&tmp_path)
-            .map_err(|source| DeliverError::Write {
-                path: tmp_path.clone(),
-                source,
+            .map_err(|source| {
+                // Journalled, but whatever is at that name is not ours:
+                // recovery must not touch it.
+                self.not_ours.insert(token.to_string());
+                DeliverError::Write {
+                    path: tmp_path.clone(),
+                    source,
+                }
             })?;
         // The mode above is filtered by the umask; mail is private anyway.
         file.set_permissions(fs::Permissions::from_mode(0o600))
@@ -157,7 +175,7 @@ impl Maildir {
     /// could not have made (a garbled journal) names nothing of ours: not
     /// landed, and nothing is touched.
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
-        if !is_token(token) {
+        if !is_token(token) || self.not_ours.contains(token) {
             return Ok(false);
         }
         let landed = match self.landed.get() {
@@ -345,14 +363,30 @@ fn escape_host(raw: &str) -> String {
 }
 
 /// The shape [`Maildir::next_token`] makes:
-/// `<secs>.M<usecs>P<pid>Q<seq>.<host>`, the host escaped as
-/// [`escape_host`] does (any host's: the name may have changed since the
-/// journal was written). Such a name has no `/`, `:` or `,` and is never
-/// `.` or `..`, so it can only name a file in `tmp/` itself.
+/// `<secs>.M<usecs>P<pid>Q<seq>R<random>.<host>`, the random part 1 to 32
+/// hex digits, or none at all (the shape of earlier versions, whose
+/// journal a run may have to settle), the host escaped as [`escape_host`]
+/// does (any host's: the name may have changed since the journal was
+/// written). Such a name has no `/`, `:` or `,` and is never `.` or `..`,
+/// so it can only name a file in `tmp/` itself.
 fn is_token(s: &str) -> bool {
     Unique::rest(s, ".M")
+        .map(skip_random)
         .and_then(|rest| rest.strip_prefix('.'))
         .is_some_and(is_escaped_host)
+}
+
+/// `rest` past an `R<hex>` random part, when it starts with one.
+fn skip_random(rest: &str) -> &str {
+    let Some(after) = rest.strip_prefix('R') else {
+        return rest;
+    };
+    let hex = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+    if (1..=32).contains(&hex) {
+        &after[hex..]
+    } else {
+        rest
+    }
 }
 
 /// Non-empty, and only what [`escape_host`] writes: ASCII letters and
@@ -464,6 +498,36 @@ mod tests {
     }
 
     #[test]
+    fn two_maildirs_of_one_process_never_make_the_same_name() {
+        // Two accounts delivering into one Maildir at once: same pid, same
+        // microsecond, each its own target.
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Maildir::open(dir.path()).unwrap();
+        let mut b = Maildir::open(dir.path()).unwrap();
+        let mut seen = HashSet::new();
+        for _ in 0..1000 {
+            for md in [&mut a, &mut b] {
+                let tok = md.next_token();
+                assert!(is_token(&tok), "{tok}");
+                assert!(seen.insert(tok.clone()), "{tok} made twice");
+            }
+        }
+    }
+
+    #[test]
+    fn recovery_leaves_alone_a_file_this_run_could_not_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        let tok = md.next_token();
+        // Someone else's message in tmp/ under the name journalled.
+        let theirs = dir.path().join("tmp").join(&tok);
+        fs::write(&theirs, b"not ours").unwrap();
+        assert!(md.create(&tok).is_err());
+        assert!(!md.recover(&tok).unwrap());
+        assert_eq!(fs::read(&theirs).unwrap(), b"not ours");
+    }
+
+    #[test]
     fn recovery_accepts_only_names_next_token_makes() {
         let dir = tempfile::tempdir().unwrap();
         let mut md = Maildir::open(dir.path()).unwrap();
@@ -472,8 +536,10 @@ mod tests {
         assert!(!odd.contains(['/', ':', ' ']), "{odd}");
         for good in [
             format!("1700000000.M12P34Q5.{odd}"),
+            format!("1700000000.M12P34Q5R0123456789abcdef.{odd}"),
             "0.M0P0Q0.localhost".to_string(),
             "1.M2P3Q4.a.b-c_d".to_string(),
+            "1.M2P3Q4Rf.a.b-c_d".to_string(),
         ] {
             assert!(is_token(&good), "{good}");
         }
@@ -497,6 +563,10 @@ mod tests {
             "1.M2P3Q.h",
             "1.M2P3Q4",
             "1.2P3Q4",
+            "1.M2P3Q4R.h",
+            "1.M2P3Q4Rxyz.h",
+            "1.M2P3Q4R0123456789abcdef0123456789abcdef0.h/../x",
+            "1.M2P3Q4R1/../h",
         ] {
             assert!(!is_token(bad), "{bad:?}");
         }

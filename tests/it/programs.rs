@@ -663,3 +663,34 @@ fn a_low_soft_limit_on_open_files_is_raised_to_the_hard_one() {
         assert_eq!(drop.remaining(), 0);
     }
 }
+
+#[test]
+fn two_accounts_into_one_maildir_at_once_deliver_everything_exactly_once() {
+    const EACH: usize = 400;
+    let env = TestEnv::new();
+    let maildir = env.path("Shared");
+    let mut servers = Vec::new();
+    let mut accounts = Vec::new();
+    let mut all = Vec::new();
+    for a in 0..2 {
+        let msgs: Vec<Vec<u8>> = (0..EACH)
+            .map(|i| {
+                format!("From: a{a}@example.org\nSubject: {a}/{i}\n\nbody {a} {i}\n").into_bytes()
+            })
+            .collect();
+        all.extend(msgs.iter().cloned());
+        let drop = Maildrop::new(USER, PASSWORD, msgs);
+        let srv = ScriptServer::maildrop(Arc::clone(&drop));
+        // The same user on two servers: two accounts, one Maildir.
+        accounts.push(scripted(&format!("a{a}"), srv.port(), &maildir, false));
+        servers.push((srv, drop));
+    }
+    let cfg = env.write_config(&config_of(&accounts.iter().collect::<Vec<_>>()));
+
+    run_bounded(&env, &cfg, &["-j", "2"]).assert_success();
+    assert_same_messages(&crate::common::env::read_maildir(&maildir), &all);
+    assert!(crate::common::env::maildir_tmp_files(&maildir).is_empty());
+    for (_, drop) in &servers {
+        assert_eq!(drop.remaining(), 0);
+    }
+}
