@@ -161,15 +161,20 @@ pub(crate) fn run(
         Stream::new(child.stderr.take().map(OwnedFd::from), limits.stderr),
     ];
     let pid = rustix::process::Pid::from_child(&child);
-    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    let mut pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
     // One pipe's worth; wiped once, when the run is over.
     let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
     let mut exited: Option<(ExitStatus, Instant)> = None;
     let end = loop {
-        if exited.is_none()
-            && let Ok(Some(status)) = child.try_wait()
-        {
-            exited = Some((status, Instant::now()));
+        if exited.is_none() {
+            match child.try_wait() {
+                Ok(Some(status)) => exited = Some((status, Instant::now())),
+                Ok(None) => {}
+                // Cannot be (the child is ours, not reaped); should it be,
+                // the pidfd would stay readable: look without it, until
+                // the deadline ends the wait.
+                Err(_) => pidfd = None,
+            }
         }
         // When the next thing is due that no event would wake us for.
         let due = match exited {
