@@ -321,23 +321,23 @@ mod tests {
         c
     }
 
-    fn limits(deadline: Duration) -> Limits {
-        Limits {
+    /// `sh -c script`, keeping 16 bytes of each output.
+    fn ran(script: &str, deadline: Duration, interrupt: Option<&Interrupt>) -> Ran {
+        let limits = Limits {
             deadline,
             stdout: Keep::Tail(16),
             stderr: Keep::Tail(16),
-        }
+        };
+        run(sh(script), Stdio::null(), &limits, interrupt).unwrap()
     }
 
     #[test]
     fn the_exit_status_and_the_tails_are_kept() {
-        let ran = run(
-            sh("printf 'a long line of output\\nlast'; echo oops >&2; exit 3"),
-            Stdio::null(),
-            &limits(Duration::from_secs(30)),
+        let ran = ran(
+            "printf 'a long line of output\\nlast'; echo oops >&2; exit 3",
+            Duration::from_secs(30),
             None,
-        )
-        .unwrap();
+        );
         assert!(matches!(ran.end, End::Exited(s) if s.code() == Some(3)));
         assert_eq!(&ran.stdout.bytes[..], b"e of output\nlast");
         assert!(ran.stdout.overflow);
@@ -365,55 +365,41 @@ mod tests {
     fn a_child_left_holding_the_pipes_is_not_waited_for() {
         // The background sleep holds stdout and stderr long after sh exits.
         let started = Instant::now();
-        let ran = run(
-            sh("echo $$ > /dev/null; sleep 30 & echo done"),
-            Stdio::null(),
-            &limits(Duration::from_secs(60)),
-            None,
-        )
-        .unwrap();
+        let ran = ran("sleep 30 & echo done", Duration::from_secs(60), None);
         assert!(matches!(ran.end, End::Exited(s) if s.success()));
         assert_eq!(&ran.stdout.bytes[..], b"done\n");
         assert!(started.elapsed() < Duration::from_secs(20));
     }
 
-    #[test]
-    fn past_the_deadline_the_whole_group_is_killed() {
+    /// Runs a program that starts a child which would leave a mark 2 s
+    /// later, and checks that the mark never comes: the whole group died.
+    fn kills_the_whole_group(deadline: Duration, interrupt: Option<&Interrupt>) -> End {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("survived");
-        let ran = run(
-            sh(&format!("(sleep 2; touch {}) & sleep 30", marker.display())),
-            Stdio::null(),
-            &limits(Duration::from_millis(300)),
-            None,
-        )
-        .unwrap();
-        assert!(matches!(ran.end, End::TimedOut), "{:?}", ran.end);
+        let script = format!("(sleep 2; touch {}) & sleep 30", marker.display());
+        let end = ran(&script, deadline, interrupt).end;
         std::thread::sleep(Duration::from_secs(3));
         assert!(!marker.exists(), "a child of the program survived");
+        end
+    }
+
+    #[test]
+    fn past_the_deadline_the_whole_group_is_killed() {
+        let end = kills_the_whole_group(Duration::from_millis(300), None);
+        assert!(matches!(end, End::TimedOut), "{end:?}");
     }
 
     #[test]
     fn an_interrupt_kills_the_whole_group_at_once() {
-        let dir = tempfile::tempdir().unwrap();
-        let marker = dir.path().join("survived");
         let interrupt = Interrupt::new();
         let trigger = Arc::clone(&interrupt);
         let t = std::thread::spawn(move || {
             std::thread::sleep(Duration::from_millis(200));
             trigger.trigger();
         });
-        let ran = run(
-            sh(&format!("(sleep 2; touch {}) & sleep 30", marker.display())),
-            Stdio::null(),
-            &limits(Duration::from_secs(60)),
-            Some(interrupt.as_ref()),
-        )
-        .unwrap();
+        let end = kills_the_whole_group(Duration::from_secs(60), Some(interrupt.as_ref()));
         t.join().unwrap();
-        assert!(matches!(ran.end, End::Interrupted), "{:?}", ran.end);
-        std::thread::sleep(Duration::from_secs(3));
-        assert!(!marker.exists(), "a child of the program survived");
+        assert!(matches!(end, End::Interrupted), "{end:?}");
     }
 
     use std::sync::Arc;

@@ -496,7 +496,7 @@ fn dovecot_lda_as_the_mda_delivers_into_another_mailbox() {
 
 /// `program` on PATH, or `None` after the skip-or-fail message naming the
 /// Debian package of the same name.
-fn installed(program: &str) -> Option<PathBuf> {
+pub fn installed(program: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH").unwrap_or_default();
     let found = std::env::split_paths(&path)
         .map(|d| d.join(program))

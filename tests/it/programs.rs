@@ -11,7 +11,8 @@ use std::time::Duration;
 
 use crate::common::env::{AccountToml, Output, TestEnv, assert_same_messages, config_of};
 use crate::common::script::{Maildrop, ScriptServer};
-use crate::common::{PASSWORD, USER, in_ci, skip_or_panic, toml_str};
+use crate::common::{PASSWORD, USER, toml_str};
+use crate::deliver::installed;
 use crate::hostile::scripted;
 
 /// Longer than any of these runs may take when popfetch behaves; a run
@@ -28,6 +29,14 @@ fn messages(n: usize) -> Vec<Vec<u8>> {
             .into_bytes()
         })
         .collect()
+}
+
+/// A correct scripted server holding `messages(n)`.
+fn serving(n: usize) -> (Vec<Vec<u8>>, Arc<Maildrop>, ScriptServer) {
+    let msgs = messages(n);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    (msgs, drop, srv)
 }
 
 /// A TOML array of strings.
@@ -90,9 +99,7 @@ fn run_bounded(env: &TestEnv, cfg: &Path, args: &[&str]) -> Output {
 
 #[test]
 fn an_mda_that_leaves_a_child_holding_its_output_does_not_hold_the_run() {
-    let msgs = messages(3);
-    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (msgs, drop, srv) = serving(3);
     let env = TestEnv::new();
     let out = env.path("mda-out");
     fs::create_dir_all(&out).unwrap();
@@ -124,29 +131,12 @@ fn an_mda_that_leaves_a_child_holding_its_output_does_not_hold_the_run() {
     );
 }
 
-/// `program` on PATH, or `None` after the skip-or-fail message.
-fn installed(program: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    let found = std::env::split_paths(&path)
-        .map(|d| d.join(program))
-        .find(|p| p.is_file());
-    if found.is_none() {
-        skip_or_panic(
-            in_ci(),
-            &format!("{program} is not installed (apt-get install {program})"),
-        );
-    }
-    found
-}
-
 #[test]
 fn procmail_with_a_recipe_that_forks_does_not_hold_the_run() {
     let Some(procmail) = installed("procmail") else {
         return;
     };
-    let msgs = messages(3);
-    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (msgs, drop, srv) = serving(3);
     let env = TestEnv::new();
     let maildir = env.path("pm-Maildir");
     let pids = env.path("pids");
@@ -191,8 +181,7 @@ fn password_command_account(port: u16, maildir: &Path, argv: &[&str]) -> Account
 
 #[test]
 fn a_hung_password_command_is_killed_at_the_timeout_and_nothing_logs_in() {
-    let drop = Maildrop::new(USER, PASSWORD, messages(2));
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (_, drop, srv) = serving(2);
     let env = TestEnv::new();
     let maildir = env.path("Maildir");
     let acct =
@@ -211,8 +200,7 @@ fn a_hung_password_command_is_killed_at_the_timeout_and_nothing_logs_in() {
 
 #[test]
 fn sigterm_ends_a_running_password_command_at_once_and_nothing_logs_in() {
-    let drop = Maildrop::new(USER, PASSWORD, messages(2));
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (_, drop, srv) = serving(2);
     let env = TestEnv::new();
     let started = env.path("started");
     let acct = password_command_account(
@@ -238,6 +226,7 @@ fn sigterm_ends_a_running_password_command_at_once_and_nothing_logs_in() {
     assert!(out.stderr.contains("interrupt"), "{out}");
     assert_eq!(srv.connections(), 0, "no connection after the interrupt");
     assert!(!srv.saw_credentials());
+    assert_eq!(drop.remaining(), 2);
     // The command was killed, not left running.
     let pid: i32 = fs::read_to_string(&started)
         .unwrap()
@@ -282,8 +271,7 @@ fn a_long_token_and_megabytes_after_it_log_in_with_the_first_line() {
 
 #[test]
 fn a_first_line_of_400_mb_is_refused_before_any_login() {
-    let drop = Maildrop::new(USER, PASSWORD, messages(1));
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (_, drop, srv) = serving(1);
     let env = TestEnv::new();
     let acct = password_command_account(
         srv.port(),
@@ -358,9 +346,7 @@ fn a_hostile_sender_reaches_an_mda_shell_as_mailer_daemon_and_runs_nothing() {
 
 #[test]
 fn sighup_while_an_mda_delivers_finishes_that_message_and_a_rerun_delivers_nothing_twice() {
-    let msgs = messages(5);
-    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (msgs, drop, srv) = serving(5);
     let env = TestEnv::new();
     let out = env.path("mda-out");
     fs::create_dir_all(&out).unwrap();
@@ -475,74 +461,28 @@ fn a_refused_second_session_keeps_what_the_first_delivered_and_deleted_in_the_re
     }
 }
 
-/// A scripted server holding `messages(3)` whose RETR of message 2 is
-/// always answered with `refusal`.
-fn refusing_message_2(refusal: &str) -> (Arc<Maildrop>, ScriptServer) {
-    let drop = Maildrop::new(USER, PASSWORD, messages(3));
-    let refusal = refusal.to_string();
-    let srv = ScriptServer::maildrop_except(Arc::clone(&drop), move |_, line| {
-        line.eq_ignore_ascii_case("RETR 2")
-            .then(|| crate::common::script::Reply::err(&refusal))
-    });
-    (drop, srv)
-}
-
-#[test]
-fn a_message_the_server_will_not_send_temporarily_is_reported_and_deferred() {
+/// An account on a scripted server holding `messages(3)` that answers
+/// every RETR of message 2 with `refusal`, run with `args` and then, on a
+/// fresh server, with `--json`; both runs exit `code`. Checks what was
+/// delivered, that message 2 stays on the server, that no control byte of
+/// the refusal reaches the output, and that the JSON counts 2 new and 1
+/// skipped. Returns the account's line from the first run.
+fn run_refusing_message_2(refusal: &str, args: &[&str], code: i32) -> String {
     let msgs = messages(3);
+    let mut line = String::new();
     for json in [false, true] {
-        let (drop, srv) = refusing_message_2("[SYS/TEMP] backend busy, try later");
+        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+        let refusal = refusal.to_string();
+        let srv = ScriptServer::maildrop_except(Arc::clone(&drop), move |_, line| {
+            line.eq_ignore_ascii_case("RETR 2")
+                .then(|| crate::common::script::Reply::err(&refusal))
+        });
         let env = TestEnv::new();
         let maildir = env.path("Maildir");
         let cfg = env.write_config(&config_of(&[&scripted("sk", srv.port(), &maildir, false)]));
 
-        // Under -q too: the status is not 0, so the line says why.
-        let run = run_bounded(&env, &cfg, if json { &["--json"] } else { &["-q"] });
-        run.assert_code(75);
-        let delivered = crate::common::env::read_maildir(&maildir);
-        assert_same_messages(&delivered, &[msgs[0].clone(), msgs[2].clone()]);
-        assert_eq!(drop.remaining(), 1, "message 2 stays on the server");
-        if json {
-            let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-            assert_eq!(
-                (v["new"].clone(), v["skipped"].clone()),
-                (2.into(), 1.into()),
-                "{v}"
-            );
-            assert_eq!(v["exit_code"], 75, "{v}");
-        } else {
-            let line = run
-                .stderr
-                .lines()
-                .find(|l| l.contains("sk:"))
-                .unwrap_or_default();
-            let size = format!(
-                "{} bytes",
-                msgs[1].len() + msgs[1].iter().filter(|&&b| b == b'\n').count()
-            );
-            for want in [
-                "2 new",
-                "1 skipped: the server refused message 2 (UID uid-0001,",
-                size.as_str(),
-                "[SYS/TEMP] backend busy, try later",
-            ] {
-                assert!(line.contains(want), "{want:?} in {line:?}\n{run}");
-            }
-        }
-    }
-}
-
-#[test]
-fn a_message_the_server_always_refuses_is_counted_and_shown_without_its_control_bytes() {
-    let msgs = messages(3);
-    for json in [false, true] {
-        let (drop, srv) = refusing_message_2("no such \u{1b}[31mmessage");
-        let env = TestEnv::new();
-        let maildir = env.path("Maildir");
-        let cfg = env.write_config(&config_of(&[&scripted("sk", srv.port(), &maildir, false)]));
-
-        let run = run_bounded(&env, &cfg, if json { &["--json"] } else { &[] });
-        run.assert_success();
+        let run = run_bounded(&env, &cfg, if json { &["--json"] } else { args });
+        run.assert_code(code);
         assert_same_messages(
             &crate::common::env::read_maildir(&maildir),
             &[msgs[0].clone(), msgs[2].clone()],
@@ -551,35 +491,59 @@ fn a_message_the_server_always_refuses_is_counted_and_shown_without_its_control_
         assert!(!run.all_output().contains('\u{1b}'), "{run}");
         if json {
             let v: serde_json::Value = serde_json::from_str(run.stdout.trim()).unwrap();
-            assert_eq!(
-                (v["new"].clone(), v["skipped"].clone()),
-                (2.into(), 1.into()),
-                "{v}"
+            let counts = (
+                v["new"].clone(),
+                v["skipped"].clone(),
+                v["exit_code"].clone(),
             );
-            assert_eq!(v["exit_code"], 0, "{v}");
+            assert_eq!(counts, (2.into(), 1.into(), code.into()), "{v}");
         } else {
-            let line = run
+            line = run
                 .stderr
                 .lines()
                 .find(|l| l.contains("sk:"))
-                .unwrap_or_default();
-            for want in [
-                "2 new",
-                "1 skipped: the server refused message 2 (UID uid-0001,",
-                "no such",
-                "message (left on the server)",
-            ] {
-                assert!(line.contains(want), "{want:?} in {line:?}\n{run}");
-            }
+                .unwrap_or_else(|| panic!("no line for the account\n{run}"))
+                .to_string();
         }
+    }
+    line
+}
+
+#[test]
+fn a_message_the_server_will_not_send_temporarily_is_reported_and_deferred() {
+    // Under -q too: the status is not 0, so the line says why.
+    let line = run_refusing_message_2("[SYS/TEMP] backend busy, try later", &["-q"], 75);
+    let msg = &messages(3)[1];
+    let size = format!(
+        "{} bytes",
+        msg.len() + msg.iter().filter(|&&b| b == b'\n').count()
+    );
+    for want in [
+        "2 new",
+        "1 skipped: the server refused message 2 (UID uid-0001,",
+        size.as_str(),
+        "[SYS/TEMP] backend busy, try later",
+    ] {
+        assert!(line.contains(want), "{want:?} in {line:?}");
+    }
+}
+
+#[test]
+fn a_message_the_server_always_refuses_is_counted_and_shown_without_its_control_bytes() {
+    let line = run_refusing_message_2("no such \u{1b}[31mmessage", &[], 0);
+    for want in [
+        "2 new",
+        "1 skipped: the server refused message 2 (UID uid-0001,",
+        "no such",
+        "message (left on the server)",
+    ] {
+        assert!(line.contains(want), "{want:?} in {line:?}");
     }
 }
 
 #[test]
 fn a_run_that_exits_75_is_not_ok_in_json() {
-    let msgs = messages(2);
-    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
-    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let (_, drop, srv) = serving(2);
     let env = TestEnv::new();
     // The first message is deferred, the second delivered.
     let mda = script(
@@ -606,19 +570,23 @@ fn a_run_that_exits_75_is_not_ok_in_json() {
     );
 }
 
-#[test]
-fn sixteen_accounts_at_once_fit_in_1024_file_descriptors() {
-    const ACCOUNTS: usize = 16;
-    const EACH: usize = 150;
+/// `n` small messages of account `a`, different from every other
+/// account's.
+fn messages_of(a: usize, n: usize) -> Vec<Vec<u8>> {
+    (0..n)
+        .map(|i| format!("From: a{a}@example.org\nSubject: {a}/{i}\n\nbody {a} {i}\n").into_bytes())
+        .collect()
+}
+
+/// Sixteen accounts on scripted servers, `each` messages apiece, fetched
+/// with `-j 16` by a popfetch started after `setup` (a `ulimit`): every
+/// message is delivered and deleted, and the run exits 0.
+fn sixteen_accounts_at_once_after(setup: &str, each: usize) {
     let env = TestEnv::new();
     let mut servers = Vec::new();
     let mut accounts = Vec::new();
-    for a in 0..ACCOUNTS {
-        let msgs: Vec<Vec<u8>> = (0..EACH)
-            .map(|i| {
-                format!("From: a{a}@example.org\nSubject: {a}/{i}\n\nbody {a} {i}\n").into_bytes()
-            })
-            .collect();
+    for a in 0..16 {
+        let msgs = messages_of(a, each);
         let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
         let srv = ScriptServer::maildrop(Arc::clone(&drop));
         let maildir = env.path(&format!("Mail/a{a}"));
@@ -627,8 +595,7 @@ fn sixteen_accounts_at_once_fit_in_1024_file_descriptors() {
     }
     let cfg = env.write_config(&config_of(&accounts.iter().collect::<Vec<_>>()));
 
-    // Soft and hard limit both: popfetch may not raise it.
-    let run = env.run_after("ulimit -n 1024", &["-j", "16", "-c", cfg.to_str().unwrap()]);
+    let run = env.run_after(setup, &["-j", "16", "-c", cfg.to_str().unwrap()]);
     run.assert_success();
     for (_, drop, maildir, msgs) in &servers {
         assert_same_messages(&crate::common::env::read_maildir(maildir), msgs);
@@ -637,31 +604,16 @@ fn sixteen_accounts_at_once_fit_in_1024_file_descriptors() {
 }
 
 #[test]
-fn a_low_soft_limit_on_open_files_is_raised_to_the_hard_one() {
-    const ACCOUNTS: usize = 16;
-    let env = TestEnv::new();
-    let mut servers = Vec::new();
-    let mut accounts = Vec::new();
-    for a in 0..ACCOUNTS {
-        let msgs = messages(20);
-        let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
-        let srv = ScriptServer::maildrop(Arc::clone(&drop));
-        let maildir = env.path(&format!("Mail/a{a}"));
-        accounts.push(scripted(&format!("a{a}"), srv.port(), &maildir, false));
-        servers.push((srv, drop, maildir, msgs));
-    }
-    let cfg = env.write_config(&config_of(&accounts.iter().collect::<Vec<_>>()));
+fn sixteen_accounts_at_once_fit_in_1024_file_descriptors() {
+    // Soft and hard limit both: popfetch may not raise it. More than two
+    // batches of 64 per account.
+    sixteen_accounts_at_once_after("ulimit -n 1024", 150);
+}
 
+#[test]
+fn a_low_soft_limit_on_open_files_is_raised_to_the_hard_one() {
     // 64 descriptors cannot hold 16 accounts at once; the hard limit can.
-    let run = env.run_after(
-        "ulimit -S -n 64",
-        &["-j", "16", "-c", cfg.to_str().unwrap()],
-    );
-    run.assert_success();
-    for (_, drop, maildir, msgs) in &servers {
-        assert_same_messages(&crate::common::env::read_maildir(maildir), msgs);
-        assert_eq!(drop.remaining(), 0);
-    }
+    sixteen_accounts_at_once_after("ulimit -S -n 64", 20);
 }
 
 #[test]
@@ -673,11 +625,7 @@ fn two_accounts_into_one_maildir_at_once_deliver_everything_exactly_once() {
     let mut accounts = Vec::new();
     let mut all = Vec::new();
     for a in 0..2 {
-        let msgs: Vec<Vec<u8>> = (0..EACH)
-            .map(|i| {
-                format!("From: a{a}@example.org\nSubject: {a}/{i}\n\nbody {a} {i}\n").into_bytes()
-            })
-            .collect();
+        let msgs = messages_of(a, EACH);
         all.extend(msgs.iter().cloned());
         let drop = Maildrop::new(USER, PASSWORD, msgs);
         let srv = ScriptServer::maildrop(Arc::clone(&drop));
