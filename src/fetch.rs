@@ -20,7 +20,12 @@
 //!    messages not yet durable are discarded, and the journal is settled
 //!    at once, as the next run would;
 //! 6. open another session while a server that pages its mailbox offers
-//!    more; finally forget UIDs no longer on the server and save the state.
+//!    more (never on one that announced `LOGIN-DELAY`); finally forget
+//!    UIDs no longer on the server and save the state.
+//!
+//! Whatever ends the run, [`fetch`] returns what it did along with the
+//! error ([`Outcome`]): deliveries and deletions of earlier sessions are
+//! reported, not lost with the error.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -60,7 +65,8 @@ pub trait Observer: Sync {
     fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
     /// The target asked to try again later; the message stays on the server.
     fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
-    /// The server refused to send a listed message (it went away).
+    /// The server refused to send a listed message (it went away, or it
+    /// cannot send it now); it is also counted in [`Summary::skipped`].
     fn skipped(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The account is done, whatever the outcome.
     fn finished(&self, _account: &Account) {}
