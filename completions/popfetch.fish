@@ -51,7 +51,7 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-ca-file -d 'Trust
 complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_needs_command" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -104,7 +104,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-ca-file 
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -149,7 +149,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-ca-file 
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -194,7 +194,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-ca-
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -239,7 +239,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-ca-fi
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -284,7 +284,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-ca-file 
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -329,7 +329,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-ca-file
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r

@@ -71,7 +71,7 @@ pub fn adopt(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let listing = conn.list()?;
     if opts.interrupt.is_set() {
         conn.abort();
-        return Err(Error::Interrupted);
+        return Err(Error::interrupted());
     }
     let now = jiff::Timestamp::now().as_second();
     let adopted = listing

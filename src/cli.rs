@@ -280,8 +280,9 @@ pub struct AccountArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub mbox: Option<PathBuf>,
 
-    /// Pipe each message to CMD, run through sh -c; %F is replaced by the sender and %T by
-    /// the account's user, both shell-quoted.
+    /// Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or
+    /// MAILER-DAEMON when it is not a plausible address) and %T by the account's user, both
+    /// shell-quoted.
     #[arg(long, value_name = "CMD", global = true)]
     pub mda: Option<String>,
 

@@ -35,6 +35,7 @@ pub(crate) use mbox::{quote_in_chunks as mbox_quote, unquote as mbox_unquote};
 
 use std::io::{self, Write};
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::account::{Account, Destination};
@@ -239,36 +240,44 @@ impl Target {
     }
 }
 
-/// The time, the process and a count: what makes a target's message names
-/// unique across runs, processes and messages.
+/// How many names this process has made, over every target of every
+/// account: two accounts delivering into one Maildir at once (`-j`) share
+/// the pid and may share the microsecond, never the count.
+static MADE: AtomicU64 = AtomicU64::new(0);
+
+/// The time, the process and a process-wide count: what makes a target's
+/// message names unique across runs, processes, accounts and messages.
 #[derive(Debug)]
 struct Unique {
     pid: u32,
-    seq: u64,
 }
 
 impl Unique {
     fn new() -> Unique {
         Unique {
             pid: std::process::id(),
-            seq: 0,
         }
     }
 
     /// `<secs><sep><usecs>P<pid>Q<seq>` for the next message; `<usecs>`
     /// has six digits when `pad`.
-    fn next(&mut self, sep: &str, pad: bool) -> String {
-        self.seq += 1;
+    fn next(&self, sep: &str, pad: bool) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        self.next_at(now, sep, pad)
+    }
+
+    /// [`Unique::next`] at the time `now` (since the epoch).
+    fn next_at(&self, now: std::time::Duration, sep: &str, pad: bool) -> String {
+        let seq = MADE.fetch_add(1, Ordering::Relaxed) + 1;
         let usecs = now.subsec_micros();
         let usecs = if pad {
             format!("{usecs:06}")
         } else {
             usecs.to_string()
         };
-        format!("{}{sep}{usecs}P{}Q{}", now.as_secs(), self.pid, self.seq)
+        format!("{}{sep}{usecs}P{}Q{seq}", now.as_secs(), self.pid)
     }
 
     /// What follows the part of `s` that [`Unique::next`] made with `sep`
@@ -285,6 +294,27 @@ impl Unique {
         );
         (digits(secs) && digits(usecs) && digits(pid) && digits(seq)).then_some(rest)
     }
+}
+
+/// 64 random bits in hex, from the kernel (`getrandom`, else
+/// `/dev/urandom`). Should both fail, the clock's nanoseconds stand in:
+/// the pid and the count still tell names apart.
+fn random_hex() -> String {
+    let mut bytes = [0u8; 8];
+    let got = rustix::rand::getrandom(&mut bytes, rustix::rand::GetRandomFlags::empty());
+    if got.ok() != Some(bytes.len()) {
+        use std::io::Read;
+        let urandom =
+            std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut bytes));
+        if urandom.is_err() {
+            let nanos = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap_or_default()
+                .subsec_nanos();
+            bytes = u64::from(nanos).to_le_bytes();
+        }
+    }
+    crate::text::hex(&bytes)
 }
 
 /// This host's name, as the kernel reports it.
@@ -434,20 +464,45 @@ mod tests {
 
     #[test]
     fn unique_parts_keep_their_shape() {
-        let mut u = Unique { pid: 42, seq: 6 };
+        let u = Unique { pid: 42 };
         let spool = u.next(".", true);
         let (secs, rest) = spool.split_once('.').unwrap();
         assert!(secs.parse::<u64>().unwrap() > 1_600_000_000, "{spool}");
-        assert!(rest.len() == 11 && rest.ends_with("P42Q7"), "{spool}");
+        let (usecs, rest) = rest.split_once("P42Q").unwrap();
+        assert_eq!(usecs.len(), 6, "{spool}");
+        let seq: u64 = rest.parse().unwrap();
         assert_eq!(Unique::rest(&spool, "."), Some(""));
         assert_eq!(Unique::rest(&spool, ".M"), None);
         let maildir = format!("{}.host", u.next(".M", false));
-        assert!(maildir.ends_with("P42Q8.host"), "{maildir}");
+        let later: u64 = maildir
+            .split_once("P42Q")
+            .and_then(|(_, r)| r.strip_suffix(".host"))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(later > seq, "{spool} {maildir}");
         assert_eq!(Unique::rest(&maildir, ".M"), Some(".host"));
         for bad in [
             "", "1.2P3Q", "1.2PQ3", "1.P2Q3", ".2P3Q4", "1.2P3x4", "x1.2P3Q4",
         ] {
             assert_eq!(Unique::rest(bad, "."), None, "{bad:?}");
+        }
+        let r = random_hex();
+        assert!(
+            r.len() == 16 && r.bytes().all(|b| b.is_ascii_hexdigit()),
+            "{r}"
+        );
+        assert_ne!(r, random_hex());
+    }
+
+    #[test]
+    fn two_makers_at_the_same_instant_make_different_names() {
+        // Two targets of one process (two accounts, one Maildir) asking in
+        // the same microsecond.
+        let now = std::time::Duration::from_micros(1_700_000_000_123_456);
+        let (a, b) = (Unique::new(), Unique::new());
+        for _ in 0..3 {
+            assert_ne!(a.next_at(now, ".M", false), b.next_at(now, ".M", false));
         }
     }
 

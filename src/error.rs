@@ -51,10 +51,38 @@ pub enum Error {
         "another popfetch run is fetching {mailbox} right now (lock {path}); this run did nothing: it will be fetched next time"
     )]
     Locked { mailbox: String, path: String },
-    #[error(
-        "interrupted: the message in hand was rolled back and nothing was deleted from the server"
-    )]
-    Interrupted,
+    /// Ctrl-C, SIGTERM or SIGHUP. The counts are what the account's run
+    /// did before it (filled in by [`crate::fetch::fetch`]; 0 elsewhere,
+    /// where nothing was done), so that the message says what really
+    /// happened: an MDA lets the message in hand finish, a Maildir or mbox
+    /// rolls it back.
+    #[error("{}", interrupted_text(*delivered, *deleted))]
+    Interrupted { delivered: usize, deleted: usize },
+}
+
+impl Error {
+    /// An interrupt, before anything was done.
+    pub fn interrupted() -> Error {
+        Error::Interrupted {
+            delivered: 0,
+            deleted: 0,
+        }
+    }
+}
+
+fn interrupted_text(delivered: usize, deleted: usize) -> String {
+    let delivered = match delivered {
+        0 => "no message was delivered before the interrupt".to_string(),
+        1 => "1 message was delivered and recorded before the interrupt".to_string(),
+        n => format!("{n} messages were delivered and recorded before the interrupt"),
+    };
+    let deleted = match deleted {
+        0 => "nothing was deleted from the server".to_string(),
+        n => format!(
+            "only the {n} an earlier session of this run had deleted are gone from the server"
+        ),
+    };
+    format!("interrupted: {delivered}; {deleted}; the rest is fetched next time")
 }
 
 impl Error {
@@ -69,18 +97,21 @@ impl Error {
             Error::State(e) => state_code(e),
             Error::Deliver(e) => deliver_code(e),
             Error::Import(e) => import_code(e),
-            Error::Locked { .. } | Error::Interrupted => exit::TEMPFAIL,
+            Error::Locked { .. } | Error::Interrupted { .. } => exit::TEMPFAIL,
         }
     }
 }
 
-/// The exit status of one account's run: its error's, or 75 when it
-/// succeeded but left `deferred` messages for a retry (an MDA deferred
-/// them), so that cron hears of it; else 0.
-pub fn account_code(error: Option<&Error>, deferred: usize) -> u8 {
+/// The exit status of one account's run: its error's; or 75 when it
+/// finished but left messages for a retry, deferred by an MDA or refused
+/// by the server as a temporary condition (`[SYS/TEMP]`, `[IN-USE]`), so
+/// that cron hears of it; else 0. `deferred` and `refused_for_now` count
+/// those messages.
+pub fn account_code(error: Option<&Error>, deferred: usize, refused_for_now: usize) -> u8 {
+    let retry = deferred > 0 || refused_for_now > 0;
     match error {
         Some(e) => e.exit_code(),
-        None if deferred > 0 => exit::TEMPFAIL,
+        None if retry => exit::TEMPFAIL,
         None => exit::OK,
     }
 }
@@ -122,7 +153,12 @@ pub(crate) fn config_code(e: &ConfigError) -> u8 {
 
 fn secret_code(e: &SecretError) -> u8 {
     match e {
+        // A helper that hangs (a token helper waiting on the network, a
+        // keyring not yet unlocked) is worth another try, like a server
+        // that does not answer; so is a run the user interrupted.
+        SecretError::TimedOut { .. } | SecretError::Interrupted { .. } => exit::TEMPFAIL,
         SecretError::NoSource { .. }
+        | SecretError::TooLong { .. }
         | SecretError::Spawn { .. }
         | SecretError::CommandFailed { .. }
         | SecretError::EmptyOutput { .. }
@@ -231,9 +267,29 @@ mod tests {
         assert_eq!(run_code(Some(77), true), 77);
         assert_eq!(run_code(None, true), exit::NO_NEW_MAIL);
         assert_eq!(run_code(None, false), exit::OK);
-        assert_eq!(account_code(None, 2), exit::TEMPFAIL);
-        assert_eq!(account_code(None, 0), exit::OK);
-        assert_eq!(account_code(Some(&Error::Interrupted), 0), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 2, 0), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 0, 1), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 0, 0), exit::OK);
+        let interrupted = Error::interrupted();
+        assert_eq!(account_code(Some(&interrupted), 0, 0), exit::TEMPFAIL);
+    }
+
+    #[test]
+    fn an_interrupt_says_what_was_done_before_it() {
+        let text = |delivered, deleted| Error::Interrupted { delivered, deleted }.to_string();
+        assert_eq!(
+            text(0, 0),
+            "interrupted: no message was delivered before the interrupt; nothing was deleted \
+             from the server; the rest is fetched next time"
+        );
+        assert_eq!(
+            text(2, 0),
+            "interrupted: 2 messages were delivered and recorded before the interrupt; nothing \
+             was deleted from the server; the rest is fetched next time"
+        );
+        assert!(text(1, 3).contains("1 message was delivered"));
+        assert!(text(1, 3).contains("only the 3 an earlier session of this run had deleted"));
+        assert!(!text(5, 0).contains("rolled back"));
     }
 
     #[test]

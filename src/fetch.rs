@@ -20,7 +20,12 @@
 //!    messages not yet durable are discarded, and the journal is settled
 //!    at once, as the next run would;
 //! 6. open another session while a server that pages its mailbox offers
-//!    more; finally forget UIDs no longer on the server and save the state.
+//!    more (never on one that announced `LOGIN-DELAY`); finally forget
+//!    UIDs no longer on the server and save the state.
+//!
+//! Whatever ends the run, [`fetch`] returns what it did along with the
+//! error ([`Outcome`]): deliveries and deletions of earlier sessions are
+//! reported, not lost with the error.
 
 use std::collections::HashSet;
 use std::io::Write;
@@ -31,8 +36,8 @@ use crate::deliver::{DeliverError, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::policy::{self, Listed};
-use crate::protocol::ProtoError;
 use crate::protocol::session::BodyError;
+use crate::protocol::{ProtoError, RespCode};
 use crate::secret::Secret;
 use crate::session::{self, Connection, TraceSink};
 use crate::state::journal::{self, Journal};
@@ -60,7 +65,8 @@ pub trait Observer: Sync {
     fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
     /// The target asked to try again later; the message stays on the server.
     fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
-    /// The server refused to send a listed message (it went away).
+    /// The server refused to send a listed message (it went away, or it
+    /// cannot send it now); it is also counted in [`Summary::skipped`].
     fn skipped(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The account is done, whatever the outcome.
     fn finished(&self, _account: &Account) {}
@@ -83,7 +89,63 @@ pub struct Summary {
     pub recovered: usize,
     /// The target asked to try these again later (an MDA's exit 75).
     pub deferred: usize,
+    /// Messages the server would not send (a `-ERR` to RETR): they stay on
+    /// the server, are tried again next run, and are reported every time.
+    pub skipped: Vec<Skipped>,
     pub elapsed: Duration,
+}
+
+/// A listed message whose RETR the server refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skipped {
+    pub msg: u32,
+    pub uid: String,
+    pub size: u64,
+    pub code: Option<RespCode>,
+    /// The server's text, printable and capped.
+    pub text: String,
+}
+
+impl Skipped {
+    /// The server said the refusal is temporary (`[SYS/TEMP]`, `[IN-USE]`):
+    /// the run exits 75, as for a deferral. A bare `-ERR` is usually a
+    /// message another client took since LIST, and does not change the
+    /// exit status.
+    pub fn temporary(&self) -> bool {
+        self.code.as_ref().is_some_and(RespCode::is_temporary)
+    }
+}
+
+/// What a run over one account came to: what it did, and the error that
+/// ended it, if one did. An error never hides what was done before it: a
+/// later session that fails leaves the earlier sessions' deliveries and
+/// deletions in the summary.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    pub summary: Summary,
+    pub error: Option<Error>,
+}
+
+impl From<Result<Summary, Error>> for Outcome {
+    fn from(result: Result<Summary, Error>) -> Outcome {
+        match result {
+            Ok(summary) => Outcome {
+                summary,
+                error: None,
+            },
+            Err(e) => Outcome::failed(e),
+        }
+    }
+}
+
+impl Outcome {
+    /// Nothing done: `error` came first.
+    pub fn failed(error: Error) -> Outcome {
+        Outcome {
+            summary: Summary::default(),
+            error: Some(error),
+        }
+    }
 }
 
 fn now() -> i64 {
@@ -134,18 +196,38 @@ const MAX_SESSIONS: usize = 50;
 /// opens another one, and goes on while each offers UIDs it has not tried
 /// yet (and `max_messages` allows). An ordinary server that keeps mail
 /// never costs an extra login; one that is emptied each run costs one on
-/// runs that found new mail.
-pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
+/// runs that found new mail. A server that announced `LOGIN-DELAY` (any
+/// value: a run cannot wait minutes) gets one session a run: it would
+/// refuse the next login.
+pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Outcome {
     let started = Instant::now();
+    let mut summary = Summary::default();
+    let error = fetch_into(account, secret, opts, &mut summary)
+        .err()
+        .map(|e| match e {
+            Error::Interrupted { .. } => Error::Interrupted {
+                delivered: summary.new,
+                deleted: summary.deleted,
+            },
+            e => e,
+        });
+    summary.elapsed = started.elapsed();
+    Outcome { summary, error }
+}
+
+/// [`fetch`], counting what it does in `summary` as it goes.
+fn fetch_into(
+    account: &Account,
+    secret: &Secret,
+    opts: &Options<'_>,
+    summary: &mut Summary,
+) -> Result<(), Error> {
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     paths.ensure_dir()?;
     let _lock = take_lock(&paths, account)?;
     let mut target = Target::open(account)?;
     let mut state = UidState::load(&paths.state)?;
-    let mut summary = Summary {
-        recovered: recover(&paths, &mut target, &mut state)?,
-        ..Summary::default()
-    };
+    summary.recovered = recover(&paths, &mut target, &mut state)?;
     target.after_recovery()?;
     let mut run = Run {
         account,
@@ -154,7 +236,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         paths: &paths,
         target: &mut target,
         state: &mut state,
-        summary: &mut summary,
+        summary,
         tried: HashSet::new(),
         present: HashSet::new(),
         deleted: HashSet::new(),
@@ -170,7 +252,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
-        if fetched == 0 || !budget_left || !seen.may_be_a_page() {
+        if fetched == 0 || !budget_left || !seen.may_be_a_page() || seen.login_delay {
             break;
         }
     }
@@ -186,8 +268,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         .collect();
     state.prune(&present);
     state.save(&paths.state)?;
-    summary.elapsed = started.elapsed();
-    Ok(summary)
+    Ok(())
 }
 
 /// What one session's listing looked like.
@@ -196,6 +277,8 @@ struct Listing {
     listed: usize,
     /// Of those, already delivered before the session.
     known: usize,
+    /// The server announced a `LOGIN-DELAY` of more than 0 seconds.
+    login_delay: bool,
 }
 
 /// A paging server (Gmail offers about 250 per session) lists only
@@ -232,6 +315,11 @@ impl Run<'_> {
     /// Connect, download what is new, delete what policy says, QUIT.
     fn session(&mut self) -> Result<Listing, Error> {
         let account = self.account;
+        // After an interrupt (say, while a password command ran) no
+        // session is begun.
+        if self.opts.interrupt.is_set() {
+            return Err(Error::interrupted());
+        }
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, self.secret)?;
@@ -242,6 +330,7 @@ impl Run<'_> {
                 .iter()
                 .filter(|m| self.state.is_delivered(&m.uid))
                 .count(),
+            login_delay: conn.capa.login_delay.is_some_and(|d| d > 0),
         };
         let t = now();
         for m in &listing {
@@ -348,7 +437,7 @@ impl<'a> Delivery<'a> {
         let mut sent = 0;
         for (i, m) in todo.iter().enumerate() {
             if self.opts.interrupt.is_set() {
-                return Err(Error::Interrupted);
+                return Err(Error::interrupted());
             }
             conn.send_retrs(todo, i, &mut sent)?;
             self.one(conn, m)?;
@@ -363,16 +452,24 @@ impl<'a> Delivery<'a> {
     fn one(&mut self, conn: &mut Connection, m: &'a Listed) -> Result<(), Error> {
         let interrupted = |e: ProtoError| {
             if self.opts.interrupt.is_set() {
-                Error::Interrupted
+                Error::interrupted()
             } else {
                 Error::Protocol(e)
             }
         };
         let status = conn.session.read_status_any().map_err(interrupted)?;
         if !status.ok {
-            // Gone since LIST (another client took it): nothing follows
-            // the -ERR, so the session is still in step.
+            // Gone since LIST (another client took it), or a server that
+            // cannot send it now: nothing follows the -ERR, so the session
+            // is still in step. It stays on the server and is reported.
             self.opts.observer.skipped(self.account, m, &status.text);
+            self.summary.skipped.push(Skipped {
+                msg: m.msg,
+                uid: m.uid.clone(),
+                size: m.size,
+                code: status.code,
+                text: status.text,
+            });
             return Ok(());
         }
         let token = self.target.next_token();
@@ -465,10 +562,23 @@ fn total_size(messages: &[Listed]) -> u64 {
 }
 
 /// `check`: count what a fetch would download; change nothing.
-pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
+pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Outcome {
+    match check_counts(account, secret, opts) {
+        Ok(summary) => Outcome {
+            summary,
+            error: None,
+        },
+        Err(e) => Outcome::failed(e),
+    }
+}
+
+fn check_counts(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<Summary, Error> {
     let started = Instant::now();
     let paths = Paths::new(&account.state_dir, &account.mailbox_id());
     let state = UidState::load(&paths.state)?;
+    if opts.interrupt.is_set() {
+        return Err(Error::interrupted());
+    }
     let mut conn = session::connect(account, opts.trace.as_ref())?;
     conn.login(account, secret)?;
     let listing = conn.list()?;
@@ -484,4 +594,25 @@ pub fn check(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         elapsed: started.elapsed(),
         ..Summary::default()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_refusal_the_server_calls_temporary_is_temporary() {
+        let skipped = |code| Skipped {
+            msg: 2,
+            uid: "u".into(),
+            size: 1,
+            code,
+            text: String::new(),
+        };
+        assert!(!skipped(None).temporary());
+        assert!(!skipped(Some(RespCode::SysPerm)).temporary());
+        for temp in [RespCode::SysTemp, RespCode::InUse] {
+            assert!(skipped(Some(temp)).temporary());
+        }
+    }
 }

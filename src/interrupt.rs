@@ -1,14 +1,20 @@
-//! Ctrl-C and SIGTERM: set a flag that the fetch loop checks between
-//! messages, and cut the live connections so that a blocked read returns
-//! at once. The fetch then rolls back the message in hand, saves state,
-//! skips QUIT (so the server deletes nothing) and exits 75.
+//! Ctrl-C, SIGTERM and SIGHUP: set a flag that the fetch loop checks
+//! between messages, and cut the live connections so that a blocked read
+//! returns at once. The fetch then finishes or rolls back the message in
+//! hand (an MDA already running is let finish), saves state, skips QUIT
+//! (so the server deletes nothing) and exits 75. A password command is
+//! killed ([`crate::child`]) and no login follows.
+//!
+//! SIGHUP is one of them because a closed terminal or a dropped ssh
+//! session sends it: dying of it at once would leave an MDA's delivery
+//! unrecorded, to be delivered again by the next run.
 
 use std::collections::HashMap;
 use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
 #[derive(Default)]
@@ -26,7 +32,7 @@ impl Interrupt {
     /// Start the signal thread. Failure to install is not fatal: the run
     /// still works, it just dies on Ctrl-C like any other program.
     pub fn install(self: &Arc<Self>) -> std::io::Result<()> {
-        let mut signals = Signals::new([SIGINT, SIGTERM])?;
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])?;
         let me = Arc::clone(self);
         std::thread::Builder::new()
             .name("signals".into())

@@ -10,8 +10,8 @@
 //! `fetch` orders those side effects for one account and is the file to
 //! read for "nothing lost, nothing twice"; `run` runs the command line over
 //! every account. Only `transport` opens sockets (`interrupt` only cuts
-//! them); only `deliver` and `state` write files; other programs are run
-//! for the password and by the MDA target; `error` is the one place that
+//! them); only `deliver` and `state` write files; other programs (the
+//! password command, the MDA) are started and watched only by `child`; `error` is the one place that
 //! chooses an exit status.
 //!
 //! The library's surface is what the binary, the integration tests and the
@@ -20,6 +20,7 @@
 mod account;
 mod adopt;
 mod auth;
+mod child;
 mod cli;
 mod config;
 mod deliver;

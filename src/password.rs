@@ -2,18 +2,42 @@
 //! it from the config, runs the password command, or asks on the terminal.
 //!
 //! Nothing here ever puts a secret into an error or a `Debug` string: a failing
-//! password command is reported with its stderr, never its stdout.
+//! password command is reported with its stderr (control bytes replaced),
+//! never its stdout.
+//!
+//! The password command runs as [`crate::child`] runs programs: in a
+//! process group of its own with stdin from `/dev/null` (it cannot prompt
+//! on the terminal: an agent such as gpg-agent's pinentry must ask), for at
+//! most the account's `timeout`, after which it is killed with everything
+//! it started. A Ctrl-C, SIGTERM or SIGHUP kills it at once, and the run
+//! then logs in nowhere. Of its stdout only the first line is kept, up to
+//! [`MAX_SECRET`] (an OAuth token of several KB fits); the rest is read
+//! and dropped, so a command that prints a flood costs no memory. Once it
+//! has exited, its pipes are read for 2 s more at most: a daemon it
+//! started may hold them.
+//!
+//! A command that does not finish in time exits 75, like a server that
+//! does not answer: a token helper waiting on the network, a keyring that
+//! is still locked, are worth retrying on the next run; every other
+//! failure here is a configuration problem (78).
 
-use std::io::{self, Read};
+use std::io;
 use std::path::Path;
 use std::process::Stdio;
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use crate::account::{Account, CommandSpec, PasswordSource, unsendable};
+use crate::child;
+use crate::interrupt::Interrupt;
 use crate::secret::Secret;
 
-/// Why no secret could be had. All of these are configuration problems (exit 78).
+/// The longest first line a password command may print (line end
+/// included): far more than any password or OAuth token.
+pub(crate) const MAX_SECRET: usize = 64 * 1024;
+
+/// Why no secret could be had. See the module doc for the exit statuses.
 #[derive(Debug, thiserror::Error)]
 pub enum SecretError {
     /// No password configured and nobody to ask (cron, a pipe).
@@ -56,6 +80,35 @@ pub enum SecretError {
         stderr: String,
     },
 
+    /// The password command ran past the account's timeout.
+    #[error(
+        "account {account}: password_command `{command}` did not finish within {secs} s and was \
+         killed{}: it may be waiting for a passphrase, a device or the network; run it by hand \
+         to see, or raise `timeout`",
+        stderr_note(stderr)
+    )]
+    TimedOut {
+        account: String,
+        command: String,
+        secs: u64,
+        stderr: String,
+    },
+
+    /// Ctrl-C, SIGTERM or SIGHUP arrived while the password command ran.
+    #[error(
+        "account {account}: interrupted while password_command `{command}` ran; it was \
+         stopped, and nothing was fetched"
+    )]
+    Interrupted { account: String, command: String },
+
+    /// The first line the password command printed is longer than any
+    /// credential.
+    #[error(
+        "account {account}: password_command `{command}` printed a first line longer than 64 KiB: \
+         make it print only the password or token on its first line"
+    )]
+    TooLong { account: String, command: String },
+
     /// The password command printed something that is not text.
     #[error(
         "account {account}: password_command `{command}` printed a first line that is not \
@@ -95,9 +148,11 @@ fn stderr_note(stderr: &str) -> String {
     }
 }
 
-/// The account's password or token, from wherever the config says.
-pub(crate) fn obtain(account: &Account) -> Result<Secret, SecretError> {
-    let secret = obtain_with_tty(account, Path::new("/dev/tty"))?;
+/// The account's password or token, from wherever the config says; a
+/// password command is stopped by `interrupt`. A password no login could
+/// carry (a line break or NUL in it) is refused here, unshown.
+pub(crate) fn obtain(account: &Account, interrupt: &Interrupt) -> Result<Secret, SecretError> {
+    let secret = obtain_with_tty(account, interrupt, Path::new("/dev/tty"))?;
     if let Some(what) = unsendable(secret.expose()) {
         let (from, fix) = match &account.password {
             PasswordSource::Literal(_) => (".netrc".to_string(), "fix it there"),
@@ -118,10 +173,16 @@ pub(crate) fn obtain(account: &Account) -> Result<Secret, SecretError> {
 }
 
 /// [`obtain`] with the terminal device given, so tests need no terminal.
-fn obtain_with_tty(account: &Account, tty: &Path) -> Result<Secret, SecretError> {
+fn obtain_with_tty(
+    account: &Account,
+    interrupt: &Interrupt,
+    tty: &Path,
+) -> Result<Secret, SecretError> {
     match &account.password {
         PasswordSource::Literal(s) => Ok(s.clone()),
-        PasswordSource::Command(spec) => run_command(&account.name, spec),
+        PasswordSource::Command(spec) => {
+            run_command(&account.name, spec, account.timeout, interrupt)
+        }
         PasswordSource::Prompt => {
             // rpassword reads from /dev/tty; without a controlling terminal
             // (cron) the open fails, and that deserves its own clear message.
@@ -155,44 +216,48 @@ fn obtain_with_tty(account: &Account, tty: &Path) -> Result<Secret, SecretError>
 /// Longest stderr quoted in an error: enough for a reason, not a flood.
 const STDERR_LIMIT: usize = 500;
 
-fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError> {
+/// How much of the command's stderr is read into memory to quote from.
+const STDERR_KEEP: usize = 4096;
+
+fn run_command(
+    account: &str,
+    spec: &CommandSpec,
+    timeout: Duration,
+    interrupt: &Interrupt,
+) -> Result<Secret, SecretError> {
     let shown = spec.shown();
-    let mut cmd = spec.to_command();
-    let spawn_err = |error| SecretError::Spawn {
+    let interrupted = || SecretError::Interrupted {
         account: account.to_string(),
         command: shown.clone(),
-        error,
     };
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(spawn_err)?;
-
-    // Read stderr on its own thread so that neither pipe can fill up and
-    // block the child while the other is being read.
-    let stderr_thread = child.stderr.take().map(|mut err| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            let _ = err.read_to_end(&mut buf);
-            buf
-        })
-    });
-    let mut stdout = Zeroizing::new(Vec::new());
-    if let Some(mut out) = child.stdout.take()
-        && let Err(e) = read_wiping(&mut out, &mut stdout)
-    {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(spawn_err(e));
+    if interrupt.is_set() {
+        return Err(interrupted());
     }
-    let status = child.wait().map_err(spawn_err)?;
-    let stderr_raw = stderr_thread
-        .and_then(|t| t.join().ok())
-        .unwrap_or_default();
-    let stderr = summarize_stderr(&stderr_raw);
-
+    let limits = child::Limits {
+        deadline: timeout,
+        stdout: child::Keep::FirstLine(MAX_SECRET),
+        stderr: child::Keep::Tail(STDERR_KEEP),
+    };
+    let ran = child::run(spec.to_command(), Stdio::null(), &limits, Some(interrupt)).map_err(
+        |error| SecretError::Spawn {
+            account: account.to_string(),
+            command: shown.clone(),
+            error,
+        },
+    )?;
+    let stderr = summarize_stderr(&ran.stderr.bytes);
+    let status = match ran.end {
+        child::End::Exited(status) => status,
+        child::End::Interrupted => return Err(interrupted()),
+        child::End::TimedOut => {
+            return Err(SecretError::TimedOut {
+                account: account.to_string(),
+                command: shown,
+                secs: timeout.as_secs(),
+                stderr,
+            });
+        }
+    };
     if !status.success() {
         return Err(SecretError::CommandFailed {
             account: account.to_string(),
@@ -201,7 +266,14 @@ fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError>
             stderr,
         });
     }
-    let first = stdout.split(|b| *b == b'\n').next().unwrap_or_default();
+    if ran.stdout.overflow {
+        return Err(SecretError::TooLong {
+            account: account.to_string(),
+            command: shown,
+        });
+    }
+    let first: &[u8] = &ran.stdout.bytes;
+    let first = first.strip_suffix(b"\n").unwrap_or(first);
     let first = first.strip_suffix(b"\r").unwrap_or(first);
     if first.is_empty() {
         return Err(SecretError::EmptyOutput {
@@ -219,33 +291,23 @@ fn run_command(account: &str, spec: &CommandSpec) -> Result<Secret, SecretError>
     }
 }
 
-/// `read_to_end` into `out`, except that a buffer outgrown on the way is
-/// wiped before it is freed, as `out` is when dropped: what a password
-/// command prints is the password.
-fn read_wiping(r: &mut impl Read, out: &mut Zeroizing<Vec<u8>>) -> io::Result<()> {
-    let mut chunk = Zeroizing::new([0u8; 4096]);
-    loop {
-        let n = match r.read(&mut chunk[..]) {
-            Ok(0) => return Ok(()),
-            Ok(n) => n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        if out.capacity() - out.len() < n {
-            let mut bigger = Zeroizing::new(Vec::with_capacity((out.len() + n).max(8192) * 2));
-            bigger.extend_from_slice(out);
-            *out = bigger;
-        }
-        out.extend_from_slice(&chunk[..n]);
-    }
-}
-
+/// The end of what the command said on stderr, on one line, control bytes
+/// replaced, at most [`STDERR_LIMIT`] characters.
 fn summarize_stderr(raw: &[u8]) -> String {
     let text = String::from_utf8_lossy(raw);
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    match joined.char_indices().nth(STDERR_LIMIT) {
-        Some((cut, _)) => format!("{}...", &joined[..cut]),
-        None => joined,
+    let joined = crate::text::printable(
+        text.split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .as_bytes(),
+    );
+    let count = joined.chars().count();
+    match joined
+        .char_indices()
+        .nth(count.saturating_sub(STDERR_LIMIT))
+    {
+        Some((cut, _)) if cut > 0 => format!("...{}", &joined[cut..]),
+        _ => joined,
     }
 }
 
@@ -287,6 +349,10 @@ mod tests {
         }
     }
 
+    fn get(a: &Account) -> Result<Secret, SecretError> {
+        obtain(a, &Interrupt::default())
+    }
+
     fn argv(words: &[&str]) -> PasswordSource {
         PasswordSource::Command(CommandSpec::Argv(
             words.iter().map(|w| w.to_string()).collect(),
@@ -306,23 +372,32 @@ mod tests {
     #[test]
     fn literal_is_returned() {
         let a = account(PasswordSource::Literal(Secret::new("pw".into())));
-        assert_eq!(obtain(&a).unwrap().expose(), "pw");
+        assert_eq!(get(&a).unwrap().expose(), "pw");
     }
 
     #[test]
     fn argv_command_first_line_without_newline() {
         let a = account(argv(&["printf", "%s\\nsecond line\\n", "s3 cret"]));
-        assert_eq!(obtain(&a).unwrap().expose(), "s3 cret");
+        assert_eq!(get(&a).unwrap().expose(), "s3 cret");
         let a = account(argv(&["printf", "crlf\\r\\n"]));
-        assert_eq!(obtain(&a).unwrap().expose(), "crlf");
+        assert_eq!(get(&a).unwrap().expose(), "crlf");
         let a = account(argv(&["printf", "no-newline"]));
-        assert_eq!(obtain(&a).unwrap().expose(), "no-newline");
+        assert_eq!(get(&a).unwrap().expose(), "no-newline");
     }
 
     #[test]
     fn shell_command_runs_through_sh() {
         let a = account(shell("echo one two | tr ' ' '-'"));
-        assert_eq!(obtain(&a).unwrap().expose(), "one-two");
+        assert_eq!(get(&a).unwrap().expose(), "one-two");
+    }
+
+    #[test]
+    fn a_daemon_left_holding_stdout_does_not_hold_the_run() {
+        // The background job keeps stdout open for 30 s after sh exits.
+        let a = account(shell("echo pw; sleep 30 &"));
+        let started = std::time::Instant::now();
+        assert_eq!(get(&a).unwrap().expose(), "pw");
+        assert!(started.elapsed() < Duration::from_secs(20));
     }
 
     #[test]
@@ -330,7 +405,7 @@ mod tests {
         // `cat` would wait forever on an inherited terminal; with stdin null
         // it ends at once with nothing to print.
         let a = account(argv(&["cat"]));
-        assert!(matches!(obtain(&a), Err(SecretError::EmptyOutput { .. })));
+        assert!(matches!(get(&a), Err(SecretError::EmptyOutput { .. })));
     }
 
     #[test]
@@ -338,7 +413,7 @@ mod tests {
         let a = account(shell(
             "printf '%s-%s\\n' leaked secret; echo 'vault locked' >&2; exit 3",
         ));
-        let err = obtain(&a).unwrap_err();
+        let err = get(&a).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, SecretError::CommandFailed { .. }));
         assert!(msg.contains("account work"), "{msg}");
@@ -351,7 +426,7 @@ mod tests {
     #[test]
     fn empty_output_is_an_error() {
         let a = account(shell("echo; printf '%s%s' sec ond"));
-        let msg = obtain(&a).unwrap_err().to_string();
+        let msg = get(&a).unwrap_err().to_string();
         assert!(msg.contains("printed no password"), "{msg}");
         assert!(!msg.contains("second"), "{msg}");
     }
@@ -359,7 +434,7 @@ mod tests {
     #[test]
     fn missing_program_is_a_spawn_error() {
         let a = account(argv(&["/nonexistent/popfetch-no-such-program"]));
-        let err = obtain(&a).unwrap_err();
+        let err = get(&a).unwrap_err();
         assert!(matches!(err, SecretError::Spawn { .. }), "{err:?}");
         assert!(err.to_string().contains("popfetch-no-such-program"));
     }
@@ -367,13 +442,14 @@ mod tests {
     #[test]
     fn not_utf8_is_an_error() {
         let a = account(argv(&["printf", "\\377\\376"]));
-        assert!(matches!(obtain(&a), Err(SecretError::NotText { .. })));
+        assert!(matches!(get(&a), Err(SecretError::NotText { .. })));
     }
 
     #[test]
     fn no_terminal_means_no_source() {
         let a = account(PasswordSource::Prompt);
-        let err = obtain_with_tty(&a, Path::new("/nonexistent/tty")).unwrap_err();
+        let err =
+            obtain_with_tty(&a, &Interrupt::default(), Path::new("/nonexistent/tty")).unwrap_err();
         let msg = err.to_string();
         assert!(matches!(err, SecretError::NoSource { .. }));
         assert!(msg.contains("no password for account work"), "{msg}");
@@ -392,7 +468,7 @@ mod tests {
                 "a NUL character",
             ),
         ] {
-            let err = obtain(&account(source)).unwrap_err();
+            let err = obtain(&account(source), &Interrupt::default()).unwrap_err();
             let msg = err.to_string();
             assert!(matches!(err, SecretError::Unsendable { .. }), "{msg}");
             assert!(msg.contains("account work") && msg.contains(what), "{msg}");
@@ -401,17 +477,61 @@ mod tests {
     }
 
     #[test]
-    fn read_wiping_reads_everything() {
-        let data: Vec<u8> = (0..100_000u32).map(|i| i as u8).collect();
-        let mut out = Zeroizing::new(Vec::new());
-        read_wiping(&mut &data[..], &mut out).unwrap();
-        assert_eq!(&out[..], &data[..]);
+    fn stderr_is_shown_without_control_bytes() {
+        let a = account(shell(
+            "printf 'gpg: \\033[31mdecryption failed\\007\\n' >&2; exit 2",
+        ));
+        let msg = get(&a).unwrap_err().to_string();
+        assert!(msg.contains("decryption failed"), "{msg}");
+        assert!(!msg.contains(['\u{1b}', '\u{7}']), "{msg:?}");
+    }
+
+    #[test]
+    fn a_command_past_the_timeout_is_killed_and_named() {
+        let mut a = account(shell("echo 'waiting for pinentry' >&2; sleep 30"));
+        a.timeout = Duration::from_millis(300);
+        let err = get(&a).unwrap_err();
+        let msg = err.to_string();
+        assert!(matches!(err, SecretError::TimedOut { .. }), "{msg}");
+        assert!(
+            msg.contains("`echo 'waiting for pinentry' >&2; sleep 30`"),
+            "{msg}"
+        );
+        assert!(msg.contains("waiting for pinentry"), "{msg}");
+        assert_eq!(crate::error::Error::from(err).exit_code(), 75);
+    }
+
+    #[test]
+    fn an_interrupt_stops_the_command_or_keeps_it_from_starting() {
+        let a = account(argv(&["sleep", "30"]));
+        let interrupt = Interrupt::default();
+        interrupt.trigger();
+        let err = obtain(&a, &interrupt).unwrap_err();
+        assert!(matches!(err, SecretError::Interrupted { .. }), "{err}");
+        assert_eq!(crate::error::Error::from(err).exit_code(), 75);
+    }
+
+    #[test]
+    fn a_first_line_over_the_cap_is_refused_and_one_at_the_cap_is_taken() {
+        let a = account(shell(&format!(
+            "head -c {} /dev/zero | tr '\\0' x",
+            MAX_SECRET + 1
+        )));
+        let err = get(&a).unwrap_err();
+        assert!(matches!(err, SecretError::TooLong { .. }), "{err}");
+        assert_eq!(crate::error::Error::from(err).exit_code(), 78);
+        let a = account(shell(&format!(
+            "head -c {} /dev/zero | tr '\\0' x; echo; echo more",
+            MAX_SECRET - 1
+        )));
+        assert_eq!(get(&a).unwrap().expose().len(), MAX_SECRET - 1);
     }
 
     #[test]
     fn long_stderr_is_cut() {
-        let s = summarize_stderr("x".repeat(2000).as_bytes());
+        let s = summarize_stderr(format!("{}end", "x".repeat(2000)).as_bytes());
         assert_eq!(s.len(), STDERR_LIMIT + 3);
+        assert!(s.starts_with("...x") && s.ends_with("xend"), "{s}");
         assert_eq!(summarize_stderr(b"a\n  b\n"), "a b");
     }
 }

@@ -1,13 +1,16 @@
 //! What a run tells its user: one summary line per account on stderr, or
 //! one JSON object per account on stdout (`--json`).
 //!
-//! JSON schema (stable; new fields may be added, none renamed or removed):
+//! JSON schema (stable; new fields may be added, none renamed or removed;
+//! `ok` is true exactly when `exit_code` is 0; the counts are what the run
+//! did, also when `error` says what ended it):
 //!
 //! ```text
 //! { "account": "work", "command": "fetch" | "check" | "adopt", "ok": true,
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
-//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "seconds": 1.2,
+//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "skipped": 0,
+//!   "seconds": 1.2,
 //!   "destination": "/home/alice/Mail/work" }
 //! ```
 //!
@@ -30,7 +33,8 @@ macro_rules! say {
 pub use say;
 
 use crate::error::{self, Error};
-use crate::fetch::Summary;
+use crate::fetch::{Outcome, Skipped, Summary};
+use crate::text::printable_capped;
 
 /// `3.4 MB`, `512 bytes`.
 pub fn human_size(bytes: u64) -> String {
@@ -83,8 +87,51 @@ pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) ->
             s.recovered
         ));
     }
+    line.push_str(&skipped_part(&s.skipped));
     line.push_str(&format!(", {:.1} s", s.elapsed.as_secs_f64()));
     line
+}
+
+/// How many refused messages are named one by one; the rest are counted.
+const SKIPS_NAMED: usize = 3;
+
+/// Longest server text quoted for one refused message.
+const SKIP_TEXT: usize = 200;
+
+/// `, 1 skipped: the server refused message 3 (UID abc, 2.1 KB): [SYS/TEMP] busy (left on the server)`
+fn skipped_part(skipped: &[Skipped]) -> String {
+    if skipped.is_empty() {
+        return String::new();
+    }
+    let named: Vec<String> = skipped
+        .iter()
+        .take(SKIPS_NAMED)
+        .map(|k| {
+            let code = k
+                .code
+                .as_ref()
+                .map(|c| format!("[{c}] "))
+                .unwrap_or_default();
+            format!(
+                "message {} (UID {}, {}): {code}{}",
+                k.msg,
+                printable_capped(k.uid.as_bytes(), 70),
+                human_size(k.size),
+                printable_capped(k.text.as_bytes(), SKIP_TEXT)
+            )
+        })
+        .collect();
+    let more = skipped.len().saturating_sub(SKIPS_NAMED);
+    let more = if more > 0 {
+        format!("; and {more} more")
+    } else {
+        String::new()
+    };
+    format!(
+        ", {} skipped: the server refused {}{more} (left on the server)",
+        skipped.len(),
+        named.join("; ")
+    )
 }
 
 /// `work: 12 new (3.4 MB) on the server`
@@ -109,24 +156,47 @@ pub fn error_line(name: &str, e: &Error) -> String {
     format!("popfetch: {name}: {e}")
 }
 
-/// The exit status of one account's outcome (decided in [`error`]).
-pub fn outcome_code(result: &Result<Summary, Error>) -> u8 {
-    error::account_code(
-        result.as_ref().err(),
-        result.as_ref().map_or(0, |s| s.deferred),
-    )
+/// The line of an account whose run ended in `e`: the error line, after
+/// what the run did before it, when it did anything (an error in a later
+/// session does not hide the mail an earlier one delivered and deleted):
+/// `popfetch: work: 3 new (2.1 KB) -> ~/Mail, 3 deleted, 0.4 s; stopped: <error>`
+pub fn failed_line(
+    name: &str,
+    dest: &str,
+    s: &Summary,
+    max_size: Option<u64>,
+    e: &Error,
+) -> String {
+    let did_something =
+        s.new > 0 || s.deleted > 0 || s.recovered > 0 || s.deferred > 0 || !s.skipped.is_empty();
+    if did_something {
+        format!(
+            "popfetch: {}; stopped: {e}",
+            fetch_line(name, dest, s, max_size)
+        )
+    } else {
+        error_line(name, e)
+    }
 }
 
-/// One account's outcome as JSON.
-pub fn json_line(name: &str, command: &str, dest: &str, result: &Result<Summary, Error>) -> String {
-    json_value(name, command, dest, result).to_string()
+/// The exit status of one account's outcome (decided in [`error`]).
+pub fn outcome_code(outcome: &Outcome) -> u8 {
+    let s = &outcome.summary;
+    let temporary = s.skipped.iter().filter(|k| k.temporary()).count();
+    error::account_code(outcome.error.as_ref(), s.deferred, temporary)
+}
+
+/// One account's outcome as JSON: the counts are what the run really did,
+/// also when an error ended it.
+pub fn json_line(name: &str, command: &str, dest: &str, outcome: &Outcome) -> String {
+    json_value(name, command, dest, outcome).to_string()
 }
 
 /// `adopt`'s JSON: the common fields, and `adopted` (UIDs newly recorded
 /// as delivered; `on_server` is how many the server listed).
-pub fn adopt_json(name: &str, dest: &str, result: &Result<Summary, Error>) -> String {
-    let mut v = json_value(name, "adopt", dest, result);
-    v["adopted"] = json!(result.as_ref().map_or(0, |s| s.new));
+pub fn adopt_json(name: &str, dest: &str, outcome: &Outcome) -> String {
+    let mut v = json_value(name, "adopt", dest, outcome);
+    v["adopted"] = json!(outcome.summary.new);
     v.to_string()
 }
 
@@ -166,22 +236,16 @@ pub fn grouped(n: usize) -> String {
     out
 }
 
-fn json_value(
-    name: &str,
-    command: &str,
-    dest: &str,
-    result: &Result<Summary, Error>,
-) -> serde_json::Value {
-    let empty = Summary::default();
-    let code = outcome_code(result);
-    let (s, err) = match result {
-        Ok(s) => (s, None),
-        Err(e) => (&empty, Some(e.to_string())),
-    };
+fn json_value(name: &str, command: &str, dest: &str, outcome: &Outcome) -> serde_json::Value {
+    let code = outcome_code(outcome);
+    let s = &outcome.summary;
+    let err = outcome.error.as_ref().map(ToString::to_string);
     json!({
         "account": name,
         "command": command,
-        "ok": err.is_none(),
+        // Only a run that exits 0 is ok: a deferral or a temporary refusal
+        // (exit 75, no error) is not.
+        "ok": code == error::exit::OK,
         "exit_code": code,
         "error": err,
         "new": s.new,
@@ -192,6 +256,7 @@ fn json_value(
         "on_server": s.on_server,
         "recovered": s.recovered,
         "deferred": s.deferred,
+        "skipped": s.skipped.len(),
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
@@ -327,9 +392,65 @@ mod tests {
     }
 
     #[test]
+    fn an_error_after_work_done_keeps_the_work_in_the_line() {
+        let e = Error::Locked {
+            mailbox: "a@h:1".into(),
+            path: "/l".into(),
+        };
+        let nothing = Summary::default();
+        assert_eq!(
+            failed_line("work", "/m", &nothing, None, &e),
+            error_line("work", &e)
+        );
+        let s = Summary {
+            new: 3,
+            bytes: 2150,
+            deleted: 3,
+            elapsed: Duration::from_millis(400),
+            ..Summary::default()
+        };
+        assert_eq!(
+            failed_line("work", "/m", &s, None, &e),
+            format!("popfetch: work: 3 new (2.1 KB) -> /m, 3 deleted, 0.4 s; stopped: {e}")
+        );
+    }
+
+    #[test]
+    fn skipped_messages_are_named_with_the_servers_reason() {
+        let skip = |msg: u32, code| Skipped {
+            msg,
+            uid: format!("abc{msg}"),
+            size: 2150,
+            code,
+            text: "busy".into(),
+        };
+        let s = Summary {
+            new: 1,
+            bytes: 10,
+            skipped: vec![skip(3, Some(crate::protocol::RespCode::SysTemp))],
+            ..Summary::default()
+        };
+        assert_eq!(
+            fetch_line("work", "/m", &s, None),
+            "work: 1 new (10 bytes) -> /m, 1 skipped: the server refused message 3 \
+             (UID abc3, 2.1 KB): [SYS/TEMP] busy (left on the server), 0.0 s"
+        );
+        let s = Summary {
+            skipped: (1..=5).map(|m| skip(m, None)).collect(),
+            ..Summary::default()
+        };
+        let line = fetch_line("work", "/m", &s, None);
+        assert!(
+            line.contains("5 skipped: the server refused message 1 (UID abc1, 2.1 KB): busy; ")
+                && line.contains("message 3 (UID abc3, 2.1 KB): busy; and 2 more (left"),
+            "{line}"
+        );
+    }
+
+    #[test]
     fn json_has_the_schema() {
         let v: serde_json::Value =
-            serde_json::from_str(&json_line("a", "fetch", "/m", &Ok(Summary::default()))).unwrap();
+            serde_json::from_str(&json_line("a", "fetch", "/m", &Outcome::default())).unwrap();
         for key in [
             "account",
             "command",
@@ -344,6 +465,7 @@ mod tests {
             "on_server",
             "recovered",
             "deferred",
+            "skipped",
             "seconds",
             "destination",
         ] {

@@ -12,7 +12,7 @@ use std::io::IsTerminal;
 use crate::cli::{Cli, Commands, Progress};
 use crate::config;
 use crate::error::{self, Error, exit};
-use crate::fetch::{self, Options, Summary};
+use crate::fetch::{self, Options, Outcome};
 use crate::interrupt::Interrupt;
 use crate::password;
 use crate::report::{self, Reporter};
@@ -30,6 +30,7 @@ enum Mode {
 pub fn run(cli: &Cli) -> u8 {
     // Before the config (which may hold a password) is read.
     secret::protect_process();
+    raise_fd_limit();
     let names = cli.account_names();
     let mode = match &cli.command {
         None | Some(Commands::Fetch { .. }) => Mode::Fetch,
@@ -50,6 +51,28 @@ pub fn run(cli: &Cli) -> u8 {
         report::say!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
     }
     run_accounts(cli, &accounts, mode, &interrupt)
+}
+
+/// Raise the soft limit on open files to the hard limit, where there is
+/// one (`-j` accounts at once each hold a socket, a message file, state
+/// and journal files). Each account's need is bounded (see
+/// `deliver::maildir`), so this is headroom, not a requirement: where the
+/// raise is not allowed, the run goes on. Programs popfetch starts inherit
+/// the raised limit.
+fn raise_fd_limit() {
+    use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+    let limit = getrlimit(Resource::Nofile);
+    if let (Some(current), Some(maximum)) = (limit.current, limit.maximum)
+        && current < maximum
+    {
+        let _ = setrlimit(
+            Resource::Nofile,
+            Rlimit {
+                current: Some(maximum),
+                maximum: Some(maximum),
+            },
+        );
+    }
 }
 
 fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
@@ -93,14 +116,17 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
 
     // Secrets first, one account at a time, so terminal prompts never
     // interleave when accounts run in parallel.
+    // A password command that an interrupt stopped ends the run: the
+    // next ones are not started (obtain sees the flag), and no account
+    // logs in (fetch sees it before connecting).
     let secrets: Vec<Mutex<Option<Result<secret::Secret, Error>>>> = accounts
         .iter()
-        .map(|a| Mutex::new(Some(password::obtain(a).map_err(Error::from))))
+        .map(|a| Mutex::new(Some(password::obtain(a, interrupt).map_err(Error::from))))
         .collect();
 
     let jobs = g.jobs.clamp(1, accounts.len().max(1));
     let next = AtomicUsize::new(0);
-    let (tx, rx) = mpsc::channel::<(usize, Result<Summary, Error>)>();
+    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     let mut first_error: Option<u8> = None;
     let mut any_new = false;
     std::thread::scope(|scope| {
@@ -115,12 +141,12 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                     };
                     let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
                     let result = match secret {
-                        None => Err(Error::Interrupted),
-                        Some(Err(e)) => Err(e),
+                        None => Outcome::failed(Error::interrupted()),
+                        Some(Err(e)) => Outcome::failed(e),
                         Some(Ok(s)) => match mode {
                             Mode::Fetch => fetch::fetch(account, &s, opts),
                             Mode::Check => fetch::check(account, &s, opts),
-                            Mode::Adopt => crate::adopt::adopt(account, &s, opts),
+                            Mode::Adopt => crate::adopt::adopt(account, &s, opts).into(),
                         },
                     };
                     opts.observer.finished(account);
@@ -132,8 +158,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
         }
         drop(tx);
         // Print in config order as results arrive.
-        let mut pending: Vec<Option<Result<Summary, Error>>> =
-            (0..accounts.len()).map(|_| None).collect();
+        let mut pending: Vec<Option<Outcome>> = (0..accounts.len()).map(|_| None).collect();
         let mut printed = 0;
         for (i, result) in rx {
             pending[i] = Some(result);
@@ -145,7 +170,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                         first_error.get_or_insert(code);
                     }
                 }
-                any_new |= result.as_ref().is_ok_and(|s| s.new > 0);
+                any_new |= result.error.is_none() && result.summary.new > 0;
                 print_outcome(cli, &reporter, account, mode, &result);
                 printed += 1;
             }
@@ -154,13 +179,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
     error::run_code(first_error, mode == Mode::Check && !any_new)
 }
 
-fn print_outcome(
-    cli: &Cli,
-    reporter: &Reporter,
-    account: &Account,
-    mode: Mode,
-    result: &Result<Summary, Error>,
-) {
+fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, result: &Outcome) {
     let g = &cli.global;
     let dest = account.destination.describe();
     if g.json {
@@ -172,9 +191,19 @@ fn print_outcome(
         let mut out = std::io::stdout().lock();
         let _ = writeln!(out, "{line}");
     }
-    match result {
-        Err(e) => reporter.line(&report::error_line(&account.name, e)),
-        Ok(s) if !g.quiet && !g.json => match mode {
+    let s = &result.summary;
+    match &result.error {
+        Some(e) => reporter.line(&report::failed_line(
+            &account.name,
+            &dest,
+            s,
+            account.policy.max_size,
+            e,
+        )),
+        // `-q` is errors only; a run that leaves mail for a retry (exit
+        // 75: deferred, or refused as temporary by the server) is told
+        // too, so that the status never comes without a word.
+        None if !g.json && (!g.quiet || report::outcome_code(result) != exit::OK) => match mode {
             Mode::Fetch => reporter.line(&report::fetch_line(
                 &account.name,
                 &dest,
@@ -184,7 +213,7 @@ fn print_outcome(
             Mode::Check => reporter.line(&report::check_line(&account.name, s)),
             Mode::Adopt => reporter.line(&report::adopt_line(&account.name, s)),
         },
-        Ok(_) => {}
+        None => {}
     }
 }
 

@@ -188,7 +188,7 @@ impl Connection {
         let mut sent = 0;
         for (i, &msg) in msgs.iter().enumerate() {
             if interrupt.is_set() {
-                return Err(Error::Interrupted);
+                return Err(Error::interrupted());
             }
             if refill_due(sent, i, msgs.len(), self.window) {
                 let upto = (i + self.window).min(msgs.len());

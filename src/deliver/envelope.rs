@@ -1,6 +1,27 @@
 //! The envelope sender of a message, read from its own header section
 //! as the message streams past: the sender an mbox `From ` line and an
 //! MDA's `%F` name.
+//!
+//! The sender is the first Return-Path, else the first From address. What
+//! an MDA's `%F` can be is exactly one of two things, so that it is safe
+//! as an argument and even unquoted in a shell (`mda = ["sh", "-c",
+//! "procmail -f %F"]`):
+//!
+//! - a plausible address: `local@domain`, the local part a dot-atom of
+//!   ASCII letters, digits and `+ - = _` (dots between them; no quoted
+//!   local parts), the domain dot-separated labels of letters, digits and
+//!   `-` (not at either end of a label), at most 64 and 255 characters,
+//!   not starting with `-`. SRS, BATV and VERP addresses (`=`, `+`) fit;
+//! - otherwise `MAILER-DAEMON`: a bounce (`Return-Path: <>`), a message
+//!   naming no sender, and any sender with anything else in it: a shell
+//!   metacharacter (dollar, backquote, `;`, `&`, `|`, `<`, `>`,
+//!   parentheses, braces, backslash, quotes, `*`, `?`, brackets, `~`,
+//!   `!`, `#`, `%`, `^`), a blank, `/`, non-ASCII, an address literal
+//!   (`[192.0.2.1]` is a shell pattern), or a local part that is not a
+//!   dot-atom.
+//!
+//! `%T` is the account's `user` as written in the config: trusted, and
+//! substituted as is in the argv form (the shell form quotes both).
 
 use mail_parser::{HeaderName, HeaderValue, MessageParser};
 
@@ -31,11 +52,12 @@ impl Sender {
         }
     }
 
-    /// For the MDA's `%F`: the address, or the empty string.
+    /// For the MDA's `%F`: the address when it is plausible (see the
+    /// module doc), else `MAILER-DAEMON`.
     pub(super) fn for_mda(&self) -> &str {
         match self {
-            Sender::Address(a) => a,
-            Sender::Null | Sender::Unknown => "",
+            Sender::Address(a) if plausible_address(a) => a,
+            Sender::Address(_) | Sender::Null | Sender::Unknown => "MAILER-DAEMON",
         }
     }
 
@@ -101,6 +123,33 @@ fn usable(addr: &str) -> Option<String> {
         && !a.starts_with('-')
         && !a.chars().any(|c| c.is_whitespace() || c.is_control());
     ok.then(|| a.to_string())
+}
+
+/// An address popfetch passes to an MDA as `%F`: a dot-atom local part of
+/// letters, digits and `+ - = _`, an `@`, and a host name (see the module
+/// doc). None of these characters means anything to a shell, in a path
+/// or to a program's option parser.
+fn plausible_address(addr: &str) -> bool {
+    let Some((local, domain)) = addr.split_once('@') else {
+        return false;
+    };
+    let atom = |a: &str| {
+        !a.is_empty()
+            && a.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"+-=_".contains(&b))
+    };
+    let label = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+    };
+    !local.starts_with('-')
+        && local.len() <= 64
+        && domain.len() <= 255
+        && local.split('.').all(atom)
+        && domain.split('.').all(label)
 }
 
 /// Keeps a copy of a message's header section as it streams past.
@@ -187,7 +236,7 @@ mod tests {
         let s = sender("Return-Path: <>\nFrom: postmaster@example.org\n\n");
         assert_eq!(s, Sender::Null);
         assert_eq!(s.for_from_line(), "MAILER-DAEMON");
-        assert_eq!(s.for_mda(), "");
+        assert_eq!(s.for_mda(), "MAILER-DAEMON");
     }
 
     #[test]
@@ -201,7 +250,7 @@ mod tests {
             let s = sender(h);
             assert_eq!(s, Sender::Unknown, "{h:?}");
             assert_eq!(s.for_from_line(), "MAILER-DAEMON");
-            assert_eq!(s.for_mda(), "");
+            assert_eq!(s.for_mda(), "MAILER-DAEMON");
         }
     }
 
@@ -214,9 +263,76 @@ mod tests {
         assert_eq!(s, Sender::Unknown);
         let s = sender("From: \"x\" <a\u{7}b@example.org>\n\n");
         assert_eq!(s, Sender::Unknown);
-        // Hostile but without white space: used, and quoted later.
+        // Hostile but without white space: on an mbox From line as is (it
+        // is one word there), never to an MDA.
         let s = sender("Return-Path: <a'b;$(reboot)`id`@x>\n\n");
         assert_eq!(s, Sender::Address("a'b;$(reboot)`id`@x".into()));
+        assert_eq!(s.for_mda(), "MAILER-DAEMON");
+    }
+
+    #[test]
+    fn only_plausible_addresses_reach_an_mda() {
+        for good in [
+            "alice@example.com",
+            "a.b+tag@mail.example-1.org",
+            "SRS0=HHH=TT=example.org=bob@fwd.example",
+            "prvs=1234abcd=user@example.com",
+            "list-bounces+user=example.com@lists.example.org",
+            "root@localhost",
+            "_x_@x",
+        ] {
+            assert!(plausible_address(good), "{good}");
+            let s = sender(&format!("Return-Path: <{good}>\n\n"));
+            assert_eq!(s.for_mda(), good);
+        }
+        for bad in [
+            "",
+            "alice",
+            "@example.com",
+            "alice@",
+            "-oQ/tmp/x@example.org",
+            ".a@x",
+            "a.@x",
+            "a..b@x",
+            "a@b@c",
+            "a@-x.org",
+            "a@x-.org",
+            "a@x..org",
+            "a@x.org.",
+            "a@[127.0.0.1]",
+            "a@[IPv6:::1]",
+            "\"a b\"@x",
+            "$(id)@x",
+            "`id`@x",
+            "a;b@x",
+            "a&b@x",
+            "a|b@x",
+            "a<b@x",
+            "a>b@x",
+            "a(b)@x",
+            "a{b}@x",
+            "a\\b@x",
+            "a'b@x",
+            "a*b@x",
+            "a?b@x",
+            "a[b]@x",
+            "~a@x",
+            "a!b@x",
+            "#a@x",
+            "a%b@x",
+            "a/b@x",
+            "../x@y",
+            "a^b@x",
+            "\u{e9}@x",
+            "a@\u{e9}.fr",
+            "a@x_y.org",
+        ] {
+            assert!(!plausible_address(bad), "{bad:?}");
+        }
+        let long_local = format!("{}@x", "a".repeat(65));
+        assert!(!plausible_address(&long_local));
+        let long_label = format!("a@{}.org", "b".repeat(64));
+        assert!(!plausible_address(&long_label));
     }
 
     #[test]

@@ -32,6 +32,9 @@ pub(crate) struct Maildir {
     in_flight: Option<JoinHandle<Result<(), DeliverError>>>,
     /// Names already in `new/` and `cur/`, for recovery.
     landed: OnceCell<HashSet<String>>,
+    /// Tokens this run journalled but could not create a file under: what
+    /// is there belongs to someone else, and recovery leaves it alone.
+    not_ours: HashSet<String>,
     tmp: PathBuf,
     new: PathBuf,
     cur: PathBuf,
@@ -53,6 +56,7 @@ impl Maildir {
             pending: Vec::new(),
             in_flight: None,
             landed: OnceCell::new(),
+            not_ours: HashSet::new(),
             tmp,
             new,
             cur,
@@ -61,10 +65,19 @@ impl Maildir {
         })
     }
 
-    /// `<secs>.M<usecs>P<pid>Q<seq>.<host>`: unique across processes
-    /// (pid), runs (time) and messages (seq).
+    /// `<secs>.M<usecs>P<pid>Q<seq>R<random>.<host>`, the Maildir
+    /// convention: unique across processes (pid), runs (time), accounts
+    /// and messages of one process (a process-wide count), and, should all
+    /// of that repeat (a pid reused within the microsecond, a clock set
+    /// back), 64 random bits; hosts sharing a Maildir over NFS differ by
+    /// the host name.
     pub(super) fn next_token(&mut self) -> String {
-        format!("{}.{}", self.unique.next(".M", false), self.host)
+        format!(
+            "{}R{}.{}",
+            self.unique.next(".M", false),
+            super::random_hex(),
+            self.host
+        )
     }
 
     pub(super) fn create(&mut self, token: &str) -> Result<MaildirMessage<'_>, DeliverError> {
@@ -75,9 +88,14 @@ impl Maildir {
             .custom_flags(NOFOLLOW)
             .mode(0o600)
             .open(&tmp_path)
-            .map_err(|source| DeliverError::Write {
-                path: tmp_path.clone(),
-                source,
+            .map_err(|source| {
+                // Journalled, but whatever is at that name is not ours:
+                // recovery must not touch it.
+                self.not_ours.insert(token.to_string());
+                DeliverError::Write {
+                    path: tmp_path.clone(),
+                    source,
+                }
             })?;
         // The mode above is filtered by the umask; mail is private anyway.
         file.set_permissions(fs::Permissions::from_mode(0o600))
@@ -158,7 +176,7 @@ impl Maildir {
     /// could not have made (a garbled journal) names nothing of ours: not
     /// landed, and nothing is touched.
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
-        if !is_token(token) {
+        if !is_token(token) || self.not_ours.contains(token) {
             return Ok(false);
         }
         let landed = match self.landed.get() {
@@ -207,17 +225,23 @@ impl Maildir {
 /// holds `tmp/`, the same one as `new/`, as rename requires), rename each
 /// into `new/`, fsync `new/` once. Never is a message visible in `new/`
 /// before its bytes are on disk.
+///
+/// The messages' files were closed at commit: `syncfs` flushes closed
+/// files too, through one descriptor of `tmp/` itself. So an account
+/// holds a few descriptors whatever the batch size, and `-j` accounts at
+/// once stay far below the usual limit of 1024.
 fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), DeliverError> {
-    let Some(first) = batch.first() else {
+    if batch.is_empty() {
         return Ok(());
-    };
-    if let Err(e) = rustix::fs::syncfs(&first.file) {
+    }
+    let synced = File::open(tmp).and_then(|dir| rustix::fs::syncfs(&dir).map_err(io::Error::from));
+    if let Err(e) = synced {
         for p in &batch {
             let _ = fs::remove_file(&p.tmp);
         }
         return Err(DeliverError::Write {
             path: tmp.to_path_buf(),
-            source: e.into(),
+            source: e,
         });
     }
     let mut rest = batch.into_iter();
@@ -243,7 +267,6 @@ fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), Deliv
 
 /// A message written and closed, not yet durable or visible.
 struct Pending {
-    file: File,
     tmp: PathBuf,
     dst: PathBuf,
 }
@@ -290,16 +313,12 @@ impl super::Sink for MaildirMessage<'_> {
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
         let dst = self.new_dir.join(format!("{},S={}", self.token, self.size));
         let tmp = std::mem::take(&mut self.tmp_path);
-        let flushed = self.out.flush();
-        let file = self
-            .out
-            .get_ref()
-            .try_clone()
-            .and_then(|f| flushed.map(|()| f));
-        match file {
-            Ok(file) => {
+        // The file is closed when this sink is dropped, right after: the
+        // group commit needs its name only.
+        match self.out.flush() {
+            Ok(()) => {
                 let shown = dst.display().to_string();
-                self.pending.push(Pending { file, tmp, dst });
+                self.pending.push(Pending { tmp, dst });
                 Ok(shown)
             }
             Err(source) => {
@@ -345,14 +364,30 @@ fn escape_host(raw: &str) -> String {
 }
 
 /// The shape [`Maildir::next_token`] makes:
-/// `<secs>.M<usecs>P<pid>Q<seq>.<host>`, the host escaped as
-/// [`escape_host`] does (any host's: the name may have changed since the
-/// journal was written). Such a name has no `/`, `:` or `,` and is never
-/// `.` or `..`, so it can only name a file in `tmp/` itself.
+/// `<secs>.M<usecs>P<pid>Q<seq>R<random>.<host>`, the random part 1 to 32
+/// hex digits, or none at all (the shape of earlier versions, whose
+/// journal a run may have to settle), the host escaped as [`escape_host`]
+/// does (any host's: the name may have changed since the journal was
+/// written). Such a name has no `/`, `:` or `,` and is never `.` or `..`,
+/// so it can only name a file in `tmp/` itself.
 fn is_token(s: &str) -> bool {
     Unique::rest(s, ".M")
+        .map(skip_random)
         .and_then(|rest| rest.strip_prefix('.'))
         .is_some_and(is_escaped_host)
+}
+
+/// `rest` past an `R<hex>` random part, when it starts with one.
+fn skip_random(rest: &str) -> &str {
+    let Some(after) = rest.strip_prefix('R') else {
+        return rest;
+    };
+    let hex = after.bytes().take_while(u8::is_ascii_hexdigit).count();
+    if (1..=32).contains(&hex) {
+        &after[hex..]
+    } else {
+        rest
+    }
 }
 
 /// Non-empty, and only what [`escape_host`] writes: ASCII letters and
@@ -464,6 +499,36 @@ mod tests {
     }
 
     #[test]
+    fn two_maildirs_of_one_process_never_make_the_same_name() {
+        // Two accounts delivering into one Maildir at once: same pid, same
+        // microsecond, each its own target.
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Maildir::open(dir.path()).unwrap();
+        let mut b = Maildir::open(dir.path()).unwrap();
+        let mut seen = HashSet::new();
+        for _ in 0..1000 {
+            for md in [&mut a, &mut b] {
+                let tok = md.next_token();
+                assert!(is_token(&tok), "{tok}");
+                assert!(seen.insert(tok.clone()), "{tok} made twice");
+            }
+        }
+    }
+
+    #[test]
+    fn recovery_leaves_alone_a_file_this_run_could_not_create() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut md = Maildir::open(dir.path()).unwrap();
+        let tok = md.next_token();
+        // Someone else's message in tmp/ under the name journalled.
+        let theirs = dir.path().join("tmp").join(&tok);
+        fs::write(&theirs, b"not ours").unwrap();
+        assert!(md.create(&tok).is_err());
+        assert!(!md.recover(&tok).unwrap());
+        assert_eq!(fs::read(&theirs).unwrap(), b"not ours");
+    }
+
+    #[test]
     fn recovery_accepts_only_names_next_token_makes() {
         let dir = tempfile::tempdir().unwrap();
         let mut md = Maildir::open(dir.path()).unwrap();
@@ -472,8 +537,10 @@ mod tests {
         assert!(!odd.contains(['/', ':', ' ']), "{odd}");
         for good in [
             format!("1700000000.M12P34Q5.{odd}"),
+            format!("1700000000.M12P34Q5R0123456789abcdef.{odd}"),
             "0.M0P0Q0.localhost".to_string(),
             "1.M2P3Q4.a.b-c_d".to_string(),
+            "1.M2P3Q4Rf.a.b-c_d".to_string(),
         ] {
             assert!(is_token(&good), "{good}");
         }
@@ -497,6 +564,10 @@ mod tests {
             "1.M2P3Q.h",
             "1.M2P3Q4",
             "1.2P3Q4",
+            "1.M2P3Q4R.h",
+            "1.M2P3Q4Rxyz.h",
+            "1.M2P3Q4R0123456789abcdef0123456789abcdef0.h/../x",
+            "1.M2P3Q4R1/../h",
         ] {
             assert!(!is_token(bad), "{bad:?}");
         }

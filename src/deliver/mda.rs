@@ -3,15 +3,21 @@
 //!
 //! `mda = [argv]` runs the program directly; `mda = "string"` runs through
 //! `sh -c`. Placeholders: `%F` the envelope sender (Return-Path, else
-//! From; empty when there is none), `%T` the account user, `%%` a literal
-//! `%`. In the shell form every substituted value is shell-quoted, so it
-//! stays one word whatever the message says (write `-f %F`, not
-//! `-f '%F'`).
+//! From) when it is a plausible address, else `MAILER-DAEMON` (see
+//! [`super::envelope`]: no character a shell, a path or an option parser
+//! minds, so it is safe even in `["sh", "-c", "... %F"]`), `%T` the
+//! account user as written in the config, `%%` a literal `%`. In the
+//! shell form every substituted value is shell-quoted too, so it stays
+//! one word (write `-f %F`, not `-f '%F'`).
 //!
 //! The message is spooled first (see [`super::spool`]): the sender is
 //! known before the MDA starts, and a slow MDA never holds the POP3
-//! connection. The MDA runs in its own process group, so a Ctrl-C meant
-//! for popfetch lets it finish the message in hand.
+//! connection. The MDA runs as [`crate::child`] runs programs: in its own
+//! process group, so a Ctrl-C meant for popfetch lets it finish the
+//! message in hand; once it has exited, its exit status decides at once,
+//! even when a child it left behind (`cmd &`, a procmail recipe that
+//! forks) still holds its stdout or stderr (those are read for 2 s more,
+//! then closed); after 10 minutes it is killed with everything it started.
 //!
 //! Exit 0 is delivered; 75 (EX_TEMPFAIL) is [`DeliverError::Deferred`]: the
 //! message stays on the server for the next run; anything else, or death
@@ -27,17 +33,17 @@
 
 use std::borrow::Cow;
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, Write};
+use std::io::{self, Seek, Write};
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use super::DeliverError;
 use super::spool::{Entry, SpoolDir, Spooled};
 use crate::account::CommandSpec;
+use crate::child;
 
 /// EX_TEMPFAIL: try again later.
 const EX_TEMPFAIL: i32 = 75;
@@ -158,51 +164,49 @@ impl Mda {
         Ok(spec.to_command())
     }
 
-    /// Run the MDA with `spool` on stdin.
+    /// Run the MDA with `spool` on stdin (see [`crate::child`]: its own
+    /// process group, bounded output, no waiting for what it leaves
+    /// behind once it has exited, killed with everything it started after
+    /// `time_limit`). An interrupt does not stop it: the message in hand
+    /// is let finish.
     fn run(&self, spool: File, sender: &str) -> Result<(), DeliverError> {
         let shown = self.spec.shown();
-        let mut cmd = self.command(sender)?;
-        cmd.stdin(Stdio::from(spool))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .process_group(0);
-        let mut child = cmd.spawn().map_err(|source| match source.kind() {
-            io::ErrorKind::NotFound => DeliverError::MdaMissing {
-                program: self.spec.program(),
-                why: "was not found".into(),
+        let limits = child::Limits {
+            deadline: self.time_limit,
+            stdout: child::Keep::Tail(OUTPUT_TAIL),
+            stderr: child::Keep::Tail(OUTPUT_TAIL),
+        };
+        let ran = child::run(self.command(sender)?, Stdio::from(spool), &limits, None).map_err(
+            |source| match source.kind() {
+                io::ErrorKind::NotFound => DeliverError::MdaMissing {
+                    program: self.spec.program(),
+                    why: "was not found".into(),
+                },
+                _ => DeliverError::MdaSpawn {
+                    command: shown.clone(),
+                    source,
+                },
             },
-            _ => DeliverError::MdaSpawn {
-                command: shown.clone(),
-                source,
-            },
-        })?;
-        let out = child.stdout.take().map(tail_of);
-        let err = child.stderr.take().map(tail_of);
-        let watchdog = Watchdog::start(child.id(), self.time_limit);
-        let status = child.wait();
-        let timed_out = watchdog.stop();
-        let join =
-            |h: Option<JoinHandle<Vec<u8>>>| h.and_then(|h| h.join().ok()).unwrap_or_default();
-        let (out, err) = (join(out), join(err));
-        let status = status.map_err(|source| DeliverError::MdaSpawn {
-            command: shown.clone(),
-            source,
-        })?;
-        if timed_out {
-            return Err(DeliverError::MdaFailed {
-                command: shown,
-                status: format!(
-                    "did not finish within {} s and was killed; it may have delivered the message, which stays on the server",
-                    self.time_limit.as_secs()
-                ),
-                output: String::new(),
-            });
-        }
+        )?;
+        let status = match ran.end {
+            child::End::Exited(status) => status,
+            child::End::TimedOut | child::End::Interrupted => {
+                return Err(DeliverError::MdaFailed {
+                    command: shown,
+                    status: format!(
+                        "did not finish within {} s and was killed; it may have delivered the message, which stays on the server",
+                        self.time_limit.as_secs()
+                    ),
+                    output: String::new(),
+                });
+            }
+        };
         if status.success() {
             return Ok(());
         }
         // Some MDAs complain on stdout.
-        let said = last_lines(if err.is_empty() { &out } else { &err });
+        let (out, err) = (&ran.stdout.bytes, &ran.stderr.bytes);
+        let said = last_lines(if err.is_empty() { out } else { err });
         if status.code() == Some(EX_TEMPFAIL) {
             let mut why = format!("the MDA `{shown}` exited with 75 (temporary failure)");
             if !said.is_empty() {
@@ -222,45 +226,6 @@ impl Mda {
     }
 }
 
-/// Kills the MDA's process group if it runs past its time limit.
-struct Watchdog {
-    done: std::sync::mpsc::Sender<()>,
-    fired: JoinHandle<bool>,
-}
-
-impl Watchdog {
-    fn start(pid: u32, limit: Duration) -> Watchdog {
-        let (done, rx) = std::sync::mpsc::channel::<()>();
-        let fired = std::thread::spawn(move || {
-            match rx.recv_timeout(limit) {
-                // Finished, or the run went away: nothing to do.
-                Ok(()) | Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => false,
-                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                    // The MDA leads its own process group (see `run`), so
-                    // this reaches whatever it started too.
-                    if let Some(pgid) = i32::try_from(pid)
-                        .ok()
-                        .and_then(rustix::process::Pid::from_raw)
-                    {
-                        let _ = rustix::process::kill_process_group(
-                            pgid,
-                            rustix::process::Signal::KILL,
-                        );
-                    }
-                    true
-                }
-            }
-        });
-        Watchdog { done, fired }
-    }
-
-    /// The MDA has exited; returns whether the watchdog had to kill it.
-    fn stop(self) -> bool {
-        let _ = self.done.send(());
-        self.fired.join().unwrap_or(false)
-    }
-}
-
 /// The program an MDA spec runs, for messages.
 fn describe(status: ExitStatus, spec: &CommandSpec) -> String {
     match (status.code(), status.signal()) {
@@ -274,29 +239,6 @@ fn describe(status: ExitStatus, spec: &CommandSpec) -> String {
         (None, Some(s)) => format!("killed by signal {s}"),
         (None, None) => status.to_string(),
     }
-}
-
-/// Read a pipe to its end, keeping the last [`OUTPUT_TAIL`] bytes.
-fn tail_of(mut r: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut keep = Vec::new();
-        let mut buf = [0u8; 8192];
-        loop {
-            match r.read(&mut buf) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    keep.extend_from_slice(&buf[..n]);
-                    if keep.len() > 2 * OUTPUT_TAIL {
-                        keep.drain(..keep.len() - OUTPUT_TAIL);
-                    }
-                }
-            }
-        }
-        if keep.len() > OUTPUT_TAIL {
-            keep.drain(..keep.len() - OUTPUT_TAIL);
-        }
-        keep
-    })
 }
 
 /// The last few non-empty lines, printable.
@@ -596,7 +538,7 @@ mod tests {
         deliver(&mut mda, msg.as_bytes()).unwrap();
         assert_eq!(
             fs::read_to_string(&out).unwrap(),
-            format!("{sender}\nalice@example.net\n")
+            "MAILER-DAEMON\nalice@example.net\n"
         );
         assert!(!f.dir.path().join("pwned").exists());
     }

@@ -325,7 +325,7 @@ mod tests {
     fn entry_names_round_trip() {
         let mut sd = SpoolDir {
             dir: PathBuf::new(),
-            unique: Unique { pid: 42, seq: 0 },
+            unique: Unique { pid: 42 },
             swept: false,
         };
         let t = sd.next_token();

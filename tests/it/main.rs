@@ -24,6 +24,7 @@ mod long_secrets;
 mod parallel;
 mod pipelining;
 mod policy;
+mod programs;
 mod secrets;
 mod servers;
 mod tls;

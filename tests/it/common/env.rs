@@ -136,10 +136,16 @@ impl TestEnv {
     /// Runs popfetch under the given umask (through `sh`, which sets it and
     /// then execs the binary): created files must be private regardless.
     pub fn run_with_umask(&self, umask: u32, args: &[&str]) -> Output {
+        self.run_after(&format!("umask {umask:03o}"), args)
+    }
+
+    /// Runs popfetch through `sh`, which runs `setup` (`ulimit -n 1024`)
+    /// and then execs the binary.
+    pub fn run_after(&self, setup: &str, args: &[&str]) -> Output {
         let mut cmd = Command::new("sh");
         self.scrub(&mut cmd);
         cmd.arg("-c")
-            .arg(format!("umask {umask:03o} && exec \"$0\" \"$@\""))
+            .arg(format!("{setup} && exec \"$0\" \"$@\""))
             .arg(BIN)
             .args(args);
         let child = cmd.spawn().expect("spawn sh");
