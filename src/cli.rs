@@ -233,6 +233,12 @@ pub struct AccountArgs {
     )]
     pub tls_fingerprint: Option<String>,
 
+    /// Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the
+    /// server's host name. A proxy that wants a password is set in the config file, since a
+    /// password on the command line is visible to other users.
+    #[arg(long, value_name = "URL", global = true)]
+    pub proxy: Option<String>,
+
     /// Deliver into the Maildir DIR (created if missing).
     #[arg(long, value_name = "DIR", global = true)]
     pub maildir: Option<PathBuf>,

@@ -228,6 +228,7 @@ mod tests {
             allow_plaintext: false,
             tls_ca_file: None,
             tls_fingerprint: None,
+            proxy: None,
             destination: Destination::Maildir(PathBuf::from("/nonexistent")),
             policy: Policy::default(),
             timeout: Duration::from_secs(60),

@@ -6,6 +6,12 @@
 //! winning, all within `timeout`; the address that worked is tried first by
 //! the later sessions of the run. Read/write timeouts are set before the
 //! TLS handshake so that a silent server cannot hang a cron run.
+//!
+//! With `proxy` set, the connection goes through a SOCKS5 proxy instead
+//! ([`socks`]): only the proxy's address is looked up here, and TLS runs
+//! over the proxied stream just the same.
+
+mod socks;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
@@ -22,6 +28,7 @@ use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream}
 use sha2::{Digest, Sha256};
 
 use crate::account::Account;
+pub use socks::{Proxy, SocksError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -61,6 +68,13 @@ pub enum TransportError {
         "{host} does not offer STLS, so the connection cannot be encrypted; nothing was sent. Use tls = \"implicit\" (port 995) if the server supports it"
     )]
     NoStls { host: String },
+    #[error("cannot reach {target} through the proxy {proxy}: {source}")]
+    Proxy {
+        /// The proxy URL, its password hidden.
+        proxy: String,
+        target: String,
+        source: SocksError,
+    },
 }
 
 /// A connection, plain or encrypted.
@@ -154,7 +168,16 @@ fn remember(host: &str, port: u16, addr: SocketAddr) {
     }
 }
 
-/// Open a TCP connection to the account's server, trying every address.
+/// Open a TCP connection to the account's server: through its proxy when
+/// it has one, else directly.
+pub fn connect(account: &Account) -> Result<TcpStream, TransportError> {
+    match &account.proxy {
+        Some(proxy) => socks::connect(proxy, &account.host, account.port, account.timeout),
+        None => connect_tcp(&account.host, account.port, account.timeout),
+    }
+}
+
+/// Open a TCP connection to `host`, trying every address.
 pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, TransportError> {
     let name = bare_host(host);
     let resolved: Vec<SocketAddr> = (name, port)
@@ -349,15 +372,23 @@ impl Trust {
 }
 
 /// Run the TLS handshake over `tcp`, verifying chain and host name (or the
-/// pinned fingerprint) before a single POP3 byte is exchanged.
-pub fn start_tls(tcp: TcpStream, host: &str, trust: &Trust) -> Result<Stream, TransportError> {
+/// pinned fingerprint) before a single POP3 byte is exchanged. `reopen`
+/// opens another connection the same way `tcp` was opened (through the
+/// proxy, if any): only to show the fingerprint of a certificate that is
+/// not trusted, with nothing sent on it.
+pub fn start_tls(
+    tcp: TcpStream,
+    host: &str,
+    trust: &Trust,
+    reopen: &dyn Fn() -> Option<TcpStream>,
+) -> Result<Stream, TransportError> {
     // With a pin, chain verification is off and the pin is checked below;
     // without one, a failed verification is explained with the
     // certificate's fingerprint (see `handshake`).
     let connector = connector(trust, trust.fingerprint.is_some())?;
     // An IPv6 literal is checked against the certificate's IP addresses,
     // without the brackets it may be written with.
-    let tls = handshake(&connector, bare_host(host), tcp, true)?;
+    let tls = handshake(&connector, bare_host(host), tcp, Some(reopen))?;
     if let Some(expected) = &trust.fingerprint {
         let actual = peer_fingerprint(&tls).ok_or_else(|| TransportError::Handshake {
             host: host.to_string(),
@@ -413,10 +444,8 @@ fn handshake(
     connector: &TlsConnector,
     host: &str,
     tcp: TcpStream,
-    explain_untrusted: bool,
+    explain_untrusted: Option<&dyn Fn() -> Option<TcpStream>>,
 ) -> Result<TlsStream<TcpStream>, TransportError> {
-    let peer = tcp.peer_addr().ok();
-    let timeout = tcp.read_timeout().ok().flatten();
     match connector.connect(host, tcp) {
         Ok(tls) => Ok(tls),
         Err(HandshakeError::WouldBlock(_)) => Err(TransportError::HandshakeTimeout {
@@ -424,14 +453,14 @@ fn handshake(
         }),
         Err(HandshakeError::Failure(e)) => {
             let reason = e.to_string();
-            if explain_untrusted && reason.contains("certificate verify failed") {
+            if let Some(reopen) = explain_untrusted
+                && reason.contains("certificate verify failed")
+            {
                 // Connect once more without verification, only to show the
                 // fingerprint the user could pin. Nothing is sent on it.
-                let fp = peer.and_then(|addr| {
-                    let tcp = TcpStream::connect_timeout(&addr, timeout?).ok()?;
-                    tcp.set_read_timeout(timeout).ok()?;
+                let fp = reopen().and_then(|tcp| {
                     let any = connector_any().ok()?;
-                    let tls = handshake(&any, host, tcp, false).ok()?;
+                    let tls = handshake(&any, host, tcp, None).ok()?;
                     peer_fingerprint(&tls)
                 });
                 let hint = match fp {

@@ -19,6 +19,7 @@ use super::value::{
 use super::{ConfigError, Env};
 use crate::account::{Destination, PasswordSource, normalize_fingerprint, parse_size};
 use crate::secret::Secret;
+use crate::transport::Proxy;
 
 /// The keys an account (or `[defaults]`) may set.
 const KNOWN_KEYS: &[&str] = &[
@@ -32,6 +33,7 @@ const KNOWN_KEYS: &[&str] = &[
     "allow_plaintext",
     "tls_ca_file",
     "tls_fingerprint",
+    "proxy",
     "maildir",
     "mbox",
     "mda",
@@ -47,12 +49,11 @@ const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Keys the specification describes that this version cannot honour yet.
-/// Rejected rather than ignored: ignoring `proxy` or `lmtp` would do
-/// something other than what the user asked for.
+/// Rejected rather than ignored: ignoring `lmtp` would do something other
+/// than what the user asked for.
 const UNSUPPORTED_KEYS: &[&str] = &[
     "lmtp",
     "smtp",
-    "proxy",
     "tls_client_cert",
     "tls_client_key",
     "commit_every",
@@ -309,6 +310,14 @@ fn parse_layer(
                 let s = string(val).map_err(value_err)?;
                 let fp = normalize_fingerprint(&s).map_err(value_err)?;
                 layer.tls_fingerprint = set(&origin, fp);
+            }
+            "proxy" => {
+                let proxy = Proxy::parse(&string(val).map_err(value_err)?).map_err(value_err)?;
+                // The proxy's password is a password in the file too.
+                if proxy.has_password() && file.password_at.is_none() {
+                    file.password_at = Some(loc.at(k.span().start));
+                }
+                layer.proxy = set(&origin, proxy);
             }
             "maildir" | "mbox" | "mda" => {
                 if let Some(prev) = &layer.destination {

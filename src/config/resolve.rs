@@ -171,6 +171,7 @@ impl<'a> Context<'a> {
             allow_plaintext,
             tls_ca_file: layer.tls_ca_file.map(|s| s.value),
             tls_fingerprint: layer.tls_fingerprint.map(|s| s.value),
+            proxy: layer.proxy.map(|s| s.value),
             destination,
             policy: Policy {
                 keep,

@@ -21,5 +21,6 @@ mod long_secrets;
 mod parallel;
 mod pipelining;
 mod policy;
+mod proxy;
 mod secrets;
 mod tls;
