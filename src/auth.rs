@@ -23,7 +23,7 @@ use sasl::{Mechanism, SaslClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("{host} refused the login for {user} ({mechanism}): {said}{hint}", said = .text.trim_end_matches('.'), hint = refusal_hint(.code.as_ref()))]
+    #[error("{host} refused the login for {user} ({mechanism}): {said}{hint}", said = .text.trim_end_matches('.'), hint = refusal_hint(.code.as_ref(), .text))]
     Refused {
         host: String,
         user: String,
@@ -61,7 +61,7 @@ pub enum AuthError {
     Protocol(ProtoError),
 }
 
-fn refusal_hint(code: Option<&RespCode>) -> &'static str {
+fn refusal_hint(code: Option<&RespCode>, text: &str) -> &'static str {
     match code {
         Some(RespCode::InUse) => {
             "; another client holds the mailbox: this run will be retried next time"
@@ -70,6 +70,11 @@ fn refusal_hint(code: Option<&RespCode>) -> &'static str {
             "; the server limits how often you may log in: run less often"
         }
         Some(RespCode::SysTemp) => "; a temporary server problem: try again later",
+        // Dovecot: "Client didn't present valid SSL certificate".
+        _ if text.to_ascii_lowercase().contains("certificate") => {
+            "; the server wants a TLS client certificate: set tls_client_cert (and \
+             tls_client_key) to one it trusts"
+        }
         _ => "; check user and the password source",
     }
 }

@@ -133,7 +133,11 @@ fn transport_code(e: &TransportError) -> u8 {
         TransportError::ConnectTimeout { .. } | TransportError::HandshakeTimeout { .. } => {
             exit::TEMPFAIL
         }
-        TransportError::CaFile { .. } => exit::CONFIG,
+        TransportError::CaFile { .. }
+        | TransportError::ClientCert { .. }
+        | TransportError::ClientKey { .. }
+        | TransportError::ClientKeyEncrypted { .. }
+        | TransportError::ClientKeyMismatch { .. } => exit::CONFIG,
         TransportError::Resolve { .. }
         | TransportError::Connect { .. }
         | TransportError::Handshake { .. }

@@ -228,6 +228,8 @@ mod tests {
             allow_plaintext: false,
             tls_ca_file: None,
             tls_fingerprint: None,
+            tls_client_cert: None,
+            tls_client_key: None,
             proxy: None,
             destination: Destination::Maildir(PathBuf::from("/nonexistent")),
             policy: Policy::default(),

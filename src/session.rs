@@ -42,8 +42,8 @@ pub struct Connection {
 
 /// Connect, secure the connection, read the greeting and CAPA. No login.
 pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connection, Error> {
+    let trust = Trust::of(account)?;
     let tcp = transport::connect(account)?;
-    let trust = Trust::of(account);
     let reopen = || transport::connect(account).ok();
     let trace = trace.map(|sink| {
         let sink = sink.clone();

@@ -16,7 +16,7 @@ mod socks;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -24,8 +24,11 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream};
+use native_tls::{Certificate, HandshakeError, Identity, Protocol, TlsConnector, TlsStream};
+use openssl::pkey::PKey;
+use openssl::x509::X509;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::account::Account;
 pub use socks::{Proxy, SocksError};
@@ -46,6 +49,26 @@ pub enum TransportError {
     ConnectTimeout { host: String, port: u16 },
     #[error("cannot read tls_ca_file {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
+    #[error("cannot use the client certificate in {path}: {reason}; check tls_client_cert")]
+    ClientCert { path: PathBuf, reason: String },
+    #[error(
+        "cannot use the private key in {path}: {reason}; check tls_client_key (without it, the \
+         key is read from the tls_client_cert file)"
+    )]
+    ClientKey { path: PathBuf, reason: String },
+    #[error(
+        "the private key in {path} is encrypted, and popfetch cannot ask for its passphrase (it \
+         runs unattended): decrypt a copy once with `openssl pkcs8 -topk8 -nocrypt -in {path} \
+         -out KEY.pem` (openssl asks for the passphrase), make it private with `chmod 600 \
+         KEY.pem`, and set tls_client_key = \"KEY.pem\""
+    )]
+    ClientKeyEncrypted { path: PathBuf },
+    #[error(
+        "the private key in {key} does not belong to the certificate in {cert}: give the key \
+         the certificate was made for (tls_client_key), or the certificate that goes with the \
+         key (tls_client_cert)"
+    )]
+    ClientKeyMismatch { cert: PathBuf, key: PathBuf },
     #[error("TLS handshake with {host} failed: {reason}")]
     Handshake { host: String, reason: String },
     #[error("timed out during the TLS handshake with {host}; try again later, or raise `timeout`")]
@@ -355,19 +378,34 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// What to trust when verifying the server's certificate.
-#[derive(Debug, Clone)]
+/// What to trust when verifying the server's certificate, and the client
+/// certificate to show it.
+#[derive(Clone)]
 pub struct Trust {
     pub ca_file: Option<PathBuf>,
     pub fingerprint: Option<String>,
+    /// The client certificate with its key, read from their files.
+    pub client: Option<Identity>,
 }
 
 impl Trust {
-    pub fn of(account: &Account) -> Self {
-        Trust {
+    /// The account's TLS settings. The client certificate and key are
+    /// read here, before any connection: a file that cannot be used ends
+    /// the run before a byte goes out.
+    pub fn of(account: &Account) -> Result<Self, TransportError> {
+        let client = match &account.tls_client_cert {
+            None => None,
+            Some(cert) => {
+                // Without tls_client_key the key is in the certificate's file.
+                let key = account.tls_client_key.as_ref().unwrap_or(cert);
+                Some(client_identity(cert, key)?)
+            }
+        };
+        Ok(Trust {
             ca_file: account.tls_ca_file.clone(),
             fingerprint: account.tls_fingerprint.clone(),
-        }
+            client,
+        })
     }
 }
 
@@ -434,10 +472,65 @@ fn connector(trust: &Trust, accept_any: bool) -> Result<TlsConnector, TransportE
             b.add_root_certificate(c);
         }
     }
+    if let Some(identity) = &trust.client {
+        b.identity(identity.clone());
+    }
     b.build().map_err(|e| TransportError::Handshake {
         host: String::new(),
         reason: e.to_string(),
     })
+}
+
+/// The client certificate (with any intermediates after it) and its key,
+/// as native-tls takes them: the key as unencrypted PKCS#8. Keys in the
+/// older PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`) forms are
+/// converted; an encrypted key is refused with the command that decrypts
+/// it, since nobody is there to type a passphrase under cron.
+fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Identity, TransportError> {
+    let cert_err = |reason: String| TransportError::ClientCert {
+        path: cert_path.to_path_buf(),
+        reason,
+    };
+    let key_err = |reason: String| TransportError::ClientKey {
+        path: key_path.to_path_buf(),
+        reason,
+    };
+    let cert_pem = std::fs::read(cert_path).map_err(|e| cert_err(e.to_string()))?;
+    let chain = X509::stack_from_pem(&cert_pem)
+        .map_err(|e| cert_err(format!("it is not a PEM certificate file ({e})")))?;
+    let leaf = chain.first().ok_or_else(|| {
+        cert_err("it holds no certificate (-----BEGIN CERTIFICATE-----)".to_string())
+    })?;
+    let key_pem = Zeroizing::new(std::fs::read(key_path).map_err(|e| key_err(e.to_string()))?);
+    let holds = |needle: &[u8]| key_pem.windows(needle.len()).any(|w| w == needle);
+    if holds(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || holds(b"Proc-Type: 4,ENCRYPTED") {
+        return Err(TransportError::ClientKeyEncrypted {
+            path: key_path.to_path_buf(),
+        });
+    }
+    if !holds(b"PRIVATE KEY-----") {
+        return Err(key_err(
+            "it holds no private key in PEM form (-----BEGIN PRIVATE KEY-----)".to_string(),
+        ));
+    }
+    // An empty passphrase, so that OpenSSL never prompts on a terminal.
+    let key = PKey::private_key_from_pem_passphrase(&key_pem, b"")
+        .map_err(|e| key_err(format!("it is not a private key OpenSSL can read ({e})")))?;
+    let matches = leaf
+        .public_key()
+        .map(|public| public.public_eq(&key))
+        .map_err(|e| cert_err(format!("its public key cannot be read ({e})")))?;
+    if !matches {
+        return Err(TransportError::ClientKeyMismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+        });
+    }
+    let pkcs8 = Zeroizing::new(
+        key.private_key_to_pem_pkcs8()
+            .map_err(|e| key_err(format!("it cannot be converted to PKCS#8 ({e})")))?,
+    );
+    Identity::from_pkcs8(&cert_pem, &pkcs8).map_err(|e| cert_err(e.to_string()))
 }
 
 fn handshake(

@@ -33,6 +33,8 @@ const KNOWN_KEYS: &[&str] = &[
     "allow_plaintext",
     "tls_ca_file",
     "tls_fingerprint",
+    "tls_client_cert",
+    "tls_client_key",
     "proxy",
     "maildir",
     "mbox",
@@ -51,15 +53,7 @@ const KNOWN_KEYS: &[&str] = &[
 /// Keys the specification describes that this version cannot honour yet.
 /// Rejected rather than ignored: ignoring `lmtp` would do something other
 /// than what the user asked for.
-const UNSUPPORTED_KEYS: &[&str] = &[
-    "lmtp",
-    "smtp",
-    "tls_client_cert",
-    "tls_client_key",
-    "commit_every",
-    "log_file",
-    "recipient",
-];
+const UNSUPPORTED_KEYS: &[&str] = &["lmtp", "smtp", "commit_every", "log_file", "recipient"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -310,6 +304,12 @@ fn parse_layer(
                 let s = string(val).map_err(value_err)?;
                 let fp = normalize_fingerprint(&s).map_err(value_err)?;
                 layer.tls_fingerprint = set(&origin, fp);
+            }
+            "tls_client_cert" => {
+                layer.tls_client_cert = set(&origin, path(val, env).map_err(value_err)?)
+            }
+            "tls_client_key" => {
+                layer.tls_client_key = set(&origin, path(val, env).map_err(value_err)?)
             }
             "proxy" => {
                 let proxy = Proxy::parse(&string(val).map_err(value_err)?).map_err(value_err)?;

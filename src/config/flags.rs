@@ -114,6 +114,14 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
         allow_plaintext: flag("--allow-plaintext", args.allow_plaintext.then_some(true)),
         tls_ca_file: flag("--tls-ca-file", path("--tls-ca-file", &args.tls_ca_file)?),
         tls_fingerprint: flag("--tls-fingerprint", args.tls_fingerprint.clone()),
+        tls_client_cert: flag(
+            "--tls-client-cert",
+            path("--tls-client-cert", &args.tls_client_cert)?,
+        ),
+        tls_client_key: flag(
+            "--tls-client-key",
+            path("--tls-client-key", &args.tls_client_key)?,
+        ),
         proxy: flag("--proxy", proxy_flag(args.proxy.as_deref())?),
         destination,
         keep: flag(

@@ -339,15 +339,7 @@ fn unknown_key_is_located_and_suggested() {
 #[test]
 fn unsupported_keys_are_rejected() {
     let f = Fixture::new();
-    for key in [
-        "lmtp",
-        "smtp",
-        "tls_client_cert",
-        "tls_client_key",
-        "commit_every",
-        "log_file",
-        "recipient",
-    ] {
+    for key in ["lmtp", "smtp", "commit_every", "log_file", "recipient"] {
         let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
         let msg = f.err_at(&text, 3, 1);
         assert!(msg.contains(&format!("\"{key}\"")), "{msg}");
@@ -834,4 +826,48 @@ fn bad_proxy_urls() {
         ],
     );
     assert!(e.is_usage() && e.to_string().contains("--proxy"), "{e}");
+}
+
+#[test]
+fn client_certificate_keys() {
+    let f = Fixture::new();
+    let text = format!(
+        "[defaults]\ntls_client_cert = \"~/me.pem\"\n[account.w]\n{BASE}\
+         tls_client_key = \"~/me.key\"\n[account.both]\n{BASE}"
+    );
+    let loaded = f.load(&text, &[]).unwrap();
+    let [w, both] = &loaded.accounts[..] else {
+        panic!("{:?}", loaded.accounts)
+    };
+    assert_eq!(w.tls_client_cert, Some(f.path("home/me.pem")));
+    assert_eq!(w.tls_client_key, Some(f.path("home/me.key")));
+    assert_eq!(both.tls_client_cert, Some(f.path("home/me.pem")));
+    assert_eq!(
+        both.tls_client_key, None,
+        "the key is in the certificate's file"
+    );
+
+    let loaded = f
+        .load(
+            &text,
+            &["--tls-client-cert", "~/other.pem", "--tls-client-key", "/k"],
+        )
+        .unwrap();
+    for a in &loaded.accounts {
+        assert_eq!(a.tls_client_cert, Some(f.path("home/other.pem")));
+        assert_eq!(a.tls_client_key, Some(PathBuf::from("/k")));
+    }
+
+    // A key without its certificate is of no use.
+    let msg = f.err_at(
+        &format!("[account.w]\n{BASE}tls_client_key = \"/k\"\n"),
+        5,
+        1,
+    );
+    assert!(msg.contains("tls_client_cert"), "{msg}");
+    let e = f.err(&format!("[account.w]\n{BASE}"), &["--tls-client-key", "/k"]);
+    assert!(
+        e.is_usage() && e.to_string().contains("--tls-client-cert"),
+        "{e}"
+    );
 }

@@ -12,6 +12,7 @@ mod addresses;
 mod auth;
 mod bounds;
 mod cli;
+mod client_cert;
 mod crash;
 mod deliver;
 mod fetch;

@@ -48,6 +48,10 @@ pub struct Options {
     pub mechanisms: Option<String>,
     /// Listen on ::1 as well as 127.0.0.1 (see [`ipv6_loopback`]).
     pub ipv6: bool,
+    /// Ask each client for a certificate signed by the fixture's CA and
+    /// refuse the login of one that shows none (see
+    /// [`Dovecot::client_certificate`]).
+    pub client_cert: bool,
 }
 
 impl Default for Options {
@@ -56,6 +60,7 @@ impl Default for Options {
             ssl: true,
             mechanisms: None,
             ipv6: false,
+            client_cert: false,
         }
     }
 }
@@ -72,6 +77,12 @@ impl Options {
     /// A server listening on ::1 too, on the same ports.
     pub fn ipv6(mut self) -> Self {
         self.ipv6 = true;
+        self
+    }
+
+    /// A server that wants a client certificate (see [`Options::client_cert`]).
+    pub fn client_cert(mut self) -> Self {
+        self.client_cert = true;
         self
     }
 
@@ -232,6 +243,15 @@ fn render_conf(
             _ => format!("{l}\n"),
         })
         .collect();
+    if opts.client_cert {
+        // Dovecot asks for the certificate in the handshake and refuses the
+        // login without one; the fixture's CA publishes no CRL.
+        out.push_str(&format!(
+            "ssl_ca = <{base}/ca.pem\nssl_verify_client_cert = yes\n\
+             auth_ssl_require_client_cert = yes\nssl_require_crl = no\n",
+            base = base.display()
+        ));
+    }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -504,6 +524,78 @@ impl Dovecot {
     /// The CA that signed the server certificate, for `tls_ca_file`.
     pub fn ca_pem_path(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
+    }
+
+    /// A new client key and a certificate for it signed by the fixture's
+    /// CA (for a server started with [`Options::client_cert`]): the paths
+    /// of the certificate and of the key, PKCS#8 PEM, as `openssl req`
+    /// writes it.
+    pub fn client_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
+        let dir = self.dir.path();
+        let (cert, key, csr) = (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+            dir.join(format!("{name}.csr")),
+        );
+        let (cert_s, key_s, csr_s) = (
+            cert.display().to_string(),
+            key.display().to_string(),
+            csr.display().to_string(),
+        );
+        let cnf = dir.join("openssl.cnf").display().to_string();
+        let steps: [&[&str]; 2] = [
+            &[
+                "req",
+                "-new",
+                "-config",
+                &cnf,
+                "-newkey",
+                "ec",
+                "-pkeyopt",
+                "ec_paramgen_curve:prime256v1",
+                "-nodes",
+                "-keyout",
+                &key_s,
+                "-out",
+                &csr_s,
+                "-subj",
+                "/CN=popfetch test client",
+            ],
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &csr_s,
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-set_serial",
+                "3",
+                "-days",
+                "30",
+                "-extfile",
+                &cnf,
+                "-extensions",
+                "client",
+                "-out",
+                &cert_s,
+            ],
+        ];
+        for args in steps {
+            let out = Command::new("openssl")
+                .args(args)
+                .current_dir(dir)
+                .stdin(Stdio::null())
+                .output()
+                .expect("run openssl");
+            assert!(
+                out.status.success(),
+                "openssl {args:?} failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        (cert, key)
     }
 
     pub fn log_path(&self) -> PathBuf {
