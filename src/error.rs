@@ -198,6 +198,9 @@ fn auth_code(e: &AuthError) -> u8 {
                 exit::PROTOCOL
             }
         },
+        // A dropped connection, as ProtoError::Closed (whose length
+        // explanation may not apply).
+        AuthError::ClosedAfterLongResponse { .. } => exit::TEMPFAIL,
         AuthError::Protocol(p) => proto_code(p),
     }
 }

@@ -161,6 +161,7 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
         header: account
             .received_header
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
+        logins: 0,
     };
     for _ in 0..MAX_SESSIONS {
         let before = run.tried.len();
@@ -226,15 +227,20 @@ struct Run<'a> {
     /// UIDs deleted by a QUIT that succeeded.
     deleted: HashSet<String>,
     header: Option<Vec<u8>>,
+    /// Logins so far (see [`session::secret_for_login`]).
+    logins: usize,
 }
 
 impl Run<'_> {
     /// Connect, download what is new, delete what policy says, QUIT.
     fn session(&mut self) -> Result<Listing, Error> {
         let account = self.account;
+        // Before connecting: a token manager may take a while.
+        let secret = session::secret_for_login(account, self.secret, self.logins)?;
+        self.logins += 1;
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
-        conn.login(account, self.secret)?;
+        conn.login(account, &secret)?;
         let listing = conn.list()?;
         let seen = Listing {
             listed: listing.len(),

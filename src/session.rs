@@ -4,11 +4,12 @@
 //! windows the fetch drives. Everything here speaks POP3; nothing here
 //! touches the filesystem or decides what to fetch.
 
+use std::borrow::Cow;
 use std::io::{Read, Write};
 
 use sha2::{Digest, Sha256};
 
-use crate::account::{Account, Pipelining, TlsMode};
+use crate::account::{Account, PasswordSource, Pipelining, TlsMode};
 use crate::auth::{self, Login};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
@@ -38,6 +39,29 @@ pub struct Connection {
     pub fingerprint: Option<String>,
     /// How many commands may be in flight: 1 is lock-step.
     pub window: usize,
+}
+
+/// The secret for one login of a run. The run obtains each account's
+/// secret once, before its first session, so that terminal prompts never
+/// interleave; a `password_command` runs again for every later login,
+/// since it may print an OAuth access token, which lives about an hour,
+/// and a run over a server that pages its mailbox (a new session per page)
+/// can outlast it. Token managers such as oama print a fresh token when
+/// the old one is due. A password from the config, `.netrc` or a prompt
+/// is reused.
+pub fn secret_for_login<'s>(
+    account: &Account,
+    obtained: &'s Secret,
+    earlier_logins: usize,
+) -> Result<Cow<'s, Secret>, Error> {
+    match &account.password {
+        PasswordSource::Command(_) if earlier_logins > 0 => {
+            Ok(Cow::Owned(crate::password::obtain(account)?))
+        }
+        PasswordSource::Command(_) | PasswordSource::Literal(_) | PasswordSource::Prompt => {
+            Ok(Cow::Borrowed(obtained))
+        }
+    }
 }
 
 /// Connect, secure the connection, read the greeting and CAPA. No login.

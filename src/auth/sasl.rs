@@ -297,7 +297,8 @@ impl SaslClient {
                 Ok(encode(line.as_bytes()))
             }
             (Mechanism::Xoauth2 | Mechanism::Oauthbearer, Phase::FirstSent) => {
-                self.server_message = Some(self.quote(&challenge));
+                // An empty challenge reports nothing worth quoting.
+                self.server_message = (!challenge.is_empty()).then(|| self.quote(&challenge));
                 Ok(match self.mech {
                     Mechanism::Oauthbearer => encode(b"\x01"),
                     _ => Secret::new(String::new()),
@@ -679,6 +680,12 @@ mod tests {
             ""
         );
         assert_eq!(c.server_message(), Some("{\"status\":\"400\"}"));
+
+        // A server that answers the token with an empty challenge.
+        let mut c = SaslClient::new(Mechanism::Xoauth2, "u", &token, "h", 995);
+        c.initial_response().unwrap();
+        assert_eq!(c.respond(b"").unwrap().expose(), "");
+        assert_eq!(c.server_message(), None);
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod fetch;
 mod fixture;
 mod hostile;
 mod long_secrets;
+mod oauth;
 mod parallel;
 mod pipelining;
 mod policy;

@@ -52,6 +52,10 @@ pub struct Options {
     /// refuse the login of one that shows none (see
     /// [`Dovecot::client_certificate`]).
     pub client_cert: bool,
+    /// Accept XOAUTH2 and OAUTHBEARER with OAuth 2 access tokens that are
+    /// JWTs signed with HS256 and this key, validated by Dovecot itself
+    /// (`introspection_mode = local`); the token's `sub` is the user.
+    pub oauth2_key: Option<Vec<u8>>,
 }
 
 impl Default for Options {
@@ -61,6 +65,7 @@ impl Default for Options {
             mechanisms: None,
             ipv6: false,
             client_cert: false,
+            oauth2_key: None,
         }
     }
 }
@@ -83,6 +88,13 @@ impl Options {
     /// A server that wants a client certificate (see [`Options::client_cert`]).
     pub fn client_cert(mut self) -> Self {
         self.client_cert = true;
+        self
+    }
+
+    /// A server taking OAuth 2 tokens signed with `key` (see
+    /// [`Options::oauth2_key`]).
+    pub fn oauth2(mut self, key: &[u8]) -> Self {
+        self.oauth2_key = Some(key.to_vec());
         self
     }
 
@@ -252,6 +264,24 @@ fn render_conf(
             base = base.display()
         ));
     }
+    if opts.oauth2_key.is_some() {
+        // Before the passwd-file, and final either way: a token is never
+        // compared with a password.
+        let passdb = format!(
+            "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = \
+             {}/oauth2.conf.ext\n  result_failure = return-fail\n  \
+             result_internalfail = return-fail\n}}\npassdb {{\n",
+            base.display()
+        );
+        out = out.replacen("passdb {\n", &passdb, 1);
+        out = out
+            .lines()
+            .map(|l| match l.strip_prefix("auth_mechanisms =") {
+                Some(m) => format!("auth_mechanisms ={m} xoauth2 oauthbearer\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+    }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -338,6 +368,37 @@ fn make_certificates(dir: &Path) {
             "openssl {args:?} failed:\n{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    }
+}
+
+/// The oauth2 passdb's settings, and its HS256 key where Dovecot's
+/// `fs` dict finds it: `<azp>/<alg>/<kid>` below the prefix, each
+/// `default` for a token that names none, the key base64-encoded.
+fn write_oauth2_conf(base: &Path, key: &[u8]) {
+    use base64::Engine as _;
+    let keys = base.join("oauth2-keys");
+    let dir = keys.join("default/HS256");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("default"),
+        base64::engine::general_purpose::STANDARD.encode(key),
+    )
+    .unwrap();
+    fs::write(
+        base.join("oauth2.conf.ext"),
+        format!(
+            "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={}/\n\
+             username_attribute = sub\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    // Read by the unprivileged auth process.
+    for p in [keys.clone(), keys.join("default"), dir.clone()] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for p in [dir.join("default"), base.join("oauth2.conf.ext")] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
     }
 }
 
@@ -441,6 +502,9 @@ impl Dovecot {
         fs::create_dir(base.join("home")).unwrap();
         fs::set_permissions(base.join("home"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(base.join("users"), "").unwrap();
+        if let Some(key) = &opts.oauth2_key {
+            write_oauth2_conf(&base, key);
+        }
         fs::set_permissions(base.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
 
         let mut last_failure = String::new();
