@@ -24,5 +24,6 @@ mod parallel;
 mod pipelining;
 mod policy;
 mod proxy;
+mod scram;
 mod secrets;
 mod tls;
