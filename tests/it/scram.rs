@@ -54,6 +54,17 @@ fn scram_sha_1_with_a_password_not_in_nfkc() {
     scram("scram-sha-1", NOT_NFKC, 2703);
 }
 
+#[test]
+fn plain_and_user_send_the_same_bytes() {
+    for (auth, method, seed) in [("plain", "PLAIN", 2705), ("user", "PLAIN", 2706)] {
+        let opts = Options::default();
+        if let Some(logged) = fetch_as(opts, Tls::Implicit, auth, NOT_NFKC, seed) {
+            // Dovecot logs USER/PASS as PLAIN.
+            assert_eq!(logged, method);
+        }
+    }
+}
+
 /// Dovecot stores `NOT_NFKC`; popfetch is given its SASLprep form. Were
 /// either side to apply SASLprep, this would log in.
 #[test]
