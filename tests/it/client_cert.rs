@@ -8,31 +8,15 @@
 //! login (77).
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::common::corpus;
-use crate::common::dovecot::{Dovecot, Options, Tls};
+use crate::common::dovecot::{Dovecot, Options, Tls, openssl};
 use crate::common::env::{AccountToml, OneAccount, assert_same_messages};
 use crate::common::{PASSWORD, USER};
 
 const EX_NOPERM: i32 = 77;
 const EX_CONFIG: i32 = 78;
-
-/// Runs `openssl` with `args` in `dir`.
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .output()
-        .expect("run openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 fn path_str(p: &Path) -> String {
     p.display().to_string()

@@ -131,6 +131,17 @@ fn dovecot() -> Option<Dovecot> {
     Dovecot::start(opts)
 }
 
+/// A proxy (with a login when `login`), and a Dovecot where `USER` has
+/// three messages.
+fn proxy_and_mailbox(login: bool, seed: u64) -> Option<(Microsocks, Dovecot, Vec<Vec<u8>>)> {
+    let proxy = Microsocks::start(login)?;
+    let dc = dovecot()?;
+    dc.add_user(USER, PASSWORD);
+    let msgs = corpus::corpus(seed, 3);
+    dc.load_mailbox(USER, &msgs);
+    Some((proxy, dc, msgs))
+}
+
 /// An account on `dc` for `user` through `proxy`, by the name
 /// `localhost`, which only the proxy is to resolve.
 fn via_proxy(dc: &Dovecot, user: &str, tls: Tls, maildir: &Path, proxy: &str) -> AccountToml {
@@ -184,13 +195,9 @@ fn fetches_through_the_proxy_which_resolves_the_host_name() {
 
 #[test]
 fn the_certificate_is_checked_against_the_server_name_through_the_proxy() {
-    let Some(proxy) = Microsocks::start(false) else {
+    let Some((proxy, dc, msgs)) = proxy_and_mailbox(false, 2410) else {
         return;
     };
-    let Some(dc) = dovecot() else { return };
-    dc.add_user(USER, PASSWORD);
-    let msgs = corpus::corpus(2410, 3);
-    dc.load_mailbox(USER, &msgs);
     // No CA: refused, and the fingerprint offered for a pin is the
     // server's, fetched through the proxy too.
     let acct = OneAccount::new(|maildir| {
@@ -220,13 +227,9 @@ fn the_certificate_is_checked_against_the_server_name_through_the_proxy() {
 
 #[test]
 fn the_proxy_login_is_sent_and_never_shown() {
-    let Some(proxy) = Microsocks::start(true) else {
+    let Some((proxy, dc, msgs)) = proxy_and_mailbox(true, 2420) else {
         return;
     };
-    let Some(dc) = dovecot() else { return };
-    dc.add_user(USER, PASSWORD);
-    let msgs = corpus::corpus(2420, 3);
-    dc.load_mailbox(USER, &msgs);
 
     let url = proxy.url(Some((PROXY_USER, PROXY_PASSWORD)));
     let acct = OneAccount::new(|maildir| via_proxy(&dc, USER, Tls::Implicit, maildir, &url));

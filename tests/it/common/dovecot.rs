@@ -296,7 +296,8 @@ fn make_certificates(dir: &Path) {
     let cnf = dir.join("openssl.cnf");
     fs::write(&cnf, OPENSSL_CNF).unwrap();
     let cnf = cnf.display().to_string();
-    let steps: [&[&str]; 3] = [
+    openssl(
+        dir,
         &[
             "req",
             "-x509",
@@ -318,6 +319,22 @@ fn make_certificates(dir: &Path) {
             "-subj",
             "/CN=popfetch test CA",
         ],
+    );
+    issue(dir, "server", "/CN=localhost", "server");
+}
+
+/// A new key `NAME.key` (PKCS#8 PEM, as `openssl req` writes it) and a
+/// certificate `NAME.pem` for it with the subject `subject` and the
+/// `extensions` section of openssl.cnf, signed by the CA in `dir`.
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    let cnf = dir.join("openssl.cnf").display().to_string();
+    let (key, csr, cert) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+    );
+    openssl(
+        dir,
         &[
             "req",
             "-new",
@@ -329,46 +346,51 @@ fn make_certificates(dir: &Path) {
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
-            "server.key",
+            &key,
             "-out",
-            "server.csr",
+            &csr,
             "-subj",
-            "/CN=localhost",
+            subject,
         ],
+    );
+    // A random serial: certificates of one CA must not share one.
+    openssl(
+        dir,
         &[
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
             "ca.key",
-            "-set_serial",
-            "2",
+            "-CAcreateserial",
             "-days",
             "30",
             "-extfile",
             &cnf,
             "-extensions",
-            "server",
+            extensions,
             "-out",
-            "server.pem",
+            &cert,
         ],
-    ];
-    for args in steps {
-        let out = Command::new("openssl")
-            .args(args)
-            .current_dir(dir)
-            .stdin(Stdio::null())
-            .output()
-            .expect("run openssl");
-        assert!(
-            out.status.success(),
-            "openssl {args:?} failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    );
+}
+
+/// Runs the `openssl` command in `dir`; panics with its stderr if it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The oauth2 passdb's settings, and its HS256 key where Dovecot's
@@ -596,70 +618,11 @@ impl Dovecot {
     /// writes it.
     pub fn client_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
         let dir = self.dir.path();
-        let (cert, key, csr) = (
+        issue(dir, name, "/CN=popfetch test client", "client");
+        (
             dir.join(format!("{name}.pem")),
             dir.join(format!("{name}.key")),
-            dir.join(format!("{name}.csr")),
-        );
-        let (cert_s, key_s, csr_s) = (
-            cert.display().to_string(),
-            key.display().to_string(),
-            csr.display().to_string(),
-        );
-        let cnf = dir.join("openssl.cnf").display().to_string();
-        let steps: [&[&str]; 2] = [
-            &[
-                "req",
-                "-new",
-                "-config",
-                &cnf,
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                &key_s,
-                "-out",
-                &csr_s,
-                "-subj",
-                "/CN=popfetch test client",
-            ],
-            &[
-                "x509",
-                "-req",
-                "-in",
-                &csr_s,
-                "-CA",
-                "ca.pem",
-                "-CAkey",
-                "ca.key",
-                "-set_serial",
-                "3",
-                "-days",
-                "30",
-                "-extfile",
-                &cnf,
-                "-extensions",
-                "client",
-                "-out",
-                &cert_s,
-            ],
-        ];
-        for args in steps {
-            let out = Command::new("openssl")
-                .args(args)
-                .current_dir(dir)
-                .stdin(Stdio::null())
-                .output()
-                .expect("run openssl");
-            assert!(
-                out.status.success(),
-                "openssl {args:?} failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        (cert, key)
+        )
     }
 
     pub fn log_path(&self) -> PathBuf {
