@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_popfetch_global_optspecs
-    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
 end
 
 function __fish_popfetch_needs_command
@@ -49,6 +49,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_needs_command" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
@@ -102,6 +105,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
@@ -147,6 +153,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
@@ -192,6 +201,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
@@ -237,6 +249,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
@@ -282,6 +297,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
@@ -327,6 +345,9 @@ oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints 
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r

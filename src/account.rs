@@ -13,6 +13,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::secret::Secret;
+use crate::transport::Proxy;
 
 /// How the connection is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +258,12 @@ pub struct Account {
     pub tls_ca_file: Option<PathBuf>,
     /// `sha256:AA:BB:...`: accept exactly this certificate.
     pub tls_fingerprint: Option<String>,
+    /// A client certificate (PEM) to show the server, and the file with
+    /// its private key (the certificate's file when `None`).
+    pub tls_client_cert: Option<PathBuf>,
+    pub tls_client_key: Option<PathBuf>,
+    /// Connect through this SOCKS5 proxy, which resolves `host`.
+    pub proxy: Option<Proxy>,
     pub destination: Destination,
     pub policy: Policy,
     /// Connect, and every read and write.

@@ -26,7 +26,7 @@ use sasl::{Mechanism, SaslClient};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
-    #[error("{host} refused the login for {user} ({mechanism}): {said}{hint}", said = .text.trim_end_matches('.'), hint = refusal_hint(.code.as_ref()))]
+    #[error("{host} refused the login for {user} ({mechanism}): {said}{hint}", said = .text.trim_end_matches('.'), hint = refusal_hint(.code.as_ref(), .mechanism, .text))]
     Refused {
         host: String,
         user: String,
@@ -60,11 +60,28 @@ pub enum AuthError {
         mechanism: String,
         source: SaslError,
     },
+    #[error(
+        "{host} closed the connection after popfetch sent its {chars}-character {mechanism} \
+         response: a line this long may be over the server's limit (Dovecot 2.3 takes fewer \
+         than 8,192 characters, which is an OAuth token of about 6,100 bytes); if it is, a \
+         shorter secret or a change on the server is needed, else try again later"
+    )]
+    ClosedAfterLongResponse {
+        host: String,
+        mechanism: String,
+        chars: usize,
+    },
     #[error(transparent)]
     Protocol(ProtoError),
 }
 
-fn refusal_hint(code: Option<&RespCode>) -> &'static str {
+/// A response line at least this long that makes the server hang up is
+/// worth explaining (see [`AuthError::ClosedAfterLongResponse`]).
+const LONG_RESPONSE: usize = 1024;
+
+fn refusal_hint(code: Option<&RespCode>, mechanism: &str, text: &str) -> &'static str {
+    let oauth =
+        mechanism == Mechanism::Xoauth2.name() || mechanism == Mechanism::Oauthbearer.name();
     match code {
         Some(RespCode::InUse) => {
             "; another client holds the mailbox: this run will be retried next time"
@@ -73,6 +90,16 @@ fn refusal_hint(code: Option<&RespCode>) -> &'static str {
             "; the server limits how often you may log in: run less often"
         }
         Some(RespCode::SysTemp) => "; a temporary server problem: try again later",
+        // Dovecot: "Client didn't present valid SSL certificate".
+        _ if text.to_ascii_lowercase().contains("certificate") => {
+            "; the server wants a TLS client certificate: set tls_client_cert (and \
+             tls_client_key) to one it trusts"
+        }
+        _ if oauth => {
+            "; the token may have expired, be for another user, or lack the scope the server \
+             wants: check that the password source prints a fresh access token for this user \
+             (run it by hand)"
+        }
         _ => "; check user and the password source",
     }
 }
@@ -295,9 +322,18 @@ fn sasl_exchange<S: Read + Write>(
         })
         .map_err(AuthError::Protocol)?;
     session.flush().map_err(AuthError::Protocol)?;
+    // The length of the last response sent, for a server that hangs up on it.
+    let mut sent = inline.as_ref().map_or(0, |ir| ir.expose().len());
     // Bounded: no mechanism here needs more than a few round trips.
     for _ in 0..8 {
-        let reply = session.read_auth_reply().map_err(AuthError::Protocol)?;
+        let reply = session.read_auth_reply().map_err(|e| match e {
+            ProtoError::Closed if sent >= LONG_RESPONSE => AuthError::ClosedAfterLongResponse {
+                host: l.host.to_string(),
+                mechanism: mech.name().to_string(),
+                chars: sent,
+            },
+            other => AuthError::Protocol(other),
+        })?;
         // The server's first challenge asks for the initial response held
         // back; it must be empty (it is the server's turn to wait).
         if let (AuthReply::Challenge(ch), Some(ir)) = (&reply, deferred.take()) {
@@ -316,6 +352,7 @@ fn sasl_exchange<S: Read + Write>(
                 .send(&Command::AuthContinue(&ir))
                 .map_err(AuthError::Protocol)?;
             session.flush().map_err(AuthError::Protocol)?;
+            sent = ir.expose().len();
             continue;
         }
         match reply {
@@ -348,6 +385,7 @@ fn sasl_exchange<S: Read + Write>(
                         .send(&Command::AuthContinue(&resp))
                         .map_err(AuthError::Protocol)?;
                     session.flush().map_err(AuthError::Protocol)?;
+                    sent = resp.expose().len();
                 }
                 Err(source) => {
                     // Cancel the exchange so the server ends it cleanly.
@@ -395,6 +433,33 @@ mod tests {
         assert_eq!(
             choose(AuthChoice::Auto, &c, Apop::NotOffered, "h").unwrap(),
             Method::User
+        );
+    }
+
+    #[test]
+    fn refusals_point_at_the_likely_fix() {
+        let refused = |mechanism: &str, text: &str| {
+            AuthError::Refused {
+                host: "h".into(),
+                user: "u".into(),
+                mechanism: mechanism.into(),
+                code: None,
+                text: text.into(),
+            }
+            .to_string()
+        };
+        for oauth in ["XOAUTH2", "OAUTHBEARER"] {
+            assert!(refused(oauth, "Authentication failed").contains("fresh access token"));
+        }
+        let no_cert = refused(
+            "SCRAM-SHA-256",
+            "Client didn't present valid SSL certificate",
+        );
+        assert!(no_cert.contains("set tls_client_cert"), "{no_cert}");
+        let plain = refused("PLAIN", "Authentication failed.");
+        assert!(
+            plain.ends_with("Authentication failed; check user and the password source"),
+            "{plain}"
         );
     }
 

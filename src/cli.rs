@@ -272,6 +272,21 @@ pub struct AccountArgs {
     )]
     pub tls_fingerprint: Option<String>,
 
+    /// Show the server the client certificate in FILE (PEM); its key comes from
+    /// --tls-client-key, or from FILE itself when that holds it too.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_client_cert: Option<PathBuf>,
+
+    /// The private key (PEM, not encrypted) of the client certificate.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub tls_client_key: Option<PathBuf>,
+
+    /// Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the
+    /// server's host name. A proxy that wants a password is set in the config file, since a
+    /// password on the command line is visible to other users.
+    #[arg(long, value_name = "URL", global = true)]
+    pub proxy: Option<String>,
+
     /// Deliver into the Maildir DIR (created if missing).
     #[arg(long, value_name = "DIR", global = true)]
     pub maildir: Option<PathBuf>,

@@ -13,7 +13,7 @@ use crate::import::ImportError;
 use crate::password::SecretError;
 use crate::protocol::{ProtoError, RespCode};
 use crate::state::StateError;
-use crate::transport::TransportError;
+use crate::transport::{SocksError, TransportError};
 
 /// Exit statuses (sysexits.h), as mpop uses them.
 pub mod exit {
@@ -175,13 +175,36 @@ fn transport_code(e: &TransportError) -> u8 {
         TransportError::ConnectTimeout { .. } | TransportError::HandshakeTimeout { .. } => {
             exit::TEMPFAIL
         }
-        TransportError::CaFile { .. } => exit::CONFIG,
+        TransportError::CaFile { .. }
+        | TransportError::ClientCert { .. }
+        | TransportError::ClientKey { .. }
+        | TransportError::ClientKeyEncrypted { .. }
+        | TransportError::ClientKeyMismatch { .. } => exit::CONFIG,
         TransportError::Resolve { .. }
         | TransportError::Connect { .. }
         | TransportError::Handshake { .. }
         | TransportError::Untrusted { .. }
         | TransportError::FingerprintMismatch { .. }
         | TransportError::NoStls { .. } => exit::UNAVAILABLE,
+        TransportError::Proxy { source, .. } => socks_code(source),
+    }
+}
+
+fn socks_code(e: &SocksError) -> u8 {
+    match e {
+        // A slow proxy, or a server too slow for the proxy (reply 6, TTL
+        // expired), is worth retrying next run.
+        SocksError::Timeout | SocksError::Refused(6) => exit::TEMPFAIL,
+        SocksError::ProxyUnresolved(_)
+        | SocksError::ProxyUnreachable(_)
+        | SocksError::Closed
+        | SocksError::Io(_)
+        | SocksError::Refused(1..=8) => exit::UNAVAILABLE,
+        SocksError::Malformed(_) | SocksError::Refused(_) => exit::PROTOCOL,
+        SocksError::LoginWanted
+        | SocksError::NoAcceptableMethod
+        | SocksError::LoginRefused { .. } => exit::NOPERM,
+        SocksError::HostTooLong(_) => exit::CONFIG,
     }
 }
 
@@ -217,6 +240,9 @@ fn auth_code(e: &AuthError) -> u8 {
                 exit::PROTOCOL
             }
         },
+        // A dropped connection, as ProtoError::Closed (whose length
+        // explanation may not apply).
+        AuthError::ClosedAfterLongResponse { .. } => exit::TEMPFAIL,
         AuthError::Protocol(p) => proto_code(p),
     }
 }

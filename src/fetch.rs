@@ -35,6 +35,7 @@ use crate::account::Account;
 use crate::deliver::{DeliverError, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
+use crate::password;
 use crate::policy::{self, Listed};
 use crate::protocol::session::BodyError;
 use crate::protocol::{ProtoError, RespCode};
@@ -243,6 +244,7 @@ fn fetch_into(
         header: account
             .received_header
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
+        logins: 0,
     };
     for _ in 0..MAX_SESSIONS {
         let before = run.tried.len();
@@ -309,6 +311,8 @@ struct Run<'a> {
     /// UIDs deleted by a QUIT that succeeded.
     deleted: HashSet<String>,
     header: Option<Vec<u8>>,
+    /// Logins so far (see [`password::secret_for_login`]).
+    logins: usize,
 }
 
 impl Run<'_> {
@@ -320,9 +324,13 @@ impl Run<'_> {
         if self.opts.interrupt.is_set() {
             return Err(Error::interrupted());
         }
+        // Before connecting: a token manager may take a while.
+        let secret =
+            password::secret_for_login(account, self.secret, self.logins, self.opts.interrupt)?;
+        self.logins += 1;
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
-        conn.login(account, self.secret)?;
+        conn.login(account, &secret)?;
         let listing = conn.list()?;
         let seen = Listing {
             listed: listing.len(),

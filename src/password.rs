@@ -21,6 +21,7 @@
 //! is still locked, are worth retrying on the next run; every other
 //! failure here is a configuration problem (78).
 
+use std::borrow::Cow;
 use std::io;
 use std::path::Path;
 use std::process::Stdio;
@@ -170,6 +171,30 @@ pub(crate) fn obtain(account: &Account, interrupt: &Interrupt) -> Result<Secret,
         });
     }
     Ok(secret)
+}
+
+/// The secret for one login of a run. The run obtains each account's
+/// secret once, before its first session, so that terminal prompts never
+/// interleave; a `password_command` runs again for every later login,
+/// since it may print an OAuth access token, which lives about an hour,
+/// and a run over a server that pages its mailbox (a new session per page)
+/// can outlast it. Token managers such as oama print a fresh token when
+/// the old one is due. A password from the config, `.netrc` or a prompt
+/// is reused.
+pub(crate) fn secret_for_login<'s>(
+    account: &Account,
+    obtained: &'s Secret,
+    earlier_logins: usize,
+    interrupt: &Interrupt,
+) -> Result<Cow<'s, Secret>, SecretError> {
+    match &account.password {
+        PasswordSource::Command(_) if earlier_logins > 0 => {
+            Ok(Cow::Owned(obtain(account, interrupt)?))
+        }
+        PasswordSource::Command(_) | PasswordSource::Literal(_) | PasswordSource::Prompt => {
+            Ok(Cow::Borrowed(obtained))
+        }
+    }
 }
 
 /// [`obtain`] with the terminal device given, so tests need no terminal.
@@ -340,6 +365,9 @@ mod tests {
             allow_plaintext: false,
             tls_ca_file: None,
             tls_fingerprint: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            proxy: None,
             destination: Destination::Maildir(PathBuf::from("/nonexistent")),
             policy: Policy::default(),
             timeout: Duration::from_secs(60),

@@ -231,9 +231,15 @@ fn list_accounts(cli: &Cli) -> u8 {
             crate::account::TlsMode::None => "plaintext",
         };
         let keep = if a.policy.keep { "keep" } else { "delete" };
+        // The proxy's password shows as ********.
+        let via = a
+            .proxy
+            .as_ref()
+            .map(|p| format!("\tvia {p}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "{}\t{}\t{tls}\t{keep}\t-> {}",
+            "{}\t{}\t{tls}\t{keep}\t-> {}{via}",
             a.name,
             a.mailbox_id(),
             a.destination.describe()

@@ -42,8 +42,9 @@ pub struct Connection {
 
 /// Connect, secure the connection, read the greeting and CAPA. No login.
 pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connection, Error> {
-    let tcp = transport::connect_tcp(&account.host, account.port, account.timeout)?;
-    let trust = Trust::of(account);
+    let trust = Trust::of(account)?;
+    let tcp = transport::connect(account)?;
+    let reopen = || transport::connect(account).ok();
     let trace = trace.map(|sink| {
         let sink = sink.clone();
         let name = account.name.clone();
@@ -56,7 +57,7 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
     };
     let (mut session, greeting) = match account.tls {
         TlsMode::Implicit => {
-            let stream = transport::start_tls(tcp, &account.host, &trust)?;
+            let stream = transport::start_tls(tcp, &account.host, &trust, &reopen)?;
             let mut session = new_session(stream, trace);
             let greeting = session.greeting()?.text;
             (session, greeting)
@@ -76,7 +77,7 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
             let Stream::Plain(tcp) = stream else {
                 return Err(ProtoError::Malformed("STLS on an encrypted connection".into()).into());
             };
-            let stream = transport::start_tls(tcp, &account.host, &trust)?;
+            let stream = transport::start_tls(tcp, &account.host, &trust, &reopen)?;
             (new_session(stream, trace), greeting)
         }
         TlsMode::None => {

@@ -6,11 +6,17 @@
 //! winning, all within `timeout`; the address that worked is tried first by
 //! the later sessions of the run. Read/write timeouts are set before the
 //! TLS handshake so that a silent server cannot hang a cron run.
+//!
+//! With `proxy` set, the connection goes through a SOCKS5 proxy instead
+//! ([`socks`]): only the proxy's address is looked up here, and TLS runs
+//! over the proxied stream just the same.
+
+mod socks;
 
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -18,10 +24,14 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use native_tls::{Certificate, HandshakeError, Protocol, TlsConnector, TlsStream};
+use native_tls::{Certificate, HandshakeError, Identity, Protocol, TlsConnector, TlsStream};
+use openssl::pkey::PKey;
+use openssl::x509::X509;
 use sha2::{Digest, Sha256};
+use zeroize::Zeroizing;
 
 use crate::account::Account;
+pub use socks::{Proxy, SocksError};
 
 #[derive(Debug, thiserror::Error)]
 pub enum TransportError {
@@ -39,6 +49,26 @@ pub enum TransportError {
     ConnectTimeout { host: String, port: u16 },
     #[error("cannot read tls_ca_file {path}: {reason}")]
     CaFile { path: PathBuf, reason: String },
+    #[error("cannot use the client certificate in {path}: {reason}; check tls_client_cert")]
+    ClientCert { path: PathBuf, reason: String },
+    #[error(
+        "cannot use the private key in {path}: {reason}; check tls_client_key (without it, the \
+         key is read from the tls_client_cert file)"
+    )]
+    ClientKey { path: PathBuf, reason: String },
+    #[error(
+        "the private key in {path} is encrypted, and popfetch cannot ask for its passphrase (it \
+         runs unattended): decrypt a copy once with `openssl pkcs8 -topk8 -nocrypt -in {path} \
+         -out KEY.pem` (openssl asks for the passphrase), make it private with `chmod 600 \
+         KEY.pem`, and set tls_client_key = \"KEY.pem\""
+    )]
+    ClientKeyEncrypted { path: PathBuf },
+    #[error(
+        "the private key in {key} does not belong to the certificate in {cert}: give the key \
+         the certificate was made for (tls_client_key), or the certificate that goes with the \
+         key (tls_client_cert)"
+    )]
+    ClientKeyMismatch { cert: PathBuf, key: PathBuf },
     #[error("TLS handshake with {host} failed: {reason}")]
     Handshake { host: String, reason: String },
     #[error("timed out during the TLS handshake with {host}; try again later, or raise `timeout`")]
@@ -61,6 +91,13 @@ pub enum TransportError {
         "{host} does not offer STLS, so the connection cannot be encrypted; nothing was sent. Use tls = \"implicit\" (port 995) if the server supports it"
     )]
     NoStls { host: String },
+    #[error("cannot reach {target} through the proxy {proxy}: {source}")]
+    Proxy {
+        /// The proxy URL, its password hidden.
+        proxy: String,
+        target: String,
+        source: SocksError,
+    },
 }
 
 /// A connection, plain or encrypted.
@@ -154,7 +191,16 @@ fn remember(host: &str, port: u16, addr: SocketAddr) {
     }
 }
 
-/// Open a TCP connection to the account's server, trying every address.
+/// Open a TCP connection to the account's server: through its proxy when
+/// it has one, else directly.
+pub fn connect(account: &Account) -> Result<TcpStream, TransportError> {
+    match &account.proxy {
+        Some(proxy) => socks::connect(proxy, &account.host, account.port, account.timeout),
+        None => connect_tcp(&account.host, account.port, account.timeout),
+    }
+}
+
+/// Open a TCP connection to `host`, trying every address.
 pub fn connect_tcp(host: &str, port: u16, timeout: Duration) -> Result<TcpStream, TransportError> {
     let name = bare_host(host);
     let resolved: Vec<SocketAddr> = (name, port)
@@ -332,32 +378,55 @@ pub fn is_timeout(e: &io::Error) -> bool {
     )
 }
 
-/// What to trust when verifying the server's certificate.
-#[derive(Debug, Clone)]
+/// What to trust when verifying the server's certificate, and the client
+/// certificate to show it.
+#[derive(Clone)]
 pub struct Trust {
     pub ca_file: Option<PathBuf>,
     pub fingerprint: Option<String>,
+    /// The client certificate with its key, read from their files.
+    pub client: Option<Identity>,
 }
 
 impl Trust {
-    pub fn of(account: &Account) -> Self {
-        Trust {
+    /// The account's TLS settings. The client certificate and key are
+    /// read here, before any connection: a file that cannot be used ends
+    /// the run before a byte goes out.
+    pub fn of(account: &Account) -> Result<Self, TransportError> {
+        let client = match &account.tls_client_cert {
+            None => None,
+            Some(cert) => {
+                // Without tls_client_key the key is in the certificate's file.
+                let key = account.tls_client_key.as_ref().unwrap_or(cert);
+                Some(client_identity(cert, key)?)
+            }
+        };
+        Ok(Trust {
             ca_file: account.tls_ca_file.clone(),
             fingerprint: account.tls_fingerprint.clone(),
-        }
+            client,
+        })
     }
 }
 
 /// Run the TLS handshake over `tcp`, verifying chain and host name (or the
-/// pinned fingerprint) before a single POP3 byte is exchanged.
-pub fn start_tls(tcp: TcpStream, host: &str, trust: &Trust) -> Result<Stream, TransportError> {
+/// pinned fingerprint) before a single POP3 byte is exchanged. `reopen`
+/// opens another connection the same way `tcp` was opened (through the
+/// proxy, if any): only to show the fingerprint of a certificate that is
+/// not trusted, with nothing sent on it.
+pub fn start_tls(
+    tcp: TcpStream,
+    host: &str,
+    trust: &Trust,
+    reopen: &dyn Fn() -> Option<TcpStream>,
+) -> Result<Stream, TransportError> {
     // With a pin, chain verification is off and the pin is checked below;
     // without one, a failed verification is explained with the
     // certificate's fingerprint (see `handshake`).
     let connector = connector(trust, trust.fingerprint.is_some())?;
     // An IPv6 literal is checked against the certificate's IP addresses,
     // without the brackets it may be written with.
-    let tls = handshake(&connector, bare_host(host), tcp, true)?;
+    let tls = handshake(&connector, bare_host(host), tcp, Some(reopen))?;
     if let Some(expected) = &trust.fingerprint {
         let actual = peer_fingerprint(&tls).ok_or_else(|| TransportError::Handshake {
             host: host.to_string(),
@@ -403,20 +472,73 @@ fn connector(trust: &Trust, accept_any: bool) -> Result<TlsConnector, TransportE
             b.add_root_certificate(c);
         }
     }
+    if let Some(identity) = &trust.client {
+        b.identity(identity.clone());
+    }
     b.build().map_err(|e| TransportError::Handshake {
         host: String::new(),
         reason: e.to_string(),
     })
 }
 
+/// The client certificate (with any intermediates after it) and its key,
+/// as native-tls takes them: the key as unencrypted PKCS#8. Keys in the
+/// older PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`) forms are
+/// converted; an encrypted key is refused with the command that decrypts
+/// it, since nobody is there to type a passphrase under cron.
+fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Identity, TransportError> {
+    let cert_err = |reason: String| TransportError::ClientCert {
+        path: cert_path.to_path_buf(),
+        reason,
+    };
+    let key_err = |reason: String| TransportError::ClientKey {
+        path: key_path.to_path_buf(),
+        reason,
+    };
+    let cert_pem = std::fs::read(cert_path).map_err(|e| cert_err(e.to_string()))?;
+    let chain = X509::stack_from_pem(&cert_pem)
+        .map_err(|e| cert_err(format!("it is not a PEM certificate file ({e})")))?;
+    let leaf = chain.first().ok_or_else(|| {
+        cert_err("it holds no certificate (-----BEGIN CERTIFICATE-----)".to_string())
+    })?;
+    let key_pem = Zeroizing::new(std::fs::read(key_path).map_err(|e| key_err(e.to_string()))?);
+    let holds = |needle: &[u8]| key_pem.windows(needle.len()).any(|w| w == needle);
+    if holds(b"-----BEGIN ENCRYPTED PRIVATE KEY-----") || holds(b"Proc-Type: 4,ENCRYPTED") {
+        return Err(TransportError::ClientKeyEncrypted {
+            path: key_path.to_path_buf(),
+        });
+    }
+    if !holds(b"PRIVATE KEY-----") {
+        return Err(key_err(
+            "it holds no private key in PEM form (-----BEGIN PRIVATE KEY-----)".to_string(),
+        ));
+    }
+    // An empty passphrase, so that OpenSSL never prompts on a terminal.
+    let key = PKey::private_key_from_pem_passphrase(&key_pem, b"")
+        .map_err(|e| key_err(format!("it is not a private key OpenSSL can read ({e})")))?;
+    let matches = leaf
+        .public_key()
+        .map(|public| public.public_eq(&key))
+        .map_err(|e| cert_err(format!("its public key cannot be read ({e})")))?;
+    if !matches {
+        return Err(TransportError::ClientKeyMismatch {
+            cert: cert_path.to_path_buf(),
+            key: key_path.to_path_buf(),
+        });
+    }
+    let pkcs8 = Zeroizing::new(
+        key.private_key_to_pem_pkcs8()
+            .map_err(|e| key_err(format!("it cannot be converted to PKCS#8 ({e})")))?,
+    );
+    Identity::from_pkcs8(&cert_pem, &pkcs8).map_err(|e| cert_err(e.to_string()))
+}
+
 fn handshake(
     connector: &TlsConnector,
     host: &str,
     tcp: TcpStream,
-    explain_untrusted: bool,
+    explain_untrusted: Option<&dyn Fn() -> Option<TcpStream>>,
 ) -> Result<TlsStream<TcpStream>, TransportError> {
-    let peer = tcp.peer_addr().ok();
-    let timeout = tcp.read_timeout().ok().flatten();
     match connector.connect(host, tcp) {
         Ok(tls) => Ok(tls),
         Err(HandshakeError::WouldBlock(_)) => Err(TransportError::HandshakeTimeout {
@@ -424,14 +546,14 @@ fn handshake(
         }),
         Err(HandshakeError::Failure(e)) => {
             let reason = e.to_string();
-            if explain_untrusted && reason.contains("certificate verify failed") {
+            if let Some(reopen) = explain_untrusted
+                && reason.contains("certificate verify failed")
+            {
                 // Connect once more without verification, only to show the
                 // fingerprint the user could pin. Nothing is sent on it.
-                let fp = peer.and_then(|addr| {
-                    let tcp = TcpStream::connect_timeout(&addr, timeout?).ok()?;
-                    tcp.set_read_timeout(timeout).ok()?;
+                let fp = reopen().and_then(|tcp| {
                     let any = connector_any().ok()?;
-                    let tls = handshake(&any, host, tcp, false).ok()?;
+                    let tls = handshake(&any, host, tcp, None).ok()?;
                     peer_fingerprint(&tls)
                 });
                 let hint = match fp {

@@ -8,9 +8,11 @@
 //! an initial response goes on the AUTH line, belong to [`super::login`].
 //!
 //! The hashes, HMAC and PBKDF2 come from the RustCrypto crates (`md-5`,
-//! `sha1`, `sha2`, `hmac`, `pbkdf2`). SCRAM passwords are used as UTF-8
-//! without SASLprep; that matters only for passwords with unusual Unicode
-//! (e.g. non-NFKC forms).
+//! `sha1`, `sha2`, `hmac`, `pbkdf2`). SCRAM passwords are used as the
+//! UTF-8 bytes written, without SASLprep (RFC 4013), as Dovecot 2.3 uses
+//! the stored password's bytes (tests/it/scram.rs): a password in NFKC
+//! without non-ASCII spaces, which SASLprep leaves alone, works either way;
+//! any other must be written in the form the server derived its keys from.
 
 use std::fmt;
 use std::io::Read;
@@ -298,7 +300,8 @@ impl SaslClient {
                 Ok(encode(line.as_bytes()))
             }
             (Mechanism::Xoauth2 | Mechanism::Oauthbearer, Phase::FirstSent) => {
-                self.server_message = Some(self.quote(&challenge));
+                // An empty challenge reports nothing worth quoting.
+                self.server_message = (!challenge.is_empty()).then(|| self.quote(&challenge));
                 Ok(match self.mech {
                     Mechanism::Oauthbearer => encode(b"\x01"),
                     _ => Secret::new(String::new()),
@@ -680,6 +683,12 @@ mod tests {
             ""
         );
         assert_eq!(c.server_message(), Some("{\"status\":\"400\"}"));
+
+        // A server that answers the token with an empty challenge.
+        let mut c = SaslClient::new(Mechanism::Xoauth2, "u", &token, "h", 995);
+        c.initial_response().unwrap();
+        assert_eq!(c.respond(b"").unwrap().expose(), "");
+        assert_eq!(c.server_message(), None);
     }
 
     #[test]

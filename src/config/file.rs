@@ -23,6 +23,7 @@ use crate::account::{
     Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size, unsendable,
 };
 use crate::secret::Secret;
+use crate::transport::Proxy;
 
 /// The keys an account (or `[defaults]`) may set.
 pub(super) const KNOWN_KEYS: &[&str] = &[
@@ -36,6 +37,9 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "allow_plaintext",
     "tls_ca_file",
     "tls_fingerprint",
+    "tls_client_cert",
+    "tls_client_key",
+    "proxy",
     "maildir",
     "mbox",
     "mda",
@@ -51,18 +55,10 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Keys the specification describes that this version cannot honour yet.
-/// Rejected rather than ignored: ignoring `proxy` or `lmtp` would do
-/// something other than what the user asked for.
-pub(super) const UNSUPPORTED_KEYS: &[&str] = &[
-    "lmtp",
-    "smtp",
-    "proxy",
-    "tls_client_cert",
-    "tls_client_key",
-    "commit_every",
-    "log_file",
-    "recipient",
-];
+/// Rejected rather than ignored: ignoring `lmtp` would do something other
+/// than what the user asked for.
+pub(super) const UNSUPPORTED_KEYS: &[&str] =
+    &["lmtp", "smtp", "commit_every", "log_file", "recipient"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -358,6 +354,20 @@ fn parse_layer(
                 let s = string(val).map_err(value_err)?;
                 let fp = normalize_fingerprint(&s).map_err(value_err)?;
                 layer.tls_fingerprint = set(&origin, fp);
+            }
+            "tls_client_cert" => {
+                layer.tls_client_cert = set(&origin, path(val, env).map_err(value_err)?)
+            }
+            "tls_client_key" => {
+                layer.tls_client_key = set(&origin, path(val, env).map_err(value_err)?)
+            }
+            "proxy" => {
+                let proxy = Proxy::parse(&string(val).map_err(value_err)?).map_err(value_err)?;
+                // The proxy's password is a password in the file too.
+                if proxy.has_password() && file.password_at.is_none() {
+                    file.password_at = Some(loc.at(k.span().start));
+                }
+                layer.proxy = set(&origin, proxy);
             }
             "maildir" | "mbox" | "mda" => {
                 if let Some(prev) = &layer.destination {

@@ -7,6 +7,26 @@ use super::layer::{Layer, Origin, Setting};
 use super::{ConfigError, Env, expand_tilde};
 use crate::account::{CommandSpec, Destination, PasswordSource, unsendable};
 use crate::cli::AccountArgs;
+use crate::transport::Proxy;
+
+/// `--proxy URL`, which must not carry a password: argv is visible to
+/// every user of the machine (`ps`), so a proxy that wants one is set in
+/// the config file.
+fn proxy_flag(url: Option<&str>) -> Result<Option<Proxy>, ConfigError> {
+    let Some(url) = url else {
+        return Ok(None);
+    };
+    let usage = |message: String| ConfigError::Usage { message };
+    let proxy = Proxy::parse(url).map_err(|e| usage(format!("--proxy {e}")))?;
+    if proxy.has_password() {
+        return Err(usage(format!(
+            "--proxy {proxy}: a password on the command line is visible to every user of this \
+             machine (ps shows it), so --proxy takes none: set proxy = \"socks5://USER:PASSWORD@\
+             HOST:PORT\" in the config file (mode 600) instead"
+        )));
+    }
+    Ok(Some(proxy))
+}
 
 /// The command-line flags as the top layer.
 pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, ConfigError> {
@@ -99,6 +119,15 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
         allow_plaintext: flag("--allow-plaintext", args.allow_plaintext.then_some(true)),
         tls_ca_file: flag("--tls-ca-file", path("--tls-ca-file", &args.tls_ca_file)?),
         tls_fingerprint: flag("--tls-fingerprint", args.tls_fingerprint.clone()),
+        tls_client_cert: flag(
+            "--tls-client-cert",
+            path("--tls-client-cert", &args.tls_client_cert)?,
+        ),
+        tls_client_key: flag(
+            "--tls-client-key",
+            path("--tls-client-key", &args.tls_client_key)?,
+        ),
+        proxy: flag("--proxy", proxy_flag(args.proxy.as_deref())?),
         destination,
         keep: flag(
             if args.no_keep { "--no-keep" } else { "--keep" },

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use crate::account::{AuthChoice, Destination, PasswordSource, Pipelining, TlsMode};
+use crate::transport::Proxy;
 
 /// Where a setting was written.
 #[derive(Debug, Clone)]
@@ -34,6 +35,9 @@ pub(crate) struct Layer {
     pub allow_plaintext: Option<Setting<bool>>,
     pub tls_ca_file: Option<Setting<PathBuf>>,
     pub tls_fingerprint: Option<Setting<String>>,
+    pub tls_client_cert: Option<Setting<PathBuf>>,
+    pub tls_client_key: Option<Setting<PathBuf>>,
+    pub proxy: Option<Setting<Proxy>>,
     pub destination: Option<Setting<Destination>>,
     pub keep: Option<Setting<bool>>,
     pub delete_after_days: Option<Setting<u32>>,
@@ -59,6 +63,9 @@ impl Layer {
             allow_plaintext: top.allow_plaintext.or(self.allow_plaintext),
             tls_ca_file: top.tls_ca_file.or(self.tls_ca_file),
             tls_fingerprint: top.tls_fingerprint.or(self.tls_fingerprint),
+            tls_client_cert: top.tls_client_cert.or(self.tls_client_cert),
+            tls_client_key: top.tls_client_key.or(self.tls_client_key),
+            proxy: top.proxy.or(self.proxy),
             destination: top.destination.or(self.destination),
             keep: top.keep.or(self.keep),
             delete_after_days: top.delete_after_days.or(self.delete_after_days),

@@ -136,6 +136,21 @@ impl<'a> Context<'a> {
             return Err(err);
         }
 
+        let tls_client_cert = layer.tls_client_cert.map(|s| s.value);
+        if let (Some(key), None) = (&layer.tls_client_key, &tls_client_cert) {
+            return Err(blame(
+                name,
+                &key.origin,
+                format!(
+                    "tls_client_key is set but tls_client_cert is not, and a key is of no use \
+                     without its certificate: add tls_client_cert = \"...\" to {}, or remove \
+                     tls_client_key",
+                    table_header(name)
+                ),
+                "--tls-client-key needs a certificate: give --tls-client-cert too".to_string(),
+            ));
+        }
+
         let password = match layer.password {
             Some(s) => s.value,
             None => self.netrc_password(&host, &user),
@@ -170,6 +185,9 @@ impl<'a> Context<'a> {
             allow_plaintext,
             tls_ca_file: layer.tls_ca_file.map(|s| s.value),
             tls_fingerprint: layer.tls_fingerprint.map(|s| s.value),
+            tls_client_cert,
+            tls_client_key: layer.tls_client_key.map(|s| s.value),
+            proxy: layer.proxy.map(|s| s.value),
             destination,
             policy: Policy {
                 keep,

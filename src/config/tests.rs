@@ -339,16 +339,7 @@ fn unknown_key_is_located_and_suggested() {
 #[test]
 fn unsupported_keys_are_rejected() {
     let f = Fixture::new();
-    for key in [
-        "lmtp",
-        "smtp",
-        "proxy",
-        "tls_client_cert",
-        "tls_client_key",
-        "commit_every",
-        "log_file",
-        "recipient",
-    ] {
+    for key in ["lmtp", "smtp", "commit_every", "log_file", "recipient"] {
         let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
         let msg = f.err_at(&text, 3, 1);
         assert!(msg.contains(&format!("\"{key}\"")), "{msg}");
@@ -754,4 +745,129 @@ fn toml_integer_forms() {
         .unwrap();
     assert_eq!(loaded.accounts[0].port, 995);
     assert_eq!(loaded.accounts[0].timeout, Duration::from_secs(10));
+}
+
+#[test]
+fn proxy_urls_in_the_file_and_on_the_command_line() {
+    let f = Fixture::new();
+    let text = format!(
+        "[defaults]\nproxy = \"socks5://bob:hunter2@127.0.0.1:1080\"\n[account.w]\n{BASE}\
+         [account.direct]\n{BASE}proxy = \"socks5h://[::1]\"\n"
+    );
+    let loaded = f.load(&text, &[]).unwrap();
+    let shown: Vec<Option<String>> = loaded
+        .accounts
+        .iter()
+        .map(|a| a.proxy.as_ref().map(ToString::to_string))
+        .collect();
+    assert_eq!(
+        shown,
+        [
+            Some("socks5://bob:********@127.0.0.1:1080".to_string()),
+            Some("socks5://[::1]:1080".to_string())
+        ]
+    );
+    assert!(!format!("{loaded:?}").contains("hunter2"));
+
+    // The proxy's password is a password in the file.
+    let path = f.path("config.toml");
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let mut c = cli(&[]);
+    c.global.config = Some(path);
+    let warnings = load_in(&c, &[], &f.env()).unwrap().warnings;
+    assert!(
+        warnings.len() == 1 && warnings[0].contains(":2:1") && warnings[0].contains("chmod 600"),
+        "{warnings:?}"
+    );
+
+    // The flag overrides the file, and takes no password (ps would show it).
+    let loaded = f
+        .load(&text, &["--proxy", "socks5://10.0.0.1:9050"])
+        .unwrap();
+    for a in &loaded.accounts {
+        let proxy = a.proxy.as_ref().map(ToString::to_string);
+        assert_eq!(proxy.as_deref(), Some("socks5://10.0.0.1:9050"));
+    }
+    let e = f.err(&text, &["--proxy", "socks5://bob:hunter2@10.0.0.1"]);
+    assert!(e.is_usage(), "{e}");
+    let msg = e.to_string();
+    assert!(
+        !msg.contains("hunter2") && msg.contains("config file"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn bad_proxy_urls() {
+    let f = Fixture::new();
+    let msg = f.err_at(
+        &format!("[account.w]\n{BASE}proxy = \"http://bob:hunter2@p:3128\"\n"),
+        5,
+        9,
+    );
+    assert!(msg.contains("SOCKS5") && !msg.contains("hunter2"), "{msg}");
+    let msg = f.err_at(
+        &format!("[account.w]\n{BASE}proxy = \"socks5://p:x\"\n"),
+        5,
+        9,
+    );
+    assert!(msg.contains("not a port"), "{msg}");
+    let e = f.err(
+        "",
+        &[
+            "--host",
+            "h",
+            "--user",
+            "u",
+            "--maildir",
+            "/m",
+            "--proxy",
+            "p:1",
+        ],
+    );
+    assert!(e.is_usage() && e.to_string().contains("--proxy"), "{e}");
+}
+
+#[test]
+fn client_certificate_keys() {
+    let f = Fixture::new();
+    let text = format!(
+        "[defaults]\ntls_client_cert = \"~/me.pem\"\n[account.w]\n{BASE}\
+         tls_client_key = \"~/me.key\"\n[account.both]\n{BASE}"
+    );
+    let loaded = f.load(&text, &[]).unwrap();
+    let [w, both] = &loaded.accounts[..] else {
+        panic!("{:?}", loaded.accounts)
+    };
+    assert_eq!(w.tls_client_cert, Some(f.path("home/me.pem")));
+    assert_eq!(w.tls_client_key, Some(f.path("home/me.key")));
+    assert_eq!(both.tls_client_cert, Some(f.path("home/me.pem")));
+    assert_eq!(
+        both.tls_client_key, None,
+        "the key is in the certificate's file"
+    );
+
+    let loaded = f
+        .load(
+            &text,
+            &["--tls-client-cert", "~/other.pem", "--tls-client-key", "/k"],
+        )
+        .unwrap();
+    for a in &loaded.accounts {
+        assert_eq!(a.tls_client_cert, Some(f.path("home/other.pem")));
+        assert_eq!(a.tls_client_key, Some(PathBuf::from("/k")));
+    }
+
+    // A key without its certificate is of no use.
+    let msg = f.err_at(
+        &format!("[account.w]\n{BASE}tls_client_key = \"/k\"\n"),
+        5,
+        1,
+    );
+    assert!(msg.contains("tls_client_cert"), "{msg}");
+    let e = f.err(&format!("[account.w]\n{BASE}"), &["--tls-client-key", "/k"]);
+    assert!(
+        e.is_usage() && e.to_string().contains("--tls-client-cert"),
+        "{e}"
+    );
 }

@@ -48,6 +48,14 @@ pub struct Options {
     pub mechanisms: Option<String>,
     /// Listen on ::1 as well as 127.0.0.1 (see [`ipv6_loopback`]).
     pub ipv6: bool,
+    /// Ask each client for a certificate signed by the fixture's CA and
+    /// refuse the login of one that shows none (see
+    /// [`Dovecot::client_certificate`]).
+    pub client_cert: bool,
+    /// Accept XOAUTH2 and OAUTHBEARER with OAuth 2 access tokens that are
+    /// JWTs signed with HS256 and this key, validated by Dovecot itself
+    /// (`introspection_mode = local`); the token's `sub` is the user.
+    pub oauth2_key: Option<Vec<u8>>,
 }
 
 impl Default for Options {
@@ -56,6 +64,8 @@ impl Default for Options {
             ssl: true,
             mechanisms: None,
             ipv6: false,
+            client_cert: false,
+            oauth2_key: None,
         }
     }
 }
@@ -72,6 +82,19 @@ impl Options {
     /// A server listening on ::1 too, on the same ports.
     pub fn ipv6(mut self) -> Self {
         self.ipv6 = true;
+        self
+    }
+
+    /// A server that wants a client certificate (see [`Options::client_cert`]).
+    pub fn client_cert(mut self) -> Self {
+        self.client_cert = true;
+        self
+    }
+
+    /// A server taking OAuth 2 tokens signed with `key` (see
+    /// [`Options::oauth2_key`]).
+    pub fn oauth2(mut self, key: &[u8]) -> Self {
+        self.oauth2_key = Some(key.to_vec());
         self
     }
 
@@ -232,6 +255,33 @@ fn render_conf(
             _ => format!("{l}\n"),
         })
         .collect();
+    if opts.client_cert {
+        // Dovecot asks for the certificate in the handshake and refuses the
+        // login without one; the fixture's CA publishes no CRL.
+        out.push_str(&format!(
+            "ssl_ca = <{base}/ca.pem\nssl_verify_client_cert = yes\n\
+             auth_ssl_require_client_cert = yes\nssl_require_crl = no\n",
+            base = base.display()
+        ));
+    }
+    if opts.oauth2_key.is_some() {
+        // Before the passwd-file, and final either way: a token is never
+        // compared with a password.
+        let passdb = format!(
+            "passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = \
+             {}/oauth2.conf.ext\n  result_failure = return-fail\n  \
+             result_internalfail = return-fail\n}}\npassdb {{\n",
+            base.display()
+        );
+        out = out.replacen("passdb {\n", &passdb, 1);
+        out = out
+            .lines()
+            .map(|l| match l.strip_prefix("auth_mechanisms =") {
+                Some(m) => format!("auth_mechanisms ={m} xoauth2 oauthbearer\n"),
+                None => format!("{l}\n"),
+            })
+            .collect();
+    }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -246,7 +296,8 @@ pub fn make_certificates(dir: &Path) {
     let cnf = dir.join("openssl.cnf");
     fs::write(&cnf, OPENSSL_CNF).unwrap();
     let cnf = cnf.display().to_string();
-    let steps: [&[&str]; 3] = [
+    openssl(
+        dir,
         &[
             "req",
             "-x509",
@@ -268,6 +319,22 @@ pub fn make_certificates(dir: &Path) {
             "-subj",
             "/CN=popfetch test CA",
         ],
+    );
+    issue(dir, "server", "/CN=localhost", "server");
+}
+
+/// A new key `NAME.key` (PKCS#8 PEM, as `openssl req` writes it) and a
+/// certificate `NAME.pem` for it with the subject `subject` and the
+/// `extensions` section of openssl.cnf, signed by the CA in `dir`.
+fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+    let cnf = dir.join("openssl.cnf").display().to_string();
+    let (key, csr, cert) = (
+        format!("{name}.key"),
+        format!("{name}.csr"),
+        format!("{name}.pem"),
+    );
+    openssl(
+        dir,
         &[
             "req",
             "-new",
@@ -279,38 +346,74 @@ pub fn make_certificates(dir: &Path) {
             "ec_paramgen_curve:prime256v1",
             "-nodes",
             "-keyout",
-            "server.key",
+            &key,
             "-out",
-            "server.csr",
+            &csr,
             "-subj",
-            "/CN=localhost",
+            subject,
         ],
+    );
+    // A random serial: certificates of one CA must not share one.
+    openssl(
+        dir,
         &[
             "x509",
             "-req",
             "-in",
-            "server.csr",
+            &csr,
             "-CA",
             "ca.pem",
             "-CAkey",
             "ca.key",
-            "-set_serial",
-            "2",
+            "-CAcreateserial",
             "-days",
             "30",
             "-extfile",
             &cnf,
             "-extensions",
-            "server",
+            extensions,
             "-out",
-            "server.pem",
+            &cert,
         ],
-    ];
-    for args in steps {
-        run_checked(
-            Command::new("openssl").args(args).current_dir(dir),
-            &format!("openssl {args:?}"),
-        );
+    );
+}
+
+/// Runs the `openssl` command in `dir`; panics with its stderr if it fails.
+pub fn openssl(dir: &Path, args: &[&str]) {
+    run_checked(
+        Command::new("openssl").args(args).current_dir(dir),
+        &format!("openssl {args:?}"),
+    );
+}
+
+/// The oauth2 passdb's settings, and its HS256 key where Dovecot's
+/// `fs` dict finds it: `<azp>/<alg>/<kid>` below the prefix, each
+/// `default` for a token that names none, the key base64-encoded.
+fn write_oauth2_conf(base: &Path, key: &[u8]) {
+    use base64::Engine as _;
+    let keys = base.join("oauth2-keys");
+    let dir = keys.join("default/HS256");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(
+        dir.join("default"),
+        base64::engine::general_purpose::STANDARD.encode(key),
+    )
+    .unwrap();
+    fs::write(
+        base.join("oauth2.conf.ext"),
+        format!(
+            "introspection_mode = local\nlocal_validation_key_dict = fs:posix:prefix={}/\n\
+             username_attribute = sub\n",
+            keys.display()
+        ),
+    )
+    .unwrap();
+    // Read by the unprivileged auth process.
+    for p in [keys.clone(), keys.join("default"), dir.clone()] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for p in [dir.join("default"), base.join("oauth2.conf.ext")] {
+        fs::set_permissions(&p, fs::Permissions::from_mode(0o644)).unwrap();
     }
 }
 
@@ -414,6 +517,9 @@ impl Dovecot {
         fs::create_dir(base.join("home")).unwrap();
         fs::set_permissions(base.join("home"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(base.join("users"), "").unwrap();
+        if let Some(key) = &opts.oauth2_key {
+            write_oauth2_conf(&base, key);
+        }
         fs::set_permissions(base.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
 
         let mut last_failure = String::new();
@@ -497,6 +603,19 @@ impl Dovecot {
     /// The CA that signed the server certificate, for `tls_ca_file`.
     pub fn ca_pem_path(&self) -> PathBuf {
         self.dir.path().join("ca.pem")
+    }
+
+    /// A new client key and a certificate for it signed by the fixture's
+    /// CA (for a server started with [`Options::client_cert`]): the paths
+    /// of the certificate and of the key, PKCS#8 PEM, as `openssl req`
+    /// writes it.
+    pub fn client_certificate(&self, name: &str) -> (PathBuf, PathBuf) {
+        let dir = self.dir.path();
+        issue(dir, name, "/CN=popfetch test client", "client");
+        (
+            dir.join(format!("{name}.pem")),
+            dir.join(format!("{name}.key")),
+        )
     }
 
     pub fn log_path(&self) -> PathBuf {
