@@ -1,6 +1,7 @@
 //! A whole invocation: load the accounts, run the command for each (up to
-//! `-j` at once), print what happened in config order, and pick the exit
-//! status: that of the first failing account in config order.
+//! `-j` at once), print what happened in config order, and return the exit
+//! status [`crate::error`] picks: that of the first failing account in
+//! config order.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
