@@ -74,12 +74,14 @@ impl Error {
     }
 }
 
-/// The exit status of one account's run: its error's, or 75 when it
-/// succeeded but left `deferred` messages for a retry (an MDA deferred
-/// them), so that cron hears of it; else 0.
-pub fn account_code(error: Option<&Error>, deferred: usize) -> u8 {
+/// The exit status of one account's run: its error's; or, when it
+/// finished, 74 if a mail server refused `rejected` messages for good,
+/// 75 if `deferred` messages were left for a retry (an MDA or a mail
+/// server deferred them), so that cron hears of it; else 0.
+pub fn account_code(error: Option<&Error>, deferred: usize, rejected: usize) -> u8 {
     match error {
         Some(e) => e.exit_code(),
+        None if rejected > 0 => exit::IOERR,
         None if deferred > 0 => exit::TEMPFAIL,
         None => exit::OK,
     }
@@ -209,6 +211,16 @@ fn deliver_code(e: &DeliverError) -> u8 {
         // Another program holding the mbox, or an MDA asking to be called
         // again, is a reason to try later.
         DeliverError::MboxLocked { .. } | DeliverError::Deferred(_) => exit::TEMPFAIL,
+        // A mail server that is down, busy or went away: try again later.
+        DeliverError::RelayConnect { .. } | DeliverError::RelayLost { .. } => exit::TEMPFAIL,
+        DeliverError::RelayRefused { temporary, .. } => {
+            if *temporary {
+                exit::TEMPFAIL
+            } else {
+                exit::IOERR
+            }
+        }
+        DeliverError::RelayProtocol { .. } => exit::PROTOCOL,
         DeliverError::Create { .. }
         | DeliverError::Write { .. }
         | DeliverError::MboxOpen { .. }
@@ -218,7 +230,8 @@ fn deliver_code(e: &DeliverError) -> u8 {
         | DeliverError::MdaMissing { .. }
         | DeliverError::MdaConfig(_)
         | DeliverError::MdaSpawn { .. }
-        | DeliverError::MdaFailed { .. } => exit::IOERR,
+        | DeliverError::MdaFailed { .. }
+        | DeliverError::Rejected(_) => exit::IOERR,
     }
 }
 
@@ -231,9 +244,13 @@ mod tests {
         assert_eq!(run_code(Some(77), true), 77);
         assert_eq!(run_code(None, true), exit::NO_NEW_MAIL);
         assert_eq!(run_code(None, false), exit::OK);
-        assert_eq!(account_code(None, 2), exit::TEMPFAIL);
-        assert_eq!(account_code(None, 0), exit::OK);
-        assert_eq!(account_code(Some(&Error::Interrupted), 0), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 2, 0), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 2, 1), exit::IOERR);
+        assert_eq!(account_code(None, 0, 0), exit::OK);
+        assert_eq!(
+            account_code(Some(&Error::Interrupted), 0, 3),
+            exit::TEMPFAIL
+        );
     }
 
     #[test]

@@ -7,9 +7,12 @@
 //! { "account": "work", "command": "fetch" | "check" | "adopt", "ok": true,
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
-//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "seconds": 1.2,
-//!   "destination": "/home/alice/Mail/work" }
+//!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "rejected": 0,
+//!   "seconds": 1.2, "destination": "/home/alice/Mail/work" }
 //! ```
+//!
+//! `ok` is true when the run finished; `exit_code` is 75 when it left
+//! messages `deferred`, 74 when a mail server `rejected` some.
 //!
 //! `adopt` adds `"adopted"`: the UIDs it newly recorded as delivered.
 //!
@@ -73,8 +76,19 @@ pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) ->
     }
     if s.deferred > 0 {
         line.push_str(&format!(
-            ", {} deferred by the MDA (left on the server for the next run)",
-            s.deferred
+            ", {} deferred by {} (left on the server for the next run)",
+            s.deferred,
+            if dest.starts_with("| ") {
+                "the MDA"
+            } else {
+                "the mail server"
+            }
+        ));
+    }
+    if s.rejected > 0 {
+        line.push_str(&format!(
+            ", {} refused by the mail server (left on the server)",
+            s.rejected
         ));
     }
     if s.recovered > 0 {
@@ -114,6 +128,7 @@ pub fn outcome_code(result: &Result<Summary, Error>) -> u8 {
     error::account_code(
         result.as_ref().err(),
         result.as_ref().map_or(0, |s| s.deferred),
+        result.as_ref().map_or(0, |s| s.rejected),
     )
 }
 
@@ -192,6 +207,7 @@ fn json_value(
         "on_server": s.on_server,
         "recovered": s.recovered,
         "deferred": s.deferred,
+        "rejected": s.rejected,
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
@@ -280,6 +296,14 @@ impl crate::fetch::Observer for Reporter {
         }
     }
 
+    /// Always shown, `-q` or not: the message needs its owner's attention.
+    fn rejected(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
+        self.line(&format!(
+            "popfetch: {}: message {} (UID {}) not delivered: {why}; it stays on the server",
+            account.name, msg.msg, msg.uid
+        ));
+    }
+
     fn skipped(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
         if self.verbose {
             self.line(&format!(
@@ -344,6 +368,7 @@ mod tests {
             "on_server",
             "recovered",
             "deferred",
+            "rejected",
             "seconds",
             "destination",
         ] {

@@ -16,11 +16,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::layer::{Layer, Origin, Setting};
 use super::value::{
-    auth_choice, boolean, command, integer, nonempty, path, pipelining, string, tls_mode, word,
+    auth_choice, boolean, command, integer, nonempty, path, pipelining, relay, string, tls_mode,
+    word,
 };
 use super::{ConfigError, Env};
 use crate::account::{
-    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size, unsendable,
+    Destination, PasswordSource, check_recipient, check_size, limits, normalize_fingerprint,
+    parse_size, unsendable,
 };
 use crate::secret::Secret;
 
@@ -39,6 +41,9 @@ const KNOWN_KEYS: &[&str] = &[
     "maildir",
     "mbox",
     "mda",
+    "lmtp",
+    "smtp",
+    "recipient",
     "keep",
     "delete_after_days",
     "max_size",
@@ -54,14 +59,11 @@ const KNOWN_KEYS: &[&str] = &[
 /// Rejected rather than ignored: ignoring `proxy` or `lmtp` would do
 /// something other than what the user asked for.
 const UNSUPPORTED_KEYS: &[&str] = &[
-    "lmtp",
-    "smtp",
     "proxy",
     "tls_client_cert",
     "tls_client_key",
     "commit_every",
     "log_file",
-    "recipient",
 ];
 
 /// `value`, set where `origin` says.
@@ -359,11 +361,11 @@ fn parse_layer(
                 let fp = normalize_fingerprint(&s).map_err(value_err)?;
                 layer.tls_fingerprint = set(&origin, fp);
             }
-            "maildir" | "mbox" | "mda" => {
+            "maildir" | "mbox" | "mda" | "lmtp" | "smtp" => {
                 if let Some(prev) = &layer.destination {
                     return Err(key_err(format!(
                         "{key} is set, but so is {} (at {}): an account delivers to exactly \
-                         one of maildir, mbox or mda, so remove one",
+                         one of maildir, mbox, mda, lmtp or smtp, so remove one",
                         destination_key(&prev.value),
                         origin_at(&prev.origin)
                     )));
@@ -371,9 +373,18 @@ fn parse_layer(
                 let dest = match key {
                     "maildir" => Destination::Maildir(path(val, env).map_err(value_err)?),
                     "mbox" => Destination::Mbox(path(val, env).map_err(value_err)?),
-                    _ => Destination::Mda(command(val).map_err(value_err)?),
+                    "mda" => Destination::Mda(command(val).map_err(value_err)?),
+                    _ => {
+                        let addr = nonempty(val, "a server address").map_err(value_err)?;
+                        relay(&addr, key == "smtp", env).map_err(value_err)?
+                    }
                 };
                 layer.destination = set(&origin, dest);
+            }
+            "recipient" => {
+                let r = nonempty(val, "a recipient address").map_err(value_err)?;
+                check_recipient(&r).map_err(value_err)?;
+                layer.recipient = set(&origin, r);
             }
             "keep" => layer.keep = set(&origin, boolean(val).map_err(value_err)?),
             "delete_after_days" => {
@@ -470,6 +481,8 @@ fn destination_key(d: &Destination) -> &'static str {
         Destination::Maildir(_) => "maildir",
         Destination::Mbox(_) => "mbox",
         Destination::Mda(_) => "mda",
+        Destination::Lmtp(_) => "lmtp",
+        Destination::Smtp(_) => "smtp",
     }
 }
 

@@ -35,6 +35,8 @@ pub(crate) struct Layer {
     pub tls_ca_file: Option<Setting<PathBuf>>,
     pub tls_fingerprint: Option<Setting<String>>,
     pub destination: Option<Setting<Destination>>,
+    /// For `lmtp` and `smtp`: whom the message is for.
+    pub recipient: Option<Setting<String>>,
     pub keep: Option<Setting<bool>>,
     pub delete_after_days: Option<Setting<u32>>,
     pub max_size: Option<Setting<u64>>,
@@ -60,6 +62,7 @@ impl Layer {
             tls_ca_file: top.tls_ca_file.or(self.tls_ca_file),
             tls_fingerprint: top.tls_fingerprint.or(self.tls_fingerprint),
             destination: top.destination.or(self.destination),
+            recipient: top.recipient.or(self.recipient),
             keep: top.keep.or(self.keep),
             delete_after_days: top.delete_after_days.or(self.delete_after_days),
             max_size: top.max_size.or(self.max_size),
