@@ -24,5 +24,6 @@ mod long_secrets;
 mod parallel;
 mod pipelining;
 mod policy;
+mod relay;
 mod secrets;
 mod tls;

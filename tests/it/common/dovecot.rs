@@ -30,6 +30,9 @@ pub const CONF_TEMPLATE: &str = include_str!("../../dovecot/dovecot.conf.in");
 /// The OpenSSL settings for the CA and the server certificate.
 pub const OPENSSL_CNF: &str = include_str!("../../dovecot/openssl.cnf");
 
+/// Dovecot's LMTP server (dovecot-lmtpd), as Debian installs it.
+const LMTP_BINARY: &str = "/usr/lib/dovecot/lmtp";
+
 /// Where distributions put Dovecot's protocol binaries (dovecot-pop3d).
 const POP3_BINARIES: &[&str] = &[
     "/usr/lib/dovecot/pop3",
@@ -48,6 +51,14 @@ pub struct Options {
     pub mechanisms: Option<String>,
     /// Listen on ::1 as well as 127.0.0.1 (see [`ipv6_loopback`]).
     pub ipv6: bool,
+    /// Run Dovecot's LMTP service too, on a loopback port and on the unix
+    /// socket `run/lmtp` (see [`Dovecot::lmtp_port`], [`Dovecot::lmtp_socket`]).
+    /// Needs dovecot-lmtpd.
+    pub lmtp: bool,
+    /// With `lmtp`: `None` enforces no quota; `Some(tempfail)` enforces
+    /// the message quotas [`Dovecot::set_quota`] gives, answering a full
+    /// mailbox with 4xx when `tempfail` (`quota_full_tempfail`), else 5xx.
+    pub quota: Option<bool>,
 }
 
 impl Default for Options {
@@ -56,6 +67,8 @@ impl Default for Options {
             ssl: true,
             mechanisms: None,
             ipv6: false,
+            lmtp: false,
+            quota: None,
         }
     }
 }
@@ -72,6 +85,19 @@ impl Options {
     /// A server listening on ::1 too, on the same ports.
     pub fn ipv6(mut self) -> Self {
         self.ipv6 = true;
+        self
+    }
+
+    /// A server that also takes mail by LMTP.
+    pub fn lmtp(mut self) -> Self {
+        self.lmtp = true;
+        self
+    }
+
+    /// With LMTP: quotas from [`Dovecot::set_quota`] apply; a full mailbox
+    /// is a temporary failure (4xx) when `tempfail`, else permanent (5xx).
+    pub fn quota(mut self, tempfail: bool) -> Self {
+        self.quota = Some(tempfail);
         self
     }
 
@@ -120,8 +146,10 @@ pub struct Dovecot {
     child: Option<Child>,
     pop3_port: u16,
     pop3s_port: Option<u16>,
+    lmtp_port: Option<u16>,
     ident: Identity,
-    users: Mutex<Vec<(String, String)>>,
+    /// Name, password and extra passwd-file fields of each user.
+    users: Mutex<Vec<(String, String, String)>>,
     next_file: AtomicU64,
 }
 
@@ -191,7 +219,7 @@ fn identity() -> Identity {
 
 /// A port that was free a moment ago. Dovecot binds it a little later; a
 /// lost race shows up as "Address already in use" and `start` retries.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("bind 127.0.0.1:0")
@@ -199,13 +227,8 @@ fn free_port() -> u16 {
 }
 
 /// Fills in the template. Shared placeholders, same as scripts/demo.sh.
-fn render_conf(
-    base: &Path,
-    pop3_port: u16,
-    pop3s_port: u16,
-    opts: &Options,
-    id: &Identity,
-) -> String {
+fn render_conf(base: &Path, ports: (u16, u16, u16), opts: &Options, id: &Identity) -> String {
+    let (pop3_port, pop3s_port, lmtp_port) = ports;
     let ssl = opts.ssl;
     let mut out = CONF_TEMPLATE
         .replace("@BASE@", &base.display().to_string())
@@ -229,9 +252,13 @@ fn render_conf(
             _ if opts.ipv6 && l.trim_start().starts_with("address = 127.0.0.1") => {
                 format!("{l}, ::1\n")
             }
+            _ if opts.lmtp && l.starts_with("protocols = ") => format!("{l} lmtp\n"),
             _ => format!("{l}\n"),
         })
         .collect();
+    if opts.lmtp {
+        out.push_str(&lmtp_conf(lmtp_port, opts.quota));
+    }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -239,6 +266,23 @@ fn render_conf(
         .collect();
     assert!(!body.contains('@'), "unfilled placeholder in:\n{out}");
     out
+}
+
+/// The LMTP service on 127.0.0.1:`port` and on `run/lmtp` (base_dir),
+/// and with `quota`, the quota plugin for LMTP deliveries.
+fn lmtp_conf(port: u16, quota: Option<bool>) -> String {
+    let mut conf = format!(
+        "service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {port}\n  \
+         }}\n  unix_listener lmtp {{\n    mode = 0666\n  }}\n}}\n"
+    );
+    if let Some(tempfail) = quota {
+        conf.push_str(&format!(
+            "protocol lmtp {{\n  mail_plugins = $mail_plugins quota\n}}\nplugin {{\n  \
+             quota = count:User quota\n  quota_vsizes = yes\n}}\nquota_full_tempfail = {}\n",
+            if tempfail { "yes" } else { "no" }
+        ));
+    }
+    conf
 }
 
 /// Makes a CA and a server certificate for localhost, 127.0.0.1 and ::1.
@@ -324,7 +368,7 @@ fn make_certificates(dir: &Path) {
 /// True when something listens on 127.0.0.1:`port` (and, with `ipv6`, on
 /// [::1]:`port`). Reads /proc/net/tcp{,6} rather than connecting, so
 /// readiness checks leave no trace in the log.
-fn listening(port: u16, ipv6: bool) -> bool {
+pub fn listening(port: u16, ipv6: bool) -> bool {
     let in_table = |path: &str, addr: &str| {
         let Ok(table) = fs::read_to_string(path) else {
             return false;
@@ -423,14 +467,24 @@ impl Dovecot {
         fs::write(base.join("users"), "").unwrap();
         fs::set_permissions(base.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
 
+        if opts.lmtp && !Path::new(LMTP_BINARY).is_file() {
+            skip_or_panic(
+                in_ci(),
+                "Dovecot's LMTP server is not installed (apt-get install dovecot-lmtpd)",
+            );
+            return None;
+        }
+
         let mut last_failure = String::new();
         for _attempt in 0..5 {
             let pop3_port = free_port();
             let pop3s_port = if opts.ssl { free_port() } else { 0 };
-            if pop3_port == pop3s_port {
+            let lmtp_port = if opts.lmtp { free_port() } else { 0 };
+            if pop3_port == pop3s_port || pop3_port == lmtp_port || pop3s_port == lmtp_port {
                 continue;
             }
-            let conf = render_conf(&base, pop3_port, pop3s_port, &opts, &ident);
+            let ports = (pop3_port, pop3s_port, lmtp_port);
+            let conf = render_conf(&base, ports, &opts, &ident);
             let conf_path = base.join("dovecot.conf");
             fs::write(&conf_path, conf).unwrap();
             let out = fs::File::create(base.join("dovecot.out")).unwrap();
@@ -457,12 +511,14 @@ impl Dovecot {
                 }
                 if listening(pop3_port, opts.ipv6)
                     && (!opts.ssl || listening(pop3s_port, opts.ipv6))
+                    && (!opts.lmtp || listening(lmtp_port, false))
                 {
                     return Some(Dovecot {
                         dir,
                         child: Some(child),
                         pop3_port,
                         pop3s_port: opts.ssl.then_some(pop3s_port),
+                        lmtp_port: opts.lmtp.then_some(lmtp_port),
                         ident,
                         users: Mutex::new(Vec::new()),
                         next_file: AtomicU64::new(0),
@@ -499,6 +555,18 @@ impl Dovecot {
     pub fn pop3s_port(&self) -> u16 {
         self.pop3s_port
             .expect("this Dovecot was started with ssl = no: it has no POP3S port")
+    }
+
+    /// The LMTP service on 127.0.0.1. Panics for a server started without
+    /// LMTP.
+    pub fn lmtp_port(&self) -> u16 {
+        self.lmtp_port
+            .expect("this Dovecot was started without LMTP: use Options::lmtp()")
+    }
+
+    /// The LMTP service's unix socket.
+    pub fn lmtp_socket(&self) -> PathBuf {
+        self.dir.path().join("run/lmtp")
     }
 
     /// The CA that signed the server certificate, for `tls_ca_file`.
@@ -556,17 +624,10 @@ impl Dovecot {
             "user names and passwords in the passwd-file cannot hold ':' or newlines"
         );
         let mut users = self.users.lock().unwrap();
-        users.retain(|(n, _)| n != name);
-        users.push((name.to_owned(), password.to_owned()));
-        let mut text = String::new();
-        for (n, p) in users.iter() {
-            text.push_str(&format!("{n}:{{PLAIN}}{p}::::::\n"));
-        }
-        // Replace atomically so the auth process never reads half a file.
-        let tmp = self.dir.path().join("users.tmp");
-        fs::write(&tmp, text).unwrap();
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
-        fs::rename(&tmp, self.dir.path().join("users")).unwrap();
+        users.retain(|(n, _, _)| n != name);
+        users.push((name.to_owned(), password.to_owned(), String::new()));
+        self.write_users(&users);
+        drop(users);
 
         let home = self.home(name);
         for d in [
@@ -582,6 +643,49 @@ impl Dovecot {
                 self.give_to_mail_owner(&d);
             }
         }
+    }
+
+    /// Rewrites the passwd-file from `users`.
+    fn write_users(&self, users: &[(String, String, String)]) {
+        let mut text = String::new();
+        for (n, p, extra) in users {
+            text.push_str(&format!("{n}:{{PLAIN}}{p}::::::{extra}\n"));
+        }
+        // Replace atomically so the auth process never reads half a file,
+        // and with a modification time that differs from the last one's:
+        // Dovecot rereads the file when that changes.
+        let tmp = self.dir.path().join("users.tmp");
+        let path = self.dir.path().join("users");
+        fs::write(&tmp, text).unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
+        let last = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let mtime = match last {
+            Some(t) => (t + Duration::from_secs(2)).max(std::time::SystemTime::now()),
+            None => std::time::SystemTime::now(),
+        };
+        fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.set_modified(mtime))
+            .unwrap();
+        fs::rename(&tmp, path).unwrap();
+    }
+
+    /// With `Options::quota`: `user` may hold at most `messages` messages
+    /// (LMTP refuses more), or any number for `None`. Dovecot looks at the
+    /// passwd-file at most once a second, so this then waits a second for
+    /// the next lookup to see the change.
+    pub fn set_quota(&self, user: &str, messages: Option<u32>) {
+        let mut users = self.users.lock().unwrap();
+        let u = users
+            .iter_mut()
+            .find(|(n, _, _)| n == user)
+            .expect("add_user first");
+        u.2 = messages
+            .map(|n| format!("userdb_quota_rule=*:messages={n}"))
+            .unwrap_or_default();
+        self.write_users(&users);
+        std::thread::sleep(Duration::from_millis(1_100));
     }
 
     /// Puts messages into the user's Maildir `new/`, in order. Messages use

@@ -11,7 +11,9 @@ pub mod dovecot;
 pub mod env;
 pub mod kill;
 pub mod pop3;
+pub mod postfix;
 pub mod script;
+pub mod smtp;
 
 use std::time::{Duration, Instant};
 
