@@ -145,12 +145,7 @@ impl Smtp {
     /// Once recovery has settled the journal, remove what earlier runs
     /// left in the spool (as [`super::mda`] does).
     pub(super) fn after_recovery(&mut self) -> Result<(), DeliverError> {
-        if self.spool.take_sweep() {
-            for (t, e) in self.spool.entries()? {
-                self.spool.remove(&t, &e)?;
-            }
-        }
-        Ok(())
+        self.spool.sweep()
     }
 
     pub(super) fn create(&mut self, token: &str) -> Result<SmtpMessage<'_>, DeliverError> {
@@ -163,18 +158,9 @@ impl Smtp {
         })
     }
 
-    /// A `.done` mark: the server said 2xx. A spool without one: maybe,
-    /// maybe not; say not landed (and remove it), so the message is
-    /// fetched again. A token the spool could not have made finds neither.
+    /// A `.done` mark: the server said 2xx (see [`SpoolDir::handed_over`]).
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
-        let entries = self.spool.entries_of(token)?;
-        if entries.contains(&Entry::Done) {
-            return Ok(true);
-        }
-        for e in &entries {
-            self.spool.remove(token, e)?;
-        }
-        Ok(false)
+        self.spool.handed_over(token)
     }
 
     /// Where messages go, for `-v`.

@@ -470,15 +470,23 @@ fn some_sender(msgs: &[Vec<u8>]) -> String {
         .expect("a sender of some messages")
 }
 
+/// A POP3 mailbox, its messages, the indexes of one sender's messages
+/// among them, and an MTA with a rule for that sender.
+type SenderRule = (Dovecot, Vec<Vec<u8>>, Vec<usize>, Postfix);
+
+/// A Dovecot with 30 corpus messages for `USER`, and a Postfix that
+/// answers mail from one of their senders with `action`.
+fn mail_and_a_sender_rule(seed: u64, action: &str) -> Option<SenderRule> {
+    let (dc, msgs) = pop3_with_mail(seed, 30)?;
+    let sender = some_sender(&msgs);
+    let theirs = from_sender(&msgs, &sender);
+    let pf = postfix_with(postfix::Options::default().sender(&sender, action))?;
+    Some((dc, msgs, theirs, pf))
+}
+
 #[test]
 fn smtp_4xx_for_one_sender_defers_only_its_messages_until_it_clears() {
-    let Some((dc, msgs)) = pop3_with_mail(7_203, 30) else {
-        return;
-    };
-    let sender = some_sender(&msgs);
-    let held = from_sender(&msgs, &sender);
-    let opts = postfix::Options::default().sender(&sender, "DEFER not now");
-    let Some(pf) = postfix_with(opts) else {
+    let Some((dc, msgs, held, pf)) = mail_and_a_sender_rule(7_203, "DEFER not now") else {
         return;
     };
     let acct = relay_account(&dc, "defer", "smtp", &pf.address()).str("recipient", &rcpt_address());
@@ -506,13 +514,7 @@ fn smtp_4xx_for_one_sender_defers_only_its_messages_until_it_clears() {
 
 #[test]
 fn smtp_5xx_unknown_recipient_stops_and_a_rejected_sender_is_skipped() {
-    let Some((dc, msgs)) = pop3_with_mail(7_204, 30) else {
-        return;
-    };
-    let sender = some_sender(&msgs);
-    let refused = from_sender(&msgs, &sender);
-    let opts = postfix::Options::default().sender(&sender, "REJECT no thanks");
-    let Some(pf) = postfix_with(opts) else {
+    let Some((dc, msgs, refused, pf)) = mail_and_a_sender_rule(7_204, "REJECT no thanks") else {
         return;
     };
     // An address Postfix has no mailbox for: nothing is handed over.

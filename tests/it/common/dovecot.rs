@@ -23,7 +23,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::env::AccountToml;
-use super::{in_ci, skip_or_panic, wait_until};
+use super::{Started, in_ci, skip_or_panic, wait_started, wait_until};
 
 /// The config template shared with `scripts/demo.sh`.
 pub const CONF_TEMPLATE: &str = include_str!("../../dovecot/dovecot.conf.in");
@@ -499,20 +499,13 @@ impl Dovecot {
                 .spawn()
                 .expect("spawn dovecot");
 
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Some(status) = child.try_wait().unwrap() {
-                    last_failure = format!(
-                        "dovecot exited with {status}\n--- output:\n{}\n--- log:\n{}",
-                        fs::read_to_string(base.join("dovecot.out")).unwrap_or_default(),
-                        fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
-                    );
-                    break;
-                }
-                if listening(pop3_port, opts.ipv6)
+            let ready = || {
+                listening(pop3_port, opts.ipv6)
                     && (!opts.ssl || listening(pop3s_port, opts.ipv6))
                     && (!opts.lmtp || listening(lmtp_port, false))
-                {
+            };
+            match wait_started(&mut child, Duration::from_secs(30), ready) {
+                Started::Ready => {
                     return Some(Dovecot {
                         dir,
                         child: Some(child),
@@ -524,15 +517,17 @@ impl Dovecot {
                         next_file: AtomicU64::new(0),
                     });
                 }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "dovecot did not listen on {pop3_port}/{pop3s_port} within 30 s\n{}",
+                Started::Exited(status) => {
+                    last_failure = format!(
+                        "dovecot exited with {status}\n--- output:\n{}\n--- log:\n{}",
+                        fs::read_to_string(base.join("dovecot.out")).unwrap_or_default(),
                         fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
                     );
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                Started::TimedOut => panic!(
+                    "dovecot did not listen on {pop3_port}/{pop3s_port} within 30 s\n{}",
+                    fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
+                ),
             }
             if !last_failure.contains("in use") {
                 break;

@@ -31,6 +31,41 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
     }
 }
 
+/// How a server process started for a test turned out.
+pub enum Started {
+    /// `ready` held.
+    Ready,
+    /// The process exited first, with this status.
+    Exited(std::process::ExitStatus),
+    /// Neither within the time limit (the process was killed).
+    TimedOut,
+}
+
+/// Waits for a server process started for a test: polls `ready` every
+/// 20 ms until it holds, the process exits, or `limit` passes (then the
+/// process is killed).
+pub fn wait_started(
+    child: &mut std::process::Child,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Started {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Started::Exited(status);
+        }
+        if ready() {
+            return Started::Ready;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Started::TimedOut;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Takes the run lock at `path` (creating its directory) as another
 /// popfetch run would; held until the file is dropped.
 pub fn hold_lock(path: &std::path::Path) -> std::fs::File {

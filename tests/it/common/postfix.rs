@@ -28,7 +28,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::dovecot::{free_port, listening};
-use super::{in_ci, skip_or_panic, wait_until};
+use super::{Started, in_ci, skip_or_panic, wait_started, wait_until};
 
 /// The domain the virtual mailboxes are in.
 pub const DOMAIN: &str = "example.test";
@@ -235,27 +235,26 @@ impl Postfix {
                 .stderr(out)
                 .spawn()
                 .expect("spawn postfix");
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Some(status) = child.try_wait().unwrap() {
+            match wait_started(&mut child, Duration::from_secs(30), || {
+                listening(port, false)
+            }) {
+                Started::Ready => {
+                    pf.child = Some(child);
+                    pf.port = port;
+                    return Some(pf);
+                }
+                Started::Exited(status) => {
                     last_failure = format!(
                         "postfix exited with {status}\n--- output:\n{}\n--- log:\n{}",
                         fs::read_to_string(base.join("postfix.out")).unwrap_or_default(),
                         pf.log()
                     );
-                    break;
                 }
-                if listening(port, false) {
-                    pf.child = Some(child);
-                    pf.port = port;
-                    return Some(pf);
-                }
-                if Instant::now() > deadline {
+                Started::TimedOut => {
                     pf.child = Some(child);
                     pf.shutdown();
                     panic!("postfix did not listen on {port} within 30 s\n{}", pf.log());
                 }
-                std::thread::sleep(Duration::from_millis(20));
             }
             if !last_failure.contains("in use") {
                 break;
