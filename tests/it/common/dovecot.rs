@@ -480,7 +480,11 @@ impl Dovecot {
             let pop3_port = free_port();
             let pop3s_port = if opts.ssl { free_port() } else { 0 };
             let lmtp_port = if opts.lmtp { free_port() } else { 0 };
-            if pop3_port == pop3s_port || pop3_port == lmtp_port || pop3s_port == lmtp_port {
+            let used: Vec<u16> = [pop3_port, pop3s_port, lmtp_port]
+                .into_iter()
+                .filter(|p| *p != 0)
+                .collect();
+            if (1..used.len()).any(|i| used[i..].contains(&used[i - 1])) {
                 continue;
             }
             let ports = (pop3_port, pop3s_port, lmtp_port);
