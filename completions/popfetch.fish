@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_popfetch_global_optspecs
-    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= lmtp= smtp= recipient= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
 end
 
 function __fish_popfetch_needs_command
@@ -55,6 +55,9 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l proxy -d 'Connect thr
 complete -c popfetch -n "__fish_popfetch_needs_command" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -111,6 +114,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l proxy -d 'Co
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -159,6 +165,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l proxy -d 'Co
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -207,6 +216,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l proxy -
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -255,6 +267,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l proxy -d 
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -303,6 +318,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l proxy -d 'Co
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -351,6 +369,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l proxy -d 'C
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r

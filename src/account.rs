@@ -181,16 +181,138 @@ pub enum Destination {
     Maildir(PathBuf),
     Mbox(PathBuf),
     Mda(CommandSpec),
+    /// Handed to an LMTP server (RFC 2033).
+    Lmtp(Relay),
+    /// Handed to an SMTP server (RFC 5321), normally this machine's MTA.
+    Smtp(Relay),
 }
 
 impl Destination {
-    /// A short description for summaries ("~/Mail/work", "| procmail").
+    /// A short description for summaries ("~/Mail/work", "| procmail",
+    /// "LMTP unix:/run/dovecot/lmtp").
     pub(crate) fn describe(&self) -> String {
         match self {
             Destination::Maildir(p) | Destination::Mbox(p) => p.display().to_string(),
             Destination::Mda(command) => format!("| {}", command.shown()),
+            Destination::Lmtp(r) => format!("LMTP {}", r.server),
+            Destination::Smtp(r) => format!("SMTP {}", r.server),
         }
     }
+}
+
+/// A server that takes messages by LMTP or SMTP, and for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub server: ServerAddr,
+    /// The envelope recipient: `recipient`, else the account's user. Empty
+    /// until the account is resolved.
+    pub recipient: String,
+}
+
+/// Where an LMTP or SMTP server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerAddr {
+    /// A Unix-domain socket.
+    Unix(PathBuf),
+    /// A host name or IP address, and a port.
+    Tcp { host: String, port: u16 },
+}
+
+impl std::fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            ServerAddr::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            ServerAddr::Tcp { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+/// The port `smtp = "host"` means.
+pub(crate) const SMTP_PORT: u16 = 25;
+
+/// Parse `lmtp` or `smtp`: `unix:/path` (or just `/path`) for a Unix
+/// socket, `host:port` or `[v6]:port` for TCP. `smtp` may leave out the
+/// port (25); LMTP has no standard port, so `lmtp` must give one. A
+/// socket path starting with `~` is left for the caller to expand.
+pub(crate) fn parse_server(s: &str, smtp: bool) -> Result<ServerAddr, String> {
+    let key = if smtp { "smtp" } else { "lmtp" };
+    let example = if smtp {
+        "\"127.0.0.1:25\""
+    } else {
+        "\"unix:/run/dovecot/lmtp\" or \"127.0.0.1:24\""
+    };
+    let t = s.trim();
+    if let Some(path) = t
+        .strip_prefix("unix:")
+        .or_else(|| t.starts_with('/').then_some(t))
+    {
+        if path.is_empty() || !(path.starts_with('/') || path.starts_with('~')) {
+            return Err(format!(
+                "{s:?} does not name a socket: write the absolute path after \"unix:\", e.g. \"unix:/run/dovecot/lmtp\""
+            ));
+        }
+        return Ok(ServerAddr::Unix(PathBuf::from(path)));
+    }
+    let bad = |why: &str| format!("{s:?} is not a server address ({why}): write e.g. {example}");
+    if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it is empty or contains a blank"));
+    }
+    let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| bad("no closing ]"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, Some(p)),
+            None if after.is_empty() => (host, None),
+            None => return Err(bad("text after ]")),
+        }
+    } else {
+        match t.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err(bad("an IPv6 address goes in brackets, e.g. \"[::1]:24\""));
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (t, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("the port must be 1 to 65535"))?,
+        None if smtp => SMTP_PORT,
+        None => {
+            return Err(bad(&format!("{key} has no standard port, so give one")));
+        }
+    };
+    Ok(ServerAddr::Tcp {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// Check an envelope recipient (`recipient`, or the user standing in for
+/// it): it goes into `RCPT TO:<...>`, so no blank, control character or
+/// angle bracket.
+pub(crate) fn check_recipient(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("the recipient must not be empty".to_string());
+    }
+    if s.len() > 320 {
+        return Err(format!("{s:?} is too long for an address"));
+    }
+    if s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    {
+        return Err(format!(
+            "{s:?} cannot be an envelope recipient: it contains a blank, a control character \
+             or an angle bracket; write the address alone, e.g. \"alice\" or \"alice@example.org\""
+        ));
+    }
+    Ok(())
 }
 
 /// What to fetch and what to delete.
@@ -489,6 +611,60 @@ mod tests {
             TlsMode::None.help(),
             "No encryption; needs --allow-plaintext to send a password"
         );
+    }
+
+    #[test]
+    fn server_addresses() {
+        let tcp = |h: &str, p| ServerAddr::Tcp {
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!(
+            parse_server("unix:/run/dovecot/lmtp", false),
+            Ok(ServerAddr::Unix("/run/dovecot/lmtp".into()))
+        );
+        assert_eq!(
+            parse_server("/run/lmtp", false),
+            Ok(ServerAddr::Unix("/run/lmtp".into()))
+        );
+        assert_eq!(
+            parse_server("unix:~/lmtp", true),
+            Ok(ServerAddr::Unix("~/lmtp".into()))
+        );
+        assert_eq!(
+            parse_server("127.0.0.1:24", false),
+            Ok(tcp("127.0.0.1", 24))
+        );
+        assert_eq!(parse_server(" [::1]:2525 ", true), Ok(tcp("::1", 2525)));
+        assert_eq!(parse_server("localhost", true), Ok(tcp("localhost", 25)));
+        assert_eq!(parse_server("[::1]", true), Ok(tcp("::1", 25)));
+        for (bad, why) in [
+            ("localhost", "no standard port"),
+            ("unix:", "absolute path"),
+            ("unix:run/lmtp", "absolute path"),
+            ("::1:24", "brackets"),
+            ("[::1:24", "no closing ]"),
+            ("[::1]x", "text after ]"),
+            ("h:0", "1 to 65535"),
+            ("h:65536", "1 to 65535"),
+            (":24", "no host"),
+            ("a b:24", "blank"),
+            ("", "empty"),
+        ] {
+            let e = parse_server(bad, false).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        assert_eq!(tcp("::1", 24).to_string(), "[::1]:24");
+        assert_eq!(ServerAddr::Unix("/s".into()).to_string(), "unix:/s");
+        let relay = Relay {
+            server: tcp("h", 25),
+            recipient: "r".into(),
+        };
+        assert_eq!(Destination::Smtp(relay).describe(), "SMTP h:25");
+        assert!(check_recipient("jürgen@example.org").is_ok());
+        for bad in ["", "a b", "<a>", "a\tb", &"x".repeat(321)] {
+            assert!(check_recipient(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -301,6 +301,19 @@ pub struct AccountArgs {
     #[arg(long, value_name = "CMD", global = true)]
     pub mda: Option<String>,
 
+    /// Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub lmtp: Option<String>,
+
+    /// Hand each message to the SMTP server at ADDR, host:port (port 25 if left out),
+    /// normally this machine's mail server.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub smtp: Option<String>,
+
+    /// With --lmtp or --smtp: the envelope recipient (default: the account's user).
+    #[arg(long, value_name = "ADDRESS", global = true)]
+    pub recipient: Option<String>,
+
     /// Leave messages on the server after delivering them.
     #[arg(long, overrides_with = "no_keep", global = true)]
     pub keep: bool,

@@ -10,9 +10,12 @@
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
 //!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "skipped": 0,
-//!   "seconds": 1.2,
+//!   "rejected": 0, "seconds": 1.2,
 //!   "destination": "/home/alice/Mail/work" }
 //! ```
+//!
+//! `ok` is true when the run finished; `exit_code` is 75 when it left
+//! messages `deferred`, 74 when a mail server `rejected` some.
 //!
 //! `adopt` adds `"adopted"`: the UIDs it newly recorded as delivered.
 //!
@@ -77,8 +80,19 @@ pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) ->
     }
     if s.deferred > 0 {
         line.push_str(&format!(
-            ", {} deferred by the MDA (left on the server for the next run)",
-            s.deferred
+            ", {} deferred by {} (left on the server for the next run)",
+            s.deferred,
+            if dest.starts_with("| ") {
+                "the MDA"
+            } else {
+                "the mail server"
+            }
+        ));
+    }
+    if s.rejected > 0 {
+        line.push_str(&format!(
+            ", {} refused by the mail server (left on the server)",
+            s.rejected
         ));
     }
     if s.recovered > 0 {
@@ -183,7 +197,7 @@ pub fn failed_line(
 pub fn outcome_code(outcome: &Outcome) -> u8 {
     let s = &outcome.summary;
     let temporary = s.skipped.iter().filter(|k| k.temporary()).count();
-    error::account_code(outcome.error.as_ref(), s.deferred, temporary)
+    error::account_code(outcome.error.as_ref(), s.deferred, temporary, s.rejected)
 }
 
 /// One account's outcome as JSON: the counts are what the run really did,
@@ -257,6 +271,7 @@ fn json_value(name: &str, command: &str, dest: &str, outcome: &Outcome) -> serde
         "recovered": s.recovered,
         "deferred": s.deferred,
         "skipped": s.skipped.len(),
+        "rejected": s.rejected,
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
@@ -343,6 +358,14 @@ impl crate::fetch::Observer for Reporter {
                 account.name, msg.msg, msg.uid
             ));
         }
+    }
+
+    /// Always shown, `-q` or not: the message needs its owner's attention.
+    fn rejected(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
+        self.line(&format!(
+            "popfetch: {}: message {} (UID {}) not delivered: {why}; it stays on the server",
+            account.name, msg.msg, msg.uid
+        ));
     }
 
     fn skipped(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
@@ -466,6 +489,7 @@ mod tests {
             "recovered",
             "deferred",
             "skipped",
+            "rejected",
             "seconds",
             "destination",
         ] {

@@ -16,11 +16,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::layer::{Layer, Origin, Setting};
 use super::value::{
-    auth_choice, boolean, command, integer, nonempty, path, pipelining, string, tls_mode, word,
+    auth_choice, boolean, command, integer, nonempty, path, pipelining, relay, string, tls_mode,
+    word,
 };
 use super::{ConfigError, Env};
 use crate::account::{
-    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size, unsendable,
+    Destination, PasswordSource, check_recipient, check_size, limits, normalize_fingerprint,
+    parse_size, unsendable,
 };
 use crate::secret::Secret;
 use crate::transport::Proxy;
@@ -43,6 +45,9 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "maildir",
     "mbox",
     "mda",
+    "lmtp",
+    "smtp",
+    "recipient",
     "keep",
     "delete_after_days",
     "max_size",
@@ -55,10 +60,9 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
 ];
 
 /// Keys the specification describes that this version cannot honour yet.
-/// Rejected rather than ignored: ignoring `lmtp` would do something other
-/// than what the user asked for.
-pub(super) const UNSUPPORTED_KEYS: &[&str] =
-    &["lmtp", "smtp", "commit_every", "log_file", "recipient"];
+/// Rejected rather than ignored: ignoring `log_file` would do something
+/// other than what the user asked for.
+pub(super) const UNSUPPORTED_KEYS: &[&str] = &["commit_every", "log_file"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -369,11 +373,11 @@ fn parse_layer(
                 }
                 layer.proxy = set(&origin, proxy);
             }
-            "maildir" | "mbox" | "mda" => {
+            "maildir" | "mbox" | "mda" | "lmtp" | "smtp" => {
                 if let Some(prev) = &layer.destination {
                     return Err(key_err(format!(
                         "{key} is set, but so is {} (at {}): an account delivers to exactly \
-                         one of maildir, mbox or mda, so remove one",
+                         one of maildir, mbox, mda, lmtp or smtp, so remove one",
                         destination_key(&prev.value),
                         origin_at(&prev.origin)
                     )));
@@ -381,9 +385,18 @@ fn parse_layer(
                 let dest = match key {
                     "maildir" => Destination::Maildir(path(val, env).map_err(value_err)?),
                     "mbox" => Destination::Mbox(path(val, env).map_err(value_err)?),
-                    _ => Destination::Mda(command(val).map_err(value_err)?),
+                    "mda" => Destination::Mda(command(val).map_err(value_err)?),
+                    _ => {
+                        let addr = nonempty(val, "a server address").map_err(value_err)?;
+                        relay(&addr, key == "smtp", env).map_err(value_err)?
+                    }
                 };
                 layer.destination = set(&origin, dest);
+            }
+            "recipient" => {
+                let r = nonempty(val, "a recipient address").map_err(value_err)?;
+                check_recipient(&r).map_err(value_err)?;
+                layer.recipient = set(&origin, r);
             }
             "keep" => layer.keep = set(&origin, boolean(val).map_err(value_err)?),
             "delete_after_days" => {
@@ -480,6 +493,8 @@ fn destination_key(d: &Destination) -> &'static str {
         Destination::Maildir(_) => "maildir",
         Destination::Mbox(_) => "mbox",
         Destination::Mda(_) => "mda",
+        Destination::Lmtp(_) => "lmtp",
+        Destination::Smtp(_) => "smtp",
     }
 }
 

@@ -339,7 +339,7 @@ fn unknown_key_is_located_and_suggested() {
 #[test]
 fn unsupported_keys_are_rejected() {
     let f = Fixture::new();
-    for key in ["lmtp", "smtp", "commit_every", "log_file", "recipient"] {
+    for key in ["commit_every", "log_file"] {
         let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
         let msg = f.err_at(&text, 3, 1);
         assert!(msg.contains(&format!("\"{key}\"")), "{msg}");
@@ -508,6 +508,114 @@ fn exactly_one_destination() {
     );
     assert!(e.is_usage(), "{e}");
     assert!(e.to_string().contains("--maildir and --mbox"), "{e}");
+}
+
+#[test]
+fn lmtp_and_smtp_destinations_and_their_recipient() {
+    use crate::account::{Relay, ServerAddr};
+    const HU: &str = "host = \"h\"\nuser = \"u\"\n";
+    let f = Fixture::new();
+    let text = "[defaults]\nhost = \"h\"\nuser = \"ann\"\n\
+                [account.a]\nlmtp = \"unix:~/run/lmtp\"\n\
+                [account.b]\nlmtp = \"[::1]:24\"\nrecipient = \"bob@example.org\"\n\
+                [account.c]\nsmtp = \"localhost\"\n\
+                [account.d]\nsmtp = \"/run/smtp\"\n";
+    let l = f.load(text, &[]).unwrap();
+    let dest: Vec<&Destination> = l.accounts.iter().map(|a| &a.destination).collect();
+    assert_eq!(
+        dest,
+        [
+            &Destination::Lmtp(Relay {
+                server: ServerAddr::Unix(f.path("home/run/lmtp")),
+                recipient: "ann".into()
+            }),
+            &Destination::Lmtp(Relay {
+                server: ServerAddr::Tcp {
+                    host: "::1".into(),
+                    port: 24
+                },
+                recipient: "bob@example.org".into()
+            }),
+            &Destination::Smtp(Relay {
+                server: ServerAddr::Tcp {
+                    host: "localhost".into(),
+                    port: 25
+                },
+                recipient: "ann".into()
+            }),
+            &Destination::Smtp(Relay {
+                server: ServerAddr::Unix("/run/smtp".into()),
+                recipient: "ann".into()
+            }),
+        ]
+    );
+    assert_eq!(l.accounts[1].destination.describe(), "LMTP [::1]:24");
+
+    // Flags: --recipient overrides, --smtp replaces the file's lmtp.
+    let l = f
+        .load(
+            text,
+            &["b", "--smtp", "127.0.0.1:2525", "--recipient", "c@d"],
+        )
+        .unwrap();
+    assert_eq!(
+        l.accounts[0].destination,
+        Destination::Smtp(Relay {
+            server: ServerAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 2525
+            },
+            recipient: "c@d".into()
+        })
+    );
+
+    let msg = f.err_at(&format!("[account.w]\n{HU}lmtp = \"localhost\"\n"), 4, 8);
+    assert!(msg.contains("lmtp has no standard port"), "{msg}");
+    let msg = f.err_at(&format!("[account.w]\n{HU}smtp = \"h:0\"\n"), 4, 8);
+    assert!(msg.contains("1 to 65535"), "{msg}");
+    let msg = f.err_at(&format!("[account.w]\n{HU}lmtp = \"unix:\"\n"), 4, 8);
+    assert!(msg.contains("absolute path"), "{msg}");
+    let msg = f.err_at(
+        &format!("[account.w]\n{HU}lmtp = \"h:24\"\nrecipient = \"a <b>\"\n"),
+        5,
+        13,
+    );
+    assert!(msg.contains("angle bracket"), "{msg}");
+    let msg = f.err_at(
+        &format!("[account.w]\n{HU}maildir = \"/m\"\nsmtp = \"h\"\n"),
+        5,
+        1,
+    );
+    assert!(
+        msg.contains("one of maildir, mbox, mda, lmtp or smtp"),
+        "{msg}"
+    );
+    // recipient with another destination, in the account or in [defaults].
+    let msg = f.err_at(
+        &format!("[account.w]\n{HU}maildir = \"/m\"\nrecipient = \"r\"\n"),
+        5,
+        1,
+    );
+    assert!(
+        msg.contains("recipient only applies to lmtp and smtp"),
+        "{msg}"
+    );
+    let msg = f.err_at(
+        &format!("[defaults]\nrecipient = \"r\"\n[account.w]\n{HU}maildir = \"/m\"\n"),
+        2,
+        1,
+    );
+    assert!(msg.contains("(the key is in [defaults])"), "{msg}");
+    // A user that cannot be a recipient must be replaced by one.
+    let msg = f.err_at(
+        "[account.w]\nhost = \"h\"\nuser = \"a b\"\nlmtp = \"h:24\"\n",
+        1,
+        10,
+    );
+    assert!(
+        msg.contains("no recipient") && msg.contains("blank"),
+        "{msg}"
+    );
 }
 
 #[test]

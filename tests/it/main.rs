@@ -28,6 +28,7 @@ mod pipelining;
 mod policy;
 mod programs;
 mod proxy;
+mod relay;
 mod scram;
 mod secrets;
 mod servers;
