@@ -48,7 +48,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_needs_command" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
@@ -104,7 +104,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
@@ -152,7 +152,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
@@ -200,7 +200,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
@@ -248,7 +248,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
@@ -296,7 +296,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
@@ -344,7 +344,7 @@ xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints
 oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
-complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint ("sha256:" and 32 hex bytes, colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r

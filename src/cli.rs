@@ -262,8 +262,9 @@ pub struct AccountArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub tls_ca_file: Option<PathBuf>,
 
-    /// Accept exactly the server certificate with this SHA-256 fingerprint
-    /// ("sha256:" and 32 hex bytes, colons optional).
+    /// Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as
+    /// `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them
+    /// ("sha256:" prefix and colons optional).
     #[arg(
         long,
         value_name = "FINGERPRINT",

@@ -12,6 +12,7 @@ mod addresses;
 mod adopt;
 mod auth;
 mod bounds;
+mod certificates;
 mod cli;
 mod client_cert;
 mod crash;
