@@ -63,7 +63,7 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l pipelining -d 'Send s
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_needs_command" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l keep -d 'Leave messages on the server after delivering them'
@@ -119,7 +119,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l pipelining -
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l keep -d 'Leave messages on the server after delivering them'
@@ -167,7 +167,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l pipelining -
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l keep -d 'Leave messages on the server after delivering them'
@@ -215,7 +215,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l pipelin
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l keep -d 'Leave messages on the server after delivering them'
@@ -263,7 +263,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l pipelinin
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l keep -d 'Leave messages on the server after delivering them'
@@ -311,7 +311,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l pipelining -
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l keep -d 'Leave messages on the server after delivering them'
@@ -360,7 +360,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l keep -d 'Leave messages on the server after delivering them'

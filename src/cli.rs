@@ -180,7 +180,8 @@ pub struct GlobalArgs {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Print errors only; the setting for cron.
+    /// Print errors only; the setting for cron. An overlapping run (another popfetch is
+    /// fetching the account) exits 75 without a word.
     #[arg(short = 'q', long = "quiet", global = true)]
     pub quiet: bool,
 

@@ -193,6 +193,11 @@ fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, 
     }
     let s = &result.summary;
     match &result.error {
+        // Under -q, an overlapping run (cron every few minutes while a big
+        // fetch is still going) says nothing: it exits 75 and the run
+        // holding the lock fetches the mail. Cron mails only what needs
+        // attention.
+        Some(Error::Locked { .. }) if g.quiet => {}
         Some(e) => reporter.line(&report::failed_line(
             &account.name,
             &dest,

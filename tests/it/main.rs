@@ -32,4 +32,5 @@ mod proxy;
 mod scram;
 mod secrets;
 mod servers;
+mod terminal;
 mod tls;

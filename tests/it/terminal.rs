@@ -1,0 +1,67 @@
+//! The command line as a person and cron meet it: quiet where cron would
+//! mail, helpful where a person typed something slightly wrong.
+
+use std::sync::Arc;
+
+use popfetch::Paths;
+
+use crate::common::corpus;
+use crate::common::env::{AccountToml, TestEnv, config_of};
+use crate::common::script::{Maildrop, ScriptServer};
+use crate::common::{PASSWORD, USER, hold_lock};
+
+const EX_TEMPFAIL: i32 = 75;
+
+/// An account on a scripted server (cleartext, USER/PASS).
+pub fn scripted(name: &str, port: u16, env: &TestEnv) -> AccountToml {
+    AccountToml::new(name)
+        .str("host", "127.0.0.1")
+        .raw("port", port.to_string())
+        .str("tls", "none")
+        .raw("allow_plaintext", "true")
+        .str("auth", "user")
+        .str("user", USER)
+        .str("password", PASSWORD)
+        .str(
+            "maildir",
+            &env.path(&format!("Mail/{name}")).display().to_string(),
+        )
+        .raw("received_header", "false")
+}
+
+#[test]
+fn an_overlapping_cron_run_is_silent_under_q_and_says_so_without() {
+    let mailbox = Maildrop::new(USER, PASSWORD, corpus::corpus(3200, 2));
+    let srv = ScriptServer::maildrop(Arc::clone(&mailbox));
+    let env = TestEnv::new();
+    let cfg = env.write_config(&config_of(&[&scripted("cron", srv.port(), &env)]));
+    let cfg = cfg.to_str().unwrap();
+    let paths = Paths::new(
+        &env.state_dir(),
+        &format!("{USER}@127.0.0.1:{}", srv.port()),
+    );
+    let lock = hold_lock(&paths.lock);
+
+    let quiet = env.run(&["-q", "-c", cfg]);
+    quiet.assert_code(EX_TEMPFAIL);
+    assert_eq!(quiet.stderr, "", "cron would mail this\n{quiet}");
+    assert_eq!(quiet.stdout, "", "{quiet}");
+
+    let loud = env.run(&["-c", cfg]);
+    loud.assert_code(EX_TEMPFAIL);
+    assert!(
+        loud.stderr
+            .contains("cron: another popfetch run is fetching"),
+        "{loud}"
+    );
+    assert_eq!(srv.connections(), 0, "a locked account never connects");
+
+    // Other errors still speak under -q.
+    drop(lock);
+    let dead = scripted("cron", srv.port(), &env).str("password", "wrong");
+    let cfg2 = env.path("wrong.toml");
+    env.write_config_at(&cfg2, &config_of(&[&dead]));
+    let refused = env.run(&["-q", "-c", cfg2.to_str().unwrap()]);
+    refused.assert_code(77);
+    assert!(refused.stderr.contains("cron:"), "{refused}");
+}
