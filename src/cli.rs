@@ -398,6 +398,9 @@ macro_rules! value_enum {
 
 value_enum!(TlsMode, AuthChoice, Pipelining);
 
+mod suggest;
+pub(crate) use suggest::mistyped_subcommand;
+
 /// The man page and completions, generated from this definition; a test
 /// keeps the committed copies fresh.
 #[cfg(test)]

@@ -89,7 +89,7 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
             Ok(loaded.accounts)
         }
         Err(e) => {
-            let e = Error::from(e);
+            let e = Error::from(crate::cli::mistyped_subcommand(cli, &e).unwrap_or(e));
             report::say!("popfetch: {e}");
             Err(e.exit_code())
         }

@@ -65,3 +65,46 @@ fn an_overlapping_cron_run_is_silent_under_q_and_says_so_without() {
     refused.assert_code(77);
     assert!(refused.stderr.contains("cron:"), "{refused}");
 }
+
+#[test]
+fn a_mistyped_subcommand_is_suggested_before_the_account_names() {
+    let srv = ScriptServer::start(crate::common::script::Reply::ok("ready"), |_, _| {
+        crate::common::script::Reply::Close
+    });
+    let env = TestEnv::new();
+    env.write_config(&config_of(&[&scripted("work", srv.port(), &env)]));
+    for (typo, want) in [
+        ("chek", "check"),
+        ("serverinfp", "serverinfo"),
+        ("acounts", "accounts"),
+        ("ftech", "fetch"),
+    ] {
+        let out = env.run(&[typo]);
+        out.assert_code(64);
+        let first = out.stderr.lines().next().unwrap_or_default();
+        assert!(
+            first.contains(&format!("did you mean `popfetch {want}`?")),
+            "{typo}: suggests {want} first\n{out}"
+        );
+        let (hint, rest) = out.stderr.split_once("did you mean").unwrap();
+        assert!(
+            !hint.contains("there is no account")
+                && rest.contains(&format!("no account named \"{typo}\"")),
+            "{out}"
+        );
+    }
+    // Without a config file, the same.
+    let bare = TestEnv::new();
+    let out = bare.run(&["chek"]);
+    out.assert_code(64);
+    assert!(
+        out.stderr.contains("did you mean `popfetch check`?"),
+        "{out}"
+    );
+    // A real account of that name is fetched, not questioned; a name far
+    // from every command is just an unknown account.
+    let out = env.run(&["zzzz"]);
+    out.assert_code(64);
+    assert!(!out.stderr.contains("did you mean"), "{out}");
+    assert_eq!(srv.connections(), 0);
+}
