@@ -42,6 +42,7 @@ mod netrc;
 mod resolve;
 mod value;
 
+pub(crate) use file::edit_distance;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {file::parse_file, netrc::Netrc};
 

@@ -6,17 +6,17 @@
 use clap::CommandFactory;
 
 use super::Cli;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, edit_distance};
 
 /// The subcommand `word` is a likely typo of: the same but for case, or one
-/// edit away (two for words longer than four letters), counting a swap of neighbours as one.
+/// edit away (two for words longer than four letters).
 pub(crate) fn subcommand_like(word: &str) -> Option<String> {
     let word = word.to_ascii_lowercase();
     let limit = if word.chars().count() <= 4 { 1 } else { 2 };
     Cli::command()
         .get_subcommands()
         .map(|c| c.get_name().to_string())
-        .map(|name| (distance(&word, &name), name))
+        .map(|name| (edit_distance(&word, &name), name))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)
         .map(|(_, name)| name)
@@ -43,45 +43,9 @@ pub(crate) fn mistyped_subcommand(cli: &Cli, e: &ConfigError) -> Option<ConfigEr
     })
 }
 
-/// Optimal string alignment distance: insertions, deletions,
-/// substitutions and swaps of two neighbours each count one.
-fn distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for j in 0..=b.len() {
-        d[0][j] = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn distances() {
-        assert_eq!(distance("chek", "check"), 1);
-        assert_eq!(distance("ftech", "fetch"), 1);
-        assert_eq!(distance("fetch", "fetch"), 0);
-        assert_eq!(distance("", "abc"), 3);
-        assert_eq!(distance("kitten", "sitting"), 3);
-    }
 
     #[test]
     fn near_words_suggest_their_subcommand() {
