@@ -96,7 +96,9 @@ impl Cli {
                 all.extend(account.iter().cloned());
                 all
             }
-            Some(Commands::Accounts | Commands::Import { .. }) => self.accounts.clone(),
+            Some(Commands::Accounts | Commands::Import { .. } | Commands::Config { .. }) => {
+                self.accounts.clone()
+            }
         }
     }
 }
@@ -139,6 +141,11 @@ pub enum Commands {
         #[arg(value_name = "ACCOUNT")]
         accounts: Vec<String>,
     },
+    /// Help with the config file: `popfetch config example` prints a commented starting one.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
+    },
     /// Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one.
     ///
     /// Reads FILE (default: the program's usual file) and prints a config.toml on stdout with
@@ -161,6 +168,19 @@ pub enum Commands {
         state: bool,
     },
 }
+
+/// What `popfetch config` does.
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum ConfigAction {
+    /// Print a commented config.toml to start from, with one account to fill in.
+    ///
+    /// popfetch config example > ~/.config/popfetch/config.toml
+    Example,
+}
+
+/// A commented config to start from (`popfetch config example`); a test
+/// checks that popfetch accepts it as it is.
+pub const EXAMPLE_CONFIG: &str = include_str!("cli/example-config.toml");
 
 /// Options that shape the run as a whole.
 #[derive(Debug, Args, Clone, PartialEq, Eq)]

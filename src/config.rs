@@ -74,10 +74,12 @@ pub(crate) struct Loaded {
 pub enum ConfigError {
     /// The default config file does not exist and no account was given with flags.
     #[error(
-        "no config file at {}: create it with an [account.NAME] table holding host, user and \
-         maildir (see `man popfetch`), name another file with --config, or give an account on \
-         the command line with --host, --user and --maildir",
-        path.display()
+        "no config file at {}: start from the commented example (`mkdir -p {} && popfetch \
+         config example > {0}`, then fill in your account; see `man popfetch`), name another \
+         file with --config, or give an account on the command line with --host, --user and \
+         --maildir",
+        path.display(),
+        path.parent().unwrap_or(path).display()
     )]
     NoConfigFile { path: PathBuf },
 

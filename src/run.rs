@@ -40,6 +40,14 @@ pub fn run(cli: &Cli) -> u8 {
             return crate::import::run(cli, *kind, files, *state);
         }
         Some(Commands::Accounts) => return list_accounts(cli),
+        Some(Commands::Config {
+            action: crate::cli::ConfigAction::Example,
+        }) => {
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(crate::cli::EXAMPLE_CONFIG.as_bytes());
+            return exit::OK;
+        }
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
     let accounts = match load(cli, &names) {

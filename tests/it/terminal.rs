@@ -108,3 +108,40 @@ fn a_mistyped_subcommand_is_suggested_before_the_account_names() {
     assert!(!out.stderr.contains("did you mean"), "{out}");
     assert_eq!(srv.connections(), 0);
 }
+
+#[test]
+fn with_no_config_popfetch_offers_a_commented_example_that_validates() {
+    let env = TestEnv::new();
+    let out = env.run(&[]);
+    out.assert_code(78);
+    assert!(
+        out.stderr.contains("popfetch config example"),
+        "the no-config error names the example\n{out}"
+    );
+
+    let example = env.run(&["config", "example"]);
+    example.assert_success();
+    let text = &example.stdout;
+    assert!(
+        text.lines().filter(|l| l.starts_with('#')).count() > 10,
+        "commented\n{text}"
+    );
+    for key in [
+        "[defaults]",
+        "[account.",
+        "host",
+        "password_command",
+        "maildir",
+        "keep",
+    ] {
+        assert!(text.contains(key), "{key}\n{text}");
+    }
+    let cfg = env.write_config(text);
+    let listed = env.run(&["accounts", "-c", cfg.to_str().unwrap()]);
+    listed.assert_success();
+    assert!(!listed.stdout.trim().is_empty(), "{listed}");
+    // The default place works too, with no warning.
+    let listed = env.run(&["accounts"]);
+    listed.assert_success();
+    assert_eq!(listed.stderr, "", "{listed}");
+}
