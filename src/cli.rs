@@ -129,7 +129,7 @@ pub enum Commands {
         #[arg(value_name = "ACCOUNT")]
         account: Option<String>,
     },
-    /// Validate the config file and list the accounts it defines.
+    /// Validate the config file and list the accounts it defines (--json: one object each).
     Accounts,
     /// Record every message now on the server as delivered, downloading nothing.
     ///
@@ -209,7 +209,8 @@ pub struct GlobalArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Progress::Auto, global = true)]
     pub progress: Progress,
 
-    /// Print one JSON object per account on stdout instead of the summary lines.
+    /// Print one JSON object per account on stdout instead of the summary lines (also for
+    /// accounts and serverinfo; the README documents the fields).
     #[arg(long, global = true)]
     pub json: bool,
 

@@ -238,6 +238,10 @@ fn list_accounts(cli: &Cli) -> u8 {
     };
     let mut out = std::io::stdout().lock();
     for a in &accounts {
+        if cli.global.json {
+            let _ = writeln!(out, "{}", report::account_json(a));
+            continue;
+        }
         let tls = match a.tls {
             crate::account::TlsMode::Implicit => "tls",
             crate::account::TlsMode::Starttls => "starttls",

@@ -145,3 +145,91 @@ fn with_no_config_popfetch_offers_a_commented_example_that_validates() {
     listed.assert_success();
     assert_eq!(listed.stderr, "", "{listed}");
 }
+
+fn json_lines(stdout: &str) -> Vec<serde_json::Value> {
+    stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+fn check_json_carries_the_status_check_exits_with() {
+    let full = Maildrop::new(USER, PASSWORD, corpus::corpus(3300, 2));
+    let empty = Maildrop::new(USER, PASSWORD, Vec::new());
+    let (full_srv, empty_srv) = (
+        ScriptServer::maildrop(Arc::clone(&full)),
+        ScriptServer::maildrop(Arc::clone(&empty)),
+    );
+    let env = TestEnv::new();
+    let cfg = env.write_config(&config_of(&[
+        &scripted("full", full_srv.port(), &env),
+        &scripted("empty", empty_srv.port(), &env),
+    ]));
+    let cfg = cfg.to_str().unwrap();
+
+    let none = env.run(&["check", "--json", "-c", cfg, "empty"]);
+    none.assert_code(1);
+    let v = &json_lines(&none.stdout)[0];
+    assert_eq!(v["exit_code"], 1, "{none}");
+    assert_eq!(v["ok"], true, "no new mail is a successful check\n{none}");
+    assert_eq!(v["new"], 0);
+
+    let some = env.run(&["check", "--json", "-c", cfg, "full"]);
+    some.assert_code(0);
+    assert_eq!(json_lines(&some.stdout)[0]["exit_code"], 0, "{some}");
+
+    // Both: the run exits 0 (there is new mail); each object says what
+    // `popfetch check` of that account alone exits with.
+    let both = env.run(&["check", "--json", "-c", cfg]);
+    both.assert_code(0);
+    let codes: Vec<_> = json_lines(&both.stdout)
+        .iter()
+        .map(|v| (v["account"].clone(), v["exit_code"].clone()))
+        .collect();
+    assert_eq!(
+        codes,
+        [("full".into(), 0.into()), ("empty".into(), 1.into())],
+        "{both}"
+    );
+    assert_eq!(full.remaining(), 2, "check deletes nothing");
+}
+
+#[test]
+fn accounts_json_is_one_object_per_account() {
+    let env = TestEnv::new();
+    let work = scripted("work", 1995, &env)
+        .str("tls", "implicit")
+        .remove("allow_plaintext")
+        .raw("keep", "true")
+        .raw("delete_after_days", "30")
+        .str("max_size", "10M");
+    let home = scripted("home", 110, &env)
+        .remove("password")
+        .remove("maildir")
+        .str("mbox", &env.path("mbox").display().to_string())
+        .str("password_command", "pass show home");
+    let cfg = env.write_config(&config_of(&[&work, &home]));
+    let out = env.run(&["accounts", "--json", "-c", cfg.to_str().unwrap()]);
+    out.assert_success();
+    let v = json_lines(&out.stdout);
+    assert_eq!(v.len(), 2, "{out}");
+    assert_eq!(v[0]["account"], "work");
+    assert_eq!(v[0]["host"], "127.0.0.1");
+    assert_eq!(v[0]["port"], 1995);
+    assert_eq!(v[0]["user"], USER);
+    assert_eq!(v[0]["tls"], "implicit");
+    assert_eq!(v[0]["mailbox"], format!("{USER}@127.0.0.1:1995"));
+    assert_eq!(v[0]["keep"], true);
+    assert_eq!(v[0]["delete_after_days"], 30);
+    assert_eq!(v[0]["max_size"], 10 * 1024 * 1024);
+    assert_eq!(v[0]["delivery"], "maildir");
+    assert_eq!(v[0]["password"], "stored");
+    assert_eq!(v[1]["account"], "home");
+    assert_eq!(v[1]["tls"], "none");
+    assert_eq!(v[1]["delivery"], "mbox");
+    assert_eq!(v[1]["password"], "command");
+    assert_eq!(v[1]["keep"], false);
+    assert!(v[1]["delete_after_days"].is_null());
+    assert!(!out.stdout.contains(PASSWORD), "no secret in the listing");
+}
