@@ -20,8 +20,10 @@ const AFTER_LONG_HELP: &str = "\
 Configuration:
   Accounts are read from $XDG_CONFIG_HOME/popfetch/config.toml (usually ~/.config/popfetch/config.toml), \
 or the file given with --config or POPFETCH_CONFIG. A [defaults] table applies to every [account.NAME] table; \
-a command-line flag overrides both for every selected account. Without a config file, --host, --user and one of \
---maildir, --mbox or --mda describe a single account on the command line.
+a command-line flag overrides both for every selected account. --host, --user and one of --maildir, --mbox or \
+--mda describe an account on the command line: with no account named, --host is an account of its own (with the \
+config's [defaults]) and the configured accounts are left alone; with account names, --host moves those accounts. \
+--user, --port and --password-command need an account name when the config file has several.
 
 Passwords:
   In order: --password-command, then password_command or password in the config, then a matching entry in \
@@ -242,8 +244,8 @@ pub enum Progress {
 }
 
 /// Account settings given on the command line. Each overrides the config key
-/// of the same name for every selected account; with no config file, they
-/// describe one account on their own.
+/// of the same name for every selected account; `--host` with no account
+/// named describes an account of its own (see `config::load_in`).
 #[derive(Debug, Args, Clone, Default, PartialEq, Eq)]
 #[command(next_help_heading = "Account options (override the config file)")]
 pub struct AccountArgs {

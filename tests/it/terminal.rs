@@ -233,3 +233,90 @@ fn accounts_json_is_one_object_per_account() {
     assert!(v[1]["delete_after_days"].is_null());
     assert!(!out.stdout.contains(PASSWORD), "no secret in the listing");
 }
+
+#[test]
+fn ad_hoc_flags_never_retarget_the_configured_accounts() {
+    let servers: Vec<(Arc<Maildrop>, ScriptServer)> = (0..3)
+        .map(|i| {
+            let m = Maildrop::new(USER, PASSWORD, corpus::corpus(3400 + i, 2));
+            let s = ScriptServer::maildrop(Arc::clone(&m));
+            (m, s)
+        })
+        .collect();
+    let env = TestEnv::new();
+    let cfg = env.write_config(&format!(
+        "[defaults]\nkeep = true\n\n{}",
+        config_of(&[
+            &scripted("work", servers[0].1.port(), &env),
+            &scripted("home", servers[1].1.port(), &env),
+        ])
+    ));
+    let cfg = cfg.to_str().unwrap();
+    let other = servers[2].1.port().to_string();
+    let adhoc_dir = env.path("Mail/adhoc");
+
+    // --host and no account named: one account of its own.
+    let out = env.run(&[
+        "-c",
+        cfg,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        &other,
+        "--tls",
+        "none",
+        "--allow-plaintext",
+        "--auth",
+        "user",
+        "--user",
+        USER,
+        "--password-command",
+        &format!("echo '{PASSWORD}'"),
+        "--maildir",
+        adhoc_dir.to_str().unwrap(),
+        "--no-received-header",
+    ]);
+    out.assert_success();
+    assert_eq!(
+        crate::common::env::read_maildir(&adhoc_dir).len(),
+        2,
+        "{out}"
+    );
+    assert!(
+        out.stderr.starts_with("127.0.0.1: 2 new") && !out.stderr.contains("work"),
+        "only the ad-hoc account ran\n{out}"
+    );
+    assert_eq!(
+        servers[0].1.connections() + servers[1].1.connections(),
+        0,
+        "{out}"
+    );
+    assert_eq!(
+        servers[2].0.remaining(),
+        2,
+        "[defaults] keep = true applied\n{out}"
+    );
+
+    // --user alone would point both accounts at one login: refused.
+    let out = env.run(&["-c", cfg, "--user", "bob"]);
+    out.assert_code(64);
+    assert!(
+        out.stderr.contains("work, home") && out.stderr.contains("--host"),
+        "{out}"
+    );
+    assert_eq!(
+        servers[0].1.connections() + servers[1].1.connections(),
+        0,
+        "{out}"
+    );
+
+    // --host with a name moves that account only.
+    let out = env.run(&["-c", cfg, "--host", "127.0.0.1", "--port", &other, "home"]);
+    out.assert_success();
+    assert_eq!(
+        servers[1].1.connections(),
+        0,
+        "home went to the other port\n{out}"
+    );
+    assert_eq!(servers[0].1.connections(), 0, "work was not named\n{out}");
+}
