@@ -293,12 +293,24 @@ impl Reporter {
 
     /// Print one line on stderr without tearing a progress bar.
     pub fn line(&self, text: &str) {
-        match &self.bars {
-            Some(m) => m.suspend(|| say!("{text}")),
-            None => say!("{text}"),
-        }
+        print_between_bars(self.bars.as_ref(), text);
+    }
+
+    /// [`Reporter::line`] for another thread (the signal thread).
+    pub fn printer(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let bars = self.bars.clone();
+        move |text| print_between_bars(bars.as_ref(), text)
     }
 }
+
+fn print_between_bars(bars: Option<&indicatif::MultiProgress>, text: &str) {
+    match bars {
+        Some(m) => m.suspend(|| say!("{text}")),
+        None => say!("{text}"),
+    }
+}
+
+impl Reporter {}
 
 impl crate::fetch::Observer for Reporter {
     fn planned(&self, account: &crate::account::Account, count: usize, bytes: u64) {

@@ -13,7 +13,7 @@ use crate::cli::{Cli, Commands, Progress};
 use crate::config;
 use crate::error::{self, Error, exit};
 use crate::fetch::{self, Options, Outcome};
-use crate::interrupt::Interrupt;
+use crate::interrupt::{Interrupt, Signal};
 use crate::password;
 use crate::report::{self, Reporter};
 use crate::secret;
@@ -116,6 +116,19 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             Progress::Auto => std::io::stderr().is_terminal(),
         };
     let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress);
+    let print = reporter.printer();
+    let quiet = g.quiet;
+    interrupt.on_signal(Box::new(move |signal| match signal {
+        Signal::First if quiet => {}
+        Signal::First => print(
+            "popfetch: interrupted: each account finishes or rolls back the message in hand and \
+             saves what arrived; no other account starts (interrupt again to stop at once)",
+        ),
+        Signal::Again => print(
+            "popfetch: interrupted again: stopping at once; nothing is lost: the next run \
+             settles what this one left",
+        ),
+    }));
     let opts = Options {
         interrupt,
         trace,
@@ -149,6 +162,9 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                     };
                     let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
                     let result = match secret {
+                        // After Ctrl-C no account starts: not even its lock
+                        // or its Maildir is touched.
+                        _ if opts.interrupt.is_set() => Outcome::failed(Error::NotStarted),
                         None => Outcome::failed(Error::interrupted()),
                         Some(Err(e)) => Outcome::failed(e),
                         Some(Ok(s)) => match mode {

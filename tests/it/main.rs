@@ -21,6 +21,7 @@ mod fetch;
 mod fixture;
 mod hostile;
 mod import;
+mod interrupt;
 mod local;
 mod long_secrets;
 mod oauth;

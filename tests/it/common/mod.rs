@@ -13,6 +13,7 @@ pub mod env;
 pub mod kill;
 pub mod mailstore;
 pub mod pop3;
+pub mod pty;
 pub mod script;
 
 use std::time::{Duration, Instant};
