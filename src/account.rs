@@ -188,6 +188,18 @@ pub enum Destination {
 }
 
 impl Destination {
+    /// The config key that chose it ("maildir", "mbox", "mda", "lmtp",
+    /// "smtp"); also `accounts --json`'s `delivery`.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            Destination::Maildir(_) => "maildir",
+            Destination::Mbox(_) => "mbox",
+            Destination::Mda(_) => "mda",
+            Destination::Lmtp(_) => "lmtp",
+            Destination::Smtp(_) => "smtp",
+        }
+    }
+
     /// A short description for summaries ("~/Mail/work", "| procmail",
     /// "LMTP unix:/run/dovecot/lmtp").
     pub(crate) fn describe(&self) -> String {
@@ -488,41 +500,62 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     check_size(size, &format!("{s:?}"))
 }
 
-/// Check a certificate pin, `sha256:` and 32 hex bytes with or without
-/// colons between them, and write it as `sha256:AB:CD:...`.
+/// Check a certificate pin and write it as `sha256:AB:CD:...`. Takes the
+/// forms people paste: 32 hex bytes in either case, with or without colons
+/// (or blanks) between them, bare or after `sha256:`, openssl's `sha256
+/// Fingerprint=` (`openssl x509 -noout -fingerprint -sha256`) or mpop's
+/// `SHA256: ` (`mpop --serverinfo`).
 pub(crate) fn normalize_fingerprint(s: &str) -> Result<String, String> {
-    let bad = || {
+    let bad = |why: &str| {
         format!(
-            "{s:?} is not a SHA-256 fingerprint: write \"sha256:\" followed by 32 hex bytes, \
-             with or without colons, e.g. \"sha256:3A:9F:...\" (openssl x509 -noout \
-             -fingerprint -sha256 prints it)"
+            "{s:?} is not a SHA-256 fingerprint{why}: write 32 hex bytes, with or without \
+             colons, e.g. \"sha256:3A:9F:...\" (`popfetch serverinfo` and `openssl x509 -noout \
+             -fingerprint -sha256` print it)"
         )
     };
     let t = s.trim();
-    let rest = match t.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("sha256:") => &t[7..],
-        _ => return Err(bad()),
-    };
-    let pairs: Vec<&str> = if rest.contains(':') {
-        rest.split(':').collect()
-    } else {
-        let mut v = Vec::new();
-        let mut r = rest;
-        while !r.is_empty() {
-            let cut = r.char_indices().nth(2).map_or(r.len(), |(i, _)| i);
-            v.push(&r[..cut]);
-            r = &r[cut..];
-        }
-        v
-    };
-    if pairs.len() != 32
-        || !pairs
+    let lower = t.to_ascii_lowercase();
+    const PREFIXES: [&str; 5] = [
+        "sha256 fingerprint=",
+        "sha2-256 fingerprint=",
+        "sha256:",
+        "sha-256:",
+        "sha256=",
+    ];
+    let rest = match PREFIXES.iter().find(|p| lower.starts_with(*p)) {
+        Some(p) => t[p.len()..].trim_start(),
+        None if ["sha1", "sha-1", "md5"]
             .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            .any(|a| lower.starts_with(a)) =>
+        {
+            return Err(bad(" (popfetch pins SHA-256 only)"));
+        }
+        None => t,
+    };
+    let groups: Vec<&str> = rest.split([':', ' ']).filter(|g| !g.is_empty()).collect();
+    let pairs: Vec<&str> = match groups.as_slice() {
+        // No separators: cut into pairs.
+        [one] if one.is_ascii() && one.len() % 2 == 0 => {
+            (0..one.len()).step_by(2).map(|i| &one[i..i + 2]).collect()
+        }
+        _ => groups,
+    };
+    if !pairs
+        .iter()
+        .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
     {
-        return Err(bad());
+        return Err(bad(""));
     }
-    Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase()))
+    match pairs.len() {
+        32 => Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase())),
+        20 => Err(bad(
+            " (20 bytes is a SHA-1 fingerprint; popfetch pins SHA-256)",
+        )),
+        16 => Err(bad(
+            " (16 bytes is an MD5 fingerprint; popfetch pins SHA-256)",
+        )),
+        _ => Err(bad("")),
+    }
 }
 
 #[cfg(test)]
@@ -579,9 +612,36 @@ mod tests {
             normalize_fingerprint(&want.to_lowercase()),
             Ok(want.clone())
         );
-        for bad in [
+        let colons = want.trim_start_matches("sha256:");
+        for form in [
             hex.clone(),
+            hex.to_uppercase(),
+            colons.to_string(),
+            colons.to_lowercase(),
+            format!("sha256 Fingerprint={colons}"),
+            format!("SHA256 Fingerprint={colons}\n"),
+            format!("sha256 fingerprint={}", colons.to_lowercase()),
+            format!("SHA256: {colons}"),
+            format!("  SHA256:{colons}  "),
+            format!("sha256:{}", colons.replace(':', " ")),
+        ] {
+            assert_eq!(normalize_fingerprint(&form), Ok(want.clone()), "{form:?}");
+        }
+        let sha1: String = (0u8..20).map(|b| format!("{b:02X}:")).collect();
+        assert!(
+            normalize_fingerprint(sha1.trim_end_matches(':'))
+                .unwrap_err()
+                .contains("SHA-1")
+        );
+        assert!(
+            normalize_fingerprint(&format!("sha1 Fingerprint={}", &hex[..40]))
+                .unwrap_err()
+                .contains("SHA-256 only")
+        );
+        for bad in [
+            format!("{hex}0"),
             format!("sha1:{hex}"),
+            format!("md5:{hex}"),
             format!("sha256:{}", &hex[..62]),
             format!("sha256:{hex}00"),
             format!("sha256:{}zz", &hex[..62]),
@@ -715,6 +775,32 @@ mod tests {
                 let once = normalize_fingerprint(&format!("sha256:{}", hex.join(sep))).unwrap();
                 prop_assert_eq!(normalize_fingerprint(&once), Ok(once.clone()));
                 prop_assert_eq!(once.len(), "sha256:".len() + 32 * 3 - 1);
+            }
+
+            #[test]
+            fn every_pasted_form_of_a_fingerprint_is_the_same_pin(
+                bytes in proptest::array::uniform32(any::<u8>()),
+                prefix in 0usize..7,
+                sep in 0usize..3,
+                upper: bool,
+            ) {
+                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let body = hex.join([":", "", " "][sep]);
+                let body = if upper { body.to_uppercase() } else { body };
+                let prefix = ["", "sha256:", "SHA256:", "SHA256: ", "sha256 Fingerprint=",
+                    "SHA256 Fingerprint=", "sha256="][prefix];
+                let want = format!("sha256:{}", hex.join(":").to_uppercase());
+                prop_assert_eq!(normalize_fingerprint(&format!("{prefix}{body}")), Ok(want));
+            }
+
+            #[test]
+            fn a_fingerprint_is_never_made_of_anything_but_hex(s in ".{0,120}") {
+                if let Ok(fp) = normalize_fingerprint(&s) {
+                    prop_assert!(fp.starts_with("sha256:"));
+                    let hex = &fp["sha256:".len()..];
+                    prop_assert_eq!(hex.len(), 95);
+                    prop_assert!(hex.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()));
+                }
             }
         }
     }

@@ -58,6 +58,13 @@ pub enum Error {
     /// rolls it back.
     #[error("{}", interrupted_text(*delivered, *deleted))]
     Interrupted { delivered: usize, deleted: usize },
+    /// The run was interrupted before this account's turn came: it was not
+    /// touched at all.
+    #[error(
+        "not started: the run was interrupted before this account's turn; nothing was fetched \
+         (the next run will)"
+    )]
+    NotStarted,
 }
 
 impl Error {
@@ -97,7 +104,7 @@ impl Error {
             Error::State(e) => state_code(e),
             Error::Deliver(e) => deliver_code(e),
             Error::Import(e) => import_code(e),
-            Error::Locked { .. } | Error::Interrupted { .. } => exit::TEMPFAIL,
+            Error::Locked { .. } | Error::Interrupted { .. } | Error::NotStarted => exit::TEMPFAIL,
         }
     }
 }

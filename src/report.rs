@@ -2,8 +2,10 @@
 //! one JSON object per account on stdout (`--json`).
 //!
 //! JSON schema (stable; new fields may be added, none renamed or removed;
-//! `ok` is true exactly when `exit_code` is 0; the counts are what the run
-//! did, also when `error` says what ended it):
+//! `exit_code` is what popfetch exits with for the account alone, for
+//! `check` 1 when it has no new mail; `ok` is true when `exit_code` is 0,
+//! or 1 for `check`; the counts are what the run did, also when `error`
+//! says what ended it):
 //!
 //! ```text
 //! { "account": "work", "command": "fetch" | "check" | "adopt", "ok": true,
@@ -23,6 +25,9 @@
 //! `max_size` takes.
 
 use serde_json::json;
+
+mod listing;
+pub use listing::account_json;
 
 /// `eprintln!` that never panics: a closed stderr (a pipe into `head`, a
 /// detached cron) must not turn a good run into a crash.
@@ -251,15 +256,19 @@ pub fn grouped(n: usize) -> String {
 }
 
 fn json_value(name: &str, command: &str, dest: &str, outcome: &Outcome) -> serde_json::Value {
-    let code = outcome_code(outcome);
     let s = &outcome.summary;
+    let code = match outcome_code(outcome) {
+        // What `popfetch check` of this account alone exits with.
+        error::exit::OK if command == "check" && s.new == 0 => error::exit::NO_NEW_MAIL,
+        code => code,
+    };
     let err = outcome.error.as_ref().map(ToString::to_string);
     json!({
         "account": name,
         "command": command,
-        // Only a run that exits 0 is ok: a deferral or a temporary refusal
-        // (exit 75, no error) is not.
-        "ok": code == error::exit::OK,
+        // Only a run that exits 0 is ok (and a check that found nothing,
+        // 1): a deferral or a temporary refusal (exit 75, no error) is not.
+        "ok": code == error::exit::OK || (command == "check" && code == error::exit::NO_NEW_MAIL),
         "exit_code": code,
         "error": err,
         "new": s.new,
@@ -299,12 +308,24 @@ impl Reporter {
 
     /// Print one line on stderr without tearing a progress bar.
     pub fn line(&self, text: &str) {
-        match &self.bars {
-            Some(m) => m.suspend(|| say!("{text}")),
-            None => say!("{text}"),
-        }
+        print_between_bars(self.bars.as_ref(), text);
+    }
+
+    /// [`Reporter::line`] for another thread (the signal thread).
+    pub fn printer(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let bars = self.bars.clone();
+        move |text| print_between_bars(bars.as_ref(), text)
     }
 }
+
+fn print_between_bars(bars: Option<&indicatif::MultiProgress>, text: &str) {
+    match bars {
+        Some(m) => m.suspend(|| say!("{text}")),
+        None => say!("{text}"),
+    }
+}
+
+impl Reporter {}
 
 impl crate::fetch::Observer for Reporter {
     fn planned(&self, account: &crate::account::Account, count: usize, bytes: u64) {

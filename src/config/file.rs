@@ -378,7 +378,7 @@ fn parse_layer(
                     return Err(key_err(format!(
                         "{key} is set, but so is {} (at {}): an account delivers to exactly \
                          one of maildir, mbox, mda, lmtp or smtp, so remove one",
-                        destination_key(&prev.value),
+                        prev.value.key(),
                         origin_at(&prev.origin)
                     )));
                 }
@@ -488,16 +488,6 @@ fn origin_at(o: &Origin) -> String {
     }
 }
 
-fn destination_key(d: &Destination) -> &'static str {
-    match d {
-        Destination::Maildir(_) => "maildir",
-        Destination::Mbox(_) => "mbox",
-        Destination::Mda(_) => "mda",
-        Destination::Lmtp(_) => "lmtp",
-        Destination::Smtp(_) => "smtp",
-    }
-}
-
 /// `(did you mean "port"?)` for a near miss, or nothing.
 fn suggestion(key: &str, known: &[&str]) -> String {
     known
@@ -509,7 +499,7 @@ fn suggestion(key: &str, known: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -218,6 +218,11 @@ fn flags_override_every_account() {
                 "--fetch-all",
                 "--auth",
                 "plain",
+                // --port and --password-command name one mailbox: they
+                // override several accounts only when those are named.
+                "zeta",
+                "alpha",
+                "mid",
             ],
         )
         .unwrap_err();
@@ -247,6 +252,9 @@ fn flags_override_every_account() {
                 "plain",
                 "--state-dir",
                 "~/st",
+                "zeta",
+                "alpha",
+                "mid",
             ],
         )
         .unwrap();
@@ -977,5 +985,81 @@ fn client_certificate_keys() {
     assert!(
         e.is_usage() && e.to_string().contains("--tls-client-cert"),
         "{e}"
+    );
+}
+
+/// Two accounts on two servers, and what the ad-hoc flags do to them.
+const TWO: &str = "[defaults]\nkeep = true\n[account.work]\nhost = \"w\"\nuser = \"alice\"\n\
+                   maildir = \"/w\"\n[account.home]\nhost = \"h\"\nuser = \"al\"\nmbox = \"/h\"\n";
+
+#[test]
+fn host_without_an_account_name_is_an_account_of_its_own() {
+    let f = Fixture::new();
+    let loaded = f
+        .load(
+            TWO,
+            &["--host", "pop.other", "--user", "bob", "--maildir", "/o"],
+        )
+        .unwrap();
+    let [a] = &loaded.accounts[..] else {
+        panic!(
+            "one ad-hoc account, the configured ones untouched: {:?}",
+            loaded.accounts
+        )
+    };
+    assert_eq!(a.name, "pop.other");
+    assert_eq!(a.mailbox_id(), "bob@pop.other:995");
+    assert!(a.policy.keep, "[defaults] still applies");
+    // The configured accounts' settings are not borrowed.
+    let e = f.err(TWO, &["--host", "pop.other", "--maildir", "/o"]);
+    assert!(e.is_usage() && e.to_string().contains("--user"), "{e}");
+}
+
+#[test]
+fn host_with_account_names_overrides_those_accounts() {
+    let f = Fixture::new();
+    let loaded = f.load(TWO, &["--host", "pop.moved", "home"]).unwrap();
+    let [a] = &loaded.accounts[..] else {
+        panic!("{:?}", loaded.accounts)
+    };
+    assert_eq!((a.name.as_str(), a.host.as_str()), ("home", "pop.moved"));
+    assert_eq!(a.destination, Destination::Mbox("/h".into()));
+}
+
+#[test]
+fn flags_naming_one_mailbox_need_an_account_name_when_there_are_several() {
+    let f = Fixture::new();
+    for args in [
+        &["--user", "bob"][..],
+        &["--port", "1110"],
+        &["--password-command", "echo pw"],
+    ] {
+        let e = f.err(TWO, args);
+        let msg = e.to_string();
+        assert!(e.is_usage(), "{args:?}: {e}");
+        assert!(
+            msg.contains(args[0]) && msg.contains("work, home") && msg.contains("--host"),
+            "{args:?}: names the flag, the accounts and the way out: {msg}"
+        );
+        // Named, it overrides that account.
+        let mut named = args.to_vec();
+        named.push("work");
+        let loaded = f.load(TWO, &named).unwrap();
+        assert_eq!(loaded.accounts.len(), 1);
+    }
+    // One account: nothing is ambiguous.
+    let one = "[account.work]\nhost = \"w\"\nuser = \"alice\"\nmaildir = \"/w\"\n";
+    let loaded = f.load(one, &["--user", "bob"]).unwrap();
+    assert_eq!(loaded.accounts[0].user, "bob");
+    // Settings that are no mailbox's identity apply to every account.
+    let loaded = f
+        .load(TWO, &["--max-size", "1M", "--maildir", "/all"])
+        .unwrap();
+    assert!(
+        loaded
+            .accounts
+            .iter()
+            .all(|a| a.policy.max_size == Some(1 << 20)
+                && a.destination == Destination::Maildir("/all".into()))
     );
 }

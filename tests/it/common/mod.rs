@@ -14,6 +14,7 @@ pub mod kill;
 pub mod mailstore;
 pub mod pop3;
 pub mod postfix;
+pub mod pty;
 pub mod script;
 pub mod smtp;
 
