@@ -65,7 +65,7 @@ _popfetch() {
 
     case "${cmd}" in
         popfetch)
-            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help --version fetch check serverinfo accounts adopt import help"
+            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help --version fetch check serverinfo accounts adopt import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -171,6 +171,10 @@ _popfetch() {
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
                     return 0
                     ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -179,7 +183,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__accounts)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -283,6 +287,10 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -293,7 +301,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__adopt)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -397,6 +405,10 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -407,7 +419,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__check)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -511,6 +523,10 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -521,7 +537,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__fetch)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -625,6 +641,10 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -747,7 +767,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__import)
-            opts="-c -v -q -j -h --state --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help fetchmailrc mpoprc getmailrc"
+            opts="-c -v -q -j -h --state --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help fetchmailrc mpoprc getmailrc"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -851,6 +871,10 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -861,7 +885,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__serverinfo)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -965,6 +989,10 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_popfetch_global_optspecs
-    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header commit-every= h/help V/version
 end
 
 function __fish_popfetch_needs_command
@@ -62,6 +62,7 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l timeout -d 'Give up o
 complete -c popfetch -n "__fish_popfetch_needs_command" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_needs_command" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -118,6 +119,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l timeout -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -166,6 +168,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l timeout -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -214,6 +217,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l timeout
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -262,6 +266,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l timeout -
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -310,6 +315,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l timeout -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -358,6 +364,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l timeout -d 
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron'

@@ -273,6 +273,9 @@ pub struct Account {
     pub pipelining: Pipelining,
     /// Prepend a `Received:` trace header.
     pub received_header: bool,
+    /// QUIT (committing the deletions) after this many deletions, and go
+    /// on in a new session; `None`: one QUIT at the end of the session.
+    pub commit_every: Option<usize>,
 }
 
 impl Account {
@@ -312,6 +315,8 @@ pub(crate) mod limits {
     pub const MAX_SIZE: u64 = 1 << 40;
     /// `-j`: accounts at the same time.
     pub const JOBS: RangeInclusive<u64> = 1..=1024;
+    /// `commit_every`: 0 is off.
+    pub const COMMIT_EVERY: RangeInclusive<u64> = 0..=1_000_000_000;
 }
 
 /// Check a size in bytes against [`limits::MAX_SIZE`]; `shown` is how it

@@ -356,6 +356,17 @@ pub struct AccountArgs {
     /// Do not add a Received: trace header.
     #[arg(long, overrides_with = "received_header", global = true)]
     pub no_received_header: bool,
+
+    /// End the session with QUIT, which makes deletions final, after every N deletions, and
+    /// go on in a new one, so that a dropped connection undoes at most N; 0 (the default):
+    /// one QUIT per session.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(limits::COMMIT_EVERY),
+        global = true
+    )]
+    pub commit_every: Option<usize>,
 }
 
 impl AccountArgs {

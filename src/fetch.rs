@@ -23,6 +23,12 @@
 //!    more (never on one that announced `LOGIN-DELAY`); finally forget
 //!    UIDs no longer on the server and save the state.
 //!
+//! With `commit_every = N`, a session that would delete more than N
+//! messages downloads at most N (when delivered mail is deleted), DELEs N,
+//! QUITs, and the run goes on from step 2 in a new session, whose listing
+//! and the state skip what is done: a dropped line undoes at most N
+//! deletions.
+//!
 //! Whatever ends the run, [`fetch`] returns what it did along with the
 //! error ([`Outcome`]): deliveries and deletions of earlier sessions are
 //! reported, not lost with the error.
@@ -246,15 +252,28 @@ fn fetch_into(
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
         logins: 0,
     };
-    for _ in 0..MAX_SESSIONS {
-        let before = run.tried.len();
+    let mut pages = 0;
+    loop {
+        let (tried, deleted) = (run.tried.len(), run.deleted.len());
         let seen = run.session()?;
-        let fetched = run.tried.len() - before;
+        let fetched = run.tried.len() - tried;
+        // commit_every ended the session early: go on in a new one, as
+        // long as each does something (a server whose QUIT deletes
+        // nothing is not asked forever).
+        if seen.cut_short && !seen.login_delay && (fetched > 0 || run.deleted.len() > deleted) {
+            continue;
+        }
+        pages += 1;
         let budget_left = account
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
-        if fetched == 0 || !budget_left || !seen.may_be_a_page() || seen.login_delay {
+        if pages >= MAX_SESSIONS
+            || fetched == 0
+            || !budget_left
+            || !seen.may_be_a_page()
+            || seen.login_delay
+        {
             break;
         }
     }
@@ -281,6 +300,9 @@ struct Listing {
     known: usize,
     /// The server announced a `LOGIN-DELAY` of more than 0 seconds.
     login_delay: bool,
+    /// `commit_every` ended the session before it had fetched or deleted
+    /// everything it could.
+    cut_short: bool,
 }
 
 /// A paging server (Gmail offers about 250 per session) lists only
@@ -332,13 +354,14 @@ impl Run<'_> {
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
         let listing = conn.list()?;
-        let seen = Listing {
+        let mut seen = Listing {
             listed: listing.len(),
             known: listing
                 .iter()
                 .filter(|m| self.state.is_delivered(&m.uid))
                 .count(),
             login_delay: conn.capa.login_delay.is_some_and(|d| d > 0),
+            cut_short: false,
         };
         let t = now();
         for m in &listing {
@@ -351,6 +374,15 @@ impl Run<'_> {
             .map(|max| max.saturating_sub(self.tried.len()));
         let mut plan = policy::plan(&listing, self.state, &policy);
         plan.fetch.retain(|m| !self.tried.contains(&m.uid));
+        // commit_every: each message delivered here is deleted here (keep
+        // is off), so a session fetches no more than it may delete.
+        if let Some(n) = account.commit_every
+            && !account.policy.keep
+            && plan.fetch.len() > n
+        {
+            plan.fetch.truncate(n);
+            seen.cut_short = true;
+        }
         self.tried.extend(plan.fetch.iter().map(|m| m.uid.clone()));
         self.summary.too_big = plan.too_big.len();
         self.summary.held_back = plan.held_back;
@@ -388,7 +420,21 @@ impl Run<'_> {
         saved?;
         journal.clear()?;
 
-        let doomed = policy::deletions(&listing, self.state, &account.policy, now());
+        let mut doomed = policy::deletions(&listing, self.state, &account.policy, now());
+        if let Some(n) = account.commit_every {
+            // At most n before the QUIT; never again what an earlier
+            // session's QUIT deleted (a server that still lists it did not).
+            let gone: HashSet<u32> = listing
+                .iter()
+                .filter(|m| self.deleted.contains(&m.uid))
+                .map(|m| m.msg)
+                .collect();
+            doomed.retain(|msg| !gone.contains(msg));
+            if doomed.len() > n {
+                doomed.truncate(n);
+                seen.cut_short = true;
+            }
+        }
         let accepted = match conn.delete(&doomed, self.opts.interrupt) {
             Ok(accepted) => accepted,
             Err(e) => {

@@ -374,6 +374,7 @@ mod tests {
             state_dir: PathBuf::from("/nonexistent"),
             pipelining: Pipelining::Auto,
             received_header: true,
+            commit_every: None,
         }
     }
 

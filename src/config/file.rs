@@ -52,13 +52,13 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "state_dir",
     "pipelining",
     "received_header",
+    "commit_every",
 ];
 
 /// Keys the specification describes that this version cannot honour yet.
 /// Rejected rather than ignored: ignoring `lmtp` would do something other
 /// than what the user asked for.
-pub(super) const UNSUPPORTED_KEYS: &[&str] =
-    &["lmtp", "smtp", "commit_every", "log_file", "recipient"];
+pub(super) const UNSUPPORTED_KEYS: &[&str] = &["lmtp", "smtp", "log_file", "recipient"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -441,6 +441,16 @@ fn parse_layer(
             "pipelining" => layer.pipelining = set(&origin, pipelining(val).map_err(value_err)?),
             "received_header" => {
                 layer.received_header = set(&origin, boolean(val).map_err(value_err)?)
+            }
+            "commit_every" => {
+                let n = integer(val).map_err(value_err)?;
+                let every = in_range(n, &limits::COMMIT_EVERY).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a number of deletions: give 1 to 1000000000 to QUIT after \
+                         that many, or 0 (the default) for one QUIT per session"
+                    ))
+                })?;
+                layer.commit_every = set(&origin, every);
             }
             k if UNSUPPORTED_KEYS.contains(&k) => {
                 return Err(key_err(format!(

@@ -148,5 +148,6 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
             },
             args.received_header_flag(),
         ),
+        commit_every: flag("--commit-every", args.commit_every),
     })
 }

@@ -48,6 +48,7 @@ pub(crate) struct Layer {
     pub state_dir: Option<Setting<PathBuf>>,
     pub pipelining: Option<Setting<Pipelining>>,
     pub received_header: Option<Setting<bool>>,
+    pub commit_every: Option<Setting<usize>>,
 }
 
 impl Layer {
@@ -76,6 +77,7 @@ impl Layer {
             state_dir: top.state_dir.or(self.state_dir),
             pipelining: top.pipelining.or(self.pipelining),
             received_header: top.received_header.or(self.received_header),
+            commit_every: top.commit_every.or(self.commit_every),
         }
     }
 }

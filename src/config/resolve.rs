@@ -200,6 +200,7 @@ impl<'a> Context<'a> {
             state_dir,
             pipelining: value_or(&layer.pipelining, Pipelining::Auto),
             received_header: value_or(&layer.received_header, true),
+            commit_every: layer.commit_every.map(|s| s.value).filter(|n| *n > 0),
         })
     }
 

@@ -337,9 +337,24 @@ fn unknown_key_is_located_and_suggested() {
 }
 
 #[test]
+fn commit_every_zero_is_off_and_the_flag_overrides() {
+    let f = Fixture::new();
+    let text = "[defaults]\ncommit_every = 50\nhost = \"h\"\nuser = \"u\"\nmaildir = \"/m\"\n\
+                [account.a]\n[account.b]\ncommit_every = 0\n";
+    let loaded = f.load(text, &[]).unwrap();
+    let every: Vec<_> = loaded.accounts.iter().map(|a| a.commit_every).collect();
+    assert_eq!(every, [Some(50), None]);
+    let loaded = f.load(text, &["--commit-every", "3"]).unwrap();
+    let every: Vec<_> = loaded.accounts.iter().map(|a| a.commit_every).collect();
+    assert_eq!(every, [Some(3), Some(3)]);
+    let loaded = f.load(text, &["--commit-every", "0"]).unwrap();
+    assert!(loaded.accounts.iter().all(|a| a.commit_every.is_none()));
+}
+
+#[test]
 fn unsupported_keys_are_rejected() {
     let f = Fixture::new();
-    for key in ["lmtp", "smtp", "commit_every", "log_file", "recipient"] {
+    for key in ["lmtp", "smtp", "log_file", "recipient"] {
         let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
         let msg = f.err_at(&text, 3, 1);
         assert!(msg.contains(&format!("\"{key}\"")), "{msg}");
@@ -380,6 +395,13 @@ fn type_and_range_errors_name_the_key_and_value_position() {
         ("max_size = 0", 2, 12, &["\"max_size\""]),
         ("max_messages = 0", 2, 16, &["\"max_messages\""]),
         ("delete_after_days = -1", 2, 21, &["\"delete_after_days\""]),
+        (
+            "commit_every = -1",
+            2,
+            16,
+            &["\"commit_every\"", "0 (the default)"],
+        ),
+        ("commit_every = \"5\"", 2, 16, &["\"commit_every\""]),
         ("host = \"\"", 2, 8, &["\"host\"", "empty"]),
         ("host = \"a b\"", 2, 8, &["\"host\""]),
         ("user = 5", 2, 8, &["\"user\""]),

@@ -14,6 +14,7 @@ mod auth;
 mod bounds;
 mod cli;
 mod client_cert;
+mod commit;
 mod crash;
 mod deliver;
 mod fetch;
