@@ -65,7 +65,7 @@ _popfetch() {
 
     case "${cmd}" in
         popfetch)
-            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help --version fetch check serverinfo accounts adopt import help"
+            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help --version fetch check serverinfo accounts adopt import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -175,6 +175,10 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -183,7 +187,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__accounts)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -290,6 +294,10 @@ _popfetch() {
                     return 0
                     ;;
                 --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -301,7 +309,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__adopt)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -408,6 +416,10 @@ _popfetch() {
                     return 0
                     ;;
                 --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -419,7 +431,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__check)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -526,6 +538,10 @@ _popfetch() {
                     return 0
                     ;;
                 --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -537,7 +553,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__fetch)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -644,6 +660,10 @@ _popfetch() {
                     return 0
                     ;;
                 --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -767,7 +787,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__import)
-            opts="-c -v -q -j -h --state --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help fetchmailrc mpoprc getmailrc"
+            opts="-c -v -q -j -h --state --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help fetchmailrc mpoprc getmailrc"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -874,6 +894,10 @@ _popfetch() {
                     return 0
                     ;;
                 --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -885,7 +909,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__serverinfo)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -992,6 +1016,10 @@ _popfetch() {
                     return 0
                     ;;
                 --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_popfetch_global_optspecs
-    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header commit-every= h/help V/version
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header commit-every= log-file= syslog no-syslog h/help V/version
 end
 
 function __fish_popfetch_needs_command
@@ -63,6 +63,7 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l pipelining -d 'Send s
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_needs_command" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -72,6 +73,8 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l no-keep -d 'Delete me
 complete -c popfetch -n "__fish_popfetch_needs_command" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s V -l version -d 'Print version'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
@@ -120,6 +123,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l pipelining -
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -129,6 +133,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-keep -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -169,6 +175,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l pipelining -
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -178,6 +185,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-keep -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -218,6 +227,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l pipelin
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -227,6 +237,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-keep
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -267,6 +279,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l pipelinin
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -276,6 +289,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-keep -
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -316,6 +331,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l pipelining -
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l json -d 'Print one JSON object per account on stdout instead of the summary lines'
@@ -325,6 +341,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-keep -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -365,6 +383,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l pipelining 
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron'
@@ -375,6 +394,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-keep -d 
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt import help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'

@@ -276,6 +276,10 @@ pub struct Account {
     /// QUIT (committing the deletions) after this many deletions, and go
     /// on in a new session; `None`: one QUIT at the end of the session.
     pub commit_every: Option<usize>,
+    /// Append a line per delivered message and per run to this file.
+    pub log_file: Option<PathBuf>,
+    /// Send the same lines to the system log (facility mail).
+    pub syslog: bool,
 }
 
 impl Account {

@@ -38,9 +38,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::account::Account;
-use crate::deliver::{DeliverError, Target};
+use crate::deliver::{DeliverError, HeaderCapture, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
+use crate::log::{self, RunLog};
 use crate::password;
 use crate::policy::{self, Listed};
 use crate::protocol::session::BodyError;
@@ -251,6 +252,7 @@ fn fetch_into(
             .received_header
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
         logins: 0,
+        log: RunLog::open(account, secret),
     };
     let mut pages = 0;
     loop {
@@ -335,6 +337,8 @@ struct Run<'a> {
     header: Option<Vec<u8>>,
     /// Logins so far (see [`password::secret_for_login`]).
     logins: usize,
+    /// `log_file` and `syslog`.
+    log: RunLog,
 }
 
 impl Run<'_> {
@@ -350,6 +354,7 @@ impl Run<'_> {
         let secret =
             password::secret_for_login(account, self.secret, self.logins, self.opts.interrupt)?;
         self.logins += 1;
+        self.log.hide(&secret);
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
@@ -400,6 +405,7 @@ impl Run<'_> {
             state: self.state,
             summary: self.summary,
             header: self.header.as_deref(),
+            log: &self.log,
             batch: Vec::with_capacity(BATCH),
             in_flight: Vec::with_capacity(BATCH),
         }
@@ -470,11 +476,16 @@ struct Delivery<'a> {
     state: &'a mut UidState,
     summary: &'a mut Summary,
     header: Option<&'a [u8]>,
+    log: &'a RunLog,
     /// Committed to the target, waiting for the next group commit.
-    batch: Vec<(&'a Listed, u64, String)>,
+    batch: Vec<Committed<'a>>,
     /// Sent off to be made durable; recorded once that is done.
-    in_flight: Vec<(&'a Listed, u64, String)>,
+    in_flight: Vec<Committed<'a>>,
 }
+
+/// A message committed to the target: its listing, size, where it went
+/// (for `-v`), and its From and Subject when a log wants them.
+type Committed<'a> = (&'a Listed, u64, String, Option<log::Headers>);
 
 impl<'a> Delivery<'a> {
     /// Download and deliver `todo`, keeping up to `window` RETRs in flight
@@ -538,7 +549,15 @@ impl<'a> Delivery<'a> {
         if let Some(h) = self.header {
             sink.write_all(h).map_err(write_error)?;
         }
-        let size = match conn.session.read_body(&mut sink) {
+        let mut headers = self.log.wants_headers().then(HeaderCapture::default);
+        let body = match headers.as_mut() {
+            Some(headers) => conn.session.read_body(&mut log::Tee {
+                out: &mut sink,
+                headers,
+            }),
+            None => conn.session.read_body(&mut sink),
+        };
+        let size = match body {
             Ok(n) => n,
             Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
             Err(BodyError::Sink(source)) => return Err(write_error(source).into()),
@@ -549,7 +568,10 @@ impl<'a> Delivery<'a> {
             self.journal.sync()?;
         }
         match sink.commit() {
-            Ok(shown) => self.batch.push((m, size, shown)),
+            Ok(shown) => {
+                let headers = headers.as_ref().map(log::Headers::of);
+                self.batch.push((m, size, shown, headers));
+            }
             Err(DeliverError::Deferred(why)) => {
                 self.summary.deferred += 1;
                 self.opts.observer.deferred(self.account, m, &why);
@@ -589,12 +611,13 @@ impl<'a> Delivery<'a> {
         }
         landed?;
         let t = now();
-        for (m, size, shown) in self.in_flight.drain(..) {
+        for (m, size, shown, headers) in self.in_flight.drain(..) {
             self.journal.done(&m.uid)?;
             self.state.mark_delivered(&m.uid, t);
             self.summary.new += 1;
             self.summary.bytes = self.summary.bytes.saturating_add(size);
             self.opts.observer.delivered(self.account, m, size, &shown);
+            self.log.delivered(&m.uid, size, headers.as_ref(), &shown);
         }
         Ok(())
     }

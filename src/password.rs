@@ -375,6 +375,8 @@ mod tests {
             pipelining: Pipelining::Auto,
             received_header: true,
             commit_every: None,
+            log_file: None,
+            syslog: false,
         }
     }
 

@@ -53,12 +53,14 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "pipelining",
     "received_header",
     "commit_every",
+    "log_file",
+    "syslog",
 ];
 
 /// Keys the specification describes that this version cannot honour yet.
 /// Rejected rather than ignored: ignoring `lmtp` would do something other
 /// than what the user asked for.
-pub(super) const UNSUPPORTED_KEYS: &[&str] = &["lmtp", "smtp", "log_file", "recipient"];
+pub(super) const UNSUPPORTED_KEYS: &[&str] = &["lmtp", "smtp", "recipient"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -452,6 +454,8 @@ fn parse_layer(
                 })?;
                 layer.commit_every = set(&origin, every);
             }
+            "log_file" => layer.log_file = set(&origin, path(val, env).map_err(value_err)?),
+            "syslog" => layer.syslog = set(&origin, boolean(val).map_err(value_err)?),
             k if UNSUPPORTED_KEYS.contains(&k) => {
                 return Err(key_err(format!(
                     "key {k:?} is not supported in this version of popfetch: remove it \

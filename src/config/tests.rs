@@ -352,9 +352,33 @@ fn commit_every_zero_is_off_and_the_flag_overrides() {
 }
 
 #[test]
+fn log_file_and_syslog() {
+    let f = Fixture::new();
+    let text = "[defaults]\nlog_file = \"~/log/popfetch.log\"\nhost = \"h\"\nuser = \"u\"\n\
+                maildir = \"/m\"\n[account.a]\n[account.b]\nsyslog = true\n";
+    let loaded = f.load(text, &[]).unwrap();
+    let [a, b] = &loaded.accounts[..] else {
+        panic!()
+    };
+    assert_eq!(a.log_file, Some(f.path("home/log/popfetch.log")));
+    assert!(!a.syslog && b.syslog);
+    let loaded = f
+        .load(text, &["--no-syslog", "--log-file", "/var/l"])
+        .unwrap();
+    for a in &loaded.accounts {
+        assert!(!a.syslog);
+        assert_eq!(a.log_file.as_deref(), Some(Path::new("/var/l")));
+    }
+    let loaded = f.load(text, &["--syslog"]).unwrap();
+    assert!(loaded.accounts.iter().all(|a| a.syslog));
+    let msg = f.err_at("[account.w]\nsyslog = \"yes\"\n", 2, 10);
+    assert!(msg.contains("\"syslog\""), "{msg}");
+}
+
+#[test]
 fn unsupported_keys_are_rejected() {
     let f = Fixture::new();
-    for key in ["lmtp", "smtp", "log_file", "recipient"] {
+    for key in ["lmtp", "smtp", "recipient"] {
         let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
         let msg = f.err_at(&text, 3, 1);
         assert!(msg.contains(&format!("\"{key}\"")), "{msg}");

@@ -22,6 +22,7 @@ mod fixture;
 mod hostile;
 mod import;
 mod local;
+mod logging;
 mod long_secrets;
 mod oauth;
 mod parallel;
