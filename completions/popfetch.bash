@@ -86,7 +86,7 @@ _popfetch() {
 
     case "${cmd}" in
         popfetch)
-            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help --version fetch check serverinfo accounts adopt config import help"
+            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help --version fetch check serverinfo accounts adopt config import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -172,6 +172,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -190,6 +202,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -200,7 +220,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__accounts)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -286,6 +306,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -304,6 +336,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -314,7 +354,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__adopt)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -400,6 +440,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -418,6 +470,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -428,7 +488,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__check)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -514,6 +574,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -532,6 +604,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -542,7 +622,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__config)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help example help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help example help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -628,6 +708,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -648,6 +740,14 @@ _popfetch() {
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
                     return 0
                     ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -656,7 +756,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__config__subcmd__example)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -742,6 +842,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -760,6 +872,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -812,7 +932,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__fetch)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -898,6 +1018,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -916,6 +1048,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1066,7 +1206,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__import)
-            opts="-c -v -q -j -h --state --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help fetchmailrc mpoprc getmailrc"
+            opts="-c -v -q -j -h --state --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help fetchmailrc mpoprc getmailrc"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1152,6 +1292,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1170,6 +1322,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)
@@ -1180,7 +1340,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__serverinfo)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --help"
+            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1266,6 +1426,18 @@ _popfetch() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --delete-after-days)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
@@ -1284,6 +1456,14 @@ _popfetch() {
                     ;;
                 --pipelining)
                     COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
                 *)

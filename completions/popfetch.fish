@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_popfetch_global_optspecs
-    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= lmtp= smtp= recipient= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header h/help V/version
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= lmtp= smtp= recipient= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header commit-every= log-file= syslog no-syslog h/help V/version
 end
 
 function __fish_popfetch_needs_command
@@ -65,6 +65,8 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l timeout -d 'Give up o
 complete -c popfetch -n "__fish_popfetch_needs_command" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_needs_command" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_needs_command" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_needs_command" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -74,6 +76,8 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -l no-keep -d 'Delete me
 complete -c popfetch -n "__fish_popfetch_needs_command" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_needs_command" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s V -l version -d 'Print version'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
@@ -125,6 +129,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l timeout -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -134,6 +140,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-keep -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -176,6 +184,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l timeout -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -185,6 +195,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-keep -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -227,6 +239,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l timeout
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -236,6 +250,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-keep
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -278,6 +294,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l timeout -
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -287,6 +305,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-keep -
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -329,6 +349,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l timeout -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -338,6 +360,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-keep -d '
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
@@ -370,6 +394,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -377,6 +404,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -386,6 +415,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -f -a "example" -d 'Print a commented config.toml to start from, with one account to fill in'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -420,6 +451,9 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_see
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
@@ -427,6 +461,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_see
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -436,6 +472,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_see
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "example" -d 'Print a commented config.toml to start from, with one account to fill in'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -480,6 +518,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l timeout -d 
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
 on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
@@ -490,6 +530,8 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-keep -d 
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l received-header -d 'Add a Received: trace header to each message (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'

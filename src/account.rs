@@ -407,6 +407,13 @@ pub struct Account {
     pub pipelining: Pipelining,
     /// Prepend a `Received:` trace header.
     pub received_header: bool,
+    /// QUIT (committing the deletions) after this many deletions, and go
+    /// on in a new session; `None`: one QUIT at the end of the session.
+    pub commit_every: Option<usize>,
+    /// Append a line per delivered message and per run to this file.
+    pub log_file: Option<PathBuf>,
+    /// Send the same lines to the system log (facility mail).
+    pub syslog: bool,
 }
 
 impl Account {
@@ -446,6 +453,8 @@ pub(crate) mod limits {
     pub const MAX_SIZE: u64 = 1 << 40;
     /// `-j`: accounts at the same time.
     pub const JOBS: RangeInclusive<u64> = 1..=1024;
+    /// `commit_every`: 0 is off.
+    pub const COMMIT_EVERY: RangeInclusive<u64> = 0..=1_000_000_000;
 }
 
 /// Check a size in bytes against [`limits::MAX_SIZE`]; `shown` is how it

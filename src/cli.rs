@@ -394,6 +394,30 @@ pub struct AccountArgs {
     /// Do not add a Received: trace header.
     #[arg(long, overrides_with = "received_header", global = true)]
     pub no_received_header: bool,
+
+    /// End the session with QUIT, which makes deletions final, after every N deletions, and
+    /// go on in a new one, so that a dropped connection undoes at most N; 0 (the default):
+    /// one QUIT per session.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(limits::COMMIT_EVERY),
+        global = true
+    )]
+    pub commit_every: Option<usize>,
+
+    /// Append a line per delivered message (time, account, UID, size, From, Subject, where it
+    /// went) and per run to FILE, created 0600 if missing.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log_file: Option<PathBuf>,
+
+    /// Send the same lines to the system log, facility mail.
+    #[arg(long, overrides_with = "no_syslog", global = true)]
+    pub syslog: bool,
+
+    /// Do not send lines to the system log (the default).
+    #[arg(long, overrides_with = "syslog", global = true)]
+    pub no_syslog: bool,
 }
 
 impl AccountArgs {
@@ -405,6 +429,11 @@ impl AccountArgs {
     /// `Some(true)` for --received-header, `Some(false)` for --no-received-header.
     pub(crate) fn received_header_flag(&self) -> Option<bool> {
         tristate(self.received_header, self.no_received_header)
+    }
+
+    /// `Some(true)` for --syslog, `Some(false)` for --no-syslog.
+    pub(crate) fn syslog_flag(&self) -> Option<bool> {
+        tristate(self.syslog, self.no_syslog)
     }
 }
 

@@ -34,6 +34,8 @@ mod spool;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use mbox::{quote_in_chunks as mbox_quote, unquote as mbox_unquote};
 
+pub(crate) use envelope::HeaderCapture;
+
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};

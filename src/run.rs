@@ -197,6 +197,9 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                 }
                 any_new |= result.error.is_none() && result.summary.new > 0;
                 print_outcome(cli, &reporter, account, mode, &result);
+                if mode == Mode::Fetch {
+                    crate::log::run(account, &result);
+                }
                 printed += 1;
             }
         }

@@ -57,12 +57,10 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "state_dir",
     "pipelining",
     "received_header",
+    "commit_every",
+    "log_file",
+    "syslog",
 ];
-
-/// Keys the specification describes that this version cannot honour yet.
-/// Rejected rather than ignored: ignoring `log_file` would do something
-/// other than what the user asked for.
-pub(super) const UNSUPPORTED_KEYS: &[&str] = &["commit_every", "log_file"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -216,7 +214,7 @@ pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, Con
                 }
             }
             other => {
-                let message = if KNOWN_KEYS.contains(&other) || UNSUPPORTED_KEYS.contains(&other) {
+                let message = if KNOWN_KEYS.contains(&other) {
                     format!(
                         "key {other:?} is outside any table: move it under [defaults] (for \
                          every account) or under [account.NAME]"
@@ -455,12 +453,18 @@ fn parse_layer(
             "received_header" => {
                 layer.received_header = set(&origin, boolean(val).map_err(value_err)?)
             }
-            k if UNSUPPORTED_KEYS.contains(&k) => {
-                return Err(key_err(format!(
-                    "key {k:?} is not supported in this version of popfetch: remove it \
-                     (popfetch will not ignore it and silently do something else)"
-                )));
+            "commit_every" => {
+                let n = integer(val).map_err(value_err)?;
+                let every = in_range(n, &limits::COMMIT_EVERY).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a number of deletions: give 1 to 1000000000 to QUIT after \
+                         that many, or 0 (the default) for one QUIT per session"
+                    ))
+                })?;
+                layer.commit_every = set(&origin, every);
             }
+            "log_file" => layer.log_file = set(&origin, path(val, env).map_err(value_err)?),
+            "syslog" => layer.syslog = set(&origin, boolean(val).map_err(value_err)?),
             k => {
                 return Err(key_err(format!(
                     "unknown key {k:?}{}; the keys are {}",

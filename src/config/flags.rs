@@ -160,5 +160,15 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
             },
             args.received_header_flag(),
         ),
+        commit_every: flag("--commit-every", args.commit_every),
+        log_file: flag("--log-file", path("--log-file", &args.log_file)?),
+        syslog: flag(
+            if args.no_syslog {
+                "--no-syslog"
+            } else {
+                "--syslog"
+            },
+            args.syslog_flag(),
+        ),
     })
 }

@@ -50,6 +50,9 @@ pub(crate) struct Layer {
     pub state_dir: Option<Setting<PathBuf>>,
     pub pipelining: Option<Setting<Pipelining>>,
     pub received_header: Option<Setting<bool>>,
+    pub commit_every: Option<Setting<usize>>,
+    pub log_file: Option<Setting<PathBuf>>,
+    pub syslog: Option<Setting<bool>>,
 }
 
 impl Layer {
@@ -79,6 +82,9 @@ impl Layer {
             state_dir: top.state_dir.or(self.state_dir),
             pipelining: top.pipelining.or(self.pipelining),
             received_header: top.received_header.or(self.received_header),
+            commit_every: top.commit_every.or(self.commit_every),
+            log_file: top.log_file.or(self.log_file),
+            syslog: top.syslog.or(self.syslog),
         }
     }
 }

@@ -234,6 +234,9 @@ impl<'a> Context<'a> {
             state_dir,
             pipelining: value_or(&layer.pipelining, Pipelining::Auto),
             received_header: value_or(&layer.received_header, true),
+            commit_every: layer.commit_every.map(|s| s.value).filter(|n| *n > 0),
+            log_file: layer.log_file.map(|s| s.value),
+            syslog: value_or(&layer.syslog, false),
         })
     }
 

@@ -345,14 +345,42 @@ fn unknown_key_is_located_and_suggested() {
 }
 
 #[test]
-fn unsupported_keys_are_rejected() {
+fn commit_every_zero_is_off_and_the_flag_overrides() {
     let f = Fixture::new();
-    for key in ["commit_every", "log_file"] {
-        let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
-        let msg = f.err_at(&text, 3, 1);
-        assert!(msg.contains(&format!("\"{key}\"")), "{msg}");
-        assert!(msg.contains("not supported in this version"), "{msg}");
+    let text = "[defaults]\ncommit_every = 50\nhost = \"h\"\nuser = \"u\"\nmaildir = \"/m\"\n\
+                [account.a]\n[account.b]\ncommit_every = 0\n";
+    let loaded = f.load(text, &[]).unwrap();
+    let every: Vec<_> = loaded.accounts.iter().map(|a| a.commit_every).collect();
+    assert_eq!(every, [Some(50), None]);
+    let loaded = f.load(text, &["--commit-every", "3"]).unwrap();
+    let every: Vec<_> = loaded.accounts.iter().map(|a| a.commit_every).collect();
+    assert_eq!(every, [Some(3), Some(3)]);
+    let loaded = f.load(text, &["--commit-every", "0"]).unwrap();
+    assert!(loaded.accounts.iter().all(|a| a.commit_every.is_none()));
+}
+
+#[test]
+fn log_file_and_syslog() {
+    let f = Fixture::new();
+    let text = "[defaults]\nlog_file = \"~/log/popfetch.log\"\nhost = \"h\"\nuser = \"u\"\n\
+                maildir = \"/m\"\n[account.a]\n[account.b]\nsyslog = true\n";
+    let loaded = f.load(text, &[]).unwrap();
+    let [a, b] = &loaded.accounts[..] else {
+        panic!()
+    };
+    assert_eq!(a.log_file, Some(f.path("home/log/popfetch.log")));
+    assert!(!a.syslog && b.syslog);
+    let loaded = f
+        .load(text, &["--no-syslog", "--log-file", "/var/l"])
+        .unwrap();
+    for a in &loaded.accounts {
+        assert!(!a.syslog);
+        assert_eq!(a.log_file.as_deref(), Some(Path::new("/var/l")));
     }
+    let loaded = f.load(text, &["--syslog"]).unwrap();
+    assert!(loaded.accounts.iter().all(|a| a.syslog));
+    let msg = f.err_at("[account.w]\nsyslog = \"yes\"\n", 2, 10);
+    assert!(msg.contains("\"syslog\""), "{msg}");
 }
 
 #[test]
@@ -388,6 +416,13 @@ fn type_and_range_errors_name_the_key_and_value_position() {
         ("max_size = 0", 2, 12, &["\"max_size\""]),
         ("max_messages = 0", 2, 16, &["\"max_messages\""]),
         ("delete_after_days = -1", 2, 21, &["\"delete_after_days\""]),
+        (
+            "commit_every = -1",
+            2,
+            16,
+            &["\"commit_every\"", "0 (the default)"],
+        ),
+        ("commit_every = \"5\"", 2, 16, &["\"commit_every\""]),
         ("host = \"\"", 2, 8, &["\"host\"", "empty"]),
         ("host = \"a b\"", 2, 8, &["\"host\""]),
         ("user = 5", 2, 8, &["\"user\""]),
