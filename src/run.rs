@@ -116,7 +116,8 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             Progress::Never => false,
             Progress::Auto => std::io::stderr().is_terminal(),
         };
-    let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress);
+    let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+    let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress, &names);
     let print = reporter.printer();
     let quiet = g.quiet;
     interrupt.on_signal(Box::new(move |signal| match signal {
@@ -174,7 +175,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                             Mode::Adopt => crate::adopt::adopt(account, &s, opts).into(),
                         },
                     };
-                    opts.observer.finished(account);
+                    opts.observer.finished(account, &result);
                     if tx.send((i, result)).is_err() {
                         break;
                     }

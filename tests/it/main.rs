@@ -31,6 +31,7 @@ mod parallel;
 mod pipelining;
 mod policy;
 mod programs;
+mod progress;
 mod proxy;
 mod relay;
 mod scram;
