@@ -296,6 +296,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l names -d 'Print only the account names, one a line, read from the config file without checking it (for shell completion: quick on a large file, never runs a command)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -542,3 +543,4 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_s
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "example" -d 'Print a commented config.toml to start from, with one account to fill in'
+complete -c popfetch -n "not __fish_popfetch_using_subcommand accounts config import help" -f -a "(popfetch accounts --names 2>/dev/null)" -d account

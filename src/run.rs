@@ -40,7 +40,8 @@ pub fn run(cli: &Cli) -> u8 {
         Some(Commands::Import { kind, files, state }) => {
             return crate::import::run(cli, *kind, files, *state);
         }
-        Some(Commands::Accounts) => return list_accounts(cli),
+        Some(Commands::Accounts { names: true }) => return account_names(cli),
+        Some(Commands::Accounts { names: false }) => return list_accounts(cli),
         Some(Commands::Config {
             action: crate::cli::ConfigAction::Example,
         }) => {
@@ -248,6 +249,22 @@ fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, 
             Mode::Adopt => reporter.line(&report::adopt_line(&account.name, s)),
         },
         None => {}
+    }
+}
+
+/// `popfetch accounts --names`, for shell completion: the names only,
+/// from the file alone. Silent on any error (a completion has nowhere to
+/// say it), exiting with the status the error has.
+fn account_names(cli: &Cli) -> u8 {
+    match config::account_names(cli) {
+        Ok(names) => {
+            let mut out = std::io::stdout().lock();
+            for n in names {
+                let _ = writeln!(out, "{n}");
+            }
+            exit::OK
+        }
+        Err(e) => Error::from(e).exit_code(),
     }
 }
 

@@ -16,6 +16,7 @@ mod certificates;
 mod cli;
 mod client_cert;
 mod commit;
+mod completion;
 mod crash;
 mod deliver;
 mod fetch;
