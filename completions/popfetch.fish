@@ -543,4 +543,28 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_s
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "example" -d 'Print a commented config.toml to start from, with one account to fill in'
-complete -c popfetch -n "not __fish_popfetch_using_subcommand accounts config import help" -f -a "(popfetch accounts --names 2>/dev/null)" -d account
+
+function __fish_popfetch_account_position
+    set -l tokens (commandline -opc)
+    if set -q tokens[2]; and contains -- $tokens[-1] --auth --commit-every --config --delete-after-days --host --jobs --lmtp --log-file --maildir --max-messages --max-size --mbox --mda --password-command --pipelining --port --progress --proxy --recipient --smtp --state-dir --timeout --tls --tls-ca-file --tls-client-cert --tls-client-key --tls-fingerprint --user -c -j
+        return 1
+    end
+    not __fish_popfetch_using_subcommand accounts config import help
+end
+
+function __fish_popfetch_account_names
+    set -l tokens (commandline -opc)
+    set -l config
+    for i in (seq 2 (count $tokens))
+        switch $tokens[$i]
+            case -c --config
+                set -l next (math $i + 1)
+                set -q tokens[$next]; and set config --config $tokens[$next]
+            case '--config=*'
+                set config --config (string replace -- --config= '' $tokens[$i])
+        end
+    end
+    popfetch accounts --names $config 2>/dev/null
+end
+
+complete -c popfetch -n __fish_popfetch_account_position -f -a "(__fish_popfetch_account_names)" -d account

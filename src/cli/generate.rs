@@ -227,11 +227,39 @@ _popfetch_accounts() {
     out
 }
 
-/// Fish: account names wherever an account may stand.
+/// Fish: account names wherever an account may stand (not after an
+/// option that takes a value, nor under `accounts`, `config`, `import` or
+/// `help`), from the config file `-c` names, if given.
 fn fish_account_names(clap: &str) -> String {
     format!(
-        "{clap}complete -c popfetch -n \"not __fish_popfetch_using_subcommand {}\" -f -a \"(popfetch accounts --names 2>/dev/null)\" -d account\n",
-        NOT_ACCOUNTS.join(" ")
+        r#"{clap}
+function __fish_popfetch_account_position
+    set -l tokens (commandline -opc)
+    if set -q tokens[2]; and contains -- $tokens[-1] {options}
+        return 1
+    end
+    not __fish_popfetch_using_subcommand {not_accounts}
+end
+
+function __fish_popfetch_account_names
+    set -l tokens (commandline -opc)
+    set -l config
+    for i in (seq 2 (count $tokens))
+        switch $tokens[$i]
+            case -c --config
+                set -l next (math $i + 1)
+                set -q tokens[$next]; and set config --config $tokens[$next]
+            case '--config=*'
+                set config --config (string replace -- --config= '' $tokens[$i])
+        end
+    end
+    popfetch accounts --names $config 2>/dev/null
+end
+
+complete -c popfetch -n __fish_popfetch_account_position -f -a "(__fish_popfetch_account_names)" -d account
+"#,
+        options = options_with_values().join(" "),
+        not_accounts = NOT_ACCOUNTS.join(" ")
     )
 }
 

@@ -171,31 +171,49 @@ fn run_shell(env: &TestEnv, shell: &str, args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// What fish offers for `line`, when fish is installed.
+fn fish_offers(env: &TestEnv, line: &str) -> Option<Vec<String>> {
+    let script = format!(
+        "source {}; complete -C {}",
+        completions("popfetch.fish").display(),
+        shlex::try_quote(line).unwrap()
+    );
+    let out = run_shell(env, "fish", &["--no-config", "-c", &script])?;
+    Some(
+        out.lines()
+            .map(|l| l.split('\t').next().unwrap_or("").to_string())
+            .collect(),
+    )
+}
+
 #[test]
 fn fish_completion_offers_the_account_names() {
     let env = TestEnv::new();
     env.write_config(CONFIG);
-    let script = format!(
-        "source {}; complete -C 'popfetch check '",
-        completions("popfetch.fish").display()
+    let other = env.path("other.toml");
+    env.write_config_at(
+        &other,
+        "[account.elsewhere]\nhost = \"h\"\nuser = \"u\"\nmaildir = \"/tmp/x\"\n",
     );
-    let Some(out) = run_shell(&env, "fish", &["--no-config", "-c", &script]) else {
+    let Some(words) = fish_offers(&env, "popfetch check ") else {
         return;
     };
-    let words: Vec<&str> = out
-        .lines()
-        .map(|l| l.split('\t').next().unwrap_or(""))
-        .collect();
     assert!(
-        words.contains(&"work") && words.contains(&"home-mail"),
-        "{out}"
+        words.contains(&"work".to_string()) && words.contains(&"home-mail".to_string()),
+        "{words:?}"
     );
-    let script = format!(
-        "source {}; complete -C 'popfetch import '",
-        completions("popfetch.fish").display()
-    );
-    let out = run_shell(&env, "fish", &["--no-config", "-c", &script]).unwrap_or_default();
-    assert!(!out.lines().any(|l| l.starts_with("work")), "{out}");
+    let words = fish_offers(&env, "popfetch home").unwrap();
+    assert_eq!(words, ["home-mail"]);
+    let line = format!("popfetch -c {} adopt ", other.display());
+    assert_eq!(fish_offers(&env, &line).unwrap(), ["elsewhere"]);
+    for line in [
+        "popfetch import ",
+        "popfetch --config ",
+        "popfetch check --max-size ",
+    ] {
+        let words = fish_offers(&env, line).unwrap();
+        assert!(!words.contains(&"work".to_string()), "{line}: {words:?}");
+    }
 }
 
 #[test]
@@ -213,6 +231,13 @@ fn zsh_completion_asks_popfetch_for_the_account_names() {
     let Some(out) = run_shell(&env, "zsh", &["-f", "-c", &script]) else {
         return;
     };
+    // The whole script parses.
+    let parsed = Command::new("zsh")
+        .args(["-f", "-n"])
+        .arg(completions("_popfetch"))
+        .status()
+        .expect("zsh -n");
+    assert!(parsed.success());
     let words: Vec<&str> = out.lines().collect();
     assert!(
         words.contains(&"work") && words.contains(&"home-mail"),
