@@ -39,6 +39,24 @@ pub struct Reporter {
     /// Bars of finished accounts, kept so that their last lines stay in
     /// place until the run ends (a dropped bar would leave the drawn area).
     finished: Mutex<Vec<ProgressBar>>,
+    /// Where the bars' last line ends ([`Stderr::column`]).
+    column: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Drop for Reporter {
+    /// The bars stay on the screen; what comes next (the shell's prompt,
+    /// the next line of a log) starts on a line of its own.
+    fn drop(&mut self) {
+        if let Ok(mut a) = self.active.lock() {
+            a.clear();
+        }
+        if let Ok(mut f) = self.finished.lock() {
+            f.clear();
+        }
+        if self.column.load(std::sync::atomic::Ordering::Relaxed) > 0 {
+            say!("");
+        }
+    }
 }
 
 struct Bar {
@@ -57,13 +75,14 @@ impl Reporter {
             .max()
             .unwrap_or(0)
             .min(NAME_MAX);
+        let target = Stderr::default();
+        let column = std::sync::Arc::clone(&target.column);
         Reporter {
             verbose,
             bars: progress.then(|| {
-                MultiProgress::with_draw_target(ProgressDrawTarget::term_like(
-                    Box::<Stderr>::default(),
-                ))
+                MultiProgress::with_draw_target(ProgressDrawTarget::term_like(Box::new(target)))
             }),
+            column,
             name_width,
             active: Mutex::new(HashMap::new()),
             finished: Mutex::new(Vec::new()),
@@ -322,8 +341,9 @@ fn delivered_line(
 /// of a full line lands where the wrap would have).
 #[derive(Debug, Default)]
 struct Stderr {
-    /// The column after the last character written on this line.
-    column: std::sync::atomic::AtomicUsize,
+    /// The column after the last character written on this line (shared
+    /// with the [`Reporter`], which ends the last line when the run ends).
+    column: std::sync::Arc<std::sync::atomic::AtomicUsize>,
     /// The width of the frame being drawn.
     drawn_width: std::sync::atomic::AtomicUsize,
 }

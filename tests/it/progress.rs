@@ -143,6 +143,8 @@ fn progress_always_draws_into_a_pipe_and_auto_does_not() {
             .any(|l| l.starts_with("piped") && l.trim_end().ends_with("1/1 done")),
         "the finished account keeps a last line\n{out}"
     );
+    // What follows the run starts on a line of its own.
+    assert!(out.stderr.ends_with('\n'), "{out}");
     // Off a terminal, and with no COLUMNS, bars are 80 columns wide.
     for l in &lines {
         assert!(l.chars().count() <= 80, "{l:?}\n{out}");
