@@ -1516,6 +1516,8 @@ _popfetch_with_accounts() {
     for word in "${COMPREPLY[@]}"; do
         [[ "$word" == -* || "$word" == \[* ]] || words+=("$word")
     done
-    local IFS=$'\n'
-    COMPREPLY=("${words[@]}" $(compgen -W "$(_popfetch_account_names)" -- "$cur"))
+    while IFS= read -r word; do
+        [[ "$word" == "$cur"* ]] && words+=("$word")
+    done < <(_popfetch_account_names)
+    COMPREPLY=("${words[@]}")
 }

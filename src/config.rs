@@ -141,7 +141,7 @@ pub enum ConfigError {
 /// The names of the accounts the config file defines (`[account.NAME]`),
 /// for shell completion: the file is parsed as TOML and nothing else is
 /// done (no check, no netrc, no password command), so it stays quick on
-/// a large file. Names a terminal could not show whole are left out.
+/// a large file. Names a shell would need quoted are left out.
 pub(crate) fn account_names(cli: &Cli) -> Result<Vec<String>, ConfigError> {
     let env = Env::from_process();
     let path = match &cli.global.config {
@@ -163,11 +163,17 @@ pub(crate) fn account_names(cli: &Cli) -> Result<Vec<String>, ConfigError> {
     let Some(toml::Value::Table(accounts)) = table.get("account") else {
         return Ok(Vec::new());
     };
-    Ok(accounts
-        .keys()
-        .filter(|n| !n.is_empty() && !n.chars().any(|c| c.is_control() || c.is_whitespace()))
-        .cloned()
-        .collect())
+    Ok(accounts.keys().filter(|n| shell_word(n)).cloned().collect())
+}
+
+/// A name a shell takes as one word as it is: letters, digits and
+/// `-_.@+:%,=/`, not starting with `-`.
+fn shell_word(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.@+:%,=/".contains(c))
 }
 
 /// Read the config named by the command line (or the default one), apply the

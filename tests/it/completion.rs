@@ -100,6 +100,14 @@ fn accounts_names_prints_the_names_and_nothing_else() {
         ("", ""),
         "{out}"
     );
+    // Names a shell would need quoted are not offered.
+    let odd = env.path("odd.toml");
+    env.write_config_at(
+        &odd,
+        "[account.\"a b\"]\n[account.\"$(touch pwned)\"]\n[account.\"`x`\"]\n[account.ok]\n",
+    );
+    let out = env.run(&["accounts", "--names", "-c", odd.to_str().unwrap()]);
+    assert_eq!(out.stdout, "ok\n", "{out}");
     // --names is for the completion scripts: not in --help.
     let help = env.run(&["accounts", "--help"]);
     assert!(!help.stdout.contains("--names"), "{help}");
@@ -133,6 +141,12 @@ fn bash_completion_offers_the_account_names_where_an_account_goes() {
     // The config file -c names.
     let line = format!("popfetch -c {} check ", other.display());
     assert_eq!(bash_offers(&env, &line), ["elsewhere"]);
+    // A name is never expanded by the shell.
+    let odd = env.path("odd.toml");
+    env.write_config_at(&odd, "[account.\"$(touch pwned)\"]\n[account.ok]\n");
+    let line = format!("popfetch -c {} check ", odd.display());
+    assert_eq!(bash_offers(&env, &line), ["ok"]);
+    assert!(!env.path("pwned").exists());
     // Not where something else goes.
     for line in [
         "popfetch import ",
