@@ -220,7 +220,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__accounts)
-            opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
+            opts="-c -v -q -j -h --names --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1477,7 +1477,47 @@ _popfetch() {
 }
 
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _popfetch -o nosort -o bashdefault -o default popfetch
+    complete -F _popfetch_with_accounts -o nosort -o bashdefault -o default popfetch
 else
-    complete -F _popfetch -o bashdefault -o default popfetch
+    complete -F _popfetch_with_accounts -o bashdefault -o default popfetch
 fi
+
+# Account names from the config file (the one -c names, if given).
+_popfetch_account_names() {
+    local i config=()
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        case "${COMP_WORDS[i]}" in
+            -c|--config) config=(--config "${COMP_WORDS[i+1]}") ;;
+            --config=*) config=(--config "${COMP_WORDS[i]#--config=}") ;;
+        esac
+    done
+    popfetch accounts --names "${config[@]}" 2>/dev/null
+}
+
+_popfetch_with_accounts() {
+    _popfetch "$@"
+    local cur="${COMP_WORDS[COMP_CWORD]}" prev="" i sub="" word
+    (( COMP_CWORD > 1 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"
+    [[ "$cur" == -* ]] && return 0
+    case "$prev" in
+        --auth|--commit-every|--config|--delete-after-days|--host|--jobs|--lmtp|--log-file|--maildir|--max-messages|--max-size|--mbox|--mda|--password-command|--pipelining|--port|--progress|--proxy|--recipient|--smtp|--state-dir|--timeout|--tls|--tls-ca-file|--tls-client-cert|--tls-client-key|--tls-fingerprint|--user|-c|-j) return 0 ;;
+    esac
+    for (( i = 1; i < COMP_CWORD; i++ )); do
+        case "${COMP_WORDS[i]}" in
+            --auth|--commit-every|--config|--delete-after-days|--host|--jobs|--lmtp|--log-file|--maildir|--max-messages|--max-size|--mbox|--mda|--password-command|--pipelining|--port|--progress|--proxy|--recipient|--smtp|--state-dir|--timeout|--tls|--tls-ca-file|--tls-client-cert|--tls-client-key|--tls-fingerprint|--user|-c|-j) (( i++ )) ;;
+            -*) ;;
+            *) sub="${COMP_WORDS[i]}"; break ;;
+        esac
+    done
+    case "$sub" in
+        accounts|config|import|help) return 0 ;;
+    esac
+    local words=()
+    for word in "${COMPREPLY[@]}"; do
+        [[ "$word" == -* || "$word" == \[* ]] || words+=("$word")
+    done
+    while IFS= read -r word; do
+        [[ "$word" == "$cur"* ]] && words+=("$word")
+    done < <(_popfetch_account_names)
+    COMPREPLY=("${words[@]}")
+}

@@ -296,6 +296,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l names -d 'Print only the account names, one a line, read from the config file without checking it (for shell completion: quick on a large file, never runs a command)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -542,3 +543,28 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_s
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "example" -d 'Print a commented config.toml to start from, with one account to fill in'
+
+function __fish_popfetch_account_position
+    set -l tokens (commandline -opc)
+    if set -q tokens[2]; and contains -- $tokens[-1] --auth --commit-every --config --delete-after-days --host --jobs --lmtp --log-file --maildir --max-messages --max-size --mbox --mda --password-command --pipelining --port --progress --proxy --recipient --smtp --state-dir --timeout --tls --tls-ca-file --tls-client-cert --tls-client-key --tls-fingerprint --user -c -j
+        return 1
+    end
+    not __fish_popfetch_using_subcommand accounts config import help
+end
+
+function __fish_popfetch_account_names
+    set -l tokens (commandline -opc)
+    set -l config
+    for i in (seq 2 (count $tokens))
+        switch $tokens[$i]
+            case -c --config
+                set -l next (math $i + 1)
+                set -q tokens[$next]; and set config --config $tokens[$next]
+            case '--config=*'
+                set config --config (string replace -- --config= '' $tokens[$i])
+        end
+    end
+    popfetch accounts --names $config 2>/dev/null
+end
+
+complete -c popfetch -n __fish_popfetch_account_position -f -a "(__fish_popfetch_account_names)" -d account

@@ -98,7 +98,7 @@ impl Cli {
                 all.extend(account.iter().cloned());
                 all
             }
-            Some(Commands::Accounts | Commands::Import { .. } | Commands::Config { .. }) => {
+            Some(Commands::Accounts { .. } | Commands::Import { .. } | Commands::Config { .. }) => {
                 self.accounts.clone()
             }
         }
@@ -132,7 +132,12 @@ pub enum Commands {
         account: Option<String>,
     },
     /// Validate the config file and list the accounts it defines (--json: one object each).
-    Accounts,
+    Accounts {
+        /// Print only the account names, one a line, read from the config file without
+        /// checking it (for shell completion: quick on a large file, never runs a command).
+        #[arg(long, hide = true)]
+        names: bool,
+    },
     /// Record every message now on the server as delivered, downloading nothing.
     ///
     /// For a first run on a big mailbox kept on the server, a lost or moved state file, or a
@@ -512,7 +517,7 @@ mod tests {
         let cli = parse(&["serverinfo", "work"]);
         assert_eq!(cli.account_names(), vec!["work"]);
         let cli = parse(&["accounts"]);
-        assert_eq!(cli.command, Some(Commands::Accounts));
+        assert_eq!(cli.command, Some(Commands::Accounts { names: false }));
     }
 
     #[test]

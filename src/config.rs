@@ -138,6 +138,44 @@ pub enum ConfigError {
     Usage { message: String },
 }
 
+/// The names of the accounts the config file defines (`[account.NAME]`),
+/// for shell completion: the file is parsed as TOML and nothing else is
+/// done (no check, no netrc, no password command), so it stays quick on
+/// a large file. Names a shell would need quoted are left out.
+pub(crate) fn account_names(cli: &Cli) -> Result<Vec<String>, ConfigError> {
+    let env = Env::from_process();
+    let path = match &cli.global.config {
+        Some(p) => p.clone(),
+        None => env.default_config_path().ok_or(ConfigError::NoConfigDir)?,
+    };
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            return Err(ConfigError::NamedConfigMissing { path });
+        }
+        Err(error) => return Err(ConfigError::Read { path, error }),
+    };
+    let table: toml::Table = match toml::from_str(&text) {
+        Ok(t) => t,
+        // Not TOML: no names to offer.
+        Err(_) => return Ok(Vec::new()),
+    };
+    let Some(toml::Value::Table(accounts)) = table.get("account") else {
+        return Ok(Vec::new());
+    };
+    Ok(accounts.keys().filter(|n| shell_word(n)).cloned().collect())
+}
+
+/// A name a shell takes as one word as it is: letters, digits and
+/// `-_.@+:%,=/`, not starting with `-`.
+fn shell_word(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_alphanumeric() || "-_.@+:%,=/".contains(c))
+}
+
 /// Read the config named by the command line (or the default one), apply the
 /// command-line overrides, validate, and return the accounts named in `names`
 /// (all of them when `names` is empty).

@@ -69,8 +69,28 @@ pub struct Options<'a> {
 pub trait Observer: Sync {
     /// The plan is made: `count` messages of `bytes` in total to download.
     fn planned(&self, _account: &Account, _count: usize, _bytes: u64) {}
-    /// One message was delivered durably to `path`.
-    fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
+    /// `bytes` more of the message in hand have arrived (counted as
+    /// [`message_size`] counts them), before it is durable.
+    fn received(&self, _account: &Account, _bytes: u64) {}
+    /// Whether [`Observer::delivered`] wants each message's From and
+    /// Subject (captured as the message streams past).
+    fn wants_headers(&self) -> bool {
+        false
+    }
+    /// One message was delivered durably to `dest`; `size` is its size as
+    /// [`message_size`] counts it; `headers` are its From and Subject
+    /// when [`Observer::wants_headers`] asked for them.
+    fn delivered(
+        &self,
+        _account: &Account,
+        _msg: &Listed,
+        _size: u64,
+        _dest: &str,
+        _headers: Option<&log::Headers>,
+    ) {
+    }
+    /// A new message is larger than `max_size` and stays on the server.
+    fn too_big(&self, _account: &Account, _msg: &Listed, _limit: Option<u64>) {}
     /// The target asked to try again later; the message stays on the server.
     fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The target refused the message for good (an LMTP or SMTP 5xx); it
@@ -80,7 +100,7 @@ pub trait Observer: Sync {
     /// cannot send it now); it is also counted in [`Summary::skipped`].
     fn skipped(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The account is done, whatever the outcome.
-    fn finished(&self, _account: &Account) {}
+    fn finished(&self, _account: &Account, _outcome: &Outcome) {}
 }
 
 /// What happened, for the summary line and JSON.
@@ -88,6 +108,8 @@ pub trait Observer: Sync {
 pub struct Summary {
     /// Delivered this run (`check`: new on the server).
     pub new: usize,
+    /// Their size, as the server counts it ([`message_size`]): the same
+    /// figure for `check` and for the fetch that follows it.
     pub bytes: u64,
     pub deleted: usize,
     /// New but over `max_size`, left on the server.
@@ -255,6 +277,7 @@ fn fetch_into(
         tried: HashSet::new(),
         present: HashSet::new(),
         deleted: HashSet::new(),
+        told_too_big: HashSet::new(),
         header: account
             .received_header
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
@@ -341,6 +364,8 @@ struct Run<'a> {
     present: HashSet<String>,
     /// UIDs deleted by a QUIT that succeeded.
     deleted: HashSet<String>,
+    /// UIDs of messages over `max_size` the observer was told about.
+    told_too_big: HashSet<String>,
     header: Option<Vec<u8>>,
     /// Logins so far (see [`password::secret_for_login`]).
     logins: usize,
@@ -396,6 +421,13 @@ impl Run<'_> {
             seen.cut_short = true;
         }
         self.tried.extend(plan.fetch.iter().map(|m| m.uid.clone()));
+        for m in &plan.too_big {
+            if self.told_too_big.insert(m.uid.clone()) {
+                self.opts
+                    .observer
+                    .too_big(account, m, account.policy.max_size);
+            }
+        }
         self.summary.too_big = plan.too_big.len();
         self.summary.held_back = plan.held_back;
         self.summary.on_server = self.summary.on_server.max(listing.len());
@@ -490,9 +522,18 @@ struct Delivery<'a> {
     in_flight: Vec<Committed<'a>>,
 }
 
-/// A message committed to the target: its listing, size, where it went
-/// (for `-v`), and its From and Subject when a log wants them.
-type Committed<'a> = (&'a Listed, u64, String, Option<log::Headers>);
+/// A message committed to the target.
+struct Committed<'a> {
+    msg: &'a Listed,
+    /// Its size as the server counts it ([`message_size`]).
+    size: u64,
+    /// The bytes written to the target.
+    written: u64,
+    /// Where it went (for `-v`).
+    shown: String,
+    /// Its From and Subject, when a log or `-v` wants them.
+    headers: Option<log::Headers>,
+}
 
 impl<'a> Delivery<'a> {
     /// Download and deliver `todo`, keeping up to `window` RETRs in flight
@@ -556,15 +597,23 @@ impl<'a> Delivery<'a> {
         if let Some(h) = self.header {
             sink.write_all(h).map_err(write_error)?;
         }
-        let mut headers = self.log.wants_headers().then(HeaderCapture::default);
+        let mut headers = (self.log.wants_headers() || self.opts.observer.wants_headers())
+            .then(HeaderCapture::default);
+        let mut counted = Counted {
+            out: &mut sink,
+            size: 0,
+            observer: self.opts.observer,
+            account,
+        };
         let body = match headers.as_mut() {
             Some(headers) => conn.session.read_body(&mut log::Tee {
-                out: &mut sink,
+                out: &mut counted,
                 headers,
             }),
-            None => conn.session.read_body(&mut sink),
+            None => conn.session.read_body(&mut counted),
         };
-        let size = match body {
+        let size = counted.size;
+        let written = match body {
             Ok(n) => n,
             Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
             Err(BodyError::Sink(source)) => return Err(write_error(source).into()),
@@ -577,7 +626,13 @@ impl<'a> Delivery<'a> {
         match sink.commit() {
             Ok(shown) => {
                 let headers = headers.as_ref().map(log::Headers::of);
-                self.batch.push((m, size, shown, headers));
+                self.batch.push(Committed {
+                    msg: m,
+                    size,
+                    written,
+                    shown,
+                    headers,
+                });
             }
             Err(DeliverError::Deferred(why)) => {
                 self.summary.deferred += 1;
@@ -622,15 +677,52 @@ impl<'a> Delivery<'a> {
         }
         landed?;
         let t = now();
-        for (m, size, shown, headers) in self.in_flight.drain(..) {
+        for c in self.in_flight.drain(..) {
+            let m = c.msg;
             self.journal.done(&m.uid)?;
             self.state.mark_delivered(&m.uid, t);
             self.summary.new += 1;
-            self.summary.bytes = self.summary.bytes.saturating_add(size);
-            self.opts.observer.delivered(self.account, m, size, &shown);
-            self.log.delivered(&m.uid, size, headers.as_ref(), &shown);
+            self.summary.bytes = self.summary.bytes.saturating_add(c.size);
+            self.opts
+                .observer
+                .delivered(self.account, m, c.size, &c.shown, c.headers.as_ref());
+            self.log
+                .delivered(&m.uid, c.written, c.headers.as_ref(), &c.shown);
         }
         Ok(())
+    }
+}
+
+/// The size of a message as a POP3 server counts it in LIST (RFC 1939:
+/// lines end in CRLF; no dot-stuffing, no terminating dot), from the
+/// decoded text, whose lines end in LF. `check`, the summary, the progress
+/// bars and `-v` all count this way, so one mailbox shows one figure
+/// (what a target stores may be smaller: Maildir and mbox keep LF).
+pub fn message_size(decoded: &[u8]) -> u64 {
+    let lines = decoded.iter().filter(|&&b| b == b'\n').count();
+    (decoded.len() as u64).saturating_add(lines as u64)
+}
+
+/// Passes a message through to the target, counting its size
+/// ([`message_size`]) and telling the observer as the bytes arrive.
+struct Counted<'a, 'o> {
+    out: &'a mut dyn Write,
+    size: u64,
+    observer: &'o dyn Observer,
+    account: &'o Account,
+}
+
+impl Write for Counted<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.out.write(buf)?;
+        let more = message_size(&buf[..n]);
+        self.size = self.size.saturating_add(more);
+        self.observer.received(self.account, more);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
     }
 }
 

@@ -140,6 +140,16 @@ pub(crate) struct Headers {
 }
 
 impl Headers {
+    /// The From field: decoded, printable, capped.
+    pub(crate) fn from(&self) -> &str {
+        &self.from
+    }
+
+    /// The Subject field: decoded, printable, capped.
+    pub(crate) fn subject(&self) -> &str {
+        &self.subject
+    }
+
     pub(crate) fn of(capture: &HeaderCapture) -> Headers {
         let (from, subject) = capture.sender_and_subject();
         Headers {

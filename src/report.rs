@@ -21,13 +21,19 @@
 //!
 //! `adopt` adds `"adopted"`: the UIDs it newly recorded as delivered.
 //!
-//! Sizes are shown in binary units (1 KB = 1024 bytes), the same units
-//! `max_size` takes.
+//! Sizes are shown by one function, [`human_size`], in binary units
+//! (1 KB = 1024 bytes, the units `max_size` takes), and count what the
+//! server counts (`crate::fetch::message_size`): the check line, the
+//! summary, the progress bars and `-v` give one figure for one mailbox.
 
 use serde_json::json;
 
 mod listing;
+mod progress;
+mod size;
 pub use listing::account_json;
+pub use progress::Reporter;
+pub use size::human_size;
 
 /// `eprintln!` that never panics: a closed stderr (a pipe into `head`, a
 /// detached cron) must not turn a good run into a crash.
@@ -43,28 +49,6 @@ pub use say;
 use crate::error::{self, Error};
 use crate::fetch::{Outcome, Skipped, Summary};
 use crate::text::printable_capped;
-
-/// `3.4 MB`, `512 bytes`.
-pub fn human_size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1024 {
-        return format!("{bytes} bytes");
-    }
-    let mut v = bytes as f64 / 1024.0;
-    let mut unit = UNITS[0];
-    for u in &UNITS[1..] {
-        if v < 1024.0 {
-            break;
-        }
-        v /= 1024.0;
-        unit = u;
-    }
-    if v < 10.0 {
-        format!("{v:.1} {unit}")
-    } else {
-        format!("{v:.0} {unit}")
-    }
-}
 
 /// `work: 12 new (3.4 MB) -> ~/Mail/work, 5 deleted, 2 left (over 10 MB), 1.2 s`
 pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) -> String {
@@ -286,138 +270,10 @@ fn json_value(name: &str, command: &str, dest: &str, outcome: &Outcome) -> serde
     })
 }
 
-/// Prints `-v` lines and draws progress bars, one per account in flight.
-/// Bars go to stderr only; every line printed while bars are drawn goes
-/// through [`Reporter::line`] so the two never garble each other.
-pub struct Reporter {
-    verbose: bool,
-    bars: Option<indicatif::MultiProgress>,
-    /// Per account in flight: its bar, messages done, messages planned.
-    active:
-        std::sync::Mutex<std::collections::HashMap<String, (indicatif::ProgressBar, usize, usize)>>,
-}
-
-impl Reporter {
-    pub fn new(verbose: bool, progress: bool) -> Reporter {
-        Reporter {
-            verbose,
-            bars: progress.then(indicatif::MultiProgress::new),
-            active: std::sync::Mutex::new(std::collections::HashMap::new()),
-        }
-    }
-
-    /// Print one line on stderr without tearing a progress bar.
-    pub fn line(&self, text: &str) {
-        print_between_bars(self.bars.as_ref(), text);
-    }
-
-    /// [`Reporter::line`] for another thread (the signal thread).
-    pub fn printer(&self) -> impl Fn(&str) + Send + Sync + 'static {
-        let bars = self.bars.clone();
-        move |text| print_between_bars(bars.as_ref(), text)
-    }
-}
-
-fn print_between_bars(bars: Option<&indicatif::MultiProgress>, text: &str) {
-    match bars {
-        Some(m) => m.suspend(|| say!("{text}")),
-        None => say!("{text}"),
-    }
-}
-
-impl Reporter {}
-
-impl crate::fetch::Observer for Reporter {
-    fn planned(&self, account: &crate::account::Account, count: usize, bytes: u64) {
-        let Some(m) = &self.bars else { return };
-        if count == 0 {
-            return;
-        }
-        let bar = m.add(indicatif::ProgressBar::new(bytes));
-        let style = indicatif::ProgressStyle::with_template(
-            "{prefix}: {bar:30} {binary_bytes}/{binary_total_bytes} {msg} {binary_bytes_per_sec} eta {eta}",
-        )
-        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
-        bar.set_style(style);
-        bar.set_prefix(account.name.clone());
-        bar.set_message(format!("0/{count}"));
-        if let Ok(mut a) = self.active.lock() {
-            a.insert(account.name.clone(), (bar, 0, count));
-        }
-    }
-
-    fn delivered(
-        &self,
-        account: &crate::account::Account,
-        msg: &crate::policy::Listed,
-        bytes: u64,
-        dest: &str,
-    ) {
-        if let Ok(mut a) = self.active.lock()
-            && let Some((bar, done, total)) = a.get_mut(&account.name)
-        {
-            *done += 1;
-            bar.inc(msg.size);
-            bar.set_message(format!("{done}/{total}"));
-        }
-        if self.verbose {
-            self.line(&format!(
-                "{}: message {} (UID {}, {}) -> {}",
-                account.name,
-                msg.msg,
-                msg.uid,
-                human_size(bytes),
-                dest
-            ));
-        }
-    }
-
-    fn deferred(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
-        if self.verbose {
-            self.line(&format!(
-                "{}: message {} (UID {}) deferred: {why}",
-                account.name, msg.msg, msg.uid
-            ));
-        }
-    }
-
-    /// Always shown, `-q` or not: the message needs its owner's attention.
-    fn rejected(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
-        self.line(&format!(
-            "popfetch: {}: message {} (UID {}) not delivered: {why}; it stays on the server",
-            account.name, msg.msg, msg.uid
-        ));
-    }
-
-    fn skipped(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
-        if self.verbose {
-            self.line(&format!(
-                "{}: message {} (UID {}) skipped, the server refused it: {why}",
-                account.name, msg.msg, msg.uid
-            ));
-        }
-    }
-
-    fn finished(&self, account: &crate::account::Account) {
-        if let Ok(mut a) = self.active.lock()
-            && let Some((bar, _, _)) = a.remove(&account.name)
-        {
-            bar.finish_and_clear();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn sizes() {
-        assert_eq!(human_size(512), "512 bytes");
-        assert_eq!(human_size(3_565_158), "3.4 MB");
-        assert_eq!(human_size(10 * 1024 * 1024), "10 MB");
-    }
 
     #[test]
     fn the_spec_example_line() {

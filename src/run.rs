@@ -40,7 +40,8 @@ pub fn run(cli: &Cli) -> u8 {
         Some(Commands::Import { kind, files, state }) => {
             return crate::import::run(cli, *kind, files, *state);
         }
-        Some(Commands::Accounts) => return list_accounts(cli),
+        Some(Commands::Accounts { names: true }) => return account_names(cli),
+        Some(Commands::Accounts { names: false }) => return list_accounts(cli),
         Some(Commands::Config {
             action: crate::cli::ConfigAction::Example,
         }) => {
@@ -116,7 +117,8 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             Progress::Never => false,
             Progress::Auto => std::io::stderr().is_terminal(),
         };
-    let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress);
+    let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
+    let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress, &names);
     let print = reporter.printer();
     let quiet = g.quiet;
     interrupt.on_signal(Box::new(move |signal| match signal {
@@ -174,7 +176,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                             Mode::Adopt => crate::adopt::adopt(account, &s, opts).into(),
                         },
                     };
-                    opts.observer.finished(account);
+                    opts.observer.finished(account, &result);
                     if tx.send((i, result)).is_err() {
                         break;
                     }
@@ -247,6 +249,22 @@ fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, 
             Mode::Adopt => reporter.line(&report::adopt_line(&account.name, s)),
         },
         None => {}
+    }
+}
+
+/// `popfetch accounts --names`, for shell completion: the names only,
+/// from the file alone. Silent on any error (a completion has nowhere to
+/// say it), exiting with the status the error has.
+fn account_names(cli: &Cli) -> u8 {
+    match config::account_names(cli) {
+        Ok(names) => {
+            let mut out = std::io::stdout().lock();
+            for n in names {
+                let _ = writeln!(out, "{n}");
+            }
+            exit::OK
+        }
+        Err(e) => Error::from(e).exit_code(),
     }
 }
 
