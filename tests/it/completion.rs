@@ -169,7 +169,11 @@ fn run_shell(env: &TestEnv, shell: &str, args: &[&str]) -> Option<String> {
     let found = std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
         .any(|d| d.join(shell).is_file());
     if !found {
-        eprintln!("skipping the {shell} completion check: {shell} is not installed");
+        crate::common::skip_or_panic_with(
+            crate::common::in_ci(),
+            &format!("{shell} is not installed"),
+            &format!("Install it: apt-get install {shell}"),
+        );
         return None;
     }
     let out = Command::new(shell)
