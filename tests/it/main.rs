@@ -35,6 +35,7 @@ mod proxy;
 mod relay;
 mod scram;
 mod secrets;
+mod serverinfo;
 mod servers;
 mod terminal;
 mod tls;
