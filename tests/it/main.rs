@@ -37,5 +37,6 @@ mod scram;
 mod secrets;
 mod serverinfo;
 mod servers;
+mod systemd;
 mod terminal;
 mod tls;
