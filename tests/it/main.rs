@@ -26,6 +26,7 @@ mod interrupt;
 mod local;
 mod logging;
 mod long_secrets;
+mod mda_examples;
 mod oauth;
 mod parallel;
 mod pipelining;
