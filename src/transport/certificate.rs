@@ -64,7 +64,7 @@ impl CertInfo {
                 info.add(format!("expired on {}", info.not_after));
             }
             if cert.not_before() > now {
-                info.add(format!("not valid before {}", info.not_before));
+                info.add(format!("not valid yet: valid from {}", info.not_before));
             }
         }
         if verify.is_some() && !names_host(cert, host) {
