@@ -125,7 +125,10 @@ pub enum Commands {
     },
     /// Show what a server offers: greeting, TLS details, capabilities, login methods.
     ///
-    /// Connects without logging in, so no password is needed.
+    /// Connects without logging in, so no password is needed. A certificate that is not
+    /// trusted is shown (subject, issuer, dates, names, why it is not trusted) with the
+    /// tls_fingerprint line that would pin it. With --host (and --port, --tls) it asks that
+    /// server: no config file, user or destination is needed.
     Serverinfo {
         /// The account whose server to ask (default: the first account in the config file).
         #[arg(value_name = "ACCOUNT")]

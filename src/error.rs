@@ -184,9 +184,12 @@ fn secret_code(e: &SecretError) -> u8 {
 fn transport_code(e: &TransportError) -> u8 {
     match e {
         // A slow network or server is worth retrying next run.
-        TransportError::ConnectTimeout { .. } | TransportError::HandshakeTimeout { .. } => {
-            exit::TEMPFAIL
-        }
+        TransportError::ConnectTimeout { .. }
+        | TransportError::HandshakeTimeout { .. }
+        | TransportError::NoGreeting { .. } => exit::TEMPFAIL,
+        // The tls setting does not fit the port: what the port speaks was
+        // seen, so the configuration is what to change.
+        TransportError::PlainPort { .. } | TransportError::TlsPort { .. } => exit::CONFIG,
         TransportError::CaFile { .. }
         | TransportError::ClientCert { .. }
         | TransportError::ClientKey { .. }
@@ -358,5 +361,19 @@ mod tests {
         assert_eq!(e.exit_code(), exit::TEMPFAIL);
         let e = Error::from(TransportError::NoStls { host: "h".into() });
         assert_eq!(e.exit_code(), exit::UNAVAILABLE);
+        let e = Error::from(TransportError::PlainPort { host: "h".into() });
+        assert_eq!(e.exit_code(), exit::CONFIG);
+        assert!(e.to_string().contains("use tls = \"starttls\""), "{e}");
+        let e = Error::from(TransportError::TlsPort {
+            host: "h".into(),
+            secs: 3,
+        });
+        assert_eq!(e.exit_code(), exit::CONFIG);
+        assert!(e.to_string().contains("use tls = \"implicit\""), "{e}");
+        let e = Error::from(TransportError::NoGreeting {
+            host: "h".into(),
+            secs: 60,
+        });
+        assert_eq!(e.exit_code(), exit::TEMPFAIL);
     }
 }

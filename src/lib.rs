@@ -35,6 +35,7 @@ mod protocol;
 mod report;
 mod run;
 mod secret;
+mod serverinfo;
 mod session;
 mod state;
 mod text;

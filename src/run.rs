@@ -18,7 +18,7 @@ use crate::interrupt::{Interrupt, Signal};
 use crate::password;
 use crate::report::{self, Reporter};
 use crate::secret;
-use crate::session::{self, TraceSink};
+use crate::session::TraceSink;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -303,58 +303,11 @@ fn list_accounts(cli: &Cli) -> u8 {
     exit::OK
 }
 
-/// `popfetch serverinfo`: what the server says about itself, no login.
+/// `popfetch serverinfo`: what the server says about itself, no login
+/// ([`crate::serverinfo`]).
 fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
-    let accounts = match load(cli, names) {
-        Ok(a) => a,
-        Err(code) => return code,
-    };
-    let mut status = exit::OK;
-    for a in accounts
-        .iter()
-        .take(if names.is_empty() { 1 } else { usize::MAX })
-    {
-        match session::connect(a, None) {
-            Ok(mut conn) => {
-                let mut out = std::io::stdout().lock();
-                let _ = writeln!(out, "{}: {}:{}", a.name, a.host, a.port);
-                let _ = writeln!(out, "  greeting: {}", conn.greeting);
-                match &conn.fingerprint {
-                    Some(fp) => {
-                        let _ = writeln!(out, "  TLS: yes, certificate trusted, {fp}");
-                    }
-                    None => {
-                        let _ = writeln!(out, "  TLS: no");
-                    }
-                }
-                let _ = writeln!(out, "  capabilities:");
-                for l in &conn.capa.lines {
-                    let _ = writeln!(out, "    {l}");
-                }
-                let mechs = if conn.capa.sasl.is_empty() {
-                    "none listed".to_string()
-                } else {
-                    conn.capa.sasl.join(" ")
-                };
-                let _ = writeln!(out, "  SASL mechanisms: {mechs}");
-                let _ = writeln!(
-                    out,
-                    "  APOP: {}",
-                    if conn.apop_timestamp.is_some() {
-                        "yes"
-                    } else {
-                        "no"
-                    }
-                );
-                let _ = conn.session.quit();
-            }
-            Err(e) => {
-                report::say!("{}", report::error_line(&a.name, &e));
-                if status == exit::OK {
-                    status = e.exit_code();
-                }
-            }
-        }
+    match load(cli, names) {
+        Ok(accounts) => crate::serverinfo::run(&accounts, names, cli.global.json),
+        Err(code) => code,
     }
-    status
 }

@@ -35,9 +35,73 @@ pub struct Connection {
     pub apop_timestamp: Option<String>,
     /// The greeting came in plaintext before STLS.
     greeting_before_tls: bool,
-    pub fingerprint: Option<String>,
+    /// The TLS connection, for `serverinfo`; `None` in plaintext.
+    pub tls: Option<TlsDetails>,
     /// How many commands may be in flight: 1 is lock-step.
     pub window: usize,
+}
+
+/// What was agreed in the TLS handshake, and the server's certificate.
+pub struct TlsDetails {
+    /// `TLSv1.3`.
+    pub version: String,
+    pub cipher: String,
+    pub certificate: Option<transport::CertInfo>,
+}
+
+/// Before the greeting of a connection that starts in plaintext: a server
+/// silent for [`transport::GREETING_PROBE`] may be one that waits for a
+/// TLS handshake (tls = "starttls" or "none" against an implicit-TLS
+/// port). A second connection, on which only a handshake is tried, tells;
+/// when it does not complete, the greeting is awaited for the rest of the
+/// timeout as usual.
+fn expect_greeting(
+    tcp: &std::net::TcpStream,
+    account: &Account,
+    reopen: &dyn Fn() -> Option<std::net::TcpStream>,
+) -> Result<(), Error> {
+    let wait = account.timeout.min(transport::GREETING_PROBE);
+    if transport::readable_within(tcp, wait) {
+        return Ok(());
+    }
+    if reopen().is_some_and(|probe| transport::answers_tls(probe, &account.host)) {
+        tcp.shutdown(std::net::Shutdown::Both).ok();
+        return Err(transport::TransportError::TlsPort {
+            host: account.host.clone(),
+            secs: wait.as_secs(),
+        }
+        .into());
+    }
+    Ok(())
+}
+
+/// `tcp`, a new connection, after greeting and STLS: ready for the TLS
+/// handshake. Nothing else is sent on it.
+fn stls_again(tcp: std::net::TcpStream, account: &Account) -> Option<std::net::TcpStream> {
+    let mut session = Session::new(Stream::Plain(tcp), None);
+    session.set_timeout(account.timeout);
+    session.greeting().ok().filter(|g| g.ok)?;
+    session.command(&Command::Stls).ok()?;
+    match session.into_parts().ok()? {
+        (Stream::Plain(tcp), _) => Some(tcp),
+        (Stream::Tls(_), _) => None,
+    }
+}
+
+/// The greeting's text; a server that says nothing at all within the
+/// timeout is told apart from one that went wrong later.
+fn greeting(session: &mut Session<Stream>, account: &Account) -> Result<String, Error> {
+    match session.greeting() {
+        Ok(status) => Ok(status.text),
+        Err(ProtoError::Io(e)) if transport::is_timeout(&e) => {
+            Err(transport::TransportError::NoGreeting {
+                host: account.host.clone(),
+                secs: account.timeout.as_secs(),
+            }
+            .into())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Connect, secure the connection, read the greeting and CAPA. No login.
@@ -57,14 +121,15 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
     };
     let (mut session, greeting) = match account.tls {
         TlsMode::Implicit => {
-            let stream = transport::start_tls(tcp, &account.host, &trust, &reopen)?;
+            let stream = transport::start_tls(tcp, &account.host, &trust, &reopen, true)?;
             let mut session = new_session(stream, trace);
             let greeting = session.greeting()?.text;
             (session, greeting)
         }
         TlsMode::Starttls => {
+            expect_greeting(&tcp, account, &reopen)?;
             let mut session = new_session(Stream::Plain(tcp), trace);
-            let greeting = session.greeting()?.text;
+            let greeting = greeting(&mut session, account)?;
             if !session.capa()?.stls {
                 session.get_ref().abort();
                 return Err(transport::TransportError::NoStls {
@@ -77,12 +142,16 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
             let Stream::Plain(tcp) = stream else {
                 return Err(ProtoError::Malformed("STLS on an encrypted connection".into()).into());
             };
-            let stream = transport::start_tls(tcp, &account.host, &trust, &reopen)?;
+            // A second connection to show an untrusted certificate must
+            // get as far as STLS too.
+            let reopen_stls = || reopen().and_then(|tcp| stls_again(tcp, account));
+            let stream = transport::start_tls(tcp, &account.host, &trust, &reopen_stls, false)?;
             (new_session(stream, trace), greeting)
         }
         TlsMode::None => {
+            expect_greeting(&tcp, account, &reopen)?;
             let mut session = new_session(Stream::Plain(tcp), trace);
-            let greeting = session.greeting()?.text;
+            let greeting = greeting(&mut session, account)?;
             (session, greeting)
         }
     };
@@ -111,8 +180,16 @@ pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connectio
             .then(|| crate::protocol::response::apop_timestamp(&greeting))
             .flatten(),
         greeting_before_tls,
-        fingerprint: match session.get_ref() {
-            Stream::Tls(tls) => transport::peer_fingerprint(tls),
+        tls: match session.get_ref() {
+            Stream::Tls(tls) => Some(TlsDetails {
+                version: tls.ssl().version_str().to_string(),
+                cipher: tls
+                    .ssl()
+                    .current_cipher()
+                    .map(|c| c.name().to_string())
+                    .unwrap_or_default(),
+                certificate: transport::peer_certificate(tls, &account.host),
+            }),
             Stream::Plain(_) => None,
         },
         session,

@@ -11,6 +11,7 @@
 //! ([`socks`]): only the proxy's address is looked up here, and TLS runs
 //! over the proxied stream just the same.
 
+mod certificate;
 mod socks;
 
 use std::io::{self, Read, Write};
@@ -36,6 +37,7 @@ use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
 use crate::account::Account;
+pub use certificate::CertInfo;
 pub use socks::{Proxy, SocksError};
 
 #[derive(Debug, thiserror::Error)]
@@ -83,7 +85,27 @@ pub enum TransportError {
         host: String,
         reason: String,
         hint: String,
+        /// The certificate, as learnt on a second connection that sent
+        /// nothing (`None` when that failed): `serverinfo` shows it.
+        certificate: Option<Box<CertInfo>>,
     },
+    #[error(
+        "{host} answered in plain POP3 where a TLS handshake was expected: this port speaks \
+         plain POP3: use tls = \"starttls\" (or the server's implicit-TLS port, usually 995)"
+    )]
+    PlainPort { host: String },
+    #[error(
+        "{host} sent no POP3 greeting within {secs} s but answers a TLS handshake: this port \
+         expects TLS from the first byte: use tls = \"implicit\" (or the server's plain POP3 \
+         port, usually 110, for starttls)"
+    )]
+    TlsPort { host: String, secs: u64 },
+    #[error(
+        "{host} sent no POP3 greeting within {secs} s: the server is slow or busy (try again \
+         later, or raise `timeout`), or this port may expect TLS from the first byte: use tls = \
+         \"implicit\""
+    )]
+    NoGreeting { host: String, secs: u64 },
     #[error(
         "certificate for {host} does not match tls_fingerprint: expected {expected}, the server presented {actual}; if the server's certificate changed legitimately, update tls_fingerprint"
     )]
@@ -563,16 +585,18 @@ fn openssl_dir() -> PathBuf {
 /// pinned fingerprint) before a single POP3 byte is exchanged. `reopen`
 /// opens another connection the same way `tcp` was opened (through the
 /// proxy, if any): only to show the fingerprint of a certificate that is
-/// not trusted, with nothing sent on it.
+/// not trusted, or, when `implicit` (TLS from the first byte), to tell a
+/// port that speaks plain POP3, with nothing sent on it.
 pub fn start_tls(
     tcp: TcpStream,
     host: &str,
     trust: &Trust,
     reopen: &dyn Fn() -> Option<TcpStream>,
+    implicit: bool,
 ) -> Result<Stream, TransportError> {
     // An IPv6 literal is checked against the certificate's IP addresses,
     // without the brackets it may be written with.
-    let tls = handshake(trust, bare_host(host), tcp, Some(reopen))?;
+    let tls = handshake(trust, bare_host(host), tcp, Some((reopen, implicit)))?;
     if let Some(expected) = &trust.fingerprint {
         let actual = peer_fingerprint(&tls).ok_or_else(|| TransportError::Handshake {
             host: host.to_string(),
@@ -646,7 +670,7 @@ fn handshake(
     trust: &Trust,
     host: &str,
     tcp: TcpStream,
-    explain_untrusted: Option<&dyn Fn() -> Option<TcpStream>>,
+    explain: Option<(&dyn Fn() -> Option<TcpStream>, bool)>,
 ) -> Result<TlsStream, TransportError> {
     let setup = |e: openssl::error::ErrorStack| TransportError::Handshake {
         host: host.to_string(),
@@ -678,26 +702,45 @@ fn handshake(
             } else {
                 format!("{} ({})", mid.error(), verify)
             };
-            if let Some(reopen) = explain_untrusted
-                && reason.contains("certificate verify failed")
-            {
+            let Some((reopen, implicit)) = explain else {
+                return Err(TransportError::Handshake {
+                    host: host.to_string(),
+                    reason,
+                });
+            };
+            if reason.contains("certificate verify failed") {
                 // Connect once more without verification, only to show the
-                // fingerprint the user could pin. Nothing is sent on it.
-                let fp = reopen().and_then(|tcp| {
+                // certificate and the fingerprint the user could pin.
+                // Nothing is sent on it.
+                let certificate = reopen().and_then(|tcp| {
                     let any = Trust::any().ok()?;
                     let tls = handshake(&any, host, tcp, None).ok()?;
-                    peer_fingerprint(&tls)
+                    let cert = tls.ssl().peer_certificate()?;
+                    Some(Box::new(CertInfo::of(&cert, host, Some(verify))))
                 });
-                let hint = match fp {
-                    Some(fp) => format!(
-                        "if you trust it, pin it with tls_fingerprint = \"{fp}\", or give the CA that signed it with tls_ca_file"
+                let hint = match &certificate {
+                    Some(c) => format!(
+                        "if you trust it, pin it with tls_fingerprint = \"{}\", or give the CA that signed it with tls_ca_file",
+                        c.fingerprint
                     ),
                     None => "give the CA that signed it with tls_ca_file, or pin it with tls_fingerprint".into(),
                 };
+                let reason = match &certificate {
+                    Some(c) if !c.problems.is_empty() => c.why(),
+                    _ => short_verify_reason(&reason),
+                };
                 Err(TransportError::Untrusted {
                     host: host.to_string(),
-                    reason: short_verify_reason(&reason),
+                    reason,
                     hint,
+                    certificate,
+                })
+            } else if implicit && reopen().is_some_and(|tcp| greets_in_plain_pop3(&tcp)) {
+                // A plain POP3 server greets at once; OpenSSL took the
+                // greeting for a broken TLS record. A second connection,
+                // on which nothing is sent, shows what the port speaks.
+                Err(TransportError::PlainPort {
+                    host: host.to_string(),
                 })
             } else {
                 Err(TransportError::Handshake {
@@ -707,6 +750,78 @@ fn handshake(
             }
         }
     }
+}
+
+/// How long a second connection waits for a plain POP3 greeting, or a
+/// first one for any greeting before asking whether the port speaks TLS.
+pub const GREETING_PROBE: Duration = Duration::from_secs(3);
+
+/// Whether `tcp`, on which nothing has been sent, starts with a POP3
+/// greeting (`+OK` or `-ERR`) within [`GREETING_PROBE`].
+fn greets_in_plain_pop3(tcp: &TcpStream) -> bool {
+    let wait = tcp
+        .read_timeout()
+        .ok()
+        .flatten()
+        .map_or(GREETING_PROBE, |t| t.min(GREETING_PROBE));
+    if tcp.set_read_timeout(Some(wait)).is_err() {
+        return false;
+    }
+    let mut got = [0u8; 4];
+    let mut n = 0;
+    while n < got.len() {
+        match (&*tcp).read(&mut got[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+        if got[..n].starts_with(b"+OK") || got[..n].starts_with(b"-ERR") {
+            let _ = tcp.shutdown(Shutdown::Both);
+            return true;
+        }
+    }
+    let _ = tcp.shutdown(Shutdown::Both);
+    false
+}
+
+/// Whether anything arrives on `tcp` within `wait` (the greeting a POP3
+/// server sends unasked). Nothing is read.
+pub fn readable_within(tcp: &TcpStream, wait: Duration) -> bool {
+    let Ok(wait) = Timespec::try_from(wait) else {
+        return true;
+    };
+    let mut fds = [PollFd::new(tcp, PollFlags::IN)];
+    loop {
+        match rustix::event::poll(&mut fds, Some(&wait)) {
+            Ok(n) => return n > 0,
+            Err(Errno::INTR) => continue,
+            // Let the read that follows find out.
+            Err(_) => return true,
+        }
+    }
+}
+
+/// Whether the server at `tcp` (a fresh connection, nothing sent yet)
+/// completes a TLS handshake: a port that expects TLS from the first byte.
+/// Nothing but the handshake is sent; the certificate is not checked.
+pub fn answers_tls(tcp: TcpStream, host: &str) -> bool {
+    let Ok(any) = Trust::any() else {
+        return false;
+    };
+    match handshake(&any, bare_host(host), tcp, None) {
+        Ok(mut tls) => {
+            let _ = tls.shutdown();
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+/// The certificate of an established TLS connection, described.
+pub fn peer_certificate(tls: &TlsStream, host: &str) -> Option<CertInfo> {
+    let cert = tls.ssl().peer_certificate()?;
+    Some(CertInfo::of(&cert, bare_host(host), None))
 }
 
 impl Trust {

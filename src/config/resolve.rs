@@ -23,6 +23,10 @@ pub(crate) struct Context<'a> {
     /// Read on first use; `Some(None)` once known to be absent.
     netrc: Option<Option<(PathBuf, u32, Netrc)>>,
     netrc_warned: bool,
+    /// `serverinfo`: only the server is asked, nobody logs in and nothing
+    /// is delivered, so an account given by flags needs no user and no
+    /// destination, and `tls = "none"` sends no password.
+    probe_only: bool,
     pub warnings: Vec<String>,
 }
 
@@ -47,6 +51,7 @@ impl<'a> Context<'a> {
             state_dir_flag,
             netrc: None,
             netrc_warned: false,
+            probe_only: matches!(cli.command, Some(crate::cli::Commands::Serverinfo { .. })),
             warnings: Vec::new(),
         })
     }
@@ -63,12 +68,21 @@ impl<'a> Context<'a> {
             .host
             .ok_or_else(|| missing(name, header_at, "host", "\"pop.example.com\"", "--host"))?
             .value;
-        let user = layer
-            .user
-            .ok_or_else(|| missing(name, header_at, "user", "\"alice\"", "--user"))?
-            .value;
+        let probe_only = self.probe_only;
+        let user = match layer.user {
+            Some(s) => s.value,
+            None if probe_only => String::new(),
+            None => return Err(missing(name, header_at, "user", "\"alice\"", "--user")),
+        };
         let mut destination = layer
             .destination
+            .or_else(|| {
+                // Never used: serverinfo delivers nothing.
+                probe_only.then(|| Setting {
+                    value: Destination::Maildir(PathBuf::new()),
+                    origin: Origin::Flag("serverinfo"),
+                })
+            })
             .ok_or_else(|| {
                 missing(
                     name,
@@ -114,7 +128,7 @@ impl<'a> Context<'a> {
 
         let tls = value_or(&layer.tls, TlsMode::Implicit);
         let allow_plaintext = value_or(&layer.allow_plaintext, false);
-        if let (Some(tls_set), false) = (&layer.tls, allow_plaintext)
+        if let (Some(tls_set), false) = (&layer.tls, allow_plaintext || probe_only)
             && tls_set.value == TlsMode::None
         {
             return Err(blame(
@@ -187,6 +201,8 @@ impl<'a> Context<'a> {
 
         let password = match layer.password {
             Some(s) => s.value,
+            // Not needed; .netrc is not even read.
+            None if probe_only => PasswordSource::Prompt,
             None => self.netrc_password(&host, &user),
         };
 

@@ -67,6 +67,9 @@ pub struct Options {
     /// the message quotas [`Dovecot::set_quota`] gives, answering a full
     /// mailbox with 4xx when `tempfail` (`quota_full_tempfail`), else 5xx.
     pub quota: Option<bool>,
+    /// Serve a certificate, signed by the fixture's CA, that expired on
+    /// 2021-01-01 (valid from 2020-01-01): see [`expire_server_certificate`].
+    pub expired: bool,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             oauth2_key: None,
             lmtp: false,
             quota: None,
+            expired: false,
         }
     }
 }
@@ -108,6 +112,12 @@ impl Options {
     /// [`Options::oauth2_key`]).
     pub fn oauth2(mut self, key: &[u8]) -> Self {
         self.oauth2_key = Some(key.to_vec());
+        self
+    }
+
+    /// A server whose certificate expired (see [`Options::expired`]).
+    pub fn expired(mut self) -> Self {
+        self.expired = true;
         self
     }
 
@@ -422,6 +432,48 @@ fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
     );
 }
 
+/// Replaces `server.pem` in `dir` by a certificate for the same key and
+/// names, from the same CA, valid only from 2020-01-01 to 2021-01-01.
+/// `openssl x509` cannot set dates in the past; `openssl ca` can
+/// (`-startdate`, `-enddate`), with a database of its own.
+pub fn expire_server_certificate(dir: &Path) {
+    fs::write(dir.join("expired-index.txt"), "").unwrap();
+    fs::write(dir.join("expired-serial.txt"), "1000\n").unwrap();
+    fs::write(
+        dir.join("expired-ca.cnf"),
+        "[ ca ]\ndefault_ca = expired\n[ expired ]\ndatabase = expired-index.txt\n\
+         new_certs_dir = .\nserial = expired-serial.txt\ndefault_md = sha256\npolicy = any\n\
+         unique_subject = no\n[ any ]\ncommonName = supplied\n",
+    )
+    .unwrap();
+    openssl(
+        dir,
+        &[
+            "ca",
+            "-batch",
+            "-notext",
+            "-config",
+            "expired-ca.cnf",
+            "-cert",
+            "ca.pem",
+            "-keyfile",
+            "ca.key",
+            "-in",
+            "server.csr",
+            "-startdate",
+            "20200101000000Z",
+            "-enddate",
+            "20210101000000Z",
+            "-extfile",
+            "openssl.cnf",
+            "-extensions",
+            "server",
+            "-out",
+            "server.pem",
+        ],
+    );
+}
+
 /// Runs the `openssl` command in `dir`; panics with its stderr if it fails.
 pub fn openssl(dir: &Path, args: &[&str]) {
     run_checked(
@@ -558,6 +610,9 @@ impl Dovecot {
         // Maildirs below; a fresh temp dir is 0700.
         fs::set_permissions(&base, fs::Permissions::from_mode(0o755)).unwrap();
         make_certificates(&base);
+        if opts.expired {
+            expire_server_certificate(&base);
+        }
         fs::create_dir(base.join("home")).unwrap();
         fs::set_permissions(base.join("home"), fs::Permissions::from_mode(0o755)).unwrap();
         fs::write(base.join("users"), "").unwrap();
