@@ -101,6 +101,9 @@ pub struct Summary {
     /// the server, are tried again next run, and are reported every time.
     pub skipped: Vec<Skipped>,
     pub elapsed: Duration,
+    /// The `LOGIN-DELAY` the server announced in CAPA, in seconds: the
+    /// daemon waits at least this long before the next login.
+    pub login_delay: Option<u64>,
 }
 
 /// A listed message whose RETR the server refused.
@@ -356,6 +359,7 @@ impl Run<'_> {
         self.logins += 1;
         self.log.hide(&secret);
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
+        self.summary.login_delay = conn.capa.login_delay;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
         let listing = conn.list()?;

@@ -20,7 +20,7 @@ use crate::secret;
 use crate::session::{self, TraceSink};
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Fetch,
     Check,
     Adopt,
@@ -40,6 +40,9 @@ pub fn run(cli: &Cli) -> u8 {
             return crate::import::run(cli, *kind, files, *state);
         }
         Some(Commands::Accounts) => return list_accounts(cli),
+        Some(Commands::Daemon { interval, .. }) => {
+            return crate::daemon::run(cli, &names, *interval);
+        }
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
     let accounts = match load(cli, &names) {
@@ -50,7 +53,7 @@ pub fn run(cli: &Cli) -> u8 {
     if let Err(e) = interrupt.install() {
         report::say!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
     }
-    run_accounts(cli, &accounts, mode, &interrupt)
+    run_accounts(cli, &accounts, mode, &interrupt, &mut |_, _| {})
 }
 
 /// Raise the soft limit on open files to the hard limit, where there is
@@ -75,7 +78,9 @@ fn raise_fd_limit() {
     }
 }
 
-fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
+/// The selected accounts, the config's warnings printed; or the exit
+/// status, the error printed.
+pub(crate) fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
     match config::load(cli, names) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -96,7 +101,15 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
     }
 }
 
-fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Interrupt>) -> u8 {
+/// Run `mode` over `accounts` and print each outcome; `done` is told
+/// each account's outcome after it is printed. Returns the exit status.
+pub(crate) fn run_accounts(
+    cli: &Cli,
+    accounts: &[Account],
+    mode: Mode,
+    interrupt: &Arc<Interrupt>,
+    done: &mut dyn FnMut(&Account, &Outcome),
+) -> u8 {
     let g = &cli.global;
     let trace: Option<TraceSink> = (g.verbose >= 2 && !g.quiet)
         .then(|| Arc::new(|line: &str| report::say!("{line}")) as TraceSink);
@@ -175,6 +188,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                 if mode == Mode::Fetch {
                     crate::log::run(account, &result);
                 }
+                done(account, &result);
                 printed += 1;
             }
         }

@@ -15,6 +15,7 @@ mod bounds;
 mod cli;
 mod client_cert;
 mod commit;
+mod daemon;
 mod crash;
 mod deliver;
 mod fetch;
