@@ -73,6 +73,9 @@ pub trait Observer: Sync {
     fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
     /// The target asked to try again later; the message stays on the server.
     fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
+    /// The target refused the message for good (an LMTP or SMTP 5xx); it
+    /// stays on the server.
+    fn rejected(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The server refused to send a listed message (it went away, or it
     /// cannot send it now); it is also counted in [`Summary::skipped`].
     fn skipped(&self, _account: &Account, _msg: &Listed, _why: &str) {}
@@ -95,11 +98,15 @@ pub struct Summary {
     pub on_server: usize,
     /// Deliveries an interrupted earlier run had left open, now settled.
     pub recovered: usize,
-    /// The target asked to try these again later (an MDA's exit 75).
+    /// The target asked to try these again later (an MDA's exit 75, an
+    /// LMTP or SMTP 4xx).
     pub deferred: usize,
     /// Messages the server would not send (a `-ERR` to RETR): they stay on
     /// the server, are tried again next run, and are reported every time.
     pub skipped: Vec<Skipped>,
+    /// The target refused these for good (an LMTP or SMTP 5xx); they stay
+    /// on the server.
+    pub rejected: usize,
     pub elapsed: Duration,
     /// The `LOGIN-DELAY` the server announced in CAPA, in seconds: the
     /// daemon waits at least this long before the next login.
@@ -580,6 +587,10 @@ impl<'a> Delivery<'a> {
                 self.summary.deferred += 1;
                 self.opts.observer.deferred(self.account, m, &why);
             }
+            Err(DeliverError::Rejected(why)) => {
+                self.summary.rejected += 1;
+                self.opts.observer.rejected(self.account, m, &why);
+            }
             Err(e) => return Err(e.into()),
         }
         Ok(())
@@ -631,6 +642,9 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
     match &account.destination {
         crate::account::Destination::Maildir(p) | crate::account::Destination::Mbox(p) => p.clone(),
         crate::account::Destination::Mda(_) => "the MDA".into(),
+        d @ (crate::account::Destination::Lmtp(_) | crate::account::Destination::Smtp(_)) => {
+            d.describe().into()
+        }
     }
 }
 

@@ -14,7 +14,7 @@
 mod socks;
 
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
+use std::net::{IpAddr, Shutdown, SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -24,9 +24,14 @@ use rustix::event::{PollFd, PollFlags, Timespec};
 use rustix::io::Errno;
 use rustix::net::{AddressFamily, SocketFlags, SocketType};
 
-use native_tls::{Certificate, HandshakeError, Identity, Protocol, TlsConnector, TlsStream};
-use openssl::pkey::PKey;
-use openssl::x509::X509;
+use openssl::pkey::{PKey, Private};
+use openssl::ssl::{
+    HandshakeError, Ssl, SslContext, SslContextBuilder, SslMethod, SslMode, SslOptions, SslStream,
+    SslVerifyMode, SslVersion,
+};
+use openssl::x509::store::{X509Store, X509StoreBuilder};
+use openssl::x509::verify::X509CheckFlags;
+use openssl::x509::{X509, X509VerifyResult};
 use sha2::{Digest, Sha256};
 use zeroize::Zeroizing;
 
@@ -100,10 +105,13 @@ pub enum TransportError {
     },
 }
 
+/// A TLS connection.
+pub type TlsStream = SslStream<TcpStream>;
+
 /// A connection, plain or encrypted.
 pub enum Stream {
     Plain(TcpStream),
-    Tls(Box<TlsStream<TcpStream>>),
+    Tls(Box<TlsStream>),
 }
 
 impl Stream {
@@ -379,34 +387,176 @@ pub fn is_timeout(e: &io::Error) -> bool {
 }
 
 /// What to trust when verifying the server's certificate, and the client
-/// certificate to show it.
+/// certificate to show it: a TLS context, built once per process for each
+/// trust setting ([`context`]) and shared by every connection that uses it.
 #[derive(Clone)]
 pub struct Trust {
-    pub ca_file: Option<PathBuf>,
+    context: SslContext,
+    /// Chain and host name are verified (no pin).
+    verify: bool,
     pub fingerprint: Option<String>,
-    /// The client certificate with its key, read from their files.
-    pub client: Option<Identity>,
 }
 
 impl Trust {
-    /// The account's TLS settings. The client certificate and key are
-    /// read here, before any connection: a file that cannot be used ends
-    /// the run before a byte goes out.
+    /// The account's TLS settings. The CA file, the client certificate
+    /// and key are read here, before any connection, the first time a
+    /// setting is used: a file that cannot be used ends the run before a
+    /// byte goes out.
     pub fn of(account: &Account) -> Result<Self, TransportError> {
-        let client = match &account.tls_client_cert {
-            None => None,
-            Some(cert) => {
+        let pinned = account.tls_fingerprint.is_some();
+        let key = ContextKey {
+            // With a pin, chain verification is off and the pin is checked
+            // after the handshake: no trust store at all.
+            ca_file: if pinned {
+                None
+            } else {
+                account.tls_ca_file.clone()
+            },
+            verify: !pinned,
+            client: account.tls_client_cert.as_ref().map(|cert| {
                 // Without tls_client_key the key is in the certificate's file.
                 let key = account.tls_client_key.as_ref().unwrap_or(cert);
-                Some(client_identity(cert, key)?)
-            }
+                (cert.clone(), key.clone())
+            }),
         };
         Ok(Trust {
-            ca_file: account.tls_ca_file.clone(),
+            context: context(&key)?,
+            verify: !pinned,
             fingerprint: account.tls_fingerprint.clone(),
-            client,
         })
     }
+}
+
+/// What a TLS context depends on.
+#[derive(Clone, PartialEq, Eq)]
+struct ContextKey {
+    /// Trust anchors that replace the system store (`tls_ca_file`).
+    ca_file: Option<PathBuf>,
+    /// Verify the chain (the system store or `ca_file`); false with a pin.
+    verify: bool,
+    /// The client certificate's file and its key's file.
+    client: Option<(PathBuf, PathBuf)>,
+}
+
+/// Every TLS context this process built, by what it depends on. Building
+/// one reads its trust store (the system's is a bundle of some 150
+/// certificates, parsed in full), so it is built once and shared, not
+/// built per connection: `-j` accounts at once wait for the one build.
+static CONTEXTS: Mutex<Vec<(ContextKey, SslContext)>> = Mutex::new(Vec::new());
+
+/// The TLS context for `key`, built on first use (an error is not kept:
+/// the next use tries again).
+fn context(key: &ContextKey) -> Result<SslContext, TransportError> {
+    let mut built = CONTEXTS.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some((_, ctx)) = built.iter().find(|(k, _)| k == key) {
+        return Ok(ctx.clone());
+    }
+    let ctx = build_context(key)?;
+    built.push((key.clone(), ctx.clone()));
+    Ok(ctx)
+}
+
+/// A client context as `openssl`'s `SslConnector` makes one (its options,
+/// modes and cipher list), at least TLS 1.2, with exactly the trust store
+/// `key` asks for: the system's (OpenSSL's default paths and the places
+/// `openssl-probe` knows, as native-tls loads them), or only the
+/// certificates of `tls_ca_file` (the system store is then never read),
+/// or none with a pin.
+fn build_context(key: &ContextKey) -> Result<SslContext, TransportError> {
+    let setup = |e: openssl::error::ErrorStack| TransportError::Handshake {
+        host: String::new(),
+        reason: e.to_string(),
+    };
+    let mut b = SslContextBuilder::new(SslMethod::tls_client()).map_err(setup)?;
+    let mut opts = SslOptions::ALL
+        | SslOptions::NO_COMPRESSION
+        | SslOptions::NO_SSLV2
+        | SslOptions::NO_SSLV3
+        | SslOptions::SINGLE_DH_USE
+        | SslOptions::SINGLE_ECDH_USE;
+    opts &= !SslOptions::DONT_INSERT_EMPTY_FRAGMENTS;
+    b.set_options(opts);
+    b.set_mode(
+        SslMode::AUTO_RETRY | SslMode::ACCEPT_MOVING_WRITE_BUFFER | SslMode::ENABLE_PARTIAL_WRITE,
+    );
+    b.set_cipher_list("DEFAULT:!aNULL:!eNULL:!MD5:!3DES:!DES:!RC4:!IDEA:!SEED:!aDSS:!SRP:!PSK")
+        .map_err(setup)?;
+    b.set_min_proto_version(Some(SslVersion::TLS1_2))
+        .map_err(setup)?;
+    if key.verify {
+        b.set_verify(SslVerifyMode::PEER);
+        match &key.ca_file {
+            Some(path) => b.set_cert_store(ca_store(path)?),
+            None => system_store(&mut b).map_err(setup)?,
+        }
+    } else {
+        b.set_verify(SslVerifyMode::NONE);
+    }
+    if let Some((cert, key)) = &key.client {
+        let (chain, pkey) = client_identity(cert, key)?;
+        let mut chain = chain.into_iter();
+        if let Some(leaf) = chain.next() {
+            b.set_certificate(&leaf).map_err(setup)?;
+        }
+        b.set_private_key(&pkey).map_err(setup)?;
+        for c in chain {
+            b.add_extra_chain_cert(c).map_err(setup)?;
+        }
+    }
+    Ok(b.build())
+}
+
+/// A store holding exactly the certificates of `path`: like mpop's
+/// tls_trust_file, the file replaces the system store.
+fn ca_store(path: &Path) -> Result<X509Store, TransportError> {
+    let err = |reason: String| TransportError::CaFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let pem = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+    let certs =
+        X509::stack_from_pem(&pem).map_err(|e| err(format!("not a PEM certificate file: {e}")))?;
+    if certs.is_empty() {
+        return Err(err("it holds no certificate".into()));
+    }
+    let mut store = X509StoreBuilder::new().map_err(|e| err(e.to_string()))?;
+    for c in certs {
+        // A certificate listed twice is no reason to fail.
+        let _ = store.add_cert(c);
+    }
+    Ok(store.build())
+}
+
+/// The system's trust store: OpenSSL's default file and directory (which
+/// honour `SSL_CERT_FILE` and `SSL_CERT_DIR`), and the bundle and
+/// directories `openssl-probe` finds where OpenSSL's defaults are not the
+/// distribution's. The same bundle is not read twice.
+fn system_store(b: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorStack> {
+    b.set_default_verify_paths()?;
+    let probe = openssl_probe::probe();
+    let default_file = std::env::var_os("SSL_CERT_FILE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| openssl_dir().join("cert.pem"));
+    let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if let Some(file) = probe.cert_file.filter(|f| !same(f, &default_file)) {
+        // Like native-tls: a bundle that cannot be read is no reason to fail.
+        let _ = b.load_verify_locations(Some(&file), None);
+    }
+    for dir in &probe.cert_dir {
+        // A directory is looked up lazily, by hash: nothing is read now.
+        let _ = b.load_verify_locations(None, Some(dir));
+    }
+    Ok(())
+}
+
+/// OpenSSL's configuration directory (`OPENSSLDIR: "/usr/lib/ssl"`).
+fn openssl_dir() -> PathBuf {
+    let dir = openssl::version::dir();
+    let dir = dir.strip_prefix("OPENSSLDIR:").unwrap_or(dir).trim();
+    PathBuf::from(dir.trim_matches('"'))
 }
 
 /// Run the TLS handshake over `tcp`, verifying chain and host name (or the
@@ -420,13 +570,9 @@ pub fn start_tls(
     trust: &Trust,
     reopen: &dyn Fn() -> Option<TcpStream>,
 ) -> Result<Stream, TransportError> {
-    // With a pin, chain verification is off and the pin is checked below;
-    // without one, a failed verification is explained with the
-    // certificate's fingerprint (see `handshake`).
-    let connector = connector(trust, trust.fingerprint.is_some())?;
     // An IPv6 literal is checked against the certificate's IP addresses,
     // without the brackets it may be written with.
-    let tls = handshake(&connector, bare_host(host), tcp, Some(reopen))?;
+    let tls = handshake(trust, bare_host(host), tcp, Some(reopen))?;
     if let Some(expected) = &trust.fingerprint {
         let actual = peer_fingerprint(&tls).ok_or_else(|| TransportError::Handshake {
             host: host.to_string(),
@@ -443,50 +589,14 @@ pub fn start_tls(
     Ok(Stream::Tls(Box::new(tls)))
 }
 
-fn connector(trust: &Trust, accept_any: bool) -> Result<TlsConnector, TransportError> {
-    let mut b = TlsConnector::builder();
-    b.min_protocol_version(Some(Protocol::Tlsv12));
-    if accept_any {
-        // A pin replaces chain verification (native-tls has no verify
-        // callback); the pin is checked before anything is sent.
-        b.danger_accept_invalid_certs(true);
-        b.danger_accept_invalid_hostnames(true);
-    } else if let Some(path) = &trust.ca_file {
-        let pem = std::fs::read(path).map_err(|e| TransportError::CaFile {
-            path: path.clone(),
-            reason: e.to_string(),
-        })?;
-        let certs = Certificate::stack_from_pem(&pem).map_err(|e| TransportError::CaFile {
-            path: path.clone(),
-            reason: format!("not a PEM certificate file: {e}"),
-        })?;
-        if certs.is_empty() {
-            return Err(TransportError::CaFile {
-                path: path.clone(),
-                reason: "it holds no certificate".into(),
-            });
-        }
-        // Like mpop's tls_trust_file: the file replaces the system store.
-        b.disable_built_in_roots(true);
-        for c in certs {
-            b.add_root_certificate(c);
-        }
-    }
-    if let Some(identity) = &trust.client {
-        b.identity(identity.clone());
-    }
-    b.build().map_err(|e| TransportError::Handshake {
-        host: String::new(),
-        reason: e.to_string(),
-    })
-}
-
-/// The client certificate (with any intermediates after it) and its key,
-/// as native-tls takes them: the key as unencrypted PKCS#8. Keys in the
-/// older PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE KEY`) forms are
-/// converted; an encrypted key is refused with the command that decrypts
-/// it, since nobody is there to type a passphrase under cron.
-fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Identity, TransportError> {
+/// The client certificate (with any intermediates after it) and its key.
+/// Keys in the PKCS#8, PKCS#1 (`RSA PRIVATE KEY`) and SEC1 (`EC PRIVATE
+/// KEY`) forms are read; an encrypted key is refused with the command that
+/// decrypts it, since nobody is there to type a passphrase under cron.
+fn client_identity(
+    cert_path: &Path,
+    key_path: &Path,
+) -> Result<(Vec<X509>, PKey<Private>), TransportError> {
     let cert_err = |reason: String| TransportError::ClientCert {
         path: cert_path.to_path_buf(),
         reason,
@@ -526,33 +636,55 @@ fn client_identity(cert_path: &Path, key_path: &Path) -> Result<Identity, Transp
             key: key_path.to_path_buf(),
         });
     }
-    let pkcs8 = Zeroizing::new(
-        key.private_key_to_pem_pkcs8()
-            .map_err(|e| key_err(format!("it cannot be converted to PKCS#8 ({e})")))?,
-    );
-    Identity::from_pkcs8(&cert_pem, &pkcs8).map_err(|e| cert_err(e.to_string()))
+    Ok((chain, key))
 }
 
+/// One TLS handshake over `tcp` with `trust`'s context: SNI for a host
+/// name, and the host name (or IP address) checked against the
+/// certificate unless a pin replaces verification.
 fn handshake(
-    connector: &TlsConnector,
+    trust: &Trust,
     host: &str,
     tcp: TcpStream,
     explain_untrusted: Option<&dyn Fn() -> Option<TcpStream>>,
-) -> Result<TlsStream<TcpStream>, TransportError> {
-    match connector.connect(host, tcp) {
+) -> Result<TlsStream, TransportError> {
+    let setup = |e: openssl::error::ErrorStack| TransportError::Handshake {
+        host: host.to_string(),
+        reason: e.to_string(),
+    };
+    let mut ssl = Ssl::new(&trust.context).map_err(setup)?;
+    let ip = host.parse::<IpAddr>().ok();
+    if ip.is_none() {
+        ssl.set_hostname(host).map_err(setup)?;
+    }
+    if trust.verify {
+        let param = ssl.param_mut();
+        param.set_hostflags(X509CheckFlags::NO_PARTIAL_WILDCARDS);
+        match ip {
+            Some(ip) => param.set_ip(ip).map_err(setup)?,
+            None => param.set_host(host).map_err(setup)?,
+        }
+    }
+    match ssl.connect(tcp) {
         Ok(tls) => Ok(tls),
         Err(HandshakeError::WouldBlock(_)) => Err(TransportError::HandshakeTimeout {
             host: host.to_string(),
         }),
-        Err(HandshakeError::Failure(e)) => {
-            let reason = e.to_string();
+        Err(HandshakeError::SetupFailure(e)) => Err(setup(e)),
+        Err(HandshakeError::Failure(mid)) => {
+            let verify = mid.ssl().verify_result();
+            let reason = if verify == X509VerifyResult::OK {
+                mid.error().to_string()
+            } else {
+                format!("{} ({})", mid.error(), verify)
+            };
             if let Some(reopen) = explain_untrusted
                 && reason.contains("certificate verify failed")
             {
                 // Connect once more without verification, only to show the
                 // fingerprint the user could pin. Nothing is sent on it.
                 let fp = reopen().and_then(|tcp| {
-                    let any = connector_any().ok()?;
+                    let any = Trust::any().ok()?;
                     let tls = handshake(&any, host, tcp, None).ok()?;
                     peer_fingerprint(&tls)
                 });
@@ -577,11 +709,19 @@ fn handshake(
     }
 }
 
-fn connector_any() -> Result<TlsConnector, native_tls::Error> {
-    TlsConnector::builder()
-        .danger_accept_invalid_certs(true)
-        .danger_accept_invalid_hostnames(true)
-        .build()
+impl Trust {
+    /// Accept any certificate: only to learn a fingerprint.
+    fn any() -> Result<Trust, TransportError> {
+        Ok(Trust {
+            context: context(&ContextKey {
+                ca_file: None,
+                verify: false,
+                client: None,
+            })?,
+            verify: false,
+            fingerprint: None,
+        })
+    }
 }
 
 /// OpenSSL's message ends with the verify result, e.g. "...: certificate
@@ -594,8 +734,8 @@ fn short_verify_reason(reason: &str) -> String {
 }
 
 /// SHA-256 of the leaf certificate as `sha256:AB:CD:...`.
-pub fn peer_fingerprint(tls: &TlsStream<TcpStream>) -> Option<String> {
-    let der = tls.peer_certificate().ok()??.to_der().ok()?;
+pub fn peer_fingerprint(tls: &TlsStream) -> Option<String> {
+    let der = tls.ssl().peer_certificate()?.to_der().ok()?;
     Some(format_fingerprint(&Sha256::digest(&der)))
 }
 

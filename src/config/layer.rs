@@ -39,6 +39,8 @@ pub(crate) struct Layer {
     pub tls_client_key: Option<Setting<PathBuf>>,
     pub proxy: Option<Setting<Proxy>>,
     pub destination: Option<Setting<Destination>>,
+    /// For `lmtp` and `smtp`: whom the message is for.
+    pub recipient: Option<Setting<String>>,
     pub keep: Option<Setting<bool>>,
     pub delete_after_days: Option<Setting<u32>>,
     pub max_size: Option<Setting<u64>>,
@@ -70,6 +72,7 @@ impl Layer {
             tls_client_key: top.tls_client_key.or(self.tls_client_key),
             proxy: top.proxy.or(self.proxy),
             destination: top.destination.or(self.destination),
+            recipient: top.recipient.or(self.recipient),
             keep: top.keep.or(self.keep),
             delete_after_days: top.delete_after_days.or(self.delete_after_days),
             max_size: top.max_size.or(self.max_size),
