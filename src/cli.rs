@@ -153,7 +153,7 @@ pub enum Commands {
     /// interval, if longer), while the others go on; a server's LOGIN-DELAY stretches its
     /// account's wait. SIGUSR1 fetches every account now; SIGHUP re-reads the config (a
     /// broken one is reported and the old one kept); SIGTERM or SIGINT finish or roll back
-    /// the message in hand and exit 0. Every account needs a password source other than the
+    /// the message in hand and exit 0 (a second one stops at once). Every account needs a password source other than the
     /// terminal: a password_command runs again for every fetch.
     Daemon {
         /// How long to wait after an account's fetch before the next: seconds, or a number

@@ -37,7 +37,8 @@
 //! error is printed and the daemon goes on with the config it had.
 //! SIGTERM and SIGINT stop it as they stop a one-shot run (the message in
 //! hand is finished or rolled back, the server is left untouched, the
-//! state saved), and it exits 0: being stopped is how a daemon ends.
+//! state saved), and it exits 0: being stopped is how a daemon ends. A
+//! second one ends the process at once, as it ends a one-shot run.
 //!
 //! Passwords: each fetch obtains the account's secret again, so a
 //! `password_command` runs every time (an OAuth token is always fresh);
@@ -50,12 +51,11 @@
 //! a thousand rounds in seconds. It is not for use against real servers.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::sync::Arc;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
-use signal_hook::iterator::Signals;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGUSR1};
 
 use crate::account::{Account, PasswordSource};
 use crate::auth::AuthError;
@@ -283,29 +283,19 @@ enum Event {
 }
 
 /// Catch SIGINT and SIGTERM (stop: the interrupt is triggered at once,
-/// cutting connections), SIGHUP (reload) and SIGUSR1 (fetch now).
+/// cutting connections; another one ends the process), SIGHUP (reload)
+/// and SIGUSR1 (fetch now), as [`Interrupt::install_daemon`] does.
 fn listen(interrupt: &Arc<Interrupt>, tx: Sender<Event>) -> std::io::Result<()> {
-    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
-    let interrupt = Arc::clone(interrupt);
-    std::thread::Builder::new()
-        .name("signals".into())
-        .spawn(move || {
-            for sig in signals.forever() {
-                let event = match sig {
-                    SIGHUP => Event::Reload,
-                    SIGUSR1 => Event::Wake,
-                    SIGINT => Event::Stop("SIGINT"),
-                    _ => Event::Stop("SIGTERM"),
-                };
-                if matches!(event, Event::Stop(_)) {
-                    interrupt.trigger();
-                }
-                if tx.send(event).is_err() {
-                    break;
-                }
-            }
-        })?;
-    Ok(())
+    interrupt.install_daemon(move |sig| {
+        let event = match sig {
+            SIGHUP => Event::Reload,
+            SIGUSR1 => Event::Wake,
+            SIGINT => Event::Stop("SIGINT"),
+            _ => Event::Stop("SIGTERM"),
+        };
+        // The loop is gone only when the daemon is ending.
+        let _ = tx.send(event);
+    })
 }
 
 /// The accounts, or the exit status after the error is printed: the
@@ -430,7 +420,11 @@ mod tests {
     #[test]
     fn intervals() {
         let ok = |s: &str, secs: u64| {
-            assert_eq!(parse_interval_within(s, false), Ok(Duration::from_secs(secs)), "{s}");
+            assert_eq!(
+                parse_interval_within(s, false),
+                Ok(Duration::from_secs(secs)),
+                "{s}"
+            );
         };
         ok("300", 300);
         ok("30s", 30);
@@ -439,11 +433,27 @@ mod tests {
         ok("1h", 3600);
         ok("1d", 86_400);
         ok("10", 10);
-        for bad in ["", "5x", "m", "-5m", "1.5h", "5s", "9", "0", "25h", "2d", "99999999999999999999"] {
+        for bad in [
+            "",
+            "5x",
+            "m",
+            "-5m",
+            "1.5h",
+            "5s",
+            "9",
+            "0",
+            "25h",
+            "2d",
+            "99999999999999999999",
+        ] {
             let e = parse_interval_within(bad, false).unwrap_err();
             assert!(e.contains(bad), "{bad}: {e}");
         }
-        assert!(parse_interval_within("5s", false).unwrap_err().contains("10s to 1d"));
+        assert!(
+            parse_interval_within("5s", false)
+                .unwrap_err()
+                .contains("10s to 1d")
+        );
         assert_eq!(
             parse_interval_within("20ms", true),
             Ok(Duration::from_millis(20))
