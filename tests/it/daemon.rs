@@ -39,10 +39,11 @@ fn start(env: &TestEnv, cfg: &Path, args: &[&str]) -> Running {
     env.spawn_with(&[(SHORT.0, OsStr::new(SHORT.1))], &all)
 }
 
-/// SIGTERM, and the daemon's exit.
+/// SIGTERM, and the daemon's exit (within 30 s of the signal).
 fn stop(run: Running) -> Output {
     send_signal(run.id(), Signal::TERM);
-    run.wait(Duration::from_secs(30))
+    let limit = run.elapsed() + Duration::from_secs(30);
+    run.wait(limit)
 }
 
 /// The run lines of a `log_file`: one per account and round, once the
