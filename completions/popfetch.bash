@@ -28,6 +28,9 @@ _popfetch() {
             popfetch,config)
                 cmd="popfetch__subcmd__config"
                 ;;
+            popfetch,daemon)
+                cmd="popfetch__subcmd__daemon"
+                ;;
             popfetch,fetch)
                 cmd="popfetch__subcmd__fetch"
                 ;;
@@ -64,6 +67,9 @@ _popfetch() {
             popfetch__subcmd__help,config)
                 cmd="popfetch__subcmd__help__subcmd__config"
                 ;;
+            popfetch__subcmd__help,daemon)
+                cmd="popfetch__subcmd__help__subcmd__daemon"
+                ;;
             popfetch__subcmd__help,fetch)
                 cmd="popfetch__subcmd__help__subcmd__fetch"
                 ;;
@@ -86,7 +92,7 @@ _popfetch() {
 
     case "${cmd}" in
         popfetch)
-            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help --version fetch check serverinfo accounts adopt config import help"
+            opts="-c -v -q -j -h -V --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help --version fetch check serverinfo accounts adopt daemon config import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -931,6 +937,144 @@ _popfetch() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        popfetch__subcmd__daemon)
+            opts="-c -v -q -j -h --interval --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --interval)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -c)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --progress)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                --jobs)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -j)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --state-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --host)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --user)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls)
+                    COMPREPLY=($(compgen -W "implicit starttls none" -- "${cur}"))
+                    return 0
+                    ;;
+                --auth)
+                    COMPREPLY=($(compgen -W "auto user apop plain login cram-md5 scram-sha-256 scram-sha-1 xoauth2 oauthbearer" -- "${cur}"))
+                    return 0
+                    ;;
+                --password-command)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-ca-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-fingerprint)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-client-cert)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tls-client-key)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --proxy)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --maildir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mbox)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --mda)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lmtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --smtp)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recipient)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --delete-after-days)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-size)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --max-messages)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pipelining)
+                    COMPREPLY=($(compgen -W "auto on off" -- "${cur}"))
+                    return 0
+                    ;;
+                --commit-every)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --log-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         popfetch__subcmd__fetch)
             opts="-c -v -q -j -h --config --verbose --quiet --progress --json --jobs --state-dir --host --port --user --tls --auth --password-command --allow-plaintext --tls-ca-file --tls-fingerprint --tls-client-cert --tls-client-key --proxy --maildir --mbox --mda --lmtp --smtp --recipient --keep --no-keep --delete-after-days --max-size --max-messages --fetch-all --timeout --pipelining --received-header --no-received-header --commit-every --log-file --syslog --no-syslog --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1066,7 +1210,7 @@ _popfetch() {
             return 0
             ;;
         popfetch__subcmd__help)
-            opts="fetch check serverinfo accounts adopt config import help"
+            opts="fetch check serverinfo accounts adopt daemon config import help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1138,6 +1282,20 @@ _popfetch() {
         popfetch__subcmd__help__subcmd__config__subcmd__example)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        popfetch__subcmd__help__subcmd__daemon)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -1500,11 +1658,11 @@ _popfetch_with_accounts() {
     (( COMP_CWORD > 1 )) && prev="${COMP_WORDS[COMP_CWORD-1]}"
     [[ "$cur" == -* ]] && return 0
     case "$prev" in
-        --auth|--commit-every|--config|--delete-after-days|--host|--jobs|--lmtp|--log-file|--maildir|--max-messages|--max-size|--mbox|--mda|--password-command|--pipelining|--port|--progress|--proxy|--recipient|--smtp|--state-dir|--timeout|--tls|--tls-ca-file|--tls-client-cert|--tls-client-key|--tls-fingerprint|--user|-c|-j) return 0 ;;
+        --auth|--commit-every|--config|--delete-after-days|--host|--interval|--jobs|--lmtp|--log-file|--maildir|--max-messages|--max-size|--mbox|--mda|--password-command|--pipelining|--port|--progress|--proxy|--recipient|--smtp|--state-dir|--timeout|--tls|--tls-ca-file|--tls-client-cert|--tls-client-key|--tls-fingerprint|--user|-c|-j) return 0 ;;
     esac
     for (( i = 1; i < COMP_CWORD; i++ )); do
         case "${COMP_WORDS[i]}" in
-            --auth|--commit-every|--config|--delete-after-days|--host|--jobs|--lmtp|--log-file|--maildir|--max-messages|--max-size|--mbox|--mda|--password-command|--pipelining|--port|--progress|--proxy|--recipient|--smtp|--state-dir|--timeout|--tls|--tls-ca-file|--tls-client-cert|--tls-client-key|--tls-fingerprint|--user|-c|-j) (( i++ )) ;;
+            --auth|--commit-every|--config|--delete-after-days|--host|--interval|--jobs|--lmtp|--log-file|--maildir|--max-messages|--max-size|--mbox|--mda|--password-command|--pipelining|--port|--progress|--proxy|--recipient|--smtp|--state-dir|--timeout|--tls|--tls-ca-file|--tls-client-cert|--tls-client-key|--tls-fingerprint|--user|-c|-j) (( i++ )) ;;
             -*) ;;
             *) sub="${COMP_WORDS[i]}"; break ;;
         esac

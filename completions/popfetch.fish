@@ -85,6 +85,7 @@ complete -c popfetch -n "__fish_popfetch_needs_command" -a "check" -d 'Count new
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "accounts" -d 'Validate the config file and list the accounts it defines (--json: one object each)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "adopt" -d 'Record every message now on the server as delivered, downloading nothing'
+complete -c popfetch -n "__fish_popfetch_needs_command" -a "daemon" -d 'Fetch on a schedule until stopped: every account every --interval (default 5m)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "config" -d 'Help with the config file: `popfetch config example` prints a commented starting one'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
 complete -c popfetch -n "__fish_popfetch_needs_command" -a "help" -d 'Print this message or the help of the given subcommand(s)'
@@ -364,6 +365,62 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-received-
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l syslog -d 'Send the same lines to the system log, facility mail'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l interval -d 'How long to wait after an account\'s fetch before the next: seconds, or a number with s, m, h or d (30s, 5m, 1h), from 10s to 1d' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
+always\t'Always, even into a pipe or file'
+never\t'Never'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l host -d 'The POP3 server\'s host name' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l user -d 'The login name on the server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l tls -d 'How to secure the connection (default: implicit)' -r -f -a "implicit\t'TLS from the first byte (POP3S, port 995)'
+starttls\t'Plain connection upgraded with STLS; refused if the server does not offer it'
+none\t'No encryption; needs --allow-plaintext to send a password'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l auth -d 'Which login method to use (default: auto, the strongest the server offers)' -r -f -a "auto\t'The strongest method the server offers'
+user\t'USER and PASS'
+apop\t'APOP (MD5 challenge)'
+plain\t'SASL PLAIN'
+login\t'SASL LOGIN'
+cram-md5\t'SASL CRAM-MD5'
+scram-sha-256\t'SASL SCRAM-SHA-256'
+scram-sha-1\t'SASL SCRAM-SHA-1'
+xoauth2\t'OAuth 2 token, XOAUTH2 (Google, Microsoft); the password source prints the token'
+oauthbearer\t'OAuth 2 token, OAUTHBEARER (RFC 7628); the password source prints the token'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l password-command -d 'Run CMD through sh -c and use the first line it prints as the password' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l tls-ca-file -d 'Trust the certificate authorities in FILE (PEM) instead of the system\'s' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l tls-fingerprint -d 'Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them ("sha256:" prefix and colons optional)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l tls-client-cert -d 'Show the server the client certificate in FILE (PEM); its key comes from --tls-client-key, or from FILE itself when that holds it too' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l tls-client-key -d 'The private key (PEM, not encrypted) of the client certificate' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l proxy -d 'Connect through the SOCKS5 proxy at URL, socks5://HOST:PORT; the proxy resolves the server\'s host name. A proxy that wants a password is set in the config file, since a password on the command line is visible to other users' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l maildir -d 'Deliver into the Maildir DIR (created if missing)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l mbox -d 'Append to the mbox FILE (mboxrd format)' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l mda -d 'Pipe each message to CMD, run through sh -c; %F is replaced by the sender (or MAILER-DAEMON when it is not a plausible address) and %T by the account\'s user, both shell-quoted' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l lmtp -d 'Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l smtp -d 'Hand each message to the SMTP server at ADDR, host:port (port 25 if left out), normally this machine\'s mail server' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l recipient -d 'With --lmtp or --smtp: the envelope recipient (default: the account\'s user)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l delete-after-days -d 'With --keep: delete messages first seen more than N days ago' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l max-size -d 'Leave messages larger than SIZE on the server: bytes, or with a suffix k, M or G (powers of 1024), e.g. 10M' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l max-messages -d 'Fetch at most N messages per run, oldest first' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l timeout -d 'Give up on connecting, or on any read or write, after SECONDS (default: 60)' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l pipelining -d 'Send several commands at once: "auto" does so when the server offers PIPELINING' -r -f -a "auto\t'When the server announces PIPELINING'
+on\t'Always, even when the server does not announce it'
+off\t'Never: one command at a time'"
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l allow-plaintext -d 'Allow sending the password over a connection without TLS'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l keep -d 'Leave messages on the server after delivering them'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l no-keep -d 'Delete messages from the server once delivered (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l fetch-all -d 'Fetch every message on the server, even those already delivered'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l received-header -d 'Add a Received: trace header to each message (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l no-received-header -d 'Do not add a Received: trace header'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l syslog -d 'Send the same lines to the system log, facility mail'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l no-syslog -d 'Do not send lines to the system log (the default)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s c -l config -d 'Read accounts from FILE instead of $XDG_CONFIG_HOME/popfetch/config.toml' -r -F
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l progress -d 'Show progress bars: "auto" shows them only when stderr is a terminal' -r -f -a "auto\t'Only when stderr is a terminal'
 always\t'Always, even into a pipe or file'
@@ -534,19 +591,20 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-received
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l syslog -d 'Send the same lines to the system log, facility mail'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l no-syslog -d 'Do not send lines to the system log (the default)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "accounts" -d 'Validate the config file and list the accounts it defines (--json: one object each)'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "adopt" -d 'Record every message now on the server as delivered, downloading nothing'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "config" -d 'Help with the config file: `popfetch config example` prints a commented starting one'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
-complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt config import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "fetch" -d 'Fetch new mail (the default when no subcommand is given)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "check" -d 'Count new messages and their size; download and delete nothing'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "serverinfo" -d 'Show what a server offers: greeting, TLS details, capabilities, login methods'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "accounts" -d 'Validate the config file and list the accounts it defines (--json: one object each)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "adopt" -d 'Record every message now on the server as delivered, downloading nothing'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "daemon" -d 'Fetch on a schedule until stopped: every account every --interval (default 5m)'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "config" -d 'Help with the config file: `popfetch config example` prints a commented starting one'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "import" -d 'Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one'
+complete -c popfetch -n "__fish_popfetch_using_subcommand help; and not __fish_seen_subcommand_from fetch check serverinfo accounts adopt daemon config import help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand help; and __fish_seen_subcommand_from config" -f -a "example" -d 'Print a commented config.toml to start from, with one account to fill in'
 
 function __fish_popfetch_account_position
     set -l tokens (commandline -opc)
-    if set -q tokens[2]; and contains -- $tokens[-1] --auth --commit-every --config --delete-after-days --host --jobs --lmtp --log-file --maildir --max-messages --max-size --mbox --mda --password-command --pipelining --port --progress --proxy --recipient --smtp --state-dir --timeout --tls --tls-ca-file --tls-client-cert --tls-client-key --tls-fingerprint --user -c -j
+    if set -q tokens[2]; and contains -- $tokens[-1] --auth --commit-every --config --delete-after-days --host --interval --jobs --lmtp --log-file --maildir --max-messages --max-size --mbox --mda --password-command --pipelining --port --progress --proxy --recipient --smtp --state-dir --timeout --tls --tls-ca-file --tls-client-cert --tls-client-key --tls-fingerprint --user -c -j
         return 1
     end
     not __fish_popfetch_using_subcommand accounts config import help

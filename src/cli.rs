@@ -87,7 +87,8 @@ impl Cli {
             Some(
                 Commands::Fetch { accounts }
                 | Commands::Check { accounts }
-                | Commands::Adopt { accounts },
+                | Commands::Adopt { accounts }
+                | Commands::Daemon { accounts, .. },
             ) => {
                 let mut all = self.accounts.clone();
                 all.extend(accounts.iter().cloned());
@@ -148,6 +149,31 @@ pub enum Commands {
     /// account's lock; deletes nothing.
     Adopt {
         /// Adopt these accounts only (default: every account in the config file).
+        #[arg(value_name = "ACCOUNT")]
+        accounts: Vec<String>,
+    },
+    /// Fetch on a schedule until stopped: every account every --interval (default 5m).
+    ///
+    /// Each account is fetched at start, then again one interval after its fetch ended, and
+    /// prints its usual line (with -q, only when its status is not 0). --interval takes
+    /// seconds or a number with s, m, h or d (30s, 5m, 1h), from 10 s to 1 day. An account
+    /// whose fetch fails waits 2, 4, 8... times the interval, at most an hour (or the
+    /// interval, if longer), while the others go on; a server's LOGIN-DELAY stretches its
+    /// account's wait. SIGUSR1 fetches every account now; SIGHUP re-reads the config (a
+    /// broken one is reported and the old one kept); SIGTERM or SIGINT finish or roll back
+    /// the message in hand and exit 0 (a second one stops at once). Every account needs a password source other than the
+    /// terminal: a password_command runs again for every fetch.
+    Daemon {
+        /// How long to wait after an account's fetch before the next: seconds, or a number
+        /// with s, m, h or d (30s, 5m, 1h), from 10s to 1d.
+        #[arg(
+            long,
+            value_name = "INTERVAL",
+            default_value = "5m",
+            value_parser = crate::daemon::parse_interval
+        )]
+        interval: std::time::Duration,
+        /// Fetch these accounts only (default: every account in the config file).
         #[arg(value_name = "ACCOUNT")]
         accounts: Vec<String>,
     },

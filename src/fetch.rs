@@ -130,6 +130,9 @@ pub struct Summary {
     /// on the server.
     pub rejected: usize,
     pub elapsed: Duration,
+    /// The `LOGIN-DELAY` the server announced in CAPA, in seconds: the
+    /// daemon waits at least this long before the next login.
+    pub login_delay: Option<u64>,
 }
 
 /// A listed message whose RETR the server refused.
@@ -246,6 +249,16 @@ pub fn fetch(account: &Account, secret: &Secret, opts: &Options<'_>) -> Outcome 
                 delivered: summary.new,
                 deleted: summary.deleted,
             },
+            // The interrupt cut the connection: what failed on it was
+            // the interrupt, not the network or the server.
+            Error::Transport(_) | Error::Protocol(_) | Error::Auth(_)
+                if opts.interrupt.is_set() =>
+            {
+                Error::Interrupted {
+                    delivered: summary.new,
+                    deleted: summary.deleted,
+                }
+            }
             e => e,
         });
     summary.elapsed = started.elapsed();
@@ -387,7 +400,9 @@ impl Run<'_> {
             password::secret_for_login(account, self.secret, self.logins, self.opts.interrupt)?;
         self.logins += 1;
         self.log.hide(&secret);
-        let mut conn = session::connect(account, self.opts.trace.as_ref())?;
+        let mut conn =
+            session::connect_watched(account, self.opts.trace.as_ref(), Some(self.opts.interrupt))?;
+        self.summary.login_delay = conn.capa.login_delay;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
         let listing = conn.list()?;

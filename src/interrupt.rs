@@ -20,7 +20,7 @@ use std::net::{Shutdown, TcpStream};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM, SIGUSR1};
 use signal_hook::iterator::Signals;
 
 /// Told about each signal (see [`Interrupt::on_signal`]).
@@ -67,6 +67,34 @@ impl Interrupt {
                     // should that not happen.
                     let _ = signal_hook::low_level::emulate_default_handler(sig);
                     std::process::exit(128 + sig);
+                }
+            })?;
+        Ok(())
+    }
+
+    /// The daemon's signal thread: SIGINT and SIGTERM stop it as they stop
+    /// a run (the first triggers the interrupt, another ends the process
+    /// at once); every signal, those two, SIGHUP and SIGUSR1, is then
+    /// passed to `tell`, from the signal thread.
+    pub fn install_daemon(
+        self: &Arc<Self>,
+        mut tell: impl FnMut(i32) + Send + 'static,
+    ) -> std::io::Result<()> {
+        let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP, SIGUSR1])?;
+        let me = Arc::clone(self);
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for sig in signals.forever() {
+                    if sig == SIGINT || sig == SIGTERM {
+                        if me.is_set() {
+                            me.tell(Signal::Again);
+                            let _ = signal_hook::low_level::emulate_default_handler(sig);
+                            std::process::exit(128 + sig);
+                        }
+                        me.trigger();
+                    }
+                    tell(sig);
                 }
             })?;
         Ok(())

@@ -23,6 +23,7 @@ mod auth;
 mod child;
 mod cli;
 mod config;
+mod daemon;
 mod deliver;
 mod error;
 mod fetch;

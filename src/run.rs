@@ -21,7 +21,7 @@ use crate::secret;
 use crate::session::TraceSink;
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Mode {
+pub(crate) enum Mode {
     Fetch,
     Check,
     Adopt,
@@ -42,6 +42,9 @@ pub fn run(cli: &Cli) -> u8 {
         }
         Some(Commands::Accounts { names: true }) => return account_names(cli),
         Some(Commands::Accounts { names: false }) => return list_accounts(cli),
+        Some(Commands::Daemon { interval, .. }) => {
+            return crate::daemon::run(cli, &names, *interval);
+        }
         Some(Commands::Config {
             action: crate::cli::ConfigAction::Example,
         }) => {
@@ -60,7 +63,7 @@ pub fn run(cli: &Cli) -> u8 {
     if let Err(e) = interrupt.install() {
         report::say!("popfetch: cannot catch Ctrl-C ({e}); an interrupt will end the run abruptly");
     }
-    run_accounts(cli, &accounts, mode, &interrupt)
+    run_accounts(cli, &accounts, mode, &interrupt, &mut |_, _| {})
 }
 
 /// Raise the soft limit on open files to the hard limit, where there is
@@ -85,7 +88,9 @@ fn raise_fd_limit() {
     }
 }
 
-fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
+/// The selected accounts, the config's warnings printed; or the exit
+/// status, the error printed.
+pub(crate) fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
     match config::load(cli, names) {
         Ok(loaded) => {
             for w in &loaded.warnings {
@@ -106,7 +111,15 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
     }
 }
 
-fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Interrupt>) -> u8 {
+/// Run `mode` over `accounts` and print each outcome; `done` is told
+/// each account's outcome after it is printed. Returns the exit status.
+pub(crate) fn run_accounts(
+    cli: &Cli,
+    accounts: &[Account],
+    mode: Mode,
+    interrupt: &Arc<Interrupt>,
+    done: &mut dyn FnMut(&Account, &Outcome),
+) -> u8 {
     let g = &cli.global;
     let trace: Option<TraceSink> = (g.verbose >= 2 && !g.quiet)
         .then(|| Arc::new(|line: &str| report::say!("{line}")) as TraceSink);
@@ -202,6 +215,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                 if mode == Mode::Fetch {
                     crate::log::run(account, &result);
                 }
+                done(account, &result);
                 printed += 1;
             }
         }

@@ -106,8 +106,20 @@ fn greeting(session: &mut Session<Stream>, account: &Account) -> Result<String, 
 
 /// Connect, secure the connection, read the greeting and CAPA. No login.
 pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connection, Error> {
+    connect_watched(account, trace, None)
+}
+
+/// [`connect`], with the connection cut by `interrupt` from the moment
+/// it is open: a server that accepts but is slow to greet or to finish
+/// the TLS handshake does not hold up a stop.
+pub fn connect_watched(
+    account: &Account,
+    trace: Option<&TraceSink>,
+    interrupt: Option<&crate::interrupt::Interrupt>,
+) -> Result<Connection, Error> {
     let trust = Trust::of(account)?;
     let tcp = transport::connect(account)?;
+    let _watch = interrupt.and_then(|i| tcp.try_clone().ok().map(|s| i.watch(s)));
     let reopen = || transport::connect(account).ok();
     let trace = trace.map(|sink| {
         let sink = sink.clone();

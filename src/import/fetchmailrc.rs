@@ -860,20 +860,27 @@ impl Parser<'_> {
             }
             (false, "daemon") => {
                 let n = self.number("set daemon")?;
+                // popfetch's daemon takes 10 s at least.
+                let every = n.clamp(10, 86_400);
                 (
                     format!("daemon {n}"),
                     format!(
-                        "popfetch does not stay running: run `popfetch -q` from cron or a \
-                         systemd timer every {n} seconds"
+                        "run `popfetch daemon --interval {every}s` (see \
+                         contrib/systemd/popfetch-daemon.service), or `popfetch -q` from cron or a \
+                         systemd timer"
                     ),
                 )
             }
-            (false, "logfile") => (
-                format!("logfile {:?}", self.string("set logfile")?),
-                "popfetch writes no log file yet: its summary goes to stderr (cron mails it; \
-                 redirect it to a file)"
-                    .to_string(),
-            ),
+            (false, "logfile") => {
+                let path = self.string("set logfile")?;
+                (
+                    format!("logfile {path:?}"),
+                    format!(
+                        "for a line per message and per run, put log_file = {path:?} in [defaults] \
+                         (popfetch's own format)"
+                    ),
+                )
+            }
             (false, "pidfile") => (
                 format!("pidfile {:?}", self.string("set pidfile")?),
                 "popfetch locks each mailbox in its state directory instead".to_string(),
@@ -890,7 +897,13 @@ impl Parser<'_> {
             ),
             (_, "syslog") => (
                 format!("{no}syslog"),
-                "popfetch does not log to syslog: its summary goes to stderr".to_string(),
+                if negated {
+                    "popfetch does not log to syslog unless told (its default)".to_string()
+                } else {
+                    "put syslog = true in [defaults]: a line per message and per run, at facility \
+                     mail"
+                        .to_string()
+                },
             ),
             (_, "showdots") => (
                 format!("{no}showdots"),
@@ -2060,6 +2073,14 @@ mod tests {
                 "set no bouncemail"
             ]
         );
+        assert!(
+            i.notes[0]
+                .reason
+                .contains("popfetch daemon --interval 300s")
+        );
+        assert!(i.notes[1].reason.contains("log_file = \"/var/log/fm\""));
+        let fast = import_str("set daemon 1\npoll h user u\n");
+        assert!(fast.notes[0].reason.contains("--interval 10s"));
     }
 
     #[test]

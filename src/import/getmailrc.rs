@@ -846,15 +846,15 @@ fn account(src: &Source, env: &Env) -> Result<Account, ImportError> {
         ("verbose", "use -v or -q on popfetch's command line"),
         (
             "message_log",
-            "popfetch writes no log file yet: its summary goes to stderr",
+            "put log_file = \"PATH\" in the account: a line per message and per run",
         ),
         (
             "message_log_syslog",
-            "popfetch does not log to syslog: its summary goes to stderr",
+            "put syslog = true in the account: a line per message and per run, at facility mail",
         ),
         (
             "message_log_verbose",
-            "popfetch writes no log file yet: -v prints a line per message",
+            "popfetch's log_file always has a line per message",
         ),
         (
             "use_netrc",

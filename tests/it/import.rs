@@ -111,6 +111,8 @@ fn fetchmailrc_sample_imports_and_loads() {
         r#"auth = "user""#,
         "MD5",
         "set daemon 600",
+        "popfetch daemon --interval 600s",
+        r#"log_file = "/var/log/fetchmail.log""#,
         "# [account.\"imap.example.com\"]",
         "# [account.\"old.example.com\"]",
     ] {

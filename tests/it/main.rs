@@ -18,6 +18,7 @@ mod client_cert;
 mod commit;
 mod completion;
 mod crash;
+mod daemon;
 mod deliver;
 mod fetch;
 mod fixture;

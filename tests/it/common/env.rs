@@ -207,12 +207,18 @@ impl Running {
         self.child.id()
     }
 
+    /// How long since it was started.
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+
     /// Whether it is still running.
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 
-    /// Waits for the exit; kills it and panics after `limit`.
+    /// Waits for the exit; kills it and panics once `limit` has passed
+    /// since it was started.
     pub fn wait(mut self, limit: Duration) -> Output {
         loop {
             if self.child.try_wait().unwrap().is_some() {
