@@ -36,6 +36,7 @@ mod report;
 mod run;
 mod secret;
 mod session;
+mod shard;
 mod state;
 mod text;
 mod transport;

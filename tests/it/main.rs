@@ -20,6 +20,7 @@ mod crash;
 mod deliver;
 mod fetch;
 mod fixture;
+mod fleet;
 mod hostile;
 mod import;
 mod interrupt;

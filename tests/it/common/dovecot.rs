@@ -67,6 +67,10 @@ pub struct Options {
     /// the message quotas [`Dovecot::set_quota`] gives, answering a full
     /// mailbox with 4xx when `tempfail` (`quota_full_tempfail`), else 5xx.
     pub quota: Option<bool>,
+    /// Serve a few hundred clients at once: Dovecot's defaults stop at
+    /// 100 processes per service (one POP3 login and one POP3 process per
+    /// connection).
+    pub many_clients: bool,
 }
 
 impl Default for Options {
@@ -79,6 +83,7 @@ impl Default for Options {
             oauth2_key: None,
             lmtp: false,
             quota: None,
+            many_clients: false,
         }
     }
 }
@@ -108,6 +113,13 @@ impl Options {
     /// [`Options::oauth2_key`]).
     pub fn oauth2(mut self, key: &[u8]) -> Self {
         self.oauth2_key = Some(key.to_vec());
+        self
+    }
+
+    /// A server for a few hundred connections at once (see
+    /// [`Options::many_clients`]).
+    pub fn many_clients(mut self) -> Self {
+        self.many_clients = true;
         self
     }
 
@@ -308,6 +320,14 @@ fn render_conf(base: &Path, ports: (u16, u16, u16), opts: &Options, id: &Identit
     }
     if opts.lmtp {
         out.push_str(&lmtp_conf(lmtp_port, opts.quota));
+    }
+    if opts.many_clients {
+        // A login and a POP3 process per connection; the auth and anvil
+        // services take every login process as a client.
+        out.push_str(
+            "default_process_limit = 1200\ndefault_client_limit = 5000\n\
+             mail_max_userip_connections = 1000\n",
+        );
     }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
@@ -741,6 +761,21 @@ impl Dovecot {
         drop(users);
 
         mailstore::make_maildir(&self.home(name), self.owner());
+    }
+
+    /// Adds many mailboxes at once (one rewrite of the passwd-file).
+    pub fn add_users(&self, users: &[(String, String)]) {
+        let mut all = self.users.lock().unwrap();
+        for (name, password) in users {
+            assert!(!name.contains([':', '\n', '/']) && !password.contains([':', '\n']));
+            all.retain(|(n, _, _)| n != name);
+            all.push((name.clone(), password.clone(), String::new()));
+        }
+        self.write_users(&all);
+        drop(all);
+        for (name, _) in users {
+            mailstore::make_maildir(&self.home(name), self.owner());
+        }
     }
 
     /// Rewrites the passwd-file from `users`.
