@@ -391,7 +391,7 @@ fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, 
 /// `popfetch accounts`: validate the config and list what it defines.
 fn list_accounts(cli: &Cli) -> u8 {
     let accounts = match load(cli, &[]) {
-        Ok(a) => a,
+        Ok(a) => select_shard(cli, a),
         Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();

@@ -230,10 +230,8 @@ mod tests {
             .iter()
             .map(|n| shard_of(n, 4))
             .collect();
-        let want: Vec<u64> = ["work", "home", "acct0", "acct1", "acct2", "support"]
-            .iter()
-            .map(|n| fnv1a64(n.as_bytes()) % 4 + 1)
-            .collect();
+        // Computed independently (Python) from the FNV-1a definition.
+        let want: [u64; 6] = [1, 3, 3, 2, 1, 1];
         assert_eq!(got, want);
         assert_eq!(shard_of("a", 2), 0xaf63_dc4c_8601_ec8c % 2 + 1);
     }

@@ -301,7 +301,9 @@ fn two_shards_deliver_every_message_once() {
         return;
     };
     let env = TestEnv::new();
-    let n = 1000;
+    // 200 accounts keep the test within a minute or two on a busy
+    // machine; bench/shard.sh runs 1,000.
+    let n = 200;
     let (accounts, all) = fleet(&dc, &env, n, Tls::None);
     let cfg = env.write_config(&config("", &accounts));
     let cfg = cfg.to_str().unwrap();
@@ -321,7 +323,7 @@ fn two_shards_deliver_every_message_once() {
     let (one, two) = (listed("1/2"), listed("2/2"));
     assert_eq!(one.len() + two.len(), n);
     assert!(one.iter().all(|a| !two.contains(a)));
-    assert!((350..=650).contains(&one.len()), "{}", one.len());
+    assert!((70..=130).contains(&one.len()), "{}", one.len());
     assert_eq!(listed("1/2"), one, "stable");
 
     // Both shards at once, as two machines would run them.
