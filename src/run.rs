@@ -274,10 +274,7 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             let tx = tx.clone();
             let (slots, secrets, opts) = (&slots, &secrets, &opts);
             let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
-                loop {
-                    let Some((i, slot)) = slots.take(opts.interrupt) else {
-                        break;
-                    };
+                while let Some((i, slot)) = slots.take(opts.interrupt) {
                     let Some(account) = accounts.get(i) else {
                         break;
                     };
