@@ -1,6 +1,6 @@
 # Print an optspec for argparse to handle cmd's options that are independent of any subcommand.
 function __fish_popfetch_global_optspecs
-    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= lmtp= smtp= recipient= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header commit-every= log-file= syslog no-syslog h/help V/version
+    string join \n c/config= v/verbose q/quiet progress= json j/jobs= state-dir= shard= host= port= user= tls= auth= password-command= allow-plaintext tls-ca-file= tls-fingerprint= tls-client-cert= tls-client-key= proxy= maildir= mbox= mda= lmtp= smtp= recipient= keep no-keep delete-after-days= max-size= max-messages= fetch-all timeout= pipelining= received-header no-received-header commit-every= log-file= max-connections-per-host= syslog no-syslog h/help V/version
 end
 
 function __fish_popfetch_needs_command
@@ -30,6 +30,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_needs_command" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l user -d 'The login name on the server' -r
@@ -67,6 +68,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_needs_command" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_needs_command" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_needs_command" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_needs_command" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_needs_command" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -95,6 +97,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l user -d 'The login name on the server' -r
@@ -132,6 +135,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand fetch" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -150,6 +154,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l user -d 'The login name on the server' -r
@@ -187,6 +192,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand check" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -205,6 +211,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l user -d 'The login name on the server' -r
@@ -242,6 +249,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand serverinfo" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -260,6 +268,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l user -d 'The login name on the server' -r
@@ -297,6 +306,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -l names -d 'Print only the account names, one a line, read from the config file without checking it (for shell completion: quick on a large file, never runs a command)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand accounts" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
@@ -316,6 +326,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l user -d 'The login name on the server' -r
@@ -353,6 +364,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand adopt" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -372,6 +384,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l user -d 'The login name on the server' -r
@@ -409,6 +422,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand daemon" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -427,6 +441,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l user -d 'The login name on the server' -r
@@ -464,6 +479,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and not __fish_seen_subcommand_from example help" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -484,6 +500,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l user -d 'The login name on the server' -r
@@ -521,6 +538,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
 complete -c popfetch -n "__fish_popfetch_using_subcommand config; and __fish_seen_subcommand_from example" -l json -d 'Print one JSON object per account on stdout instead of the summary lines (also for accounts and serverinfo; the README documents the fields)'
@@ -541,6 +559,7 @@ always\t'Always, even into a pipe or file'
 never\t'Never'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s j -l jobs -d 'Fetch from up to N accounts at the same time' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state-dir -d 'Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l shard -d 'Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name, mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs a state directory of its own; popfetch refuses one that another shard uses' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l host -d 'The POP3 server\'s host name' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l port -d 'The server\'s port (default: 995 with --tls implicit, 110 otherwise)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l user -d 'The login name on the server' -r
@@ -578,6 +597,7 @@ on\t'Always, even when the server does not announce it'
 off\t'Never: one command at a time'"
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l commit-every -d 'End the session with QUIT, which makes deletions final, after every N deletions, and go on in a new one, so that a dropped connection undoes at most N; 0 (the default): one QUIT per session' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l log-file -d 'Append a line per delivered message (time, account, UID, size, From, Subject, where it went) and per run to FILE, created 0600 if missing' -r -F
+complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l max-connections-per-host -d 'Open at most N sessions at once to one server (host and port) across the run, however large -j is: providers cap concurrent POP3 sessions per client address (default 4)' -r
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -l state -d 'Also record what the program already fetched (~/.fetchids, mpop\'s UIDLS files, getmail\'s oldmail files) as delivered in popfetch\'s state'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s v -l verbose -d 'Say more: -v prints a line per message, -vv also traces the protocol on stderr (passwords and tokens are always redacted)'
 complete -c popfetch -n "__fish_popfetch_using_subcommand import" -s q -l quiet -d 'Print errors only; the setting for cron. An overlapping run (another popfetch is fetching the account) exits 75 without a word'
@@ -604,7 +624,7 @@ complete -c popfetch -n "__fish_popfetch_using_subcommand help; and __fish_seen_
 
 function __fish_popfetch_account_position
     set -l tokens (commandline -opc)
-    if set -q tokens[2]; and contains -- $tokens[-1] --auth --commit-every --config --delete-after-days --host --interval --jobs --lmtp --log-file --maildir --max-messages --max-size --mbox --mda --password-command --pipelining --port --progress --proxy --recipient --smtp --state-dir --timeout --tls --tls-ca-file --tls-client-cert --tls-client-key --tls-fingerprint --user -c -j
+    if set -q tokens[2]; and contains -- $tokens[-1] --auth --commit-every --config --delete-after-days --host --interval --jobs --lmtp --log-file --maildir --max-connections-per-host --max-messages --max-size --mbox --mda --password-command --pipelining --port --progress --proxy --recipient --shard --smtp --state-dir --timeout --tls --tls-ca-file --tls-client-cert --tls-client-key --tls-fingerprint --user -c -j
         return 1
     end
     not __fish_popfetch_using_subcommand accounts config import help

@@ -414,6 +414,9 @@ pub struct Account {
     pub log_file: Option<PathBuf>,
     /// Send the same lines to the system log (facility mail).
     pub syslog: bool,
+    /// At most this many sessions at once to this account's `host:port`
+    /// across the run (see `run::Slots`).
+    pub max_connections_per_host: usize,
 }
 
 impl Account {
@@ -453,6 +456,15 @@ pub(crate) mod limits {
     pub const MAX_SIZE: u64 = 1 << 40;
     /// `-j`: accounts at the same time.
     pub const JOBS: RangeInclusive<u64> = 1..=1024;
+    /// `max_connections_per_host`: sessions at once to one `host:port`.
+    pub const CONNECTIONS_PER_HOST: RangeInclusive<u64> = 1..=1024;
+    /// `max_connections_per_host` when nothing sets it: providers cap
+    /// concurrent POP3 sessions per client address (Dovecot's
+    /// `mail_max_userip_connections` is 10 per user), and a fleet on one
+    /// provider should stay well below such caps.
+    pub const DEFAULT_CONNECTIONS_PER_HOST: usize = 4;
+    /// `--shard K/N`: N, the number of shards.
+    pub const SHARDS: RangeInclusive<u64> = 1..=10_000;
     /// `commit_every`: 0 is off.
     pub const COMMIT_EVERY: RangeInclusive<u64> = 0..=1_000_000_000;
 }

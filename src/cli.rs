@@ -15,6 +15,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::account::{AuthChoice, Pipelining, TlsMode, limits, normalize_fingerprint, parse_size};
 use crate::import::Peer;
+use crate::shard::Shard;
 
 const AFTER_LONG_HELP: &str = "\
 Configuration:
@@ -264,6 +265,18 @@ pub struct GlobalArgs {
     /// Keep the record of delivered messages in DIR instead of $XDG_STATE_HOME/popfetch.
     #[arg(long, value_name = "DIR", global = true)]
     pub state_dir: Option<PathBuf>,
+
+    /// Work on shard K of N only: the accounts whose name hashes to K (FNV-1a 64 of the name,
+    /// mod N, plus 1), so that N machines split a fleet without coordination. Each shard needs
+    /// a state directory of its own; popfetch refuses one that another shard uses.
+    #[arg(
+        long,
+        value_name = "K/N",
+        env = "POPFETCH_SHARD",
+        value_parser = Shard::parse,
+        global = true
+    )]
+    pub shard: Option<Shard>,
 }
 
 /// When to draw progress bars.
@@ -444,6 +457,16 @@ pub struct AccountArgs {
     /// went) and per run to FILE, created 0600 if missing.
     #[arg(long, value_name = "FILE", global = true)]
     pub log_file: Option<PathBuf>,
+
+    /// Open at most N sessions at once to one server (host and port) across the run, however
+    /// large -j is: providers cap concurrent POP3 sessions per client address (default 4).
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(limits::CONNECTIONS_PER_HOST),
+        global = true
+    )]
+    pub max_connections_per_host: Option<usize>,
 
     /// Send the same lines to the system log, facility mail.
     #[arg(long, overrides_with = "no_syslog", global = true)]

@@ -299,9 +299,10 @@ fn listen(interrupt: &Arc<Interrupt>, tx: Sender<Event>) -> std::io::Result<()> 
 }
 
 /// The accounts, or the exit status after the error is printed: the
-/// config's own errors, and any account that would need a prompt.
+/// config's own errors, a state directory of another shard, and any
+/// account that would need a prompt.
 fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
-    let accounts = run::load(cli, names)?;
+    let accounts = run::shard(cli, run::load(cli, names)?)?;
     let mut status = None;
     for a in &accounts {
         if matches!(a.password, PasswordSource::Prompt) {

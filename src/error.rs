@@ -12,6 +12,7 @@ use crate::deliver::DeliverError;
 use crate::import::ImportError;
 use crate::password::SecretError;
 use crate::protocol::{ProtoError, RespCode};
+use crate::shard::ShardError;
 use crate::state::StateError;
 use crate::transport::{SocksError, TransportError};
 
@@ -47,6 +48,8 @@ pub enum Error {
     Deliver(#[from] DeliverError),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    Shard(#[from] ShardError),
     #[error(
         "another popfetch run is fetching {mailbox} right now (lock {path}); this run did nothing: it will be fetched next time"
     )]
@@ -104,6 +107,11 @@ impl Error {
             Error::State(e) => state_code(e),
             Error::Deliver(e) => deliver_code(e),
             Error::Import(e) => import_code(e),
+            Error::Shard(e) => match e {
+                // Two shards on one state directory: the setup is wrong.
+                ShardError::Mismatch { .. } => exit::CONFIG,
+                ShardError::State(e) => state_code(e),
+            },
             Error::Locked { .. } | Error::Interrupted { .. } | Error::NotStarted => exit::TEMPFAIL,
         }
     }

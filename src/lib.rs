@@ -38,6 +38,7 @@ mod run;
 mod secret;
 mod serverinfo;
 mod session;
+mod shard;
 mod state;
 mod text;
 mod transport;

@@ -377,6 +377,7 @@ mod tests {
             commit_every: None,
             log_file: None,
             syslog: false,
+            max_connections_per_host: 4,
         }
     }
 

@@ -3,9 +3,9 @@
 //! status [`crate::error`] picks: that of the first failing account in
 //! config order.
 
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 
 use crate::account::Account;
 use std::io::IsTerminal;
@@ -56,6 +56,10 @@ pub fn run(cli: &Cli) -> u8 {
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
     let accounts = match load(cli, &names) {
+        Ok(a) => a,
+        Err(code) => return code,
+    };
+    let accounts = match shard(cli, accounts) {
         Ok(a) => a,
         Err(code) => return code,
     };
@@ -111,6 +115,126 @@ pub(crate) fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
     }
 }
 
+/// The accounts of this run's shard, after every state directory is
+/// claimed for it (see [`claim_state_dirs`]); or the exit status.
+pub(crate) fn shard(cli: &Cli, accounts: Vec<Account>) -> Result<Vec<Account>, u8> {
+    claim_state_dirs(cli, &accounts)?;
+    Ok(select_shard(cli, accounts))
+}
+
+/// With `--shard`, only the accounts of that shard (see [`crate::shard`]);
+/// a shard with none of them says so, unless `-q`.
+fn select_shard(cli: &Cli, mut accounts: Vec<Account>) -> Vec<Account> {
+    let Some(shard) = cli.global.shard else {
+        return accounts;
+    };
+    accounts.retain(|a| shard.contains(&a.name));
+    if accounts.is_empty() && !cli.global.quiet {
+        report::say!("popfetch: note: shard {shard} has none of the selected accounts");
+    }
+    accounts
+}
+
+/// Every state directory of the accounts (all of them, before `--shard`
+/// picks some, so that a shard claims its directory even when it has no
+/// account to run) must be this shard's, or no shard's.
+fn claim_state_dirs(cli: &Cli, accounts: &[Account]) -> Result<(), u8> {
+    let mut dirs: Vec<&std::path::Path> = Vec::new();
+    for a in accounts {
+        if !dirs.contains(&a.state_dir.as_path()) {
+            dirs.push(&a.state_dir);
+        }
+    }
+    for dir in dirs {
+        if let Err(e) = crate::shard::claim(dir, cli.global.shard) {
+            let e = Error::from(e);
+            report::say!("popfetch: {e}");
+            return Err(e.exit_code());
+        }
+    }
+    Ok(())
+}
+
+/// The per-server connection cap (`max_connections_per_host`): a worker
+/// takes the first account, in config order, whose server has fewer
+/// sessions open than the account's cap, and waits while there is none.
+/// Waiting workers hold nothing else: no socket, no file, no buffer.
+/// Accounts on other servers overtake those that wait, so one slow
+/// provider does not idle the whole run.
+struct Slots<'a> {
+    accounts: &'a [Account],
+    inner: Mutex<SlotState>,
+    freed: Condvar,
+}
+
+struct SlotState {
+    /// Indexes of the accounts not yet taken, in config order.
+    pending: VecDeque<usize>,
+    /// Sessions open per server (`host:port`, host in lower case).
+    open: HashMap<String, usize>,
+}
+
+fn server_key(a: &Account) -> String {
+    format!("{}:{}", a.host.to_ascii_lowercase(), a.port)
+}
+
+impl<'a> Slots<'a> {
+    fn new(accounts: &'a [Account]) -> Self {
+        Slots {
+            accounts,
+            inner: Mutex::new(SlotState {
+                pending: (0..accounts.len()).collect(),
+                open: HashMap::new(),
+            }),
+            freed: Condvar::new(),
+        }
+    }
+
+    /// The next account to run and whether it holds a slot (to give back
+    /// with [`Slots::release`]); `None` when every account is taken. After
+    /// an interrupt accounts come without a slot, at once, to be reported
+    /// as not started.
+    fn take(&self, interrupt: &Interrupt) -> Option<(usize, bool)> {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if st.pending.is_empty() {
+                return None;
+            }
+            if interrupt.is_set() {
+                return st.pending.pop_front().map(|i| (i, false));
+            }
+            let free = st.pending.iter().position(|&i| {
+                let a = &self.accounts[i];
+                st.open.get(&server_key(a)).copied().unwrap_or(0) < a.max_connections_per_host
+            });
+            if let Some(pos) = free
+                && let Some(i) = st.pending.remove(pos)
+            {
+                *st.open.entry(server_key(&self.accounts[i])).or_insert(0) += 1;
+                return Some((i, true));
+            }
+            // Woken when a slot is given back; the timeout only serves to
+            // notice an interrupt.
+            st = match self
+                .freed
+                .wait_timeout(st, std::time::Duration::from_millis(200))
+            {
+                Ok((st, _)) => st,
+                Err(p) => p.into_inner().0,
+            };
+        }
+    }
+
+    fn release(&self, i: usize) {
+        let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = st.open.get_mut(&server_key(&self.accounts[i])) {
+            *n = n.saturating_sub(1);
+        }
+        drop(st);
+        self.freed.notify_all();
+    }
+}
+
 /// Run `mode` over `accounts` and print each outcome; `done` is told
 /// each account's outcome after it is printed. Returns the exit status.
 pub(crate) fn run_accounts(
@@ -162,17 +286,17 @@ pub(crate) fn run_accounts(
         .collect();
 
     let jobs = g.jobs.clamp(1, accounts.len().max(1));
-    let next = AtomicUsize::new(0);
+    let slots = Slots::new(accounts);
+    let mut workers = 0;
     let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
     let mut first_error: Option<u8> = None;
     let mut any_new = false;
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             let tx = tx.clone();
-            let (next, secrets, opts) = (&next, &secrets, &opts);
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
+            let (slots, secrets, opts) = (&slots, &secrets, &opts);
+            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                while let Some((i, slot)) = slots.take(opts.interrupt) {
                     let Some(account) = accounts.get(i) else {
                         break;
                     };
@@ -189,12 +313,27 @@ pub(crate) fn run_accounts(
                             Mode::Adopt => crate::adopt::adopt(account, &s, opts).into(),
                         },
                     };
+                    if slot {
+                        slots.release(i);
+                    }
                     opts.observer.finished(account, &result);
                     if tx.send((i, result)).is_err() {
                         break;
                     }
                 }
             });
+            match spawned {
+                Ok(_) => workers += 1,
+                // Fewer workers than -j asked for (the system's limit on
+                // threads): the ones running take every account.
+                Err(e) => {
+                    report::say!(
+                        "popfetch: cannot start more than {workers} parallel workers ({e}); \
+                         the accounts are fetched {workers} at a time"
+                    );
+                    break;
+                }
+            }
         }
         drop(tx);
         // Print in config order as results arrive.
@@ -220,6 +359,9 @@ pub(crate) fn run_accounts(
             }
         }
     });
+    if workers == 0 && !accounts.is_empty() {
+        return exit::TEMPFAIL;
+    }
     error::run_code(first_error, mode == Mode::Check && !any_new)
 }
 
@@ -285,7 +427,7 @@ fn account_names(cli: &Cli) -> u8 {
 /// `popfetch accounts`: validate the config and list what it defines.
 fn list_accounts(cli: &Cli) -> u8 {
     let accounts = match load(cli, &[]) {
-        Ok(a) => a,
+        Ok(a) => select_shard(cli, a),
         Err(code) => return code,
     };
     let mut out = std::io::stdout().lock();

@@ -60,6 +60,7 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "commit_every",
     "log_file",
     "syslog",
+    "max_connections_per_host",
 ];
 
 /// `value`, set where `origin` says.
@@ -465,6 +466,16 @@ fn parse_layer(
             }
             "log_file" => layer.log_file = set(&origin, path(val, env).map_err(value_err)?),
             "syslog" => layer.syslog = set(&origin, boolean(val).map_err(value_err)?),
+            "max_connections_per_host" => {
+                let n = integer(val).map_err(value_err)?;
+                let cap = in_range(n, &limits::CONNECTIONS_PER_HOST).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a number of connections: give 1 to 1024 (default {})",
+                        limits::DEFAULT_CONNECTIONS_PER_HOST
+                    ))
+                })?;
+                layer.max_connections_per_host = set(&origin, cap);
+            }
             k => {
                 return Err(key_err(format!(
                     "unknown key {k:?}{}; the keys are {}",

@@ -161,6 +161,7 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
             args.received_header_flag(),
         ),
         commit_every: flag("--commit-every", args.commit_every),
+        max_connections_per_host: flag("--max-connections-per-host", args.max_connections_per_host),
         log_file: flag("--log-file", path("--log-file", &args.log_file)?),
         syslog: flag(
             if args.no_syslog {

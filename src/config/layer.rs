@@ -53,6 +53,7 @@ pub(crate) struct Layer {
     pub commit_every: Option<Setting<usize>>,
     pub log_file: Option<Setting<PathBuf>>,
     pub syslog: Option<Setting<bool>>,
+    pub max_connections_per_host: Option<Setting<usize>>,
 }
 
 impl Layer {
@@ -85,6 +86,9 @@ impl Layer {
             commit_every: top.commit_every.or(self.commit_every),
             log_file: top.log_file.or(self.log_file),
             syslog: top.syslog.or(self.syslog),
+            max_connections_per_host: top
+                .max_connections_per_host
+                .or(self.max_connections_per_host),
         }
     }
 }

@@ -10,6 +10,7 @@ use super::netrc::Netrc;
 use super::{ConfigError, Env, distrust, expand_tilde, group_or_other_readable, read_trusted};
 use crate::account::{
     Account, AuthChoice, Destination, PasswordSource, Pipelining, Policy, TlsMode, check_recipient,
+    limits,
 };
 use crate::cli::Cli;
 use crate::secret::Secret;
@@ -253,6 +254,10 @@ impl<'a> Context<'a> {
             commit_every: layer.commit_every.map(|s| s.value).filter(|n| *n > 0),
             log_file: layer.log_file.map(|s| s.value),
             syslog: value_or(&layer.syslog, false),
+            max_connections_per_host: value_or(
+                &layer.max_connections_per_host,
+                limits::DEFAULT_CONNECTIONS_PER_HOST,
+            ),
         })
     }
 

@@ -22,6 +22,7 @@ mod daemon;
 mod deliver;
 mod fetch;
 mod fixture;
+mod fleet;
 mod hostile;
 mod import;
 mod interrupt;

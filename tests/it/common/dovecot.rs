@@ -70,6 +70,10 @@ pub struct Options {
     /// Serve a certificate, signed by the fixture's CA, that expired on
     /// 2021-01-01 (valid from 2020-01-01): see [`expire_server_certificate`].
     pub expired: bool,
+    /// Serve a few hundred clients at once: Dovecot's defaults stop at
+    /// 100 processes per service (one POP3 login and one POP3 process per
+    /// connection).
+    pub many_clients: bool,
 }
 
 impl Default for Options {
@@ -83,6 +87,7 @@ impl Default for Options {
             lmtp: false,
             quota: None,
             expired: false,
+            many_clients: false,
         }
     }
 }
@@ -118,6 +123,13 @@ impl Options {
     /// A server whose certificate expired (see [`Options::expired`]).
     pub fn expired(mut self) -> Self {
         self.expired = true;
+        self
+    }
+
+    /// A server for a few hundred connections at once (see
+    /// [`Options::many_clients`]).
+    pub fn many_clients(mut self) -> Self {
+        self.many_clients = true;
         self
     }
 
@@ -318,6 +330,14 @@ fn render_conf(base: &Path, ports: (u16, u16, u16), opts: &Options, id: &Identit
     }
     if opts.lmtp {
         out.push_str(&lmtp_conf(lmtp_port, opts.quota));
+    }
+    if opts.many_clients {
+        // A login and a POP3 process per connection; the auth and anvil
+        // services take every login process as a client.
+        out.push_str(
+            "default_process_limit = 1200\ndefault_client_limit = 5000\n\
+             mail_max_userip_connections = 1000\n",
+        );
     }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
@@ -796,6 +816,21 @@ impl Dovecot {
         drop(users);
 
         mailstore::make_maildir(&self.home(name), self.owner());
+    }
+
+    /// Adds many mailboxes at once (one rewrite of the passwd-file).
+    pub fn add_users(&self, users: &[(String, String)]) {
+        let mut all = self.users.lock().unwrap();
+        for (name, password) in users {
+            assert!(!name.contains([':', '\n', '/']) && !password.contains([':', '\n']));
+            all.retain(|(n, _, _)| n != name);
+            all.push((name.clone(), password.clone(), String::new()));
+        }
+        self.write_users(&all);
+        drop(all);
+        for (name, _) in users {
+            mailstore::make_maildir(&self.home(name), self.owner());
+        }
     }
 
     /// Rewrites the passwd-file from `users`.
