@@ -246,15 +246,25 @@ fn fetch_into(
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
         logins: 0,
     };
-    for _ in 0..MAX_SESSIONS {
+    for n in 0..MAX_SESSIONS {
         let before = run.tried.len();
         let seen = run.session()?;
         let fetched = run.tried.len() - before;
+        if n > 0 && fetched > 0 {
+            // A later session offered mail the earlier ones did not.
+            run.state.set_pages(now());
+        }
         let budget_left = account
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
-        if fetched == 0 || !budget_left || !seen.may_be_a_page() || seen.login_delay {
+        let worth_asking = run.state.pages().is_some() || seen.may_be_a_full_page(account);
+        if fetched == 0
+            || !budget_left
+            || !seen.may_be_a_page()
+            || seen.login_delay
+            || !worth_asking
+        {
             break;
         }
     }
@@ -269,7 +279,7 @@ fn fetch_into(
         .map(String::as_str)
         .collect();
     state.prune(&present);
-    state.save(&paths.state)?;
+    state.save_if_changed(&paths.state)?;
     Ok(())
 }
 
@@ -289,9 +299,23 @@ struct Listing {
 /// larger than a page could be.
 const MAX_PAGE: usize = 500;
 
+/// An all-new listing at least this long, from a server emptied every run
+/// (`keep = false`), may be a full page (Gmail's are about 250): worth one
+/// more session to find out.
+const FULL_PAGE: usize = 200;
+
 impl Listing {
     fn may_be_a_page(&self) -> bool {
         self.known == 0 && self.listed <= MAX_PAGE
+    }
+
+    /// With `keep = false` a paging server cannot be told from one emptied
+    /// every run by what it lists next time (the delivered mail is gone
+    /// either way), so a listing as long as a page is checked with one
+    /// more session. With `keep`, a paging server shows itself on the next
+    /// run: it no longer lists the mail it kept ([`Run::session`]).
+    fn may_be_a_full_page(&self, account: &Account) -> bool {
+        !account.policy.keep && self.listed >= FULL_PAGE
     }
 }
 
@@ -331,7 +355,16 @@ impl Run<'_> {
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
-        let listing = conn.list()?;
+        let fetch_all = account.policy.fetch_all;
+        let delivered_before = self.state.any_delivered();
+        let listing = {
+            let state = &*self.state;
+            // Sizes are asked for only where a download may follow; a
+            // first run asks for all of them with UIDL, in one round trip.
+            conn.list_needed(fetch_all || !delivered_before, &|uid: &str| {
+                fetch_all || !state.is_delivered(uid)
+            })?
+        };
         let seen = Listing {
             listed: listing.len(),
             known: listing
@@ -341,6 +374,12 @@ impl Run<'_> {
             login_delay: conn.capa.login_delay.is_some_and(|d| d > 0),
         };
         let t = now();
+        if seen.known == 0 && seen.listed > 0 && delivered_before && account.policy.keep {
+            // Mail delivered and kept on earlier runs is no longer listed,
+            // only new mail is: a server that offers what was never
+            // downloaded, a page at a time (Gmail).
+            self.state.set_pages(t);
+        }
         for m in &listing {
             self.state.see(&m.uid, t);
             self.present.insert(m.uid.clone());
@@ -359,34 +398,13 @@ impl Run<'_> {
         self.opts
             .observer
             .planned(account, plan.fetch.len(), total_size(&plan.fetch));
-        let mut journal = Journal::open(&self.paths.journal)?;
-        let delivered = Delivery {
-            account,
-            opts: self.opts,
-            target: self.target,
-            journal: &mut journal,
-            state: self.state,
-            summary: self.summary,
-            header: self.header.as_deref(),
-            batch: Vec::with_capacity(BATCH),
-            in_flight: Vec::with_capacity(BATCH),
+        if !plan.fetch.is_empty() {
+            self.deliver(&mut conn, &plan.fetch)?;
+        } else {
+            // Nothing to download: nothing is journalled, and the state is
+            // written only if the listing taught something.
+            self.state.save_if_changed(&self.paths.state)?;
         }
-        .run(&mut conn, &plan.fetch);
-        // Whatever happened, record what landed before anything else.
-        let saved = self.state.save(&self.paths.state);
-        if let Err(e) = delivered {
-            conn.abort();
-            self.target.discard_unsynced();
-            saved?;
-            drop(journal);
-            // Settle the journal now, as the next run would: a group commit
-            // or an mbox append may have stopped half-way. If that fails
-            // too, the journal stays for the next run.
-            let _ = recover(self.paths, self.target, self.state);
-            return Err(e);
-        }
-        saved?;
-        journal.clear()?;
 
         let doomed = policy::deletions(&listing, self.state, &account.policy, now());
         let accepted = match conn.delete(&doomed, self.opts.interrupt) {
@@ -411,6 +429,44 @@ impl Run<'_> {
                 .map(|m| m.uid.clone()),
         );
         Ok(seen)
+    }
+}
+
+impl<'r> Run<'r> {
+    /// Download and deliver `todo` (journal, group commits), save the
+    /// state and empty the journal. After a failure the connection is cut
+    /// (nothing is deleted), what landed is recorded and the journal is
+    /// settled, as the next run would.
+    fn deliver(&mut self, conn: &mut Connection, todo: &[Listed]) -> Result<(), Error> {
+        let mut journal = Journal::open(&self.paths.journal)?;
+        let delivered = Delivery {
+            account: self.account,
+            opts: self.opts,
+            target: self.target,
+            journal: &mut journal,
+            state: self.state,
+            summary: self.summary,
+            header: self.header.as_deref(),
+            batch: Vec::with_capacity(BATCH),
+            in_flight: Vec::with_capacity(BATCH),
+        }
+        .run(conn, todo);
+        // Whatever happened, record what landed before anything else.
+        let saved = self.state.save_if_changed(&self.paths.state);
+        if let Err(e) = delivered {
+            conn.abort();
+            self.target.discard_unsynced();
+            saved?;
+            drop(journal);
+            // Settle the journal now, as the next run would: a group commit
+            // or an mbox append may have stopped half-way. If that fails
+            // too, the journal stays for the next run.
+            let _ = recover(self.paths, self.target, self.state);
+            return Err(e);
+        }
+        saved?;
+        journal.clear()?;
+        Ok(())
     }
 }
 
@@ -589,7 +645,10 @@ fn check_counts(account: &Account, secret: &Secret, opts: &Options<'_>) -> Resul
     }
     let mut conn = session::connect(account, opts.trace.as_ref())?;
     conn.login(account, secret)?;
-    let listing = conn.list()?;
+    let fetch_all = account.policy.fetch_all;
+    let listing = conn.list_needed(fetch_all || !state.any_delivered(), &|uid: &str| {
+        fetch_all || !state.is_delivered(uid)
+    })?;
     let mut policy = account.policy.clone();
     policy.max_messages = None;
     let plan = policy::plan(&listing, &state, &policy);
