@@ -181,16 +181,150 @@ pub enum Destination {
     Maildir(PathBuf),
     Mbox(PathBuf),
     Mda(CommandSpec),
+    /// Handed to an LMTP server (RFC 2033).
+    Lmtp(Relay),
+    /// Handed to an SMTP server (RFC 5321), normally this machine's MTA.
+    Smtp(Relay),
 }
 
 impl Destination {
-    /// A short description for summaries ("~/Mail/work", "| procmail").
+    /// The config key that chose it ("maildir", "mbox", "mda", "lmtp",
+    /// "smtp"); also `accounts --json`'s `delivery`.
+    pub(crate) fn key(&self) -> &'static str {
+        match self {
+            Destination::Maildir(_) => "maildir",
+            Destination::Mbox(_) => "mbox",
+            Destination::Mda(_) => "mda",
+            Destination::Lmtp(_) => "lmtp",
+            Destination::Smtp(_) => "smtp",
+        }
+    }
+
+    /// A short description for summaries ("~/Mail/work", "| procmail",
+    /// "LMTP unix:/run/dovecot/lmtp").
     pub(crate) fn describe(&self) -> String {
         match self {
             Destination::Maildir(p) | Destination::Mbox(p) => p.display().to_string(),
             Destination::Mda(command) => format!("| {}", command.shown()),
+            Destination::Lmtp(r) => format!("LMTP {}", r.server),
+            Destination::Smtp(r) => format!("SMTP {}", r.server),
         }
     }
+}
+
+/// A server that takes messages by LMTP or SMTP, and for whom.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Relay {
+    pub server: ServerAddr,
+    /// The envelope recipient: `recipient`, else the account's user. Empty
+    /// until the account is resolved.
+    pub recipient: String,
+}
+
+/// Where an LMTP or SMTP server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerAddr {
+    /// A Unix-domain socket.
+    Unix(PathBuf),
+    /// A host name or IP address, and a port.
+    Tcp { host: String, port: u16 },
+}
+
+impl std::fmt::Display for ServerAddr {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ServerAddr::Unix(p) => write!(f, "unix:{}", p.display()),
+            ServerAddr::Tcp { host, port } if host.contains(':') => write!(f, "[{host}]:{port}"),
+            ServerAddr::Tcp { host, port } => write!(f, "{host}:{port}"),
+        }
+    }
+}
+
+/// The port `smtp = "host"` means.
+pub(crate) const SMTP_PORT: u16 = 25;
+
+/// Parse `lmtp` or `smtp`: `unix:/path` (or just `/path`) for a Unix
+/// socket, `host:port` or `[v6]:port` for TCP. `smtp` may leave out the
+/// port (25); LMTP has no standard port, so `lmtp` must give one. A
+/// socket path starting with `~` is left for the caller to expand.
+pub(crate) fn parse_server(s: &str, smtp: bool) -> Result<ServerAddr, String> {
+    let key = if smtp { "smtp" } else { "lmtp" };
+    let example = if smtp {
+        "\"127.0.0.1:25\""
+    } else {
+        "\"unix:/run/dovecot/lmtp\" or \"127.0.0.1:24\""
+    };
+    let t = s.trim();
+    if let Some(path) = t
+        .strip_prefix("unix:")
+        .or_else(|| t.starts_with('/').then_some(t))
+    {
+        if path.is_empty() || !(path.starts_with('/') || path.starts_with('~')) {
+            return Err(format!(
+                "{s:?} does not name a socket: write the absolute path after \"unix:\", e.g. \"unix:/run/dovecot/lmtp\""
+            ));
+        }
+        return Ok(ServerAddr::Unix(PathBuf::from(path)));
+    }
+    let bad = |why: &str| format!("{s:?} is not a server address ({why}): write e.g. {example}");
+    if t.is_empty() || t.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(bad("it is empty or contains a blank"));
+    }
+    let (host, port) = if let Some(rest) = t.strip_prefix('[') {
+        let (host, after) = rest.split_once(']').ok_or_else(|| bad("no closing ]"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, Some(p)),
+            None if after.is_empty() => (host, None),
+            None => return Err(bad("text after ]")),
+        }
+    } else {
+        match t.rsplit_once(':') {
+            Some((h, _)) if h.contains(':') => {
+                return Err(bad("an IPv6 address goes in brackets, e.g. \"[::1]:24\""));
+            }
+            Some((h, p)) => (h, Some(p)),
+            None => (t, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        Some(p) => p
+            .parse::<u16>()
+            .ok()
+            .filter(|p| *p != 0)
+            .ok_or_else(|| bad("the port must be 1 to 65535"))?,
+        None if smtp => SMTP_PORT,
+        None => {
+            return Err(bad(&format!("{key} has no standard port, so give one")));
+        }
+    };
+    Ok(ServerAddr::Tcp {
+        host: host.to_string(),
+        port,
+    })
+}
+
+/// Check an envelope recipient (`recipient`, or the user standing in for
+/// it): it goes into `RCPT TO:<...>`, so no blank, control character or
+/// angle bracket.
+pub(crate) fn check_recipient(s: &str) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("the recipient must not be empty".to_string());
+    }
+    if s.len() > 320 {
+        return Err(format!("{s:?} is too long for an address"));
+    }
+    if s.chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>')
+    {
+        return Err(format!(
+            "{s:?} cannot be an envelope recipient: it contains a blank, a control character \
+             or an angle bracket; write the address alone, e.g. \"alice\" or \"alice@example.org\""
+        ));
+    }
+    Ok(())
 }
 
 /// What to fetch and what to delete.
@@ -273,6 +407,13 @@ pub struct Account {
     pub pipelining: Pipelining,
     /// Prepend a `Received:` trace header.
     pub received_header: bool,
+    /// QUIT (committing the deletions) after this many deletions, and go
+    /// on in a new session; `None`: one QUIT at the end of the session.
+    pub commit_every: Option<usize>,
+    /// Append a line per delivered message and per run to this file.
+    pub log_file: Option<PathBuf>,
+    /// Send the same lines to the system log (facility mail).
+    pub syslog: bool,
 }
 
 impl Account {
@@ -312,6 +453,8 @@ pub(crate) mod limits {
     pub const MAX_SIZE: u64 = 1 << 40;
     /// `-j`: accounts at the same time.
     pub const JOBS: RangeInclusive<u64> = 1..=1024;
+    /// `commit_every`: 0 is off.
+    pub const COMMIT_EVERY: RangeInclusive<u64> = 0..=1_000_000_000;
 }
 
 /// Check a size in bytes against [`limits::MAX_SIZE`]; `shown` is how it
@@ -366,41 +509,62 @@ pub(crate) fn parse_size(s: &str) -> Result<u64, String> {
     check_size(size, &format!("{s:?}"))
 }
 
-/// Check a certificate pin, `sha256:` and 32 hex bytes with or without
-/// colons between them, and write it as `sha256:AB:CD:...`.
+/// Check a certificate pin and write it as `sha256:AB:CD:...`. Takes the
+/// forms people paste: 32 hex bytes in either case, with or without colons
+/// (or blanks) between them, bare or after `sha256:`, openssl's `sha256
+/// Fingerprint=` (`openssl x509 -noout -fingerprint -sha256`) or mpop's
+/// `SHA256: ` (`mpop --serverinfo`).
 pub(crate) fn normalize_fingerprint(s: &str) -> Result<String, String> {
-    let bad = || {
+    let bad = |why: &str| {
         format!(
-            "{s:?} is not a SHA-256 fingerprint: write \"sha256:\" followed by 32 hex bytes, \
-             with or without colons, e.g. \"sha256:3A:9F:...\" (openssl x509 -noout \
-             -fingerprint -sha256 prints it)"
+            "{s:?} is not a SHA-256 fingerprint{why}: write 32 hex bytes, with or without \
+             colons, e.g. \"sha256:3A:9F:...\" (`popfetch serverinfo` and `openssl x509 -noout \
+             -fingerprint -sha256` print it)"
         )
     };
     let t = s.trim();
-    let rest = match t.get(..7) {
-        Some(p) if p.eq_ignore_ascii_case("sha256:") => &t[7..],
-        _ => return Err(bad()),
-    };
-    let pairs: Vec<&str> = if rest.contains(':') {
-        rest.split(':').collect()
-    } else {
-        let mut v = Vec::new();
-        let mut r = rest;
-        while !r.is_empty() {
-            let cut = r.char_indices().nth(2).map_or(r.len(), |(i, _)| i);
-            v.push(&r[..cut]);
-            r = &r[cut..];
-        }
-        v
-    };
-    if pairs.len() != 32
-        || !pairs
+    let lower = t.to_ascii_lowercase();
+    const PREFIXES: [&str; 5] = [
+        "sha256 fingerprint=",
+        "sha2-256 fingerprint=",
+        "sha256:",
+        "sha-256:",
+        "sha256=",
+    ];
+    let rest = match PREFIXES.iter().find(|p| lower.starts_with(*p)) {
+        Some(p) => t[p.len()..].trim_start(),
+        None if ["sha1", "sha-1", "md5"]
             .iter()
-            .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
+            .any(|a| lower.starts_with(a)) =>
+        {
+            return Err(bad(" (popfetch pins SHA-256 only)"));
+        }
+        None => t,
+    };
+    let groups: Vec<&str> = rest.split([':', ' ']).filter(|g| !g.is_empty()).collect();
+    let pairs: Vec<&str> = match groups.as_slice() {
+        // No separators: cut into pairs.
+        [one] if one.is_ascii() && one.len() % 2 == 0 => {
+            (0..one.len()).step_by(2).map(|i| &one[i..i + 2]).collect()
+        }
+        _ => groups,
+    };
+    if !pairs
+        .iter()
+        .all(|p| p.len() == 2 && p.bytes().all(|b| b.is_ascii_hexdigit()))
     {
-        return Err(bad());
+        return Err(bad(""));
     }
-    Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase()))
+    match pairs.len() {
+        32 => Ok(format!("sha256:{}", pairs.join(":").to_ascii_uppercase())),
+        20 => Err(bad(
+            " (20 bytes is a SHA-1 fingerprint; popfetch pins SHA-256)",
+        )),
+        16 => Err(bad(
+            " (16 bytes is an MD5 fingerprint; popfetch pins SHA-256)",
+        )),
+        _ => Err(bad("")),
+    }
 }
 
 #[cfg(test)]
@@ -457,9 +621,36 @@ mod tests {
             normalize_fingerprint(&want.to_lowercase()),
             Ok(want.clone())
         );
-        for bad in [
+        let colons = want.trim_start_matches("sha256:");
+        for form in [
             hex.clone(),
+            hex.to_uppercase(),
+            colons.to_string(),
+            colons.to_lowercase(),
+            format!("sha256 Fingerprint={colons}"),
+            format!("SHA256 Fingerprint={colons}\n"),
+            format!("sha256 fingerprint={}", colons.to_lowercase()),
+            format!("SHA256: {colons}"),
+            format!("  SHA256:{colons}  "),
+            format!("sha256:{}", colons.replace(':', " ")),
+        ] {
+            assert_eq!(normalize_fingerprint(&form), Ok(want.clone()), "{form:?}");
+        }
+        let sha1: String = (0u8..20).map(|b| format!("{b:02X}:")).collect();
+        assert!(
+            normalize_fingerprint(sha1.trim_end_matches(':'))
+                .unwrap_err()
+                .contains("SHA-1")
+        );
+        assert!(
+            normalize_fingerprint(&format!("sha1 Fingerprint={}", &hex[..40]))
+                .unwrap_err()
+                .contains("SHA-256 only")
+        );
+        for bad in [
+            format!("{hex}0"),
             format!("sha1:{hex}"),
+            format!("md5:{hex}"),
             format!("sha256:{}", &hex[..62]),
             format!("sha256:{hex}00"),
             format!("sha256:{}zz", &hex[..62]),
@@ -489,6 +680,60 @@ mod tests {
             TlsMode::None.help(),
             "No encryption; needs --allow-plaintext to send a password"
         );
+    }
+
+    #[test]
+    fn server_addresses() {
+        let tcp = |h: &str, p| ServerAddr::Tcp {
+            host: h.into(),
+            port: p,
+        };
+        assert_eq!(
+            parse_server("unix:/run/dovecot/lmtp", false),
+            Ok(ServerAddr::Unix("/run/dovecot/lmtp".into()))
+        );
+        assert_eq!(
+            parse_server("/run/lmtp", false),
+            Ok(ServerAddr::Unix("/run/lmtp".into()))
+        );
+        assert_eq!(
+            parse_server("unix:~/lmtp", true),
+            Ok(ServerAddr::Unix("~/lmtp".into()))
+        );
+        assert_eq!(
+            parse_server("127.0.0.1:24", false),
+            Ok(tcp("127.0.0.1", 24))
+        );
+        assert_eq!(parse_server(" [::1]:2525 ", true), Ok(tcp("::1", 2525)));
+        assert_eq!(parse_server("localhost", true), Ok(tcp("localhost", 25)));
+        assert_eq!(parse_server("[::1]", true), Ok(tcp("::1", 25)));
+        for (bad, why) in [
+            ("localhost", "no standard port"),
+            ("unix:", "absolute path"),
+            ("unix:run/lmtp", "absolute path"),
+            ("::1:24", "brackets"),
+            ("[::1:24", "no closing ]"),
+            ("[::1]x", "text after ]"),
+            ("h:0", "1 to 65535"),
+            ("h:65536", "1 to 65535"),
+            (":24", "no host"),
+            ("a b:24", "blank"),
+            ("", "empty"),
+        ] {
+            let e = parse_server(bad, false).unwrap_err();
+            assert!(e.contains(why), "{bad:?}: {e}");
+        }
+        assert_eq!(tcp("::1", 24).to_string(), "[::1]:24");
+        assert_eq!(ServerAddr::Unix("/s".into()).to_string(), "unix:/s");
+        let relay = Relay {
+            server: tcp("h", 25),
+            recipient: "r".into(),
+        };
+        assert_eq!(Destination::Smtp(relay).describe(), "SMTP h:25");
+        assert!(check_recipient("jürgen@example.org").is_ok());
+        for bad in ["", "a b", "<a>", "a\tb", &"x".repeat(321)] {
+            assert!(check_recipient(bad).is_err(), "{bad:?}");
+        }
     }
 
     #[test]
@@ -539,6 +784,32 @@ mod tests {
                 let once = normalize_fingerprint(&format!("sha256:{}", hex.join(sep))).unwrap();
                 prop_assert_eq!(normalize_fingerprint(&once), Ok(once.clone()));
                 prop_assert_eq!(once.len(), "sha256:".len() + 32 * 3 - 1);
+            }
+
+            #[test]
+            fn every_pasted_form_of_a_fingerprint_is_the_same_pin(
+                bytes in proptest::array::uniform32(any::<u8>()),
+                prefix in 0usize..7,
+                sep in 0usize..3,
+                upper: bool,
+            ) {
+                let hex: Vec<String> = bytes.iter().map(|b| format!("{b:02x}")).collect();
+                let body = hex.join([":", "", " "][sep]);
+                let body = if upper { body.to_uppercase() } else { body };
+                let prefix = ["", "sha256:", "SHA256:", "SHA256: ", "sha256 Fingerprint=",
+                    "SHA256 Fingerprint=", "sha256="][prefix];
+                let want = format!("sha256:{}", hex.join(":").to_uppercase());
+                prop_assert_eq!(normalize_fingerprint(&format!("{prefix}{body}")), Ok(want));
+            }
+
+            #[test]
+            fn a_fingerprint_is_never_made_of_anything_but_hex(s in ".{0,120}") {
+                if let Ok(fp) = normalize_fingerprint(&s) {
+                    prop_assert!(fp.starts_with("sha256:"));
+                    let hex = &fp["sha256:".len()..];
+                    prop_assert_eq!(hex.len(), 95);
+                    prop_assert!(hex.bytes().all(|b| b == b':' || b.is_ascii_hexdigit()));
+                }
             }
         }
     }

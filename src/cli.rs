@@ -20,8 +20,10 @@ const AFTER_LONG_HELP: &str = "\
 Configuration:
   Accounts are read from $XDG_CONFIG_HOME/popfetch/config.toml (usually ~/.config/popfetch/config.toml), \
 or the file given with --config or POPFETCH_CONFIG. A [defaults] table applies to every [account.NAME] table; \
-a command-line flag overrides both for every selected account. Without a config file, --host, --user and one of \
---maildir, --mbox or --mda describe a single account on the command line.
+a command-line flag overrides both for every selected account. --host, --user and one of --maildir, --mbox or \
+--mda describe an account on the command line: with no account named, --host is an account of its own (with the \
+config's [defaults]) and the configured accounts are left alone; with account names, --host moves those accounts. \
+--user, --port and --password-command need an account name when the config file has several.
 
 Passwords:
   In order: --password-command, then password_command or password in the config, then a matching entry in \
@@ -96,7 +98,9 @@ impl Cli {
                 all.extend(account.iter().cloned());
                 all
             }
-            Some(Commands::Accounts | Commands::Import { .. }) => self.accounts.clone(),
+            Some(Commands::Accounts | Commands::Import { .. } | Commands::Config { .. }) => {
+                self.accounts.clone()
+            }
         }
     }
 }
@@ -127,7 +131,7 @@ pub enum Commands {
         #[arg(value_name = "ACCOUNT")]
         account: Option<String>,
     },
-    /// Validate the config file and list the accounts it defines.
+    /// Validate the config file and list the accounts it defines (--json: one object each).
     Accounts,
     /// Record every message now on the server as delivered, downloading nothing.
     ///
@@ -138,6 +142,11 @@ pub enum Commands {
         /// Adopt these accounts only (default: every account in the config file).
         #[arg(value_name = "ACCOUNT")]
         accounts: Vec<String>,
+    },
+    /// Help with the config file: `popfetch config example` prints a commented starting one.
+    Config {
+        #[command(subcommand)]
+        action: ConfigAction,
     },
     /// Print the popfetch configuration equivalent to a fetchmail, mpop or getmail one.
     ///
@@ -162,6 +171,19 @@ pub enum Commands {
     },
 }
 
+/// What `popfetch config` does.
+#[derive(Debug, Subcommand, Clone, PartialEq, Eq)]
+pub enum ConfigAction {
+    /// Print a commented config.toml to start from, with one account to fill in.
+    ///
+    /// popfetch config example > ~/.config/popfetch/config.toml
+    Example,
+}
+
+/// A commented config to start from (`popfetch config example`); a test
+/// checks that popfetch accepts it as it is.
+pub const EXAMPLE_CONFIG: &str = include_str!("cli/example-config.toml");
+
 /// Options that shape the run as a whole.
 #[derive(Debug, Args, Clone, PartialEq, Eq)]
 pub struct GlobalArgs {
@@ -180,7 +202,8 @@ pub struct GlobalArgs {
     #[arg(short = 'v', long = "verbose", action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
 
-    /// Print errors only; the setting for cron.
+    /// Print errors only; the setting for cron. An overlapping run (another popfetch is
+    /// fetching the account) exits 75 without a word.
     #[arg(short = 'q', long = "quiet", global = true)]
     pub quiet: bool,
 
@@ -188,7 +211,8 @@ pub struct GlobalArgs {
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = Progress::Auto, global = true)]
     pub progress: Progress,
 
-    /// Print one JSON object per account on stdout instead of the summary lines.
+    /// Print one JSON object per account on stdout instead of the summary lines (also for
+    /// accounts and serverinfo; the README documents the fields).
     #[arg(long, global = true)]
     pub json: bool,
 
@@ -220,8 +244,8 @@ pub enum Progress {
 }
 
 /// Account settings given on the command line. Each overrides the config key
-/// of the same name for every selected account; with no config file, they
-/// describe one account on their own.
+/// of the same name for every selected account; `--host` with no account
+/// named describes an account of its own (see `config::load_in`).
 #[derive(Debug, Args, Clone, Default, PartialEq, Eq)]
 #[command(next_help_heading = "Account options (override the config file)")]
 pub struct AccountArgs {
@@ -262,8 +286,9 @@ pub struct AccountArgs {
     #[arg(long, value_name = "FILE", global = true)]
     pub tls_ca_file: Option<PathBuf>,
 
-    /// Accept exactly the server certificate with this SHA-256 fingerprint
-    /// ("sha256:" and 32 hex bytes, colons optional).
+    /// Accept exactly the server certificate with this SHA-256 fingerprint: 32 hex bytes as
+    /// `popfetch serverinfo`, `openssl x509 -noout -fingerprint -sha256` or mpop print them
+    /// ("sha256:" prefix and colons optional).
     #[arg(
         long,
         value_name = "FINGERPRINT",
@@ -300,6 +325,19 @@ pub struct AccountArgs {
     /// shell-quoted.
     #[arg(long, value_name = "CMD", global = true)]
     pub mda: Option<String>,
+
+    /// Hand each message to the LMTP server at ADDR: unix:/path for a socket, or host:port.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub lmtp: Option<String>,
+
+    /// Hand each message to the SMTP server at ADDR, host:port (port 25 if left out),
+    /// normally this machine's mail server.
+    #[arg(long, value_name = "ADDR", global = true)]
+    pub smtp: Option<String>,
+
+    /// With --lmtp or --smtp: the envelope recipient (default: the account's user).
+    #[arg(long, value_name = "ADDRESS", global = true)]
+    pub recipient: Option<String>,
 
     /// Leave messages on the server after delivering them.
     #[arg(long, overrides_with = "no_keep", global = true)]
@@ -356,6 +394,30 @@ pub struct AccountArgs {
     /// Do not add a Received: trace header.
     #[arg(long, overrides_with = "received_header", global = true)]
     pub no_received_header: bool,
+
+    /// End the session with QUIT, which makes deletions final, after every N deletions, and
+    /// go on in a new one, so that a dropped connection undoes at most N; 0 (the default):
+    /// one QUIT per session.
+    #[arg(
+        long,
+        value_name = "N",
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(limits::COMMIT_EVERY),
+        global = true
+    )]
+    pub commit_every: Option<usize>,
+
+    /// Append a line per delivered message (time, account, UID, size, From, Subject, where it
+    /// went) and per run to FILE, created 0600 if missing.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub log_file: Option<PathBuf>,
+
+    /// Send the same lines to the system log, facility mail.
+    #[arg(long, overrides_with = "no_syslog", global = true)]
+    pub syslog: bool,
+
+    /// Do not send lines to the system log (the default).
+    #[arg(long, overrides_with = "syslog", global = true)]
+    pub no_syslog: bool,
 }
 
 impl AccountArgs {
@@ -367,6 +429,11 @@ impl AccountArgs {
     /// `Some(true)` for --received-header, `Some(false)` for --no-received-header.
     pub(crate) fn received_header_flag(&self) -> Option<bool> {
         tristate(self.received_header, self.no_received_header)
+    }
+
+    /// `Some(true)` for --syslog, `Some(false)` for --no-syslog.
+    pub(crate) fn syslog_flag(&self) -> Option<bool> {
+        tristate(self.syslog, self.no_syslog)
     }
 }
 
@@ -395,6 +462,9 @@ macro_rules! value_enum {
 }
 
 value_enum!(TlsMode, AuthChoice, Pipelining);
+
+mod suggest;
+pub(crate) use suggest::mistyped_subcommand;
 
 /// The man page and completions, generated from this definition; a test
 /// keeps the committed copies fresh.

@@ -9,6 +9,12 @@
 //! destination (`maildir`, `mbox`, `mda`).
 //!
 //! Decisions worth knowing:
+//! - `--host` with no account named is an account of its own: `[defaults]`
+//!   and the flags, never a configured account's settings, and the
+//!   configured accounts are not run. With names, it moves those accounts.
+//!   `--user`, `--port` and `--password-command` name one mailbox's login,
+//!   so with several accounts in the file and none named they are refused
+//!   (usage) instead of pointing every account at one login.
 //! - Accounts keep the order of the file; the order of names on the command
 //!   line does not matter.
 //! - The whole file is validated even when only some accounts are selected: a
@@ -42,6 +48,7 @@ mod netrc;
 mod resolve;
 mod value;
 
+pub(crate) use file::edit_distance;
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use {file::parse_file, netrc::Netrc};
 
@@ -73,10 +80,12 @@ pub(crate) struct Loaded {
 pub enum ConfigError {
     /// The default config file does not exist and no account was given with flags.
     #[error(
-        "no config file at {}: create it with an [account.NAME] table holding host, user and \
-         maildir (see `man popfetch`), name another file with --config, or give an account on \
-         the command line with --host, --user and --maildir",
-        path.display()
+        "no config file at {}: write one with an [account.NAME] table for each mailbox \
+         (`mkdir -p {} && popfetch config example > {0}` gives a commented one to fill in; see \
+         `man popfetch`), name another file with --config, or give an account on the command \
+         line with --host, --user and --maildir",
+        path.display(),
+        path.parent().unwrap_or(path).display()
     )]
     NoConfigFile { path: PathBuf },
 
@@ -259,8 +268,14 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
     let flags = flags::layer_from_flags(&cli.account, env)?;
     let mut ctx = resolve::Context::new(cli, env)?;
 
+    // --host with no account named is an account of its own, beside the
+    // file's: with [defaults] only, never retargeting configured accounts.
+    let ad_hoc = cli.account.host.is_some() && names.is_empty();
+    if !ad_hoc && names.is_empty() && file.accounts.len() > 1 {
+        one_mailbox_flags_need_a_name(cli, &file)?;
+    }
     let mut accounts = Vec::new();
-    if !file.accounts.is_empty() {
+    if !file.accounts.is_empty() && !ad_hoc {
         for acct in &file.accounts {
             let layer = file
                 .defaults
@@ -293,6 +308,38 @@ pub(crate) fn load_in(cli: &Cli, names: &[String], env: &Env) -> Result<Loaded, 
         accounts,
         warnings,
         notices,
+    })
+}
+
+/// `--user`, `--port` and `--password-command` name one mailbox's login:
+/// given with no account named while the file has several, they would
+/// point every account at it. (`serverinfo` without a name asks only the
+/// first account.)
+fn one_mailbox_flags_need_a_name(cli: &Cli, file: &file::File) -> Result<(), ConfigError> {
+    if matches!(cli.command, Some(crate::cli::Commands::Serverinfo { .. })) {
+        return Ok(());
+    }
+    let a = &cli.account;
+    let given: Vec<&str> = [
+        (a.user.is_some(), "--user"),
+        (a.port.is_some(), "--port"),
+        (a.password_command.is_some(), "--password-command"),
+    ]
+    .into_iter()
+    .filter_map(|(set, flag)| set.then_some(flag))
+    .collect();
+    let Some(first) = given.first() else {
+        return Ok(());
+    };
+    let names: Vec<&str> = file.accounts.iter().map(|a| a.name.as_str()).collect();
+    Err(ConfigError::Usage {
+        message: format!(
+            "{} would apply to every account ({}): name the account it is for (`popfetch {} \
+             {first} ...`), or add --host for an account of its own",
+            given.join(" and "),
+            names.join(", "),
+            names[0]
+        ),
     })
 }
 

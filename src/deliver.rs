@@ -17,21 +17,24 @@
 //! [`Target::discard_unsynced`] removes what was committed but not yet
 //! made durable.
 //!
-//! Targets: [`maildir`] (group commit at `sync_start`), [`mbox`] and
-//! [`mda`] (durable or handed over in `commit` itself). The last two spool
-//! each message in the state directory first ([`spool`], with
-//! [`envelope`] reading the sender), which is also where their
-//! crash-recovery evidence lives. A new target is one more file here and
+//! Targets: [`maildir`] (group commit at `sync_start`), [`mbox`], [`mda`]
+//! and [`smtp`] (LMTP or SMTP; durable or handed over in `commit`
+//! itself). The last three spool each message in the state directory first
+//! ([`spool`], with [`envelope`] reading the sender), which is also where
+//! their crash-recovery evidence lives. A new target is one more file here and
 //! one more arm in each method of [`Target`].
 
 mod envelope;
 mod maildir;
 pub(crate) mod mbox;
 mod mda;
+mod smtp;
 mod spool;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use mbox::{quote_in_chunks as mbox_quote, unquote as mbox_unquote};
+
+pub(crate) use envelope::HeaderCapture;
 
 use std::io::{self, Write};
 use std::path::PathBuf;
@@ -42,6 +45,7 @@ use crate::account::{Account, Destination};
 use maildir::Maildir;
 use mbox::Mbox;
 use mda::Mda;
+use smtp::{Dialect, Smtp};
 use spool::SpoolDir;
 
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +60,53 @@ pub enum DeliverError {
     /// stays on the server and the run goes on with the next one.
     #[error("delivery deferred: {0}; the message stays on the server for the next run")]
     Deferred(String),
+    /// The LMTP or SMTP server refused this message for good (a 5xx): it
+    /// stays on the server, is reported, and the run goes on with the next
+    /// one.
+    #[error("delivery refused: {0}; the message stays on the server")]
+    Rejected(String),
+    #[error(
+        "cannot connect to the {proto} server {server}: {source}; check `{key}` and that the server is running (nothing was deleted from the server)"
+    )]
+    RelayConnect {
+        proto: &'static str,
+        key: &'static str,
+        server: String,
+        source: io::Error,
+    },
+    #[error(
+        "the {proto} server {server} {what}: {reply}; {fix} (delivery for this account stopped; the message stays on the server)"
+    )]
+    RelayRefused {
+        proto: &'static str,
+        server: String,
+        what: String,
+        reply: String,
+        fix: String,
+        /// A 4xx: worth trying again later.
+        temporary: bool,
+    },
+    #[error(
+        "the connection to the {proto} server {server} failed {during}: {why}; delivery for this account stopped and the message stays on the server{}",
+        if *doubt { " (if the server took it all the same, it will arrive twice)" } else { "" }
+    )]
+    RelayLost {
+        proto: &'static str,
+        server: String,
+        during: String,
+        why: String,
+        /// The server had the whole message: it may have delivered it.
+        doubt: bool,
+    },
+    #[error(
+        "the {proto} server {server} broke the protocol {during}: {what}; delivery for this account stopped and the message stays on the server"
+    )]
+    RelayProtocol {
+        proto: &'static str,
+        server: String,
+        during: String,
+        what: String,
+    },
     #[error(
         "cannot append to the mbox {path}: {source}; check that its directory exists or can be created and that you may write the file"
     )]
@@ -123,6 +174,7 @@ pub(crate) enum Target {
     Maildir(Maildir),
     Mbox(Mbox),
     Mda(Mda),
+    Smtp(Smtp),
 }
 
 impl Target {
@@ -137,6 +189,19 @@ impl Target {
                 let spool = SpoolDir::open(&account.state_dir, &account.mailbox_id())?;
                 Ok(Target::Mda(Mda::open(spec, &account.user, spool)?))
             }
+            Destination::Lmtp(relay) | Destination::Smtp(relay) => {
+                let dialect = match &account.destination {
+                    Destination::Lmtp(_) => Dialect::Lmtp,
+                    _ => Dialect::Smtp,
+                };
+                let spool = SpoolDir::open(&account.state_dir, &account.mailbox_id())?;
+                Ok(Target::Smtp(Smtp::open(
+                    dialect,
+                    relay,
+                    account.timeout,
+                    spool,
+                )))
+            }
         }
     }
 
@@ -147,6 +212,7 @@ impl Target {
             Target::Maildir(m) => m.next_token(),
             Target::Mbox(m) => m.next_token(),
             Target::Mda(m) => m.next_token(),
+            Target::Smtp(m) => m.next_token(),
         }
     }
 
@@ -156,16 +222,18 @@ impl Target {
             Target::Maildir(m) => Ok(Box::new(m.create(token)?)),
             Target::Mbox(m) => Ok(Box::new(m.create(token)?)),
             Target::Mda(m) => Ok(Box::new(m.create(token)?)),
+            Target::Smtp(m) => Ok(Box::new(m.create(token)?)),
         }
     }
 
     /// Whether [`Sink::commit`] itself makes the message durable and
-    /// visible (mbox, MDA) rather than waiting for [`Target::sync_start`]; the
-    /// journal is then synced before each commit.
+    /// visible (mbox, MDA, LMTP/SMTP) rather than waiting for
+    /// [`Target::sync_start`]; the journal is then synced before each
+    /// commit.
     pub(crate) fn publishes_on_commit(&self) -> bool {
         match self {
             Target::Maildir(_) => false,
-            Target::Mbox(_) | Target::Mda(_) => true,
+            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => true,
         }
     }
 
@@ -179,6 +247,7 @@ impl Target {
             Target::Maildir(_) => Ok(()),
             Target::Mbox(m) => m.after_recovery(),
             Target::Mda(m) => m.after_recovery(),
+            Target::Smtp(m) => m.after_recovery(),
         }
     }
 
@@ -190,7 +259,7 @@ impl Target {
         match self {
             Target::Maildir(m) => m.discard_unsynced(),
             // Their commit already made each message durable.
-            Target::Mbox(_) | Target::Mda(_) => {}
+            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => {}
         }
     }
 
@@ -200,7 +269,7 @@ impl Target {
         match self {
             Target::Maildir(m) => m.begin_recovery(),
             // They keep nothing between calls.
-            Target::Mbox(_) | Target::Mda(_) => {}
+            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => {}
         }
     }
 
@@ -212,7 +281,7 @@ impl Target {
         match self {
             Target::Maildir(m) => m.sync_start(),
             // Their commit already made each message durable.
-            Target::Mbox(_) | Target::Mda(_) => Ok(()),
+            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => Ok(()),
         }
     }
 
@@ -220,7 +289,7 @@ impl Target {
     pub(crate) fn sync_wait(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_wait(),
-            Target::Mbox(_) | Target::Mda(_) => Ok(()),
+            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => Ok(()),
         }
     }
 
@@ -236,6 +305,7 @@ impl Target {
             Target::Maildir(m) => m.recover(token),
             Target::Mbox(m) => m.recover(token),
             Target::Mda(m) => m.recover(token),
+            Target::Smtp(m) => m.recover(token),
         }
     }
 }
@@ -381,16 +451,28 @@ mod tests {
         .unwrap();
         let spec = CommandSpec::Argv(vec!["cat".into()]);
         let mda = Mda::open(&spec, "u", SpoolDir::open(&state, "d@h:1").unwrap()).unwrap();
+        let relay = crate::account::Relay {
+            server: crate::account::ServerAddr::Unix(dir.join("lmtp")),
+            recipient: "u".into(),
+        };
+        let smtp = Smtp::open(
+            Dialect::Lmtp,
+            &relay,
+            std::time::Duration::from_secs(1),
+            SpoolDir::open(&state, "s@h:1").unwrap(),
+        );
         fs::write(state.join("sentinel"), "state").unwrap();
         let own = vec![
             dir.join("Mail/tmp"),
             state.join("spool/m@h%3A1"),
             state.join("spool/d@h%3A1"),
+            state.join("spool/s@h%3A1"),
         ];
         let targets = vec![
             Target::Maildir(maildir),
             Target::Mbox(mbox),
             Target::Mda(mda),
+            Target::Smtp(smtp),
         ];
         (targets, own)
     }

@@ -58,6 +58,13 @@ pub enum Error {
     /// rolls it back.
     #[error("{}", interrupted_text(*delivered, *deleted))]
     Interrupted { delivered: usize, deleted: usize },
+    /// The run was interrupted before this account's turn came: it was not
+    /// touched at all.
+    #[error(
+        "not started: the run was interrupted before this account's turn; nothing was fetched \
+         (the next run will)"
+    )]
+    NotStarted,
 }
 
 impl Error {
@@ -97,21 +104,26 @@ impl Error {
             Error::State(e) => state_code(e),
             Error::Deliver(e) => deliver_code(e),
             Error::Import(e) => import_code(e),
-            Error::Locked { .. } | Error::Interrupted { .. } => exit::TEMPFAIL,
+            Error::Locked { .. } | Error::Interrupted { .. } | Error::NotStarted => exit::TEMPFAIL,
         }
     }
 }
 
-/// The exit status of one account's run: its error's; or 75 when it
-/// finished but left messages for a retry, deferred by an MDA or refused
-/// by the server as a temporary condition (`[SYS/TEMP]`, `[IN-USE]`), so
-/// that cron hears of it; else 0. `deferred` and `refused_for_now` count
-/// those messages.
-pub fn account_code(error: Option<&Error>, deferred: usize, refused_for_now: usize) -> u8 {
-    let retry = deferred > 0 || refused_for_now > 0;
+/// The exit status of one account's run: its error's; or, when it
+/// finished, 74 if a mail server refused `rejected` messages for good, 75
+/// if messages were left for a retry — `deferred` by an MDA or a mail
+/// server, or `refused_for_now` by the POP3 server as a temporary
+/// condition (`[SYS/TEMP]`, `[IN-USE]`) — so that cron hears of it; else 0.
+pub fn account_code(
+    error: Option<&Error>,
+    deferred: usize,
+    refused_for_now: usize,
+    rejected: usize,
+) -> u8 {
     match error {
         Some(e) => e.exit_code(),
-        None if retry => exit::TEMPFAIL,
+        None if rejected > 0 => exit::IOERR,
+        None if deferred > 0 || refused_for_now > 0 => exit::TEMPFAIL,
         None => exit::OK,
     }
 }
@@ -271,6 +283,16 @@ fn deliver_code(e: &DeliverError) -> u8 {
         // Another program holding the mbox, or an MDA asking to be called
         // again, is a reason to try later.
         DeliverError::MboxLocked { .. } | DeliverError::Deferred(_) => exit::TEMPFAIL,
+        // A mail server that is down, busy or went away: try again later.
+        DeliverError::RelayConnect { .. } | DeliverError::RelayLost { .. } => exit::TEMPFAIL,
+        DeliverError::RelayRefused { temporary, .. } => {
+            if *temporary {
+                exit::TEMPFAIL
+            } else {
+                exit::IOERR
+            }
+        }
+        DeliverError::RelayProtocol { .. } => exit::PROTOCOL,
         DeliverError::Create { .. }
         | DeliverError::Write { .. }
         | DeliverError::MboxOpen { .. }
@@ -280,7 +302,8 @@ fn deliver_code(e: &DeliverError) -> u8 {
         | DeliverError::MdaMissing { .. }
         | DeliverError::MdaConfig(_)
         | DeliverError::MdaSpawn { .. }
-        | DeliverError::MdaFailed { .. } => exit::IOERR,
+        | DeliverError::MdaFailed { .. }
+        | DeliverError::Rejected(_) => exit::IOERR,
     }
 }
 
@@ -293,11 +316,12 @@ mod tests {
         assert_eq!(run_code(Some(77), true), 77);
         assert_eq!(run_code(None, true), exit::NO_NEW_MAIL);
         assert_eq!(run_code(None, false), exit::OK);
-        assert_eq!(account_code(None, 2, 0), exit::TEMPFAIL);
-        assert_eq!(account_code(None, 0, 1), exit::TEMPFAIL);
-        assert_eq!(account_code(None, 0, 0), exit::OK);
+        assert_eq!(account_code(None, 2, 0, 0), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 2, 0, 1), exit::IOERR);
+        assert_eq!(account_code(None, 0, 1, 0), exit::TEMPFAIL);
+        assert_eq!(account_code(None, 0, 0, 0), exit::OK);
         let interrupted = Error::interrupted();
-        assert_eq!(account_code(Some(&interrupted), 0, 0), exit::TEMPFAIL);
+        assert_eq!(account_code(Some(&interrupted), 0, 0, 3), exit::TEMPFAIL);
     }
 
     #[test]

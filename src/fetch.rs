@@ -23,6 +23,12 @@
 //!    more (never on one that announced `LOGIN-DELAY`); finally forget
 //!    UIDs no longer on the server and save the state.
 //!
+//! With `commit_every = N`, a session that would delete more than N
+//! messages downloads at most N (when delivered mail is deleted), DELEs N,
+//! QUITs, and the run goes on from step 2 in a new session, whose listing
+//! and the state skip what is done: a dropped line undoes at most N
+//! deletions.
+//!
 //! Whatever ends the run, [`fetch`] returns what it did along with the
 //! error ([`Outcome`]): deliveries and deletions of earlier sessions are
 //! reported, not lost with the error.
@@ -32,9 +38,10 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::account::Account;
-use crate::deliver::{DeliverError, Target};
+use crate::deliver::{DeliverError, HeaderCapture, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
+use crate::log::{self, RunLog};
 use crate::password;
 use crate::policy::{self, Listed};
 use crate::protocol::session::BodyError;
@@ -66,6 +73,9 @@ pub trait Observer: Sync {
     fn delivered(&self, _account: &Account, _msg: &Listed, _bytes: u64, _dest: &str) {}
     /// The target asked to try again later; the message stays on the server.
     fn deferred(&self, _account: &Account, _msg: &Listed, _why: &str) {}
+    /// The target refused the message for good (an LMTP or SMTP 5xx); it
+    /// stays on the server.
+    fn rejected(&self, _account: &Account, _msg: &Listed, _why: &str) {}
     /// The server refused to send a listed message (it went away, or it
     /// cannot send it now); it is also counted in [`Summary::skipped`].
     fn skipped(&self, _account: &Account, _msg: &Listed, _why: &str) {}
@@ -88,11 +98,15 @@ pub struct Summary {
     pub on_server: usize,
     /// Deliveries an interrupted earlier run had left open, now settled.
     pub recovered: usize,
-    /// The target asked to try these again later (an MDA's exit 75).
+    /// The target asked to try these again later (an MDA's exit 75, an
+    /// LMTP or SMTP 4xx).
     pub deferred: usize,
     /// Messages the server would not send (a `-ERR` to RETR): they stay on
     /// the server, are tried again next run, and are reported every time.
     pub skipped: Vec<Skipped>,
+    /// The target refused these for good (an LMTP or SMTP 5xx); they stay
+    /// on the server.
+    pub rejected: usize,
     pub elapsed: Duration,
 }
 
@@ -245,21 +259,33 @@ fn fetch_into(
             .received_header
             .then(|| crate::deliver::received_header(&account.host, &account.user)),
         logins: 0,
+        log: RunLog::open(account, secret),
     };
-    for n in 0..MAX_SESSIONS {
-        let before = run.tried.len();
+    let mut pages = 0;
+    let mut after_cut = false;
+    loop {
+        let (tried, deleted) = (run.tried.len(), run.deleted.len());
         let seen = run.session()?;
-        let fetched = run.tried.len() - before;
-        if n > 0 && fetched > 0 {
+        let fetched = run.tried.len() - tried;
+        if pages > 0 && !after_cut && fetched > 0 {
             // A later session offered mail the earlier ones did not.
             run.state.set_pages(now());
         }
+        after_cut = seen.cut_short;
+        // commit_every ended the session early: go on in a new one, as
+        // long as each does something (a server whose QUIT deletes
+        // nothing is not asked forever).
+        if seen.cut_short && !seen.login_delay && (fetched > 0 || run.deleted.len() > deleted) {
+            continue;
+        }
+        pages += 1;
         let budget_left = account
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
         let worth_asking = run.state.pages().is_some() || seen.may_be_a_full_page(account);
-        if fetched == 0
+        if pages >= MAX_SESSIONS
+            || fetched == 0
             || !budget_left
             || !seen.may_be_a_page()
             || seen.login_delay
@@ -291,6 +317,9 @@ struct Listing {
     known: usize,
     /// The server announced a `LOGIN-DELAY` of more than 0 seconds.
     login_delay: bool,
+    /// `commit_every` ended the session before it had fetched or deleted
+    /// everything it could.
+    cut_short: bool,
 }
 
 /// A paging server (Gmail offers about 250 per session) lists only
@@ -337,6 +366,8 @@ struct Run<'a> {
     header: Option<Vec<u8>>,
     /// Logins so far (see [`password::secret_for_login`]).
     logins: usize,
+    /// `log_file` and `syslog`.
+    log: RunLog,
 }
 
 impl Run<'_> {
@@ -352,6 +383,7 @@ impl Run<'_> {
         let secret =
             password::secret_for_login(account, self.secret, self.logins, self.opts.interrupt)?;
         self.logins += 1;
+        self.log.hide(&secret);
         let mut conn = session::connect(account, self.opts.trace.as_ref())?;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
@@ -365,13 +397,14 @@ impl Run<'_> {
                 fetch_all || !state.is_delivered(uid)
             })?
         };
-        let seen = Listing {
+        let mut seen = Listing {
             listed: listing.len(),
             known: listing
                 .iter()
                 .filter(|m| self.state.is_delivered(&m.uid))
                 .count(),
             login_delay: conn.capa.login_delay.is_some_and(|d| d > 0),
+            cut_short: false,
         };
         let t = now();
         if seen.known == 0 && seen.listed > 0 && delivered_before && account.policy.keep {
@@ -390,6 +423,15 @@ impl Run<'_> {
             .map(|max| max.saturating_sub(self.tried.len()));
         let mut plan = policy::plan(&listing, self.state, &policy);
         plan.fetch.retain(|m| !self.tried.contains(&m.uid));
+        // commit_every: each message delivered here is deleted here (keep
+        // is off), so a session fetches no more than it may delete.
+        if let Some(n) = account.commit_every
+            && !account.policy.keep
+            && plan.fetch.len() > n
+        {
+            plan.fetch.truncate(n);
+            seen.cut_short = true;
+        }
         self.tried.extend(plan.fetch.iter().map(|m| m.uid.clone()));
         self.summary.too_big = plan.too_big.len();
         self.summary.held_back = plan.held_back;
@@ -406,7 +448,21 @@ impl Run<'_> {
             self.state.save_if_changed(&self.paths.state)?;
         }
 
-        let doomed = policy::deletions(&listing, self.state, &account.policy, now());
+        let mut doomed = policy::deletions(&listing, self.state, &account.policy, now());
+        if let Some(n) = account.commit_every {
+            // At most n before the QUIT; never again what an earlier
+            // session's QUIT deleted (a server that still lists it did not).
+            let gone: HashSet<u32> = listing
+                .iter()
+                .filter(|m| self.deleted.contains(&m.uid))
+                .map(|m| m.msg)
+                .collect();
+            doomed.retain(|msg| !gone.contains(msg));
+            if doomed.len() > n {
+                doomed.truncate(n);
+                seen.cut_short = true;
+            }
+        }
         let accepted = match conn.delete(&doomed, self.opts.interrupt) {
             Ok(accepted) => accepted,
             Err(e) => {
@@ -447,6 +503,7 @@ impl<'r> Run<'r> {
             state: self.state,
             summary: self.summary,
             header: self.header.as_deref(),
+            log: &self.log,
             batch: Vec::with_capacity(BATCH),
             in_flight: Vec::with_capacity(BATCH),
         }
@@ -480,11 +537,16 @@ struct Delivery<'a> {
     state: &'a mut UidState,
     summary: &'a mut Summary,
     header: Option<&'a [u8]>,
+    log: &'a RunLog,
     /// Committed to the target, waiting for the next group commit.
-    batch: Vec<(&'a Listed, u64, String)>,
+    batch: Vec<Committed<'a>>,
     /// Sent off to be made durable; recorded once that is done.
-    in_flight: Vec<(&'a Listed, u64, String)>,
+    in_flight: Vec<Committed<'a>>,
 }
+
+/// A message committed to the target: its listing, size, where it went
+/// (for `-v`), and its From and Subject when a log wants them.
+type Committed<'a> = (&'a Listed, u64, String, Option<log::Headers>);
 
 impl<'a> Delivery<'a> {
     /// Download and deliver `todo`, keeping up to `window` RETRs in flight
@@ -548,7 +610,15 @@ impl<'a> Delivery<'a> {
         if let Some(h) = self.header {
             sink.write_all(h).map_err(write_error)?;
         }
-        let size = match conn.session.read_body(&mut sink) {
+        let mut headers = self.log.wants_headers().then(HeaderCapture::default);
+        let body = match headers.as_mut() {
+            Some(headers) => conn.session.read_body(&mut log::Tee {
+                out: &mut sink,
+                headers,
+            }),
+            None => conn.session.read_body(&mut sink),
+        };
+        let size = match body {
             Ok(n) => n,
             Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
             Err(BodyError::Sink(source)) => return Err(write_error(source).into()),
@@ -559,10 +629,17 @@ impl<'a> Delivery<'a> {
             self.journal.sync()?;
         }
         match sink.commit() {
-            Ok(shown) => self.batch.push((m, size, shown)),
+            Ok(shown) => {
+                let headers = headers.as_ref().map(log::Headers::of);
+                self.batch.push((m, size, shown, headers));
+            }
             Err(DeliverError::Deferred(why)) => {
                 self.summary.deferred += 1;
                 self.opts.observer.deferred(self.account, m, &why);
+            }
+            Err(DeliverError::Rejected(why)) => {
+                self.summary.rejected += 1;
+                self.opts.observer.rejected(self.account, m, &why);
             }
             Err(e) => return Err(e.into()),
         }
@@ -599,12 +676,13 @@ impl<'a> Delivery<'a> {
         }
         landed?;
         let t = now();
-        for (m, size, shown) in self.in_flight.drain(..) {
+        for (m, size, shown, headers) in self.in_flight.drain(..) {
             self.journal.done(&m.uid)?;
             self.state.mark_delivered(&m.uid, t);
             self.summary.new += 1;
             self.summary.bytes = self.summary.bytes.saturating_add(size);
             self.opts.observer.delivered(self.account, m, size, &shown);
+            self.log.delivered(&m.uid, size, headers.as_ref(), &shown);
         }
         Ok(())
     }
@@ -614,6 +692,9 @@ fn account_dest_path(account: &Account) -> std::path::PathBuf {
     match &account.destination {
         crate::account::Destination::Maildir(p) | crate::account::Destination::Mbox(p) => p.clone(),
         crate::account::Destination::Mda(_) => "the MDA".into(),
+        d @ (crate::account::Destination::Lmtp(_) | crate::account::Destination::Smtp(_)) => {
+            d.describe().into()
+        }
     }
 }
 

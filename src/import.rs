@@ -241,6 +241,18 @@ pub(crate) enum Dest {
     Maildir(String),
     Mbox(String),
     Mda(CommandSpec),
+    /// `lmtp = server` (`unix:/path` or `host:port`), with `recipient`
+    /// when the peer named one.
+    Lmtp {
+        server: String,
+        recipient: Option<String>,
+    },
+    /// `smtp = server` (`host:port`), with `recipient` when the peer
+    /// named one.
+    Smtp {
+        server: String,
+        recipient: Option<String>,
+    },
 }
 
 /// Where the peer keeps its record of fetched messages for one account.
@@ -585,6 +597,7 @@ fn check_values(a: &mut Account, env: &Env) {
         Dest::Maildir(p) => usable_path(p).map(Dest::Maildir),
         Dest::Mbox(p) => usable_path(p).map(Dest::Mbox),
         Dest::Mda(c) => (!empty_command(c)).then(|| Dest::Mda(c.clone())),
+        d @ (Dest::Lmtp { .. } | Dest::Smtp { .. }) => Some(d.clone()),
     };
     match dest {
         Some(d) => a.dest = d,

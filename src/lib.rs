@@ -28,6 +28,7 @@ mod error;
 mod fetch;
 mod import;
 mod interrupt;
+mod log;
 mod password;
 mod policy;
 mod protocol;

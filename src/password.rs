@@ -374,6 +374,9 @@ mod tests {
             state_dir: PathBuf::from("/nonexistent"),
             pipelining: Pipelining::Auto,
             received_header: true,
+            commit_every: None,
+            log_file: None,
+            syslog: false,
         }
     }
 

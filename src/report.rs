@@ -2,17 +2,22 @@
 //! one JSON object per account on stdout (`--json`).
 //!
 //! JSON schema (stable; new fields may be added, none renamed or removed;
-//! `ok` is true exactly when `exit_code` is 0; the counts are what the run
-//! did, also when `error` says what ended it):
+//! `exit_code` is what popfetch exits with for the account alone, for
+//! `check` 1 when it has no new mail; `ok` is true when `exit_code` is 0,
+//! or 1 for `check`; the counts are what the run did, also when `error`
+//! says what ended it):
 //!
 //! ```text
 //! { "account": "work", "command": "fetch" | "check" | "adopt", "ok": true,
 //!   "exit_code": 0, "error": null | "message",
 //!   "new": 12, "bytes": 3400000, "deleted": 5, "too_big": 2,
 //!   "held_back": 0, "on_server": 20, "recovered": 0, "deferred": 0, "skipped": 0,
-//!   "seconds": 1.2,
+//!   "rejected": 0, "seconds": 1.2,
 //!   "destination": "/home/alice/Mail/work" }
 //! ```
+//!
+//! `ok` is true when the run finished; `exit_code` is 75 when it left
+//! messages `deferred`, 74 when a mail server `rejected` some.
 //!
 //! `adopt` adds `"adopted"`: the UIDs it newly recorded as delivered.
 //!
@@ -20,6 +25,9 @@
 //! `max_size` takes.
 
 use serde_json::json;
+
+mod listing;
+pub use listing::account_json;
 
 /// `eprintln!` that never panics: a closed stderr (a pipe into `head`, a
 /// detached cron) must not turn a good run into a crash.
@@ -77,8 +85,19 @@ pub fn fetch_line(name: &str, dest: &str, s: &Summary, max_size: Option<u64>) ->
     }
     if s.deferred > 0 {
         line.push_str(&format!(
-            ", {} deferred by the MDA (left on the server for the next run)",
-            s.deferred
+            ", {} deferred by {} (left on the server for the next run)",
+            s.deferred,
+            if dest.starts_with("| ") {
+                "the MDA"
+            } else {
+                "the mail server"
+            }
+        ));
+    }
+    if s.rejected > 0 {
+        line.push_str(&format!(
+            ", {} refused by the mail server (left on the server)",
+            s.rejected
         ));
     }
     if s.recovered > 0 {
@@ -183,7 +202,7 @@ pub fn failed_line(
 pub fn outcome_code(outcome: &Outcome) -> u8 {
     let s = &outcome.summary;
     let temporary = s.skipped.iter().filter(|k| k.temporary()).count();
-    error::account_code(outcome.error.as_ref(), s.deferred, temporary)
+    error::account_code(outcome.error.as_ref(), s.deferred, temporary, s.rejected)
 }
 
 /// One account's outcome as JSON: the counts are what the run really did,
@@ -237,15 +256,19 @@ pub fn grouped(n: usize) -> String {
 }
 
 fn json_value(name: &str, command: &str, dest: &str, outcome: &Outcome) -> serde_json::Value {
-    let code = outcome_code(outcome);
     let s = &outcome.summary;
+    let code = match outcome_code(outcome) {
+        // What `popfetch check` of this account alone exits with.
+        error::exit::OK if command == "check" && s.new == 0 => error::exit::NO_NEW_MAIL,
+        code => code,
+    };
     let err = outcome.error.as_ref().map(ToString::to_string);
     json!({
         "account": name,
         "command": command,
-        // Only a run that exits 0 is ok: a deferral or a temporary refusal
-        // (exit 75, no error) is not.
-        "ok": code == error::exit::OK,
+        // Only a run that exits 0 is ok (and a check that found nothing,
+        // 1): a deferral or a temporary refusal (exit 75, no error) is not.
+        "ok": code == error::exit::OK || (command == "check" && code == error::exit::NO_NEW_MAIL),
         "exit_code": code,
         "error": err,
         "new": s.new,
@@ -257,6 +280,7 @@ fn json_value(name: &str, command: &str, dest: &str, outcome: &Outcome) -> serde
         "recovered": s.recovered,
         "deferred": s.deferred,
         "skipped": s.skipped.len(),
+        "rejected": s.rejected,
         "seconds": (s.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
         "destination": dest,
     })
@@ -284,12 +308,24 @@ impl Reporter {
 
     /// Print one line on stderr without tearing a progress bar.
     pub fn line(&self, text: &str) {
-        match &self.bars {
-            Some(m) => m.suspend(|| say!("{text}")),
-            None => say!("{text}"),
-        }
+        print_between_bars(self.bars.as_ref(), text);
+    }
+
+    /// [`Reporter::line`] for another thread (the signal thread).
+    pub fn printer(&self) -> impl Fn(&str) + Send + Sync + 'static {
+        let bars = self.bars.clone();
+        move |text| print_between_bars(bars.as_ref(), text)
     }
 }
+
+fn print_between_bars(bars: Option<&indicatif::MultiProgress>, text: &str) {
+    match bars {
+        Some(m) => m.suspend(|| say!("{text}")),
+        None => say!("{text}"),
+    }
+}
+
+impl Reporter {}
 
 impl crate::fetch::Observer for Reporter {
     fn planned(&self, account: &crate::account::Account, count: usize, bytes: u64) {
@@ -343,6 +379,14 @@ impl crate::fetch::Observer for Reporter {
                 account.name, msg.msg, msg.uid
             ));
         }
+    }
+
+    /// Always shown, `-q` or not: the message needs its owner's attention.
+    fn rejected(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
+        self.line(&format!(
+            "popfetch: {}: message {} (UID {}) not delivered: {why}; it stays on the server",
+            account.name, msg.msg, msg.uid
+        ));
     }
 
     fn skipped(&self, account: &crate::account::Account, msg: &crate::policy::Listed, why: &str) {
@@ -466,6 +510,7 @@ mod tests {
             "recovered",
             "deferred",
             "skipped",
+            "rejected",
             "seconds",
             "destination",
         ] {

@@ -1,6 +1,7 @@
 //! A whole invocation: load the accounts, run the command for each (up to
-//! `-j` at once), print what happened in config order, and pick the exit
-//! status: that of the first failing account in config order.
+//! `-j` at once), print what happened in config order, and return the exit
+//! status [`crate::error`] picks: that of the first failing account in
+//! config order.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -13,7 +14,7 @@ use crate::cli::{Cli, Commands, Progress};
 use crate::config;
 use crate::error::{self, Error, exit};
 use crate::fetch::{self, Options, Outcome};
-use crate::interrupt::Interrupt;
+use crate::interrupt::{Interrupt, Signal};
 use crate::password;
 use crate::report::{self, Reporter};
 use crate::secret;
@@ -40,6 +41,14 @@ pub fn run(cli: &Cli) -> u8 {
             return crate::import::run(cli, *kind, files, *state);
         }
         Some(Commands::Accounts) => return list_accounts(cli),
+        Some(Commands::Config {
+            action: crate::cli::ConfigAction::Example,
+        }) => {
+            let _ = std::io::stdout()
+                .lock()
+                .write_all(crate::cli::EXAMPLE_CONFIG.as_bytes());
+            return exit::OK;
+        }
         Some(Commands::Serverinfo { .. }) => return serverinfo(cli, &names),
     };
     let accounts = match load(cli, &names) {
@@ -89,7 +98,7 @@ fn load(cli: &Cli, names: &[String]) -> Result<Vec<Account>, u8> {
             Ok(loaded.accounts)
         }
         Err(e) => {
-            let e = Error::from(e);
+            let e = Error::from(crate::cli::mistyped_subcommand(cli, &e).unwrap_or(e));
             report::say!("popfetch: {e}");
             Err(e.exit_code())
         }
@@ -108,6 +117,19 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
             Progress::Auto => std::io::stderr().is_terminal(),
         };
     let reporter = Reporter::new(g.verbose >= 1 && !g.quiet, progress);
+    let print = reporter.printer();
+    let quiet = g.quiet;
+    interrupt.on_signal(Box::new(move |signal| match signal {
+        Signal::First if quiet => {}
+        Signal::First => print(
+            "popfetch: interrupted: each account finishes or rolls back the message in hand and \
+             saves what arrived; no other account starts (interrupt again to stop at once)",
+        ),
+        Signal::Again => print(
+            "popfetch: interrupted again: stopping at once; nothing is lost: the next run \
+             settles what this one left",
+        ),
+    }));
     let opts = Options {
         interrupt,
         trace,
@@ -141,6 +163,9 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                     };
                     let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
                     let result = match secret {
+                        // After Ctrl-C no account starts: not even its lock
+                        // or its Maildir is touched.
+                        _ if opts.interrupt.is_set() => Outcome::failed(Error::NotStarted),
                         None => Outcome::failed(Error::interrupted()),
                         Some(Err(e)) => Outcome::failed(e),
                         Some(Ok(s)) => match mode {
@@ -172,6 +197,9 @@ fn run_accounts(cli: &Cli, accounts: &[Account], mode: Mode, interrupt: &Arc<Int
                 }
                 any_new |= result.error.is_none() && result.summary.new > 0;
                 print_outcome(cli, &reporter, account, mode, &result);
+                if mode == Mode::Fetch {
+                    crate::log::run(account, &result);
+                }
                 printed += 1;
             }
         }
@@ -193,6 +221,11 @@ fn print_outcome(cli: &Cli, reporter: &Reporter, account: &Account, mode: Mode, 
     }
     let s = &result.summary;
     match &result.error {
+        // Under -q, an overlapping run (cron every few minutes while a big
+        // fetch is still going) says nothing: it exits 75 and the run
+        // holding the lock fetches the mail. Cron mails only what needs
+        // attention.
+        Some(Error::Locked { .. }) if g.quiet => {}
         Some(e) => reporter.line(&report::failed_line(
             &account.name,
             &dest,
@@ -225,6 +258,10 @@ fn list_accounts(cli: &Cli) -> u8 {
     };
     let mut out = std::io::stdout().lock();
     for a in &accounts {
+        if cli.global.json {
+            let _ = writeln!(out, "{}", report::account_json(a));
+            continue;
+        }
         let tls = match a.tls {
             crate::account::TlsMode::Implicit => "tls",
             crate::account::TlsMode::Starttls => "starttls",

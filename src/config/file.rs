@@ -16,11 +16,13 @@ use zeroize::{Zeroize, Zeroizing};
 
 use super::layer::{Layer, Origin, Setting};
 use super::value::{
-    auth_choice, boolean, command, integer, nonempty, path, pipelining, string, tls_mode, word,
+    auth_choice, boolean, command, integer, nonempty, path, pipelining, relay, string, tls_mode,
+    word,
 };
 use super::{ConfigError, Env};
 use crate::account::{
-    Destination, PasswordSource, check_size, limits, normalize_fingerprint, parse_size, unsendable,
+    Destination, PasswordSource, check_recipient, check_size, limits, normalize_fingerprint,
+    parse_size, unsendable,
 };
 use crate::secret::Secret;
 use crate::transport::Proxy;
@@ -43,6 +45,9 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "maildir",
     "mbox",
     "mda",
+    "lmtp",
+    "smtp",
+    "recipient",
     "keep",
     "delete_after_days",
     "max_size",
@@ -52,13 +57,10 @@ pub(super) const KNOWN_KEYS: &[&str] = &[
     "state_dir",
     "pipelining",
     "received_header",
+    "commit_every",
+    "log_file",
+    "syslog",
 ];
-
-/// Keys the specification describes that this version cannot honour yet.
-/// Rejected rather than ignored: ignoring `lmtp` would do something other
-/// than what the user asked for.
-pub(super) const UNSUPPORTED_KEYS: &[&str] =
-    &["lmtp", "smtp", "commit_every", "log_file", "recipient"];
 
 /// `value`, set where `origin` says.
 fn set<T>(origin: &Origin, value: T) -> Option<Setting<T>> {
@@ -212,7 +214,7 @@ pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, Con
                 }
             }
             other => {
-                let message = if KNOWN_KEYS.contains(&other) || UNSUPPORTED_KEYS.contains(&other) {
+                let message = if KNOWN_KEYS.contains(&other) {
                     format!(
                         "key {other:?} is outside any table: move it under [defaults] (for \
                          every account) or under [account.NAME]"
@@ -369,21 +371,30 @@ fn parse_layer(
                 }
                 layer.proxy = set(&origin, proxy);
             }
-            "maildir" | "mbox" | "mda" => {
+            "maildir" | "mbox" | "mda" | "lmtp" | "smtp" => {
                 if let Some(prev) = &layer.destination {
                     return Err(key_err(format!(
                         "{key} is set, but so is {} (at {}): an account delivers to exactly \
-                         one of maildir, mbox or mda, so remove one",
-                        destination_key(&prev.value),
+                         one of maildir, mbox, mda, lmtp or smtp, so remove one",
+                        prev.value.key(),
                         origin_at(&prev.origin)
                     )));
                 }
                 let dest = match key {
                     "maildir" => Destination::Maildir(path(val, env).map_err(value_err)?),
                     "mbox" => Destination::Mbox(path(val, env).map_err(value_err)?),
-                    _ => Destination::Mda(command(val).map_err(value_err)?),
+                    "mda" => Destination::Mda(command(val).map_err(value_err)?),
+                    _ => {
+                        let addr = nonempty(val, "a server address").map_err(value_err)?;
+                        relay(&addr, key == "smtp", env).map_err(value_err)?
+                    }
                 };
                 layer.destination = set(&origin, dest);
+            }
+            "recipient" => {
+                let r = nonempty(val, "a recipient address").map_err(value_err)?;
+                check_recipient(&r).map_err(value_err)?;
+                layer.recipient = set(&origin, r);
             }
             "keep" => layer.keep = set(&origin, boolean(val).map_err(value_err)?),
             "delete_after_days" => {
@@ -442,12 +453,18 @@ fn parse_layer(
             "received_header" => {
                 layer.received_header = set(&origin, boolean(val).map_err(value_err)?)
             }
-            k if UNSUPPORTED_KEYS.contains(&k) => {
-                return Err(key_err(format!(
-                    "key {k:?} is not supported in this version of popfetch: remove it \
-                     (popfetch will not ignore it and silently do something else)"
-                )));
+            "commit_every" => {
+                let n = integer(val).map_err(value_err)?;
+                let every = in_range(n, &limits::COMMIT_EVERY).ok_or_else(|| {
+                    value_err(format!(
+                        "{n} is not a number of deletions: give 1 to 1000000000 to QUIT after \
+                         that many, or 0 (the default) for one QUIT per session"
+                    ))
+                })?;
+                layer.commit_every = set(&origin, every);
             }
+            "log_file" => layer.log_file = set(&origin, path(val, env).map_err(value_err)?),
+            "syslog" => layer.syslog = set(&origin, boolean(val).map_err(value_err)?),
             k => {
                 return Err(key_err(format!(
                     "unknown key {k:?}{}; the keys are {}",
@@ -475,14 +492,6 @@ fn origin_at(o: &Origin) -> String {
     }
 }
 
-fn destination_key(d: &Destination) -> &'static str {
-    match d {
-        Destination::Maildir(_) => "maildir",
-        Destination::Mbox(_) => "mbox",
-        Destination::Mda(_) => "mda",
-    }
-}
-
 /// `(did you mean "port"?)` for a near miss, or nothing.
 fn suggestion(key: &str, known: &[&str]) -> String {
     known
@@ -494,7 +503,7 @@ fn suggestion(key: &str, known: &[&str]) -> String {
         .unwrap_or_default()
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
+pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for (i, ca) in a.chars().enumerate() {

@@ -4,8 +4,9 @@
 use std::path::PathBuf;
 
 use super::layer::{Layer, Origin, Setting};
+use super::value::relay;
 use super::{ConfigError, Env, expand_tilde};
-use crate::account::{CommandSpec, Destination, PasswordSource, unsendable};
+use crate::account::{CommandSpec, Destination, PasswordSource, check_recipient, unsendable};
 use crate::cli::AccountArgs;
 use crate::transport::Proxy;
 
@@ -88,16 +89,26 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
     if let Some(cmd) = &args.mda {
         dests.push(("--mda", Destination::Mda(CommandSpec::Shell(cmd.clone()))));
     }
+    for (name, value, smtp) in [("--lmtp", &args.lmtp, false), ("--smtp", &args.smtp, true)] {
+        if let Some(v) = value {
+            let dest = relay(v, smtp, env).map_err(|e| usage(format!("{name} {e}")))?;
+            dests.push((name, dest));
+        }
+    }
     if dests.len() > 1 {
         let names: Vec<_> = dests.iter().map(|(n, _)| *n).collect();
         let (given, both) = match names.as_slice() {
             [a, b] => (format!("{a} and {b}"), "both"),
-            _ => ("--maildir, --mbox and --mda".to_string(), "all"),
+            [rest @ .., last] => (format!("{} and {last}", rest.join(", ")), "all"),
+            [] => (String::new(), "all"),
         };
         return Err(usage(format!(
             "{given} were {both} given: an account delivers to exactly one of --maildir, \
-             --mbox or --mda, so give only one"
+             --mbox, --mda, --lmtp or --smtp, so give only one"
         )));
+    }
+    if let Some(r) = &args.recipient {
+        check_recipient(r).map_err(|e| usage(format!("--recipient: {e}")))?;
     }
     let destination = dests.pop().map(|(name, d)| Setting {
         value: d,
@@ -129,6 +140,7 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
         ),
         proxy: flag("--proxy", proxy_flag(args.proxy.as_deref())?),
         destination,
+        recipient: flag("--recipient", args.recipient.clone()),
         keep: flag(
             if args.no_keep { "--no-keep" } else { "--keep" },
             args.keep_flag(),
@@ -147,6 +159,16 @@ pub(crate) fn layer_from_flags(args: &AccountArgs, env: &Env) -> Result<Layer, C
                 "--received-header"
             },
             args.received_header_flag(),
+        ),
+        commit_every: flag("--commit-every", args.commit_every),
+        log_file: flag("--log-file", path("--log-file", &args.log_file)?),
+        syslog: flag(
+            if args.no_syslog {
+                "--no-syslog"
+            } else {
+                "--syslog"
+            },
+            args.syslog_flag(),
         ),
     })
 }

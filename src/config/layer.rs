@@ -39,6 +39,8 @@ pub(crate) struct Layer {
     pub tls_client_key: Option<Setting<PathBuf>>,
     pub proxy: Option<Setting<Proxy>>,
     pub destination: Option<Setting<Destination>>,
+    /// For `lmtp` and `smtp`: whom the message is for.
+    pub recipient: Option<Setting<String>>,
     pub keep: Option<Setting<bool>>,
     pub delete_after_days: Option<Setting<u32>>,
     pub max_size: Option<Setting<u64>>,
@@ -48,6 +50,9 @@ pub(crate) struct Layer {
     pub state_dir: Option<Setting<PathBuf>>,
     pub pipelining: Option<Setting<Pipelining>>,
     pub received_header: Option<Setting<bool>>,
+    pub commit_every: Option<Setting<usize>>,
+    pub log_file: Option<Setting<PathBuf>>,
+    pub syslog: Option<Setting<bool>>,
 }
 
 impl Layer {
@@ -67,6 +72,7 @@ impl Layer {
             tls_client_key: top.tls_client_key.or(self.tls_client_key),
             proxy: top.proxy.or(self.proxy),
             destination: top.destination.or(self.destination),
+            recipient: top.recipient.or(self.recipient),
             keep: top.keep.or(self.keep),
             delete_after_days: top.delete_after_days.or(self.delete_after_days),
             max_size: top.max_size.or(self.max_size),
@@ -76,6 +82,9 @@ impl Layer {
             state_dir: top.state_dir.or(self.state_dir),
             pipelining: top.pipelining.or(self.pipelining),
             received_header: top.received_header.or(self.received_header),
+            commit_every: top.commit_every.or(self.commit_every),
+            log_file: top.log_file.or(self.log_file),
+            syslog: top.syslog.or(self.syslog),
         }
     }
 }

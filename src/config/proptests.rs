@@ -70,9 +70,8 @@ fn check_error(e: &ConfigError, path: &Path, text: &str) -> Result<(), TestCaseE
 
 /// Lines of TOML that reach the config walk's branches, valid or not.
 fn toml_line() -> impl Strategy<Value = String> {
-    // Every key the walk knows or refuses, and some it does not.
+    // Every key the walk knows, and some it does not.
     let mut keys: Vec<&str> = file::KNOWN_KEYS.to_vec();
-    keys.extend_from_slice(file::UNSUPPORTED_KEYS);
     keys.extend(["prot", "defaults", "account", "\"quoted key\"", "a.b"]);
     let key = prop::sample::select(keys);
     let value = prop_oneof![

@@ -8,7 +8,9 @@ use std::time::Duration;
 use super::layer::{Layer, Origin, Setting};
 use super::netrc::Netrc;
 use super::{ConfigError, Env, distrust, expand_tilde, group_or_other_readable, read_trusted};
-use crate::account::{Account, AuthChoice, PasswordSource, Pipelining, Policy, TlsMode};
+use crate::account::{
+    Account, AuthChoice, Destination, PasswordSource, Pipelining, Policy, TlsMode, check_recipient,
+};
 use crate::cli::Cli;
 use crate::secret::Secret;
 
@@ -65,18 +67,50 @@ impl<'a> Context<'a> {
             .user
             .ok_or_else(|| missing(name, header_at, "user", "\"alice\"", "--user"))?
             .value;
-        let destination = layer
+        let mut destination = layer
             .destination
             .ok_or_else(|| {
                 missing(
                     name,
                     header_at,
                     "maildir",
-                    "\"~/Mail\" (or mbox or mda)",
-                    "--maildir (or --mbox or --mda)",
+                    "\"~/Mail\" (or mbox, mda, lmtp or smtp)",
+                    "--maildir (or --mbox, --mda, --lmtp or --smtp)",
                 )
             })?
             .value;
+        match (&mut destination, layer.recipient) {
+            (Destination::Lmtp(r) | Destination::Smtp(r), recipient) => {
+                r.recipient = match recipient {
+                    Some(s) => s.value,
+                    None => {
+                        check_recipient(&user).map_err(|e| {
+                            missing(
+                                name,
+                                header_at,
+                                "recipient",
+                                &format!("\"alice\" (the user cannot stand in for it: {e})"),
+                                "--recipient",
+                            )
+                        })?;
+                        user.clone()
+                    }
+                };
+            }
+            (_, Some(r)) => {
+                return Err(blame(
+                    name,
+                    &r.origin,
+                    format!(
+                        "recipient only applies to lmtp and smtp, but {} delivers elsewhere: \
+                         remove recipient",
+                        table_header(name)
+                    ),
+                    "--recipient only applies with --lmtp or --smtp".to_string(),
+                ));
+            }
+            (_, None) => {}
+        }
 
         let tls = value_or(&layer.tls, TlsMode::Implicit);
         let allow_plaintext = value_or(&layer.allow_plaintext, false);
@@ -200,6 +234,9 @@ impl<'a> Context<'a> {
             state_dir,
             pipelining: value_or(&layer.pipelining, Pipelining::Auto),
             received_header: value_or(&layer.received_header, true),
+            commit_every: layer.commit_every.map(|s| s.value).filter(|n| *n > 0),
+            log_file: layer.log_file.map(|s| s.value),
+            syslog: value_or(&layer.syslog, false),
         })
     }
 

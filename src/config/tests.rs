@@ -218,6 +218,11 @@ fn flags_override_every_account() {
                 "--fetch-all",
                 "--auth",
                 "plain",
+                // --port and --password-command name one mailbox: they
+                // override several accounts only when those are named.
+                "zeta",
+                "alpha",
+                "mid",
             ],
         )
         .unwrap_err();
@@ -247,6 +252,9 @@ fn flags_override_every_account() {
                 "plain",
                 "--state-dir",
                 "~/st",
+                "zeta",
+                "alpha",
+                "mid",
             ],
         )
         .unwrap();
@@ -337,14 +345,42 @@ fn unknown_key_is_located_and_suggested() {
 }
 
 #[test]
-fn unsupported_keys_are_rejected() {
+fn commit_every_zero_is_off_and_the_flag_overrides() {
     let f = Fixture::new();
-    for key in ["lmtp", "smtp", "commit_every", "log_file", "recipient"] {
-        let text = format!("[account.w]\nhost = \"h\"\n{key} = \"x\"\n");
-        let msg = f.err_at(&text, 3, 1);
-        assert!(msg.contains(&format!("\"{key}\"")), "{msg}");
-        assert!(msg.contains("not supported in this version"), "{msg}");
+    let text = "[defaults]\ncommit_every = 50\nhost = \"h\"\nuser = \"u\"\nmaildir = \"/m\"\n\
+                [account.a]\n[account.b]\ncommit_every = 0\n";
+    let loaded = f.load(text, &[]).unwrap();
+    let every: Vec<_> = loaded.accounts.iter().map(|a| a.commit_every).collect();
+    assert_eq!(every, [Some(50), None]);
+    let loaded = f.load(text, &["--commit-every", "3"]).unwrap();
+    let every: Vec<_> = loaded.accounts.iter().map(|a| a.commit_every).collect();
+    assert_eq!(every, [Some(3), Some(3)]);
+    let loaded = f.load(text, &["--commit-every", "0"]).unwrap();
+    assert!(loaded.accounts.iter().all(|a| a.commit_every.is_none()));
+}
+
+#[test]
+fn log_file_and_syslog() {
+    let f = Fixture::new();
+    let text = "[defaults]\nlog_file = \"~/log/popfetch.log\"\nhost = \"h\"\nuser = \"u\"\n\
+                maildir = \"/m\"\n[account.a]\n[account.b]\nsyslog = true\n";
+    let loaded = f.load(text, &[]).unwrap();
+    let [a, b] = &loaded.accounts[..] else {
+        panic!()
+    };
+    assert_eq!(a.log_file, Some(f.path("home/log/popfetch.log")));
+    assert!(!a.syslog && b.syslog);
+    let loaded = f
+        .load(text, &["--no-syslog", "--log-file", "/var/l"])
+        .unwrap();
+    for a in &loaded.accounts {
+        assert!(!a.syslog);
+        assert_eq!(a.log_file.as_deref(), Some(Path::new("/var/l")));
     }
+    let loaded = f.load(text, &["--syslog"]).unwrap();
+    assert!(loaded.accounts.iter().all(|a| a.syslog));
+    let msg = f.err_at("[account.w]\nsyslog = \"yes\"\n", 2, 10);
+    assert!(msg.contains("\"syslog\""), "{msg}");
 }
 
 #[test]
@@ -380,6 +416,13 @@ fn type_and_range_errors_name_the_key_and_value_position() {
         ("max_size = 0", 2, 12, &["\"max_size\""]),
         ("max_messages = 0", 2, 16, &["\"max_messages\""]),
         ("delete_after_days = -1", 2, 21, &["\"delete_after_days\""]),
+        (
+            "commit_every = -1",
+            2,
+            16,
+            &["\"commit_every\"", "0 (the default)"],
+        ),
+        ("commit_every = \"5\"", 2, 16, &["\"commit_every\""]),
         ("host = \"\"", 2, 8, &["\"host\"", "empty"]),
         ("host = \"a b\"", 2, 8, &["\"host\""]),
         ("user = 5", 2, 8, &["\"user\""]),
@@ -508,6 +551,114 @@ fn exactly_one_destination() {
     );
     assert!(e.is_usage(), "{e}");
     assert!(e.to_string().contains("--maildir and --mbox"), "{e}");
+}
+
+#[test]
+fn lmtp_and_smtp_destinations_and_their_recipient() {
+    use crate::account::{Relay, ServerAddr};
+    const HU: &str = "host = \"h\"\nuser = \"u\"\n";
+    let f = Fixture::new();
+    let text = "[defaults]\nhost = \"h\"\nuser = \"ann\"\n\
+                [account.a]\nlmtp = \"unix:~/run/lmtp\"\n\
+                [account.b]\nlmtp = \"[::1]:24\"\nrecipient = \"bob@example.org\"\n\
+                [account.c]\nsmtp = \"localhost\"\n\
+                [account.d]\nsmtp = \"/run/smtp\"\n";
+    let l = f.load(text, &[]).unwrap();
+    let dest: Vec<&Destination> = l.accounts.iter().map(|a| &a.destination).collect();
+    assert_eq!(
+        dest,
+        [
+            &Destination::Lmtp(Relay {
+                server: ServerAddr::Unix(f.path("home/run/lmtp")),
+                recipient: "ann".into()
+            }),
+            &Destination::Lmtp(Relay {
+                server: ServerAddr::Tcp {
+                    host: "::1".into(),
+                    port: 24
+                },
+                recipient: "bob@example.org".into()
+            }),
+            &Destination::Smtp(Relay {
+                server: ServerAddr::Tcp {
+                    host: "localhost".into(),
+                    port: 25
+                },
+                recipient: "ann".into()
+            }),
+            &Destination::Smtp(Relay {
+                server: ServerAddr::Unix("/run/smtp".into()),
+                recipient: "ann".into()
+            }),
+        ]
+    );
+    assert_eq!(l.accounts[1].destination.describe(), "LMTP [::1]:24");
+
+    // Flags: --recipient overrides, --smtp replaces the file's lmtp.
+    let l = f
+        .load(
+            text,
+            &["b", "--smtp", "127.0.0.1:2525", "--recipient", "c@d"],
+        )
+        .unwrap();
+    assert_eq!(
+        l.accounts[0].destination,
+        Destination::Smtp(Relay {
+            server: ServerAddr::Tcp {
+                host: "127.0.0.1".into(),
+                port: 2525
+            },
+            recipient: "c@d".into()
+        })
+    );
+
+    let msg = f.err_at(&format!("[account.w]\n{HU}lmtp = \"localhost\"\n"), 4, 8);
+    assert!(msg.contains("lmtp has no standard port"), "{msg}");
+    let msg = f.err_at(&format!("[account.w]\n{HU}smtp = \"h:0\"\n"), 4, 8);
+    assert!(msg.contains("1 to 65535"), "{msg}");
+    let msg = f.err_at(&format!("[account.w]\n{HU}lmtp = \"unix:\"\n"), 4, 8);
+    assert!(msg.contains("absolute path"), "{msg}");
+    let msg = f.err_at(
+        &format!("[account.w]\n{HU}lmtp = \"h:24\"\nrecipient = \"a <b>\"\n"),
+        5,
+        13,
+    );
+    assert!(msg.contains("angle bracket"), "{msg}");
+    let msg = f.err_at(
+        &format!("[account.w]\n{HU}maildir = \"/m\"\nsmtp = \"h\"\n"),
+        5,
+        1,
+    );
+    assert!(
+        msg.contains("one of maildir, mbox, mda, lmtp or smtp"),
+        "{msg}"
+    );
+    // recipient with another destination, in the account or in [defaults].
+    let msg = f.err_at(
+        &format!("[account.w]\n{HU}maildir = \"/m\"\nrecipient = \"r\"\n"),
+        5,
+        1,
+    );
+    assert!(
+        msg.contains("recipient only applies to lmtp and smtp"),
+        "{msg}"
+    );
+    let msg = f.err_at(
+        &format!("[defaults]\nrecipient = \"r\"\n[account.w]\n{HU}maildir = \"/m\"\n"),
+        2,
+        1,
+    );
+    assert!(msg.contains("(the key is in [defaults])"), "{msg}");
+    // A user that cannot be a recipient must be replaced by one.
+    let msg = f.err_at(
+        "[account.w]\nhost = \"h\"\nuser = \"a b\"\nlmtp = \"h:24\"\n",
+        1,
+        10,
+    );
+    assert!(
+        msg.contains("no recipient") && msg.contains("blank"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -869,5 +1020,81 @@ fn client_certificate_keys() {
     assert!(
         e.is_usage() && e.to_string().contains("--tls-client-cert"),
         "{e}"
+    );
+}
+
+/// Two accounts on two servers, and what the ad-hoc flags do to them.
+const TWO: &str = "[defaults]\nkeep = true\n[account.work]\nhost = \"w\"\nuser = \"alice\"\n\
+                   maildir = \"/w\"\n[account.home]\nhost = \"h\"\nuser = \"al\"\nmbox = \"/h\"\n";
+
+#[test]
+fn host_without_an_account_name_is_an_account_of_its_own() {
+    let f = Fixture::new();
+    let loaded = f
+        .load(
+            TWO,
+            &["--host", "pop.other", "--user", "bob", "--maildir", "/o"],
+        )
+        .unwrap();
+    let [a] = &loaded.accounts[..] else {
+        panic!(
+            "one ad-hoc account, the configured ones untouched: {:?}",
+            loaded.accounts
+        )
+    };
+    assert_eq!(a.name, "pop.other");
+    assert_eq!(a.mailbox_id(), "bob@pop.other:995");
+    assert!(a.policy.keep, "[defaults] still applies");
+    // The configured accounts' settings are not borrowed.
+    let e = f.err(TWO, &["--host", "pop.other", "--maildir", "/o"]);
+    assert!(e.is_usage() && e.to_string().contains("--user"), "{e}");
+}
+
+#[test]
+fn host_with_account_names_overrides_those_accounts() {
+    let f = Fixture::new();
+    let loaded = f.load(TWO, &["--host", "pop.moved", "home"]).unwrap();
+    let [a] = &loaded.accounts[..] else {
+        panic!("{:?}", loaded.accounts)
+    };
+    assert_eq!((a.name.as_str(), a.host.as_str()), ("home", "pop.moved"));
+    assert_eq!(a.destination, Destination::Mbox("/h".into()));
+}
+
+#[test]
+fn flags_naming_one_mailbox_need_an_account_name_when_there_are_several() {
+    let f = Fixture::new();
+    for args in [
+        &["--user", "bob"][..],
+        &["--port", "1110"],
+        &["--password-command", "echo pw"],
+    ] {
+        let e = f.err(TWO, args);
+        let msg = e.to_string();
+        assert!(e.is_usage(), "{args:?}: {e}");
+        assert!(
+            msg.contains(args[0]) && msg.contains("work, home") && msg.contains("--host"),
+            "{args:?}: names the flag, the accounts and the way out: {msg}"
+        );
+        // Named, it overrides that account.
+        let mut named = args.to_vec();
+        named.push("work");
+        let loaded = f.load(TWO, &named).unwrap();
+        assert_eq!(loaded.accounts.len(), 1);
+    }
+    // One account: nothing is ambiguous.
+    let one = "[account.work]\nhost = \"w\"\nuser = \"alice\"\nmaildir = \"/w\"\n";
+    let loaded = f.load(one, &["--user", "bob"]).unwrap();
+    assert_eq!(loaded.accounts[0].user, "bob");
+    // Settings that are no mailbox's identity apply to every account.
+    let loaded = f
+        .load(TWO, &["--max-size", "1M", "--maildir", "/all"])
+        .unwrap();
+    assert!(
+        loaded
+            .accounts
+            .iter()
+            .all(|a| a.policy.max_size == Some(1 << 20)
+                && a.destination == Destination::Maildir("/all".into()))
     );
 }

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use toml::de::DeValue;
 
 use super::{Env, expand_tilde};
-use crate::account::{AuthChoice, CommandSpec, Pipelining, TlsMode};
+use crate::account::{
+    AuthChoice, CommandSpec, Destination, Pipelining, Relay, ServerAddr, TlsMode, parse_server,
+};
 
 fn wrong_type(expected: &str, v: &DeValue<'_>) -> String {
     format!("expected {expected}, found {}", v.type_str())
@@ -88,6 +90,25 @@ pub(super) fn command(v: &DeValue<'_>) -> Result<CommandSpec, String> {
             other,
         )),
     }
+}
+
+/// `lmtp` or `smtp` (`smtp` when `smtp`): the server's address, a socket
+/// path with `~` expanded. The recipient is filled in when the account is
+/// resolved.
+pub(super) fn relay(addr: &str, smtp: bool, env: &Env) -> Result<Destination, String> {
+    let server = match parse_server(addr, smtp)? {
+        ServerAddr::Unix(p) => ServerAddr::Unix(expand_tilde(&p.to_string_lossy(), env)?),
+        tcp => tcp,
+    };
+    let relay = Relay {
+        server,
+        recipient: String::new(),
+    };
+    Ok(if smtp {
+        Destination::Smtp(relay)
+    } else {
+        Destination::Lmtp(relay)
+    })
 }
 
 pub(super) fn tls_mode(v: &DeValue<'_>) -> Result<TlsMode, String> {

@@ -154,7 +154,7 @@ fn plausible_address(addr: &str) -> bool {
 
 /// Keeps a copy of a message's header section as it streams past.
 #[derive(Debug)]
-pub(super) struct HeaderCapture {
+pub(crate) struct HeaderCapture {
     buf: Vec<u8>,
     complete: bool,
     at_line_start: bool,
@@ -172,7 +172,7 @@ impl Default for HeaderCapture {
 
 impl HeaderCapture {
     /// Look at the next bytes of the message.
-    pub(super) fn feed(&mut self, data: &[u8]) {
+    pub(crate) fn feed(&mut self, data: &[u8]) {
         if self.complete {
             return;
         }
@@ -200,6 +200,32 @@ impl HeaderCapture {
 
     pub(super) fn sender(&self) -> Sender {
         Sender::from_headers(&self.buf)
+    }
+
+    /// The From and Subject fields as a person reads them: encoded words
+    /// (RFC 2047) decoded, each address as `Name <address>`, several
+    /// joined by `, `; empty when the field is missing. Still the
+    /// sender's text: the caller makes it printable and caps it.
+    pub(crate) fn sender_and_subject(&self) -> (String, String) {
+        let Some(msg) = MessageParser::default().parse_headers(&self.buf) else {
+            return (String::new(), String::new());
+        };
+        let from = msg
+            .from()
+            .map(|list| {
+                list.iter()
+                    .map(|a| match (a.name(), a.address()) {
+                        (Some(n), Some(addr)) => format!("{n} <{addr}>"),
+                        (None, Some(addr)) => addr.to_string(),
+                        (Some(n), None) => n.to_string(),
+                        (None, None) => String::new(),
+                    })
+                    .filter(|a| !a.is_empty())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
+        (from, msg.subject().unwrap_or_default().to_string())
     }
 }
 
@@ -346,6 +372,25 @@ mod tests {
             assert_eq!(h.buf, b"Return-Path: <a@b>\nSubject: s\n\n");
             assert_eq!(h.sender(), Sender::Address("a@b".into()));
         }
+    }
+
+    #[test]
+    fn sender_and_subject_are_decoded() {
+        let mut h = HeaderCapture::default();
+        h.feed(
+            b"From: =?ISO-8859-1?Q?J=F6rg?= <j@example.org>, b@example.org\n\
+              Subject: =?UTF-8?B?R3LDvMOfZQ==?=\n  and more\n\nFrom: not@header\n",
+        );
+        assert_eq!(
+            h.sender_and_subject(),
+            (
+                "J\u{f6}rg <j@example.org>, b@example.org".to_string(),
+                "Grüße and more".to_string()
+            )
+        );
+        let mut h = HeaderCapture::default();
+        h.feed(b"X-Other: 1\n\n");
+        assert_eq!(h.sender_and_subject(), (String::new(), String::new()));
     }
 
     #[test]

@@ -121,12 +121,7 @@ impl Mda {
     /// runs left in the spool: no record names it any more. Only the first
     /// call of a run does anything.
     pub(super) fn after_recovery(&mut self) -> Result<(), DeliverError> {
-        if self.spool.take_sweep() {
-            for (t, e) in self.spool.entries()? {
-                self.spool.remove(&t, &e)?;
-            }
-        }
-        Ok(())
+        self.spool.sweep()
     }
 
     pub(super) fn create(&mut self, token: &str) -> Result<MdaMessage<'_>, DeliverError> {
@@ -141,14 +136,7 @@ impl Mda {
     /// token the spool could not have made finds neither: not landed, and
     /// nothing is touched.
     pub(super) fn recover(&self, token: &str) -> Result<bool, DeliverError> {
-        let entries = self.spool.entries_of(token)?;
-        if entries.contains(&Entry::Done) {
-            return Ok(true);
-        }
-        for e in &entries {
-            self.spool.remove(token, e)?;
-        }
-        Ok(false)
+        self.spool.handed_over(token)
     }
 
     /// The process to run for a message from `sender`.

@@ -177,6 +177,35 @@ impl SpoolDir {
         !std::mem::replace(&mut self.swept, true)
     }
 
+    /// For targets whose only evidence is the `.done` mark (MDA, LMTP and
+    /// SMTP): once recovery has settled the journal, remove everything
+    /// earlier runs left. Only the first call of a run does anything.
+    pub(super) fn sweep(&mut self) -> Result<(), DeliverError> {
+        if self.take_sweep() {
+            for (t, e) in self.entries()? {
+                self.remove(&t, &e)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// For the same targets, whether the message journalled under `token`
+    /// was handed over: a `.done` mark says yes. A spool without one may or
+    /// may not have been (the program or server may have taken it just
+    /// before a crash): no, and it is removed, so the message is fetched
+    /// again. A token the spool could not have made finds neither: no, and
+    /// nothing is touched.
+    pub(super) fn handed_over(&self, token: &str) -> Result<bool, DeliverError> {
+        let entries = self.entries_of(token)?;
+        if entries.contains(&Entry::Done) {
+            return Ok(true);
+        }
+        for e in &entries {
+            self.remove(token, e)?;
+        }
+        Ok(false)
+    }
+
     pub(super) fn remove(&self, token: &str, entry: &Entry) -> Result<(), DeliverError> {
         let path = self.path(&entry.name(token));
         match fs::remove_file(&path) {

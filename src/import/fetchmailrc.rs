@@ -529,12 +529,12 @@ static SERVER_OTHERS: &[(&str, Arg, &str)] = &[
     (
         "esmtpname",
         Arg::Str,
-        "popfetch does not forward by SMTP yet",
+        "popfetch does not log in to the SMTP server (no SMTP AUTH)",
     ),
     (
         "esmtppassword",
         Arg::Str,
-        "popfetch does not forward by SMTP yet",
+        "popfetch does not log in to the SMTP server (no SMTP AUTH)",
     ),
     (
         "interval",
@@ -557,7 +557,11 @@ static SERVER_OTHERS: &[(&str, Arg, &str)] = &[
         Arg::Str,
         "popfetch connects to the server itself; it cannot run a command for the connection",
     ),
-    ("plugout", Arg::Str, "popfetch does not forward by SMTP yet"),
+    (
+        "plugout",
+        Arg::Str,
+        "popfetch connects to the SMTP or LMTP server itself; it cannot run a command for it",
+    ),
     (
         "idletimeout",
         Arg::Num,
@@ -580,7 +584,8 @@ static USER_OTHERS: &[(&str, Arg, &str)] = &[
     (
         "antispam",
         Arg::NumList,
-        "popfetch does not forward by SMTP yet",
+        "popfetch never deletes a message the mail server refused: it stays on the POP3 server \
+         and is reported",
     ),
     (
         "preconnect",
@@ -616,7 +621,8 @@ static USER_OTHERS: &[(&str, Arg, &str)] = &[
     (
         "pass8bits",
         Arg::None,
-        "popfetch does not forward by SMTP yet; messages are delivered byte for byte",
+        "popfetch sends BODY=8BITMIME when a message has 8-bit bytes and the server offers it; \
+         messages are delivered byte for byte",
     ),
     (
         "dropstatus",
@@ -668,7 +674,7 @@ static USER_OTHERS: &[(&str, Arg, &str)] = &[
     (
         "batchlimit",
         Arg::Num,
-        "popfetch does not forward by SMTP yet",
+        "popfetch keeps one SMTP or LMTP connection for the whole run",
     ),
     (
         "fetchsizelimit",
@@ -1363,17 +1369,34 @@ fn service_port(s: &str) -> Option<u16> {
     }
 }
 
-/// Whether every SMTP host is this machine's MTA.
-fn all_local(hosts: &[String]) -> bool {
-    hosts.iter().all(|h| {
-        let host = h.split('/').next().unwrap_or(h);
-        let port_ok = h.split('/').nth(1).is_none_or(|p| p == "25" || p == "smtp");
-        matches!(host, "localhost" | "127.0.0.1" | "::1") && port_ok
+/// An `smtphost` entry (`host`, `host/port`, or for LMTP a socket path)
+/// as popfetch's `smtp` or `lmtp` value; `None` when popfetch cannot say
+/// it (LMTP without a port, which fetchmail refuses too; a socket for
+/// SMTP).
+fn relay_server(entry: &str, lmtp: bool) -> Option<String> {
+    if entry.starts_with('/') {
+        return lmtp.then(|| format!("unix:{entry}"));
+    }
+    let (host, port) = match entry.split_once('/') {
+        Some((h, p)) => (h, Some(p)),
+        None => (entry, None),
+    };
+    let port = match port {
+        Some("smtp") => 25,
+        Some("lmtp") => 24,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0)?,
+        None if lmtp => return None,
+        None => 25,
+    };
+    if host.is_empty() {
+        return None;
+    }
+    Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
     })
 }
-
-/// The sendmail binary an SMTP hand-off to localhost becomes.
-const SENDMAIL: &str = "/usr/sbin/sendmail";
 
 /// Read a fetchmailrc into accounts.
 pub(super) fn import(src: &Source, env: &Env) -> Result<Imported, ImportError> {
@@ -1707,44 +1730,67 @@ fn account(
             "popfetch does not write BSMTP batches; choose a destination (maildir, mbox or mda) \
              for this account",
         );
-    } else if u.lmtp {
-        a.note(
-            at.clone(),
-            format!("lmtp smtphost {}", u.smtphosts.join(" ")),
-            "popfetch does not hand mail to LMTP yet; choose a destination (maildir, mbox or \
-             mda) for this account",
-        );
-    } else if all_local(&u.smtphosts) {
-        let recipient = match (&u.smtpname, &u.smtpaddress) {
-            (Some(name), _) => name.clone(),
-            (None, Some(domain)) => format!("{local}@{domain}"),
-            (None, None) => local.clone(),
-        };
-        a.set_dest(Dest::Mda(CommandSpec::Argv(vec![
-            SENDMAIL.into(),
-            "-i".into(),
-            "-f".into(),
-            "%F".into(),
-            "--".into(),
-            recipient.replace('%', "%%"),
-        ])));
-        a.remarks.push(format!(
-            "fetchmail forwarded each message by SMTP to this machine's mail server{}; popfetch \
-             cannot speak SMTP yet, so it hands the message to the same mail server through \
-             sendmail (check the path)",
-            if u.smtphosts.is_empty() {
-                " (its default)".to_string()
-            } else {
-                format!(" ({})", u.smtphosts.join(", "))
-            }
-        ));
     } else {
-        a.note(
-            at.clone(),
-            format!("smtphost {}", u.smtphosts.join(" ")),
-            "popfetch does not forward by SMTP yet; choose a destination (maildir, mbox or mda) \
-             for this account",
-        );
+        // fetchmail's hand-off: SMTP to each smtphost in turn (default
+        // localhost, port 25), or LMTP with `lmtp`.
+        let first = u.smtphosts.first().map(String::as_str);
+        let server = relay_server(first.unwrap_or("localhost"), u.lmtp).map(|s| {
+            if first.is_none() {
+                "127.0.0.1:25".to_string()
+            } else {
+                s
+            }
+        });
+        // fetchmail's RCPT TO: smtpname, else the local name @ smtpaddress,
+        // else @ the SMTP host (localhost for a socket).
+        let domain = match (&u.smtpaddress, first) {
+            (Some(d), _) => d.clone(),
+            (None, Some(h)) if !h.starts_with('/') => h.split('/').next().unwrap_or(h).to_string(),
+            (None, _) => "localhost".to_string(),
+        };
+        let recipient = u
+            .smtpname
+            .clone()
+            .unwrap_or_else(|| format!("{local}@{domain}"));
+        let server = server.filter(|s| {
+            crate::account::parse_server(s, !u.lmtp).is_ok()
+                && crate::account::check_recipient(&recipient).is_ok()
+        });
+        match server {
+            Some(server) => {
+                if u.smtphosts.len() > 1 {
+                    a.note(
+                        at.clone(),
+                        format!("smtphost {}", u.smtphosts.join(" ")),
+                        format!(
+                            "popfetch hands mail to one server: only {server:?} is used, not \
+                             the others in turn"
+                        ),
+                    );
+                }
+                a.set_dest(if u.lmtp {
+                    Dest::Lmtp {
+                        server,
+                        recipient: Some(recipient),
+                    }
+                } else {
+                    Dest::Smtp {
+                        server,
+                        recipient: Some(recipient),
+                    }
+                });
+            }
+            None => a.note(
+                at.clone(),
+                format!(
+                    "{}smtphost {}",
+                    if u.lmtp { "lmtp " } else { "" },
+                    first.unwrap_or_default()
+                ),
+                "popfetch cannot reach this server: LMTP needs host/port or a socket path, SMTP \
+                 a host; choose a destination for this account",
+            ),
+        }
     }
     for o in r.server.others.iter().chain(&u.others) {
         a.note(src.at(o.line), o.text.clone(), o.reason.clone());
@@ -1819,11 +1865,10 @@ mod tests {
         let a = &i.accounts[0];
         assert_eq!(
             a.dest,
-            Dest::Mda(CommandSpec::Argv(
-                ["/usr/sbin/sendmail", "-i", "-f", "%F", "--", "jsmith"]
-                    .map(String::from)
-                    .to_vec()
-            ))
+            Dest::Smtp {
+                server: "127.0.0.1:25".into(),
+                recipient: Some("jsmith@localhost".into())
+            }
         );
     }
 
@@ -1854,11 +1899,10 @@ mod tests {
         assert!(!i.accounts[0].keep && i.accounts[1].keep);
         assert_eq!(
             i.accounts[1].dest,
-            Dest::Mda(CommandSpec::Argv(
-                ["/usr/sbin/sendmail", "-i", "-f", "%F", "--", "jjones"]
-                    .map(String::from)
-                    .to_vec()
-            ))
+            Dest::Smtp {
+                server: "127.0.0.1:25".into(),
+                recipient: Some("jjones@localhost".into())
+            }
         );
     }
 
@@ -1937,11 +1981,58 @@ mod tests {
     }
 
     #[test]
+    fn smtp_and_lmtp_hand_offs_become_smtp_and_lmtp() {
+        let dest = |rc: &str| import_str(rc).accounts.remove(0);
+        let smtp = |server: &str, rcpt: &str| Dest::Smtp {
+            server: server.into(),
+            recipient: Some(rcpt.into()),
+        };
+        let lmtp = |server: &str, rcpt: &str| Dest::Lmtp {
+            server: server.into(),
+            recipient: Some(rcpt.into()),
+        };
+        let a = dest("poll h user u is bob here smtphost mail.example.com/2525\n");
+        assert_eq!(
+            a.dest,
+            smtp("mail.example.com:2525", "bob@mail.example.com")
+        );
+        let a = dest("poll h user u is bob here smtphost localhost smtpaddress example.org\n");
+        assert_eq!(a.dest, smtp("localhost:25", "bob@example.org"));
+        let a = dest("poll h user u is bob here smtphost \"::1/smtp\" smtpname b@x.example\n");
+        assert_eq!(a.dest, smtp("[::1]:25", "b@x.example"));
+        let a = dest("poll h user u is bob here lmtp smtphost /run/dovecot/lmtp\n");
+        assert_eq!(a.dest, lmtp("unix:/run/dovecot/lmtp", "bob@localhost"));
+        let a = dest("poll h user u is bob here lmtp smtphost 127.0.0.1/24 smtpname bob\n");
+        assert_eq!(a.dest, lmtp("127.0.0.1:24", "bob"));
+        // Several hosts: the first, and a note about the others.
+        let a = dest("poll h user u is bob here smtphost a.example b.example\n");
+        assert_eq!(a.dest, smtp("a.example:25", "bob@a.example"));
+        assert!(
+            a.notes
+                .iter()
+                .any(|n| n.option == "smtphost a.example b.example")
+        );
+        // What popfetch cannot say: LMTP without a port, SMTP to a socket.
+        for rc in [
+            "poll h user u is bob here lmtp smtphost localhost\n",
+            "poll h user u is bob here smtphost /var/run/smtp\n",
+            "poll h user u is bob here smtphost h/0\n",
+        ] {
+            let a = dest(rc);
+            assert!(a.dest_placeholder, "{rc}");
+            assert!(
+                a.notes.iter().any(|n| n.option.contains("smtphost")),
+                "{rc}"
+            );
+        }
+    }
+
+    #[test]
     fn unmappable_options_become_notes() {
         let i = import_str(
             "set daemon 300\nset logfile \"/var/log/fm\"\nset no bouncemail\n\
              poll h aka a.example b.example interval 3 user u there is bob here\n\
-             \x20 folder INBOX flush rewrite expunge 10 smtphost mail.example.com\n",
+             \x20 folder INBOX flush rewrite expunge 10 lmtp smtphost mail.example.com\n",
         );
         let a = &i.accounts[0];
         for opt in [
@@ -1951,7 +2042,7 @@ mod tests {
             "flush",
             "rewrite",
             "expunge 10",
-            "smtphost",
+            "lmtp smtphost mail.example.com",
         ] {
             assert!(
                 a.notes.iter().any(|n| n.option.starts_with(opt)),

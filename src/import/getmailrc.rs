@@ -1026,18 +1026,50 @@ fn section_destination(
                 ));
             }
         }
+        "MDA_lmtp" => {
+            // getmail's `host` is a host name or a socket path; its port
+            // defaults to Python's LMTP_PORT, 2003.
+            let host = get("host")
+                .ok_or_else(|| src.error(line, format!("host is missing in [{name}]")))?;
+            let server = if host.value.starts_with('/') {
+                format!("unix:{}", host.value)
+            } else {
+                let port = get("port").map_or("2003", |p| p.value.as_str());
+                if host.value.contains(':') {
+                    format!("[{}]:{port}", host.value)
+                } else {
+                    format!("{}:{port}", host.value)
+                }
+            };
+            let recipient = get("override").map(|o| o.value.clone());
+            let usable = crate::account::parse_server(&server, false).is_ok()
+                && recipient
+                    .as_deref()
+                    .is_none_or(|r| crate::account::check_recipient(r).is_ok());
+            if usable {
+                if recipient.is_none() {
+                    a.remarks.push(
+                        "getmail gave LMTP each message's own envelope recipient; popfetch \
+                         gives `recipient`, which is the account's user unless set: check it"
+                            .into(),
+                    );
+                }
+                a.set_dest(Dest::Lmtp { server, recipient });
+                mapped.extend(["host", "port", "override"]);
+            } else {
+                a.note(
+                    src.at(dtype.line),
+                    format!("type = MDA_lmtp ({server})"),
+                    "popfetch cannot use this LMTP server address or recipient; choose a \
+                     destination",
+                );
+            }
+        }
         other => a.note(
             src.at(dtype.line),
             format!("type = {other}"),
-            match other {
-                "MDA_lmtp" => {
-                    "popfetch does not hand mail to LMTP yet; choose a destination \
-                               (maildir, mbox or mda)"
-                }
-                _ => {
-                    "popfetch cannot deliver this way; choose a destination (maildir, mbox or mda)"
-                }
-            },
+            "popfetch cannot deliver this way; choose a destination (maildir, mbox, mda, lmtp or \
+             smtp)",
         ),
     }
     let reasons: &[(&str, &str)] = &[
@@ -1076,6 +1108,11 @@ fn section_destination(
         (
             "locals",
             "popfetch delivers each message to one destination",
+        ),
+        (
+            "fallback",
+            "popfetch has no fallback recipient: a message the LMTP server refuses stays on the \
+             POP3 server and is reported",
         ),
     ];
     if let Some(s) = ini.section(name) {
@@ -1194,6 +1231,45 @@ mod tests {
                 a.notes
             );
         }
+    }
+
+    #[test]
+    fn lmtp_destinations_become_lmtp() {
+        let rc = |dest: &str| {
+            format!(
+                "[retriever]\ntype = SimplePOP3SSLRetriever\nserver = pop.example.com\n\
+                 username = ann\npassword = p\n[destination]\ntype = MDA_lmtp\n{dest}"
+            )
+        };
+        let a = one(
+            "getmailrc",
+            &rc("host = /run/dovecot/lmtp\noverride = ann\n"),
+        );
+        assert_eq!(
+            a.dest,
+            Dest::Lmtp {
+                server: "unix:/run/dovecot/lmtp".into(),
+                recipient: Some("ann".into())
+            }
+        );
+        assert!(!a.dest_placeholder);
+        let a = one(
+            "getmailrc",
+            &rc("host = localhost\nport = 24\nfallback = postmaster\n"),
+        );
+        assert_eq!(
+            a.dest,
+            Dest::Lmtp {
+                server: "localhost:24".into(),
+                recipient: None
+            }
+        );
+        assert!(a.remarks.iter().any(|r| r.contains("`recipient`")));
+        assert!(a.notes.iter().any(|n| n.option.starts_with("fallback")));
+        let a = one("getmailrc", &rc("host = mail.example.com\n"));
+        assert!(matches!(&a.dest, Dest::Lmtp { server, .. } if server == "mail.example.com:2003"));
+        let a = one("getmailrc", &rc("host = x\nport = many\n"));
+        assert!(a.dest_placeholder, "{:?}", a.dest);
     }
 
     #[test]

@@ -177,6 +177,17 @@ fn account(out: &mut String, a: &Account) {
         Dest::Maildir(p) => kv("maildir", quoted(p)),
         Dest::Mbox(p) => kv("mbox", quoted(p)),
         Dest::Mda(c) => kv("mda", command(c)),
+        Dest::Lmtp { server, recipient } | Dest::Smtp { server, recipient } => {
+            let key = if matches!(a.dest, Dest::Lmtp { .. }) {
+                "lmtp"
+            } else {
+                "smtp"
+            };
+            kv(key, quoted(server));
+            if let Some(r) = recipient {
+                kv("recipient", quoted(r));
+            }
+        }
     }
     kv("keep", a.keep.to_string());
     if let Some(d) = a.delete_after_days {

@@ -53,7 +53,9 @@ fn fetch_from_an_ipv6_literal_in_the_config_or_on_the_command_line() {
             dc.account("six", USER, PASSWORD, Tls::Implicit, maildir)
                 .str("host", host)
         });
-        let args: Vec<&str> = flag.map(|h| vec!["--host", h]).unwrap_or_default();
+        // --host with the account named overrides its host (alone, it
+        // would be an account of its own).
+        let args: Vec<&str> = flag.map(|h| vec!["--host", h, "six"]).unwrap_or_default();
         acct.run(&args).assert_success();
         assert_same_messages(&acct.delivered(), &msgs);
         assert_eq!(dc.remaining(USER), 0, "{how}");

@@ -23,12 +23,15 @@ use std::time::{Duration, Instant};
 
 use super::env::AccountToml;
 use super::mailstore;
-use super::{in_ci, run_checked, skip_or_panic, wait_until};
+use super::{Started, in_ci, run_checked, skip_or_panic, wait_started, wait_until};
 
 /// The config template shared with `scripts/demo.sh`.
 pub const CONF_TEMPLATE: &str = include_str!("../../dovecot/dovecot.conf.in");
 /// The OpenSSL settings for the CA and the server certificate.
 pub const OPENSSL_CNF: &str = include_str!("../../dovecot/openssl.cnf");
+
+/// Dovecot's LMTP server (dovecot-lmtpd), as Debian installs it.
+const LMTP_BINARY: &str = "/usr/lib/dovecot/lmtp";
 
 /// Where distributions put Dovecot's protocol binaries (dovecot-pop3d).
 const POP3_BINARIES: &[&str] = &[
@@ -56,6 +59,14 @@ pub struct Options {
     /// JWTs signed with HS256 and this key, validated by Dovecot itself
     /// (`introspection_mode = local`); the token's `sub` is the user.
     pub oauth2_key: Option<Vec<u8>>,
+    /// Run Dovecot's LMTP service too, on a loopback port and on the unix
+    /// socket `run/lmtp` (see [`Dovecot::lmtp_port`], [`Dovecot::lmtp_socket`]).
+    /// Needs dovecot-lmtpd.
+    pub lmtp: bool,
+    /// With `lmtp`: `None` enforces no quota; `Some(tempfail)` enforces
+    /// the message quotas [`Dovecot::set_quota`] gives, answering a full
+    /// mailbox with 4xx when `tempfail` (`quota_full_tempfail`), else 5xx.
+    pub quota: Option<bool>,
 }
 
 impl Default for Options {
@@ -66,6 +77,8 @@ impl Default for Options {
             ipv6: false,
             client_cert: false,
             oauth2_key: None,
+            lmtp: false,
+            quota: None,
         }
     }
 }
@@ -95,6 +108,19 @@ impl Options {
     /// [`Options::oauth2_key`]).
     pub fn oauth2(mut self, key: &[u8]) -> Self {
         self.oauth2_key = Some(key.to_vec());
+        self
+    }
+
+    /// A server that also takes mail by LMTP.
+    pub fn lmtp(mut self) -> Self {
+        self.lmtp = true;
+        self
+    }
+
+    /// With LMTP: quotas from [`Dovecot::set_quota`] apply; a full mailbox
+    /// is a temporary failure (4xx) when `tempfail`, else permanent (5xx).
+    pub fn quota(mut self, tempfail: bool) -> Self {
+        self.quota = Some(tempfail);
         self
     }
 
@@ -143,8 +169,10 @@ pub struct Dovecot {
     child: Option<Child>,
     pop3_port: u16,
     pop3s_port: Option<u16>,
+    lmtp_port: Option<u16>,
     ident: Identity,
-    users: Mutex<Vec<(String, String)>>,
+    /// Name, password and extra passwd-file fields of each user.
+    users: Mutex<Vec<(String, String, String)>>,
     next_file: AtomicU64,
 }
 
@@ -222,13 +250,8 @@ pub fn free_port() -> u16 {
 }
 
 /// Fills in the template. Shared placeholders, same as scripts/demo.sh.
-fn render_conf(
-    base: &Path,
-    pop3_port: u16,
-    pop3s_port: u16,
-    opts: &Options,
-    id: &Identity,
-) -> String {
+fn render_conf(base: &Path, ports: (u16, u16, u16), opts: &Options, id: &Identity) -> String {
+    let (pop3_port, pop3s_port, lmtp_port) = ports;
     let ssl = opts.ssl;
     let mut out = CONF_TEMPLATE
         .replace("@BASE@", &base.display().to_string())
@@ -252,6 +275,7 @@ fn render_conf(
             _ if opts.ipv6 && l.trim_start().starts_with("address = 127.0.0.1") => {
                 format!("{l}, ::1\n")
             }
+            _ if opts.lmtp && l.starts_with("protocols = ") => format!("{l} lmtp\n"),
             _ => format!("{l}\n"),
         })
         .collect();
@@ -282,6 +306,9 @@ fn render_conf(
             })
             .collect();
     }
+    if opts.lmtp {
+        out.push_str(&lmtp_conf(lmtp_port, opts.quota));
+    }
     // The header comment names the placeholders; everything else must be filled.
     let body: String = out
         .lines()
@@ -289,6 +316,23 @@ fn render_conf(
         .collect();
     assert!(!body.contains('@'), "unfilled placeholder in:\n{out}");
     out
+}
+
+/// The LMTP service on 127.0.0.1:`port` and on `run/lmtp` (base_dir),
+/// and with `quota`, the quota plugin for LMTP deliveries.
+fn lmtp_conf(port: u16, quota: Option<bool>) -> String {
+    let mut conf = format!(
+        "service lmtp {{\n  inet_listener lmtp {{\n    address = 127.0.0.1\n    port = {port}\n  \
+         }}\n  unix_listener lmtp {{\n    mode = 0666\n  }}\n}}\n"
+    );
+    if let Some(tempfail) = quota {
+        conf.push_str(&format!(
+            "protocol lmtp {{\n  mail_plugins = $mail_plugins quota\n}}\nplugin {{\n  \
+             quota = count:User quota\n  quota_vsizes = yes\n}}\nquota_full_tempfail = {}\n",
+            if tempfail { "yes" } else { "no" }
+        ));
+    }
+    conf
 }
 
 /// Makes a CA and a server certificate for localhost, 127.0.0.1 and ::1.
@@ -522,14 +566,28 @@ impl Dovecot {
         }
         fs::set_permissions(base.join("users"), fs::Permissions::from_mode(0o644)).unwrap();
 
+        if opts.lmtp && !Path::new(LMTP_BINARY).is_file() {
+            skip_or_panic(
+                in_ci(),
+                "Dovecot's LMTP server is not installed (apt-get install dovecot-lmtpd)",
+            );
+            return None;
+        }
+
         let mut last_failure = String::new();
         for _attempt in 0..5 {
             let pop3_port = free_port();
             let pop3s_port = if opts.ssl { free_port() } else { 0 };
-            if pop3_port == pop3s_port {
+            let lmtp_port = if opts.lmtp { free_port() } else { 0 };
+            let used: Vec<u16> = [pop3_port, pop3s_port, lmtp_port]
+                .into_iter()
+                .filter(|p| *p != 0)
+                .collect();
+            if (1..used.len()).any(|i| used[i..].contains(&used[i - 1])) {
                 continue;
             }
-            let conf = render_conf(&base, pop3_port, pop3s_port, &opts, &ident);
+            let ports = (pop3_port, pop3s_port, lmtp_port);
+            let conf = render_conf(&base, ports, &opts, &ident);
             let conf_path = base.join("dovecot.conf");
             fs::write(&conf_path, conf).unwrap();
             let out = fs::File::create(base.join("dovecot.out")).unwrap();
@@ -544,38 +602,35 @@ impl Dovecot {
                 .spawn()
                 .expect("spawn dovecot");
 
-            let deadline = Instant::now() + Duration::from_secs(30);
-            loop {
-                if let Some(status) = child.try_wait().unwrap() {
-                    last_failure = format!(
-                        "dovecot exited with {status}\n--- output:\n{}\n--- log:\n{}",
-                        fs::read_to_string(base.join("dovecot.out")).unwrap_or_default(),
-                        fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
-                    );
-                    break;
-                }
-                if listening(pop3_port, opts.ipv6)
+            let ready = || {
+                listening(pop3_port, opts.ipv6)
                     && (!opts.ssl || listening(pop3s_port, opts.ipv6))
-                {
+                    && (!opts.lmtp || listening(lmtp_port, false))
+            };
+            match wait_started(&mut child, Duration::from_secs(30), ready) {
+                Started::Ready => {
                     return Some(Dovecot {
                         dir,
                         child: Some(child),
                         pop3_port,
                         pop3s_port: opts.ssl.then_some(pop3s_port),
+                        lmtp_port: opts.lmtp.then_some(lmtp_port),
                         ident,
                         users: Mutex::new(Vec::new()),
                         next_file: AtomicU64::new(0),
                     });
                 }
-                if Instant::now() > deadline {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    panic!(
-                        "dovecot did not listen on {pop3_port}/{pop3s_port} within 30 s\n{}",
+                Started::Exited(status) => {
+                    last_failure = format!(
+                        "dovecot exited with {status}\n--- output:\n{}\n--- log:\n{}",
+                        fs::read_to_string(base.join("dovecot.out")).unwrap_or_default(),
                         fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
                     );
                 }
-                std::thread::sleep(Duration::from_millis(20));
+                Started::TimedOut => panic!(
+                    "dovecot did not listen on {pop3_port}/{pop3s_port} within 30 s\n{}",
+                    fs::read_to_string(base.join("dovecot.log")).unwrap_or_default()
+                ),
             }
             if !last_failure.contains("in use") {
                 break;
@@ -598,6 +653,18 @@ impl Dovecot {
     pub fn pop3s_port(&self) -> u16 {
         self.pop3s_port
             .expect("this Dovecot was started with ssl = no: it has no POP3S port")
+    }
+
+    /// The LMTP service on 127.0.0.1. Panics for a server started without
+    /// LMTP.
+    pub fn lmtp_port(&self) -> u16 {
+        self.lmtp_port
+            .expect("this Dovecot was started without LMTP: use Options::lmtp()")
+    }
+
+    /// The LMTP service's unix socket.
+    pub fn lmtp_socket(&self) -> PathBuf {
+        self.dir.path().join("run/lmtp")
     }
 
     /// The CA that signed the server certificate, for `tls_ca_file`.
@@ -668,19 +735,55 @@ impl Dovecot {
             "user names and passwords in the passwd-file cannot hold ':' or newlines"
         );
         let mut users = self.users.lock().unwrap();
-        users.retain(|(n, _)| n != name);
-        users.push((name.to_owned(), password.to_owned()));
-        let mut text = String::new();
-        for (n, p) in users.iter() {
-            text.push_str(&format!("{n}:{{PLAIN}}{p}::::::\n"));
-        }
-        // Replace atomically so the auth process never reads half a file.
-        let tmp = self.dir.path().join("users.tmp");
-        fs::write(&tmp, text).unwrap();
-        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
-        fs::rename(&tmp, self.dir.path().join("users")).unwrap();
+        users.retain(|(n, _, _)| n != name);
+        users.push((name.to_owned(), password.to_owned(), String::new()));
+        self.write_users(&users);
+        drop(users);
 
         mailstore::make_maildir(&self.home(name), self.owner());
+    }
+
+    /// Rewrites the passwd-file from `users`.
+    fn write_users(&self, users: &[(String, String, String)]) {
+        let mut text = String::new();
+        for (n, p, extra) in users {
+            text.push_str(&format!("{n}:{{PLAIN}}{p}::::::{extra}\n"));
+        }
+        // Replace atomically so the auth process never reads half a file,
+        // and with a modification time that differs from the last one's:
+        // Dovecot rereads the file when that changes.
+        let tmp = self.dir.path().join("users.tmp");
+        let path = self.dir.path().join("users");
+        fs::write(&tmp, text).unwrap();
+        fs::set_permissions(&tmp, fs::Permissions::from_mode(0o644)).unwrap();
+        let last = fs::metadata(&path).and_then(|m| m.modified()).ok();
+        let mtime = match last {
+            Some(t) => (t + Duration::from_secs(2)).max(std::time::SystemTime::now()),
+            None => std::time::SystemTime::now(),
+        };
+        fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .and_then(|f| f.set_modified(mtime))
+            .unwrap();
+        fs::rename(&tmp, path).unwrap();
+    }
+
+    /// With `Options::quota`: `user` may hold at most `messages` messages
+    /// (LMTP refuses more), or any number for `None`. Dovecot looks at the
+    /// passwd-file at most once a second, so this then waits a second for
+    /// the next lookup to see the change.
+    pub fn set_quota(&self, user: &str, messages: Option<u32>) {
+        let mut users = self.users.lock().unwrap();
+        let u = users
+            .iter_mut()
+            .find(|(n, _, _)| n == user)
+            .expect("add_user first");
+        u.2 = messages
+            .map(|n| format!("userdb_quota_rule=*:messages={n}"))
+            .unwrap_or_default();
+        self.write_users(&users);
+        std::thread::sleep(Duration::from_millis(1_100));
     }
 
     /// Puts messages into the user's Maildir `new/`, in order. Messages use

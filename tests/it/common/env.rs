@@ -157,6 +157,20 @@ impl TestEnv {
         let child = self.command(args).spawn().expect("spawn popfetch");
         Running::new(child, args)
     }
+
+    /// Runs popfetch with these environment variables added.
+    pub fn run_with(&self, vars: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> Output {
+        self.spawn_with(vars, args).wait(RUN_LIMIT)
+    }
+
+    /// Starts popfetch in the background with these environment variables
+    /// added.
+    pub fn spawn_with(&self, vars: &[(&str, &std::ffi::OsStr)], args: &[&str]) -> Running {
+        let mut cmd = self.command(args);
+        cmd.envs(vars.iter().copied());
+        let child = cmd.spawn().expect("spawn popfetch");
+        Running::new(child, args)
+    }
 }
 
 /// A popfetch process whose output is being collected.

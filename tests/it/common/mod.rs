@@ -13,7 +13,10 @@ pub mod env;
 pub mod kill;
 pub mod mailstore;
 pub mod pop3;
+pub mod postfix;
+pub mod pty;
 pub mod script;
+pub mod smtp;
 
 use std::time::{Duration, Instant};
 
@@ -26,6 +29,41 @@ pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
         }
         if start.elapsed() > limit {
             return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How a server process started for a test turned out.
+pub enum Started {
+    /// `ready` held.
+    Ready,
+    /// The process exited first, with this status.
+    Exited(std::process::ExitStatus),
+    /// Neither within the time limit (the process was killed).
+    TimedOut,
+}
+
+/// Waits for a server process started for a test: polls `ready` every
+/// 20 ms until it holds, the process exits, or `limit` passes (then the
+/// process is killed).
+pub fn wait_started(
+    child: &mut std::process::Child,
+    limit: Duration,
+    mut ready: impl FnMut() -> bool,
+) -> Started {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Started::Exited(status);
+        }
+        if ready() {
+            return Started::Ready;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Started::TimedOut;
         }
         std::thread::sleep(Duration::from_millis(20));
     }

@@ -232,6 +232,11 @@ impl ScriptServer {
         ["USER", "PASS", "APOP", "AUTH"].iter().any(|v| self.saw(v))
     }
 
+    /// Whether this very line (case-insensitive) arrived.
+    pub fn saw_line(&self, line: &str) -> bool {
+        self.commands().iter().any(|l| l.eq_ignore_ascii_case(line))
+    }
+
     /// Waits until a command with this verb arrives.
     pub fn wait_for(&self, verb: &str, limit: Duration) -> bool {
         wait_until(limit, || self.saw(verb))
