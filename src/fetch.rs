@@ -255,9 +255,7 @@ fn fetch_into(
         tried: HashSet::new(),
         present: HashSet::new(),
         deleted: HashSet::new(),
-        header: account
-            .received_header
-            .then(|| crate::deliver::received_header(&account.host, &account.user)),
+        header: None,
         logins: 0,
         log: RunLog::open(account, secret),
     };
@@ -494,6 +492,14 @@ impl<'r> Run<'r> {
     /// (nothing is deleted), what landed is recorded and the journal is
     /// settled, as the next run would.
     fn deliver(&mut self, conn: &mut Connection, todo: &[Listed]) -> Result<(), Error> {
+        if self.account.received_header && self.header.is_none() {
+            // Made at the first download, not before the first connect:
+            // its date reads the time zone database.
+            self.header = Some(crate::deliver::received_header(
+                &self.account.host,
+                &self.account.user,
+            ));
+        }
         let mut journal = Journal::open(&self.paths.journal)?;
         let delivered = Delivery {
             account: self.account,
