@@ -42,22 +42,8 @@ pub struct Connection {
 
 /// Connect, secure the connection, read the greeting and CAPA. No login.
 pub fn connect(account: &Account, trace: Option<&TraceSink>) -> Result<Connection, Error> {
-    // The TLS context (on first use it reads the trust store, the system
-    // bundle of some 150 certificates) is built while TCP connects: nothing
-    // slow before the first connect.
-    let (trust, tcp) = std::thread::scope(|scope| {
-        let building = std::thread::Builder::new()
-            .name("tls-context".into())
-            .spawn_scoped(scope, || Trust::of(account));
-        let tcp = transport::connect(account);
-        let trust = match building {
-            Ok(handle) => handle.join().unwrap_or_else(|_| Trust::of(account)),
-            Err(_) => Trust::of(account),
-        };
-        (trust, tcp)
-    });
-    let trust = trust?;
-    let tcp = tcp?;
+    let trust = Trust::of(account)?;
+    let tcp = transport::connect(account)?;
     let reopen = || transport::connect(account).ok();
     let trace = trace.map(|sink| {
         let sink = sink.clone();
