@@ -17,6 +17,9 @@
 #   c. 1,000 messages through bench/delay_proxy.py (20 ms each way)
 #   d. one 100 MB message (peak RSS is the point)
 #   e. 4 accounts x 250 messages through the delay proxy: popfetch -j 1 vs -j 4
+#   f. the corpus of a. into an mbox: popfetch (and its Maildir time) vs mpop
+#   g. the corpus of c. over implicit TLS, each run started right after
+#      another program wrote 1 GB into the same filesystem without syncing it
 # Every run starts from a fresh destination and fresh client state and must
 # deliver every message byte for byte (bench/run.py checks), or it is an
 # ERROR. A peer that is not installed is reported as such.
@@ -24,7 +27,8 @@
 # Environment: BENCH_MESSAGES (5000, --quick 2000), BENCH_DELAY_MESSAGES
 # (1000, --quick 300),
 # BENCH_ACCOUNT_MESSAGES (250), BENCH_HUGE_MB (100), BENCH_DELAY_MS (20),
-# BENCH_REPS (overrides --quick), BENCH_OUT=FILE to also write the table to FILE.
+# BENCH_REPS (overrides --quick), BENCH_OUT=FILE to also write the table to FILE,
+# BENCH_SKIP="fetchmail getmail6" to leave tools out of the run.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -68,7 +68,8 @@ pub fn adopt(account: &Account, secret: &Secret, opts: &Options<'_>) -> Result<S
     let mut conn = session::connect(account, opts.trace.as_ref())?;
     let _watch = conn.watch(opts.interrupt);
     conn.login(account, secret)?;
-    let listing = conn.list()?;
+    // Sizes are of no use here: UIDL alone.
+    let listing = conn.list_needed(false, &|_: &str| false)?;
     if opts.interrupt.is_set() {
         conn.abort();
         return Err(Error::interrupted());

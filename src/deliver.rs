@@ -232,8 +232,8 @@ impl Target {
     /// commit.
     pub(crate) fn publishes_on_commit(&self) -> bool {
         match self {
-            Target::Maildir(_) => false,
-            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => true,
+            Target::Maildir(_) | Target::Mbox(_) => false,
+            Target::Mda(_) | Target::Smtp(_) => true,
         }
     }
 
@@ -258,8 +258,9 @@ impl Target {
     pub(crate) fn discard_unsynced(&mut self) {
         match self {
             Target::Maildir(m) => m.discard_unsynced(),
+            Target::Mbox(m) => m.discard_unsynced(),
             // Their commit already made each message durable.
-            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => {}
+            Target::Mda(_) | Target::Smtp(_) => {}
         }
     }
 
@@ -280,8 +281,10 @@ impl Target {
     pub(crate) fn sync_start(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_start(),
+            // One append under one lock, done before this returns.
+            Target::Mbox(m) => m.append_batch(),
             // Their commit already made each message durable.
-            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => Ok(()),
+            Target::Mda(_) | Target::Smtp(_) => Ok(()),
         }
     }
 

@@ -291,17 +291,21 @@ fn fetch_into(
         present: HashSet::new(),
         deleted: HashSet::new(),
         told_too_big: HashSet::new(),
-        header: account
-            .received_header
-            .then(|| crate::deliver::received_header(&account.host, &account.user)),
+        header: None,
         logins: 0,
         log: RunLog::open(account, secret),
     };
     let mut pages = 0;
+    let mut after_cut = false;
     loop {
         let (tried, deleted) = (run.tried.len(), run.deleted.len());
         let seen = run.session()?;
         let fetched = run.tried.len() - tried;
+        if pages > 0 && !after_cut && fetched > 0 {
+            // A later session offered mail the earlier ones did not.
+            run.state.set_pages(now());
+        }
+        after_cut = seen.cut_short;
         // commit_every ended the session early: go on in a new one, as
         // long as each does something (a server whose QUIT deletes
         // nothing is not asked forever).
@@ -313,11 +317,13 @@ fn fetch_into(
             .policy
             .max_messages
             .is_none_or(|max| run.tried.len() < max);
+        let worth_asking = run.state.pages().is_some() || seen.may_be_a_full_page(account);
         if pages >= MAX_SESSIONS
             || fetched == 0
             || !budget_left
             || !seen.may_be_a_page()
             || seen.login_delay
+            || !worth_asking
         {
             break;
         }
@@ -333,7 +339,7 @@ fn fetch_into(
         .map(String::as_str)
         .collect();
     state.prune(&present);
-    state.save(&paths.state)?;
+    state.save_if_changed(&paths.state)?;
     Ok(())
 }
 
@@ -356,9 +362,23 @@ struct Listing {
 /// larger than a page could be.
 const MAX_PAGE: usize = 500;
 
+/// An all-new listing at least this long, from a server emptied every run
+/// (`keep = false`), may be a full page (Gmail's are about 250): worth one
+/// more session to find out.
+const FULL_PAGE: usize = 200;
+
 impl Listing {
     fn may_be_a_page(&self) -> bool {
         self.known == 0 && self.listed <= MAX_PAGE
+    }
+
+    /// With `keep = false` a paging server cannot be told from one emptied
+    /// every run by what it lists next time (the delivered mail is gone
+    /// either way), so a listing as long as a page is checked with one
+    /// more session. With `keep`, a paging server shows itself on the next
+    /// run: it no longer lists the mail it kept ([`Run::session`]).
+    fn may_be_a_full_page(&self, account: &Account) -> bool {
+        !account.policy.keep && self.listed >= FULL_PAGE
     }
 }
 
@@ -405,7 +425,16 @@ impl Run<'_> {
         self.summary.login_delay = conn.capa.login_delay;
         let _watch = conn.watch(self.opts.interrupt);
         conn.login(account, &secret)?;
-        let listing = conn.list()?;
+        let fetch_all = account.policy.fetch_all;
+        let delivered_before = self.state.any_delivered();
+        let listing = {
+            let state = &*self.state;
+            // Sizes are asked for only where a download may follow; a
+            // first run asks for all of them with UIDL, in one round trip.
+            conn.list_needed(fetch_all || !delivered_before, &|uid: &str| {
+                fetch_all || !state.is_delivered(uid)
+            })?
+        };
         let mut seen = Listing {
             listed: listing.len(),
             known: listing
@@ -416,6 +445,12 @@ impl Run<'_> {
             cut_short: false,
         };
         let t = now();
+        if seen.known == 0 && seen.listed > 0 && delivered_before && account.policy.keep {
+            // Mail delivered and kept on earlier runs is no longer listed,
+            // only new mail is: a server that offers what was never
+            // downloaded, a page at a time (Gmail).
+            self.state.set_pages(t);
+        }
         for m in &listing {
             self.state.see(&m.uid, t);
             self.present.insert(m.uid.clone());
@@ -450,35 +485,13 @@ impl Run<'_> {
         self.opts
             .observer
             .planned(account, plan.fetch.len(), total_size(&plan.fetch));
-        let mut journal = Journal::open(&self.paths.journal)?;
-        let delivered = Delivery {
-            account,
-            opts: self.opts,
-            target: self.target,
-            journal: &mut journal,
-            state: self.state,
-            summary: self.summary,
-            header: self.header.as_deref(),
-            log: &self.log,
-            batch: Vec::with_capacity(BATCH),
-            in_flight: Vec::with_capacity(BATCH),
+        if !plan.fetch.is_empty() {
+            self.deliver(&mut conn, &plan.fetch)?;
+        } else {
+            // Nothing to download: nothing is journalled, and the state is
+            // written only if the listing taught something.
+            self.state.save_if_changed(&self.paths.state)?;
         }
-        .run(&mut conn, &plan.fetch);
-        // Whatever happened, record what landed before anything else.
-        let saved = self.state.save(&self.paths.state);
-        if let Err(e) = delivered {
-            conn.abort();
-            self.target.discard_unsynced();
-            saved?;
-            drop(journal);
-            // Settle the journal now, as the next run would: a group commit
-            // or an mbox append may have stopped half-way. If that fails
-            // too, the journal stays for the next run.
-            let _ = recover(self.paths, self.target, self.state);
-            return Err(e);
-        }
-        saved?;
-        journal.clear()?;
 
         let mut doomed = policy::deletions(&listing, self.state, &account.policy, now());
         if let Some(n) = account.commit_every {
@@ -517,6 +530,53 @@ impl Run<'_> {
                 .map(|m| m.uid.clone()),
         );
         Ok(seen)
+    }
+}
+
+impl<'r> Run<'r> {
+    /// Download and deliver `todo` (journal, group commits), save the
+    /// state and empty the journal. After a failure the connection is cut
+    /// (nothing is deleted), what landed is recorded and the journal is
+    /// settled, as the next run would.
+    fn deliver(&mut self, conn: &mut Connection, todo: &[Listed]) -> Result<(), Error> {
+        if self.account.received_header && self.header.is_none() {
+            // Made at the first download, not before the first connect:
+            // its date reads the time zone database.
+            self.header = Some(crate::deliver::received_header(
+                &self.account.host,
+                &self.account.user,
+            ));
+        }
+        let mut journal = Journal::open(&self.paths.journal)?;
+        let delivered = Delivery {
+            account: self.account,
+            opts: self.opts,
+            target: self.target,
+            journal: &mut journal,
+            state: self.state,
+            summary: self.summary,
+            header: self.header.as_deref(),
+            log: &self.log,
+            batch: Vec::with_capacity(BATCH),
+            in_flight: Vec::with_capacity(BATCH),
+        }
+        .run(conn, todo);
+        // Whatever happened, record what landed before anything else.
+        let saved = self.state.save_if_changed(&self.paths.state);
+        if let Err(e) = delivered {
+            conn.abort();
+            self.target.discard_unsynced();
+            saved?;
+            drop(journal);
+            // Settle the journal now, as the next run would: a group commit
+            // or an mbox append may have stopped half-way. If that fails
+            // too, the journal stays for the next run.
+            let _ = recover(self.paths, self.target, self.state);
+            return Err(e);
+        }
+        saved?;
+        journal.clear()?;
+        Ok(())
     }
 }
 
@@ -779,7 +839,10 @@ fn check_counts(account: &Account, secret: &Secret, opts: &Options<'_>) -> Resul
     }
     let mut conn = session::connect(account, opts.trace.as_ref())?;
     conn.login(account, secret)?;
-    let listing = conn.list()?;
+    let fetch_all = account.policy.fetch_all;
+    let listing = conn.list_needed(fetch_all || !state.any_delivered(), &|uid: &str| {
+        fetch_all || !state.is_delivered(uid)
+    })?;
     let mut policy = account.policy.clone();
     policy.max_messages = None;
     let plan = policy::plan(&listing, &state, &policy);

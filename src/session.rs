@@ -254,6 +254,60 @@ impl Connection {
         list_mailbox(&mut self.session, self.window > 1)
     }
 
+    /// The mailbox, with sizes only where they are needed: UIDL first,
+    /// then the sizes of the messages `candidate` says the run may
+    /// download (`LIST n` for each when they fit in one window of
+    /// pipelined commands, else one LIST). A run that finds nothing new
+    /// sends UIDL alone. With `expect_new` (a first run: most UIDs are
+    /// new) LIST and UIDL go out together, one round trip as [`list`].
+    /// Other messages are listed with size 0: nothing reads it.
+    ///
+    /// [`list`]: Connection::list
+    pub fn list_needed(
+        &mut self,
+        expect_new: bool,
+        candidate: &dyn Fn(&str) -> bool,
+    ) -> Result<Vec<Listed>, Error> {
+        if expect_new {
+            return self.list();
+        }
+        let Some(uids) = self.session.uidl()? else {
+            // No UIDL: the synthetic UIDs need the whole listing anyway.
+            let sizes = self.session.list()?;
+            let uids = synthetic_uids(&mut self.session, &sizes)?;
+            return Ok(join(sizes, uids));
+        };
+        let wanted: Vec<u32> = uids
+            .iter()
+            .filter(|(_, uid)| candidate(uid))
+            .map(|&(msg, _)| msg)
+            .collect();
+        let sizes: std::collections::HashMap<u32, u64> = if wanted.is_empty() {
+            Default::default()
+        } else if wanted.len() <= self.window.max(1) {
+            self.session
+                .list_each(&wanted, self.window)?
+                .into_iter()
+                .collect()
+        } else {
+            self.session.list()?.into_iter().collect()
+        };
+        let wanted: std::collections::HashSet<u32> = wanted.into_iter().collect();
+        let mut listing: Vec<Listed> = Vec::with_capacity(uids.len());
+        for (msg, uid) in uids {
+            let size = match sizes.get(&msg) {
+                Some(&size) => size,
+                // Asked for, and not listed: gone since UIDL, or a server
+                // that lists it in UIDL only. Left alone, as in `list`.
+                None if wanted.contains(&msg) => continue,
+                None => 0,
+            };
+            listing.push(Listed { msg, uid, size });
+        }
+        listing.sort_by_key(|m| m.msg);
+        Ok(listing)
+    }
+
     /// Send the RETRs due before reading the reply to `todo[i]`: keep
     /// between half a window and a window in flight, so that the server
     /// never waits a round trip for its next command and one write carries
@@ -307,6 +361,11 @@ fn list_mailbox<S: Read + Write>(
         Some(uids) => uids,
         None => synthetic_uids(session, &sizes)?,
     };
+    Ok(join(sizes, uids))
+}
+
+/// LIST's sizes and UIDL's UIDs joined by message number, in LIST's order.
+fn join(sizes: Vec<(u32, u64)>, uids: Vec<(u32, String)>) -> Vec<Listed> {
     let mut by_msg: std::collections::HashMap<u32, String> = uids.into_iter().collect();
     let mut listing = Vec::with_capacity(sizes.len());
     for (msg, size) in sizes {
@@ -316,7 +375,7 @@ fn list_mailbox<S: Read + Write>(
             listing.push(Listed { msg, uid, size });
         }
     }
-    Ok(listing)
+    listing
 }
 
 fn synthetic_uids<S: Read + Write>(

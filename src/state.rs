@@ -195,13 +195,35 @@ fn parse_line(line: &str) -> Result<(String, Entry), Reason> {
     ))
 }
 
-/// The UID table of one mailbox.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The UID table of one mailbox, and what was learnt about its server.
+#[derive(Debug, Clone, Default)]
 pub struct UidState {
     entries: HashMap<String, Entry>,
+    /// When the server was first seen to offer only part of the mailbox
+    /// per session (Unix seconds): see [`UidState::pages`].
+    pages: Option<i64>,
+    /// Something changed since the state was loaded or saved.
+    changed: bool,
 }
 
+impl PartialEq for UidState {
+    /// The same entries and the same knowledge of the server, whether or
+    /// not either was saved.
+    fn eq(&self, other: &Self) -> bool {
+        self.entries == other.entries && self.pages == other.pages
+    }
+}
+
+impl Eq for UidState {}
+
 const HEADER: &str = "# popfetch state, one line per message: UID FIRST-SEEN(UTC) delivered|seen\n";
+
+/// A line about the server rather than a message starts with this. Earlier
+/// versions read it as a comment; a UID never starts with '#' in the file.
+const NOTE: &str = "#:";
+
+/// The note that the server pages, with the time it was first seen to.
+const PAGES: &str = "pages";
 
 impl UidState {
     pub fn get(&self, uid: &str) -> Option<Entry> {
@@ -220,9 +242,31 @@ impl UidState {
         self.entries.is_empty()
     }
 
+    /// Whether any UID is recorded as delivered.
+    pub fn any_delivered(&self) -> bool {
+        self.entries.values().any(|e| e.delivered)
+    }
+
+    /// When the server was first seen to offer only part of the mailbox
+    /// per session (Gmail offers about 250 messages a session): only then
+    /// does a run open another session after one that found only new mail.
+    pub fn pages(&self) -> Option<i64> {
+        self.pages
+    }
+
+    /// Record that the server offers part of the mailbox per session;
+    /// keeps the first time seen.
+    pub fn set_pages(&mut self, now: i64) {
+        if self.pages.is_none() {
+            self.pages = Some(now);
+            self.changed = true;
+        }
+    }
+
     /// Record that `uid` is on the server; keeps the first time seen.
     pub fn see(&mut self, uid: &str, now: i64) {
         if !self.entries.contains_key(uid) {
+            self.changed = true;
             self.entries.insert(
                 uid.to_string(),
                 Entry {
@@ -234,40 +278,59 @@ impl UidState {
     }
 
     pub fn mark_delivered(&mut self, uid: &str, now: i64) {
-        self.entries
-            .entry(uid.to_string())
-            .or_insert(Entry {
-                first_seen: now,
-                delivered: false,
-            })
-            .delivered = true;
+        let entry = self.entries.entry(uid.to_string()).or_insert(Entry {
+            first_seen: now,
+            delivered: false,
+        });
+        if !entry.delivered {
+            entry.delivered = true;
+            self.changed = true;
+        }
     }
 
     /// Forget UIDs the server no longer has. Returns how many went.
     pub fn prune(&mut self, present: &HashSet<&str>) -> usize {
         let before = self.entries.len();
         self.entries.retain(|uid, _| present.contains(uid.as_str()));
-        before - self.entries.len()
+        let gone = before - self.entries.len();
+        self.changed |= gone > 0;
+        gone
     }
 
     /// Read the text of a state file: one `UID FIRST-SEEN STATUS` line per
     /// UID; blank lines and lines starting with '#' are skipped; a later
     /// line for the same UID wins. The first damaged line is the error.
+    ///
+    /// A line `#:pages TIME` notes that the server offers part of the
+    /// mailbox per session ([`UidState::pages`]); other `#:` lines are
+    /// notes a later version may write, and are skipped, as earlier
+    /// versions skip these as comments.
     pub(crate) fn parse(text: &[u8]) -> Result<Self, ParseError> {
         let mut entries = HashMap::new();
+        let mut pages = None;
         for (i, line) in text_lines(text).enumerate() {
             let damaged = |reason| ParseError {
                 line: i + 1,
                 reason,
             };
             let line = std::str::from_utf8(line).map_err(|_| damaged(Reason::NotUtf8))?;
+            if let Some(note) = line.strip_prefix(NOTE) {
+                if let Some((PAGES, time)) = note.split_once(' ') {
+                    pages = time.parse::<Timestamp>().ok().map(|t| t.as_second());
+                }
+                continue;
+            }
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
             let (uid, entry) = parse_line(line).map_err(damaged)?;
             entries.insert(uid, entry);
         }
-        Ok(UidState { entries })
+        Ok(UidState {
+            entries,
+            pages,
+            changed: false,
+        })
     }
 
     /// The text of the state file: the header line, then one line per UID,
@@ -276,6 +339,10 @@ impl UidState {
     pub(crate) fn render(&self) -> Vec<u8> {
         let mut out = String::with_capacity(HEADER.len() + self.entries.len() * 48);
         out.push_str(HEADER);
+        if let Some(t) = self.pages {
+            let ts = Timestamp::from_second(t).unwrap_or(Timestamp::UNIX_EPOCH);
+            writeln!(out, "{NOTE}{PAGES} {ts}").expect("writing to a String cannot fail");
+        }
         let mut uids: Vec<(&String, &Entry)> = self.entries.iter().collect();
         uids.sort_unstable_by(|a, b| a.0.cmp(b.0));
         for (uid, e) in uids {
@@ -293,6 +360,17 @@ impl UidState {
             Some(text) => Self::parse(&text).map_err(|e| StateError::damaged(path, e)),
             None => Ok(Self::default()),
         }
+    }
+
+    /// [`UidState::save`], when anything changed since the state was
+    /// loaded or last saved: a run that learnt nothing writes nothing.
+    pub fn save_if_changed(&mut self, path: &Path) -> Result<(), StateError> {
+        if !self.changed {
+            return Ok(());
+        }
+        self.save(path)?;
+        self.changed = false;
+        Ok(())
     }
 
     /// Rewrite the state file atomically: temp file, fsync, rename, fsync
@@ -583,7 +661,17 @@ mod tests {
                 }),
                 0..40,
             )
-            .prop_map(|entries| UidState { entries })
+            .prop_flat_map(|entries| {
+                (
+                    Just(entries),
+                    proptest::option::of(0..=jiff::Timestamp::MAX.as_second()),
+                )
+            })
+            .prop_map(|(entries, pages)| UidState {
+                entries,
+                pages,
+                changed: false,
+            })
         }
 
         /// Bytes that look like a state file often enough to reach every

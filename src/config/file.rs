@@ -94,18 +94,41 @@ pub(crate) struct File {
 struct Locator<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Where each line after the first starts: a position costs a binary
+    /// search, not a scan from the top (a config of 1,000 accounts has
+    /// some 10,000 positions).
+    line_starts: Vec<usize>,
 }
 
-impl Locator<'_> {
+impl<'a> Locator<'a> {
+    fn new(path: &'a Path, text: &'a str) -> Self {
+        let line_starts = text
+            .bytes()
+            .enumerate()
+            .filter(|&(_, b)| b == b'\n')
+            .map(|(i, _)| i + 1)
+            .collect();
+        Locator {
+            path,
+            text,
+            line_starts,
+        }
+    }
+
     fn at(&self, offset: usize) -> String {
         let mut offset = offset.min(self.text.len());
         while !self.text.is_char_boundary(offset) {
             offset -= 1;
         }
-        let before = &self.text[..offset];
-        let line = before.matches('\n').count() + 1;
-        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
-        let col = before[line_start..].chars().count() + 1;
+        // Lines that start at or before `offset`, after the first.
+        let before = self.line_starts.partition_point(|&s| s <= offset);
+        let line = before + 1;
+        let line_start = before
+            .checked_sub(1)
+            .and_then(|i| self.line_starts.get(i))
+            .copied()
+            .unwrap_or(0);
+        let col = self.text[line_start..offset].chars().count() + 1;
         format!("{}:{line}:{col}", self.path.display())
     }
 }
@@ -158,7 +181,7 @@ fn wipe_value(v: &mut DeValue<'_>) {
 
 /// Parse and check the whole file.
 pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, ConfigError> {
-    let loc = Locator { path, text };
+    let loc = Locator::new(path, text);
     let doc = DeTable::parse(text).map(Document).map_err(|e| {
         let at = loc.at(e.span().map_or(0, |s| s.start));
         ConfigError::Syntax {

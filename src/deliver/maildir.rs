@@ -8,11 +8,14 @@
 //! by [`Maildir::discard_unsynced`].
 //!
 //! Group commit: a committed message waits in `tmp/` until
-//! [`Maildir::sync_start`], which makes the whole batch durable with one
-//! `syncfs` (one journal commit of the filesystem instead of one per
-//! message), then renames each into `new/` and fsyncs `new/` once, on a
-//! helper thread while the fetch goes on; [`Maildir::sync_wait`] waits for
-//! it. A message is never visible in `new/` before its bytes are on disk.
+//! [`Maildir::sync_start`], which makes the whole batch durable by
+//! `fdatasync`ing each of its files from a few threads at once (the
+//! filesystem folds concurrent syncs into one journal commit), then
+//! renames each into `new/` and fsyncs `new/` once, on a helper thread
+//! while the fetch goes on; [`Maildir::sync_wait`] waits for it. A message
+//! is never visible in `new/` before its bytes are on disk, and a commit
+//! writes out popfetch's own files only: never another program's unwritten
+//! data, as `syncfs` would.
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
@@ -221,26 +224,28 @@ impl Maildir {
     }
 }
 
-/// Make a batch durable (one `syncfs` flushes the whole filesystem that
-/// holds `tmp/`, the same one as `new/`, as rename requires), rename each
-/// into `new/`, fsync `new/` once. Never is a message visible in `new/`
-/// before its bytes are on disk.
+/// Make a batch durable (each file `fdatasync`ed, [`sync_files`]), rename
+/// each into `new/`, fsync `new/` once. Never is a message visible in
+/// `new/` before its bytes are on disk.
 ///
-/// The messages' files were closed at commit: `syncfs` flushes closed
-/// files too, through one descriptor of `tmp/` itself. So an account
-/// holds a few descriptors whatever the batch size, and `-j` accounts at
-/// once stay far below the usual limit of 1024.
+/// The messages' files were closed at commit and are opened again here,
+/// a few at a time: an account holds a few descriptors whatever the batch
+/// size, and `-j` accounts at once stay far below the usual limit of 1024.
 fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), DeliverError> {
     if batch.is_empty() {
         return Ok(());
     }
-    let synced = File::open(tmp).and_then(|dir| rustix::fs::syncfs(&dir).map_err(io::Error::from));
-    if let Err(e) = synced {
+    let paths: Vec<&Path> = batch.iter().map(|p| p.tmp.as_path()).collect();
+    if let Err((path, e)) = sync_files(&paths) {
         for p in &batch {
             let _ = fs::remove_file(&p.tmp);
         }
         return Err(DeliverError::Write {
-            path: tmp.to_path_buf(),
+            path: if path.as_os_str().is_empty() {
+                tmp.to_path_buf()
+            } else {
+                path
+            },
             source: e,
         });
     }
@@ -263,6 +268,69 @@ fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), Deliv
         path: new.to_path_buf(),
         source,
     })
+}
+
+/// How many files are `fdatasync`ed at once. One thread's syncs each wait
+/// for a journal commit of their own; concurrent ones share commits, and a
+/// few in flight reach the cost of one `syncfs` without touching what
+/// other programs wrote.
+const SYNC_THREADS: usize = 8;
+
+/// `fdatasync` each of `paths` (opened read-only, links refused), up to
+/// [`SYNC_THREADS`] at once. The first failure is returned with its path.
+pub(super) fn sync_files(paths: &[&Path]) -> Result<(), (PathBuf, io::Error)> {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let sync_one = |path: &Path| -> io::Result<()> {
+        OpenOptions::new()
+            .read(true)
+            .custom_flags(NOFOLLOW)
+            .open(path)?
+            .sync_data()
+    };
+    let threads = SYNC_THREADS.min(paths.len());
+    if threads <= 1 {
+        for p in paths {
+            sync_one(p).map_err(|e| (p.to_path_buf(), e))?;
+        }
+        return Ok(());
+    }
+    let next = AtomicUsize::new(0);
+    let failed: Mutex<Option<(PathBuf, io::Error)>> = Mutex::new(None);
+    let work = || {
+        loop {
+            let i = next.fetch_add(1, Ordering::Relaxed);
+            let Some(p) = paths.get(i) else { break };
+            if let Err(e) = sync_one(p) {
+                if let Ok(mut f) = failed.lock() {
+                    f.get_or_insert((p.to_path_buf(), e));
+                }
+                // The others stop at their next file.
+                next.store(paths.len(), Ordering::Relaxed);
+                break;
+            }
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 1..threads {
+            let spawned = std::thread::Builder::new()
+                .name("maildir-sync".into())
+                .spawn_scoped(scope, work);
+            if spawned.is_err() {
+                // No more threads to be had: fewer do every file.
+                break;
+            }
+        }
+        work();
+    });
+    let failure = match failed.into_inner() {
+        Ok(f) => f,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    match failure {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
 }
 
 /// A message written and closed, not yet durable or visible.

@@ -33,17 +33,25 @@
 //! While the message arrives it is written, already in its final form
 //! (`From ` line, quoted body, trailing empty line), into the spool file
 //! `<token>` (see [`super::spool`]); the `From ` line is written once
-//! the header section has gone past, so it can name the sender. The
-//! journal has recorded `<token>` (and is fsynced) before `commit`, which:
+//! the header section has gone past, so it can name the sender. `commit`
+//! only queues it. Messages land in groups ([`Mbox::append_batch`], at
+//! each group commit of the fetch): the journal has recorded every
+//! `<token>` of the batch (and is fsynced) before it, which:
 //!
-//! 1. fsyncs the spool file;
+//! 1. fsyncs the batch's spool files (a few at once);
 //! 2. locks the mbox and reads its length `off` (first adding a newline if
 //!    the file does not end with one, so our `From ` starts a line);
-//! 3. renames the spool to `<token>.at-<off>-<len>` and fsyncs the spool
-//!    directory: from here on recovery knows where the bytes go;
-//! 4. appends the spool's bytes and fsyncs the mbox; on any failure cuts
-//!    the mbox back to `off` (and fsyncs), removes the spool, and fails;
-//! 5. renames the spool to `<token>.done` and empties it; unlocks.
+//! 3. renames each spool to `<token>.at-<off>-<len>`, each `off` where the
+//!    one before ends, and fsyncs the spool directory once: from here on
+//!    recovery knows where the bytes go;
+//! 4. appends the spools' bytes in that order and fsyncs the mbox once; on
+//!    any failure cuts the mbox back to the batch's `off` (and fsyncs),
+//!    removes the spools, and fails;
+//! 5. renames each spool to `<token>.done` and empties it; unlocks.
+//!
+//! A crash in step 4 leaves a torn batch: recovery settles each token on
+//! its own as below, so the messages appended whole stay, the torn one is
+//! cut back, and those after it never began.
 //!
 //! Recovery of `<token>` ([`Mbox::recover`]) looks at what is left:
 //!
@@ -68,7 +76,8 @@
 //! - nothing: the message never got as far as a spool file; not landed.
 //!
 //! A `<token>.cut-<off>-<len>` file is a failed append whose cut-back also
-//! failed (step 4); the next run retries the cut ([`Mbox::after_recovery`]).
+//! failed (step 4); the next run retries the cut ([`Mbox::after_recovery`]),
+//! the last of a batch first.
 //! Every fsync above is what makes the same true after a power failure.
 
 pub(crate) mod format;
@@ -94,6 +103,9 @@ pub(crate) struct Mbox {
     path: PathBuf,
     spool: SpoolDir,
     lock_wait: Duration,
+    /// Spooled and committed, waiting for the next group commit
+    /// ([`Mbox::append_batch`]).
+    pending: Vec<Pending>,
     /// Tests: fail the append after this many bytes.
     #[cfg(test)]
     fail_after: Option<usize>,
@@ -117,6 +129,7 @@ impl Mbox {
             path,
             spool,
             lock_wait: LOCK_WAIT,
+            pending: Vec::new(),
             #[cfg(test)]
             fail_after: None,
         })
@@ -148,8 +161,15 @@ impl Mbox {
         for (token, entry) in self.spool.entries()? {
             match entry {
                 Entry::Done | Entry::Spool => self.spool.remove(&token, &entry)?,
-                Entry::Cut { offset, len } => {
-                    self.settle(&token, &entry, offset, len, true)?;
+                Entry::Cut { offset, .. } => {
+                    // Last first: a failed group commit leaves one per
+                    // message, each cut back only with nothing after it.
+                    self.settle_cuts_after(offset)?;
+                    if let Entry::Cut { offset, len } = entry
+                        && self.spool.entries_of(&token)?.contains(&entry)
+                    {
+                        self.settle(&token, &entry, offset, len, true)?;
+                    }
                 }
                 // Only a lost rename after a power failure leaves one that
                 // no journal names; an emptied one was delivered.
@@ -177,7 +197,10 @@ impl Mbox {
         for entry in &entries {
             match *entry {
                 Entry::At { offset, len } => return self.settle(token, entry, offset, len, false),
-                Entry::Cut { offset, len } => return self.settle(token, entry, offset, len, true),
+                Entry::Cut { offset, len } => {
+                    self.settle_cuts_after(offset)?;
+                    return self.settle(token, entry, offset, len, true);
+                }
                 Entry::Spool | Entry::Done => {}
             }
         }
@@ -262,73 +285,183 @@ impl Mbox {
         Ok(false)
     }
 
-    /// Steps 2 to 5 of the protocol for a complete, synced spool file.
-    fn append(&self, token: &str, spool: &File, len: u64) -> Result<String, DeliverError> {
+    /// Cut back, last first, the appends of a failed group commit that
+    /// lie after `offset`: each is cut only with nothing after it.
+    fn settle_cuts_after(&self, offset: u64) -> Result<(), DeliverError> {
+        let mut later: Vec<(String, Entry, u64, u64)> = self
+            .spool
+            .entries()?
+            .into_iter()
+            .filter_map(|(token, entry)| match entry {
+                Entry::Cut { offset: o, len } if o > offset => Some((token, entry, o, len)),
+                _ => None,
+            })
+            .collect();
+        later.sort_by_key(|l| std::cmp::Reverse(l.2));
+        for (token, entry, o, len) in later {
+            self.settle(&token, &entry, o, len, true)?;
+        }
+        Ok(())
+    }
+
+    /// The group commit: steps 1 to 5 of the protocol for every message
+    /// committed since the last one, under one lock, with one fsync of the
+    /// spool directory and one of the mbox. The spools are synced first,
+    /// a few at once; each is renamed to its own `<token>.at-<off>-<len>`,
+    /// the offsets following one another, so recovery settles each as it
+    /// would a message appended alone (a torn batch: those whole before the
+    /// tear landed, the torn one is cut back, those after it never began).
+    /// On a failure the mbox is cut back to where the batch began and no
+    /// message of it landed.
+    pub(super) fn append_batch(&mut self) -> Result<(), DeliverError> {
+        let batch = std::mem::take(&mut self.pending);
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let drop_spools = |batch: &[Pending], entry: &dyn Fn(usize) -> Entry| {
+            for (i, p) in batch.iter().enumerate() {
+                let _ = self.spool.remove(&p.token, &entry(i));
+            }
+        };
+        let spool_paths: Vec<PathBuf> = batch.iter().map(|p| self.spool.path(&p.token)).collect();
+        let refs: Vec<&Path> = spool_paths.iter().map(PathBuf::as_path).collect();
+        if let Err((path, source)) = super::maildir::sync_files(&refs) {
+            drop_spools(&batch, &|_| Entry::Spool);
+            return Err(DeliverError::Spool { path, source });
+        }
         let mbox_err = |source| DeliverError::Write {
             path: self.path.clone(),
             source,
         };
         let _guard = process_lock();
-        let mut lock = MboxLock::acquire(&self.path, self.lock_wait)?;
-        let mut offset = lock.file.metadata().map_err(mbox_err)?.len();
-        let missing = missing_separator(&lock.file, offset).map_err(mbox_err)?;
-        if !missing.is_empty() {
-            // Another program left its last message without the final
-            // newline or the empty line after it: our From line must start
-            // a line of its own, after an empty one.
-            lock.file
-                .write_all(missing)
-                .and_then(|()| lock.file.sync_data())
-                .map_err(mbox_err)?;
-            offset += missing.len() as u64;
+        let mut lock = match MboxLock::acquire(&self.path, self.lock_wait) {
+            Ok(lock) => lock,
+            Err(e) => {
+                drop_spools(&batch, &|_| Entry::Spool);
+                return Err(e);
+            }
+        };
+        let mut start = match lock.file.metadata() {
+            Ok(m) => m.len(),
+            Err(e) => {
+                drop_spools(&batch, &|_| Entry::Spool);
+                return Err(mbox_err(e));
+            }
+        };
+        let missing = missing_separator(&lock.file, start).and_then(|missing| {
+            if !missing.is_empty() {
+                // Another program left its last message without the final
+                // newline or the empty line after it: our From line must
+                // start a line of its own, after an empty one.
+                lock.file.write_all(missing)?;
+                lock.file.sync_data()?;
+            }
+            Ok(missing.len() as u64)
+        });
+        match missing {
+            Ok(n) => start += n,
+            Err(e) => {
+                drop_spools(&batch, &|_| Entry::Spool);
+                return Err(mbox_err(e));
+            }
         }
-        let at = Entry::At { offset, len };
-        self.spool
-            .rename(token, &Entry::Spool, &at)
-            .map_err(|source| DeliverError::Spool {
-                path: self.spool.path(token),
-                source,
-            })?;
+        let mut ats = Vec::with_capacity(batch.len());
+        let mut offset = start;
+        for p in &batch {
+            ats.push(Entry::At { offset, len: p.len });
+            offset += p.len;
+        }
+        for (i, p) in batch.iter().enumerate() {
+            if let Err(source) = self.spool.rename(&p.token, &Entry::Spool, &ats[i]) {
+                // Nothing was written: no message of the batch landed.
+                drop_spools(&batch, &|k| {
+                    if k < i { ats[k].clone() } else { Entry::Spool }
+                });
+                return Err(DeliverError::Spool {
+                    path: self.spool.path(&p.token),
+                    source,
+                });
+            }
+        }
         if let Err(e) = self.spool.sync() {
-            // Nothing was written: the message did not land.
-            let _ = self.spool.remove(token, &at);
+            drop_spools(&batch, &|k| ats[k].clone());
             return Err(e);
         }
-        let written = self
-            .copy(spool, &mut lock.file, len)
-            .and_then(|()| lock.file.sync_data());
+        let mut spools = Vec::with_capacity(batch.len());
+        let mut written = Ok(());
+        let mut before = 0;
+        for (p, at) in batch.iter().zip(&ats) {
+            let copied = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .custom_flags(NOFOLLOW)
+                .open(self.spool.path(&at.name(&p.token)))
+                .and_then(|spool| {
+                    self.copy(&spool, &mut lock.file, p.len, before)?;
+                    Ok(spool)
+                });
+            match copied {
+                Ok(spool) => {
+                    spools.push(spool);
+                    before += p.len;
+                }
+                Err(e) => {
+                    written = Err(e);
+                    break;
+                }
+            }
+        }
+        let written = written.and_then(|()| lock.file.sync_data());
         if let Err(source) = written {
-            return Err(match cut_back(&lock.file, offset) {
+            return Err(match cut_back(&lock.file, start) {
                 Ok(()) => {
                     drop(lock);
-                    let _ = self.spool.remove(token, &at);
+                    drop_spools(&batch, &|k| ats[k].clone());
                     DeliverError::Write {
                         path: self.path.clone(),
                         source,
                     }
                 }
                 Err(cut) => {
-                    // Leave it for the next run to cut back.
-                    let _ = self.spool.rename(token, &at, &Entry::Cut { offset, len });
+                    // Leave them for the next run to cut back.
+                    for (p, at) in batch.iter().zip(&ats) {
+                        if let Entry::At { offset, len } = *at {
+                            let _ = self.spool.rename(&p.token, at, &Entry::Cut { offset, len });
+                        }
+                    }
                     DeliverError::CutBack {
                         path: self.path.clone(),
-                        offset,
+                        offset: start,
                         source: io::Error::new(cut.kind(), format!("{source}; then {cut}")),
                     }
                 }
             });
         }
-        // Landed. A failure to mark it only costs recovery a comparison.
-        let _ = self.spool.mark_done(token, &at, spool);
+        // Landed. A failure to mark one only costs recovery a comparison.
+        for ((p, at), spool) in batch.iter().zip(&ats).zip(&spools) {
+            let _ = self.spool.mark_done(&p.token, at, spool);
+        }
         drop(lock);
-        Ok(format!("{} (at byte {offset})", self.path.display()))
+        Ok(())
     }
 
-    fn copy(&self, spool: &File, out: &mut File, len: u64) -> io::Result<()> {
+    /// After a failed delivery: remove the spools committed but never
+    /// appended (nothing recorded them; they are fetched again).
+    pub(super) fn discard_unsynced(&mut self) {
+        for p in std::mem::take(&mut self.pending) {
+            let _ = self.spool.remove(&p.token, &Entry::Spool);
+        }
+    }
+
+    /// Append `len` bytes of `spool`; `before` bytes of the batch went
+    /// before it (tests fail after `fail_after` bytes of a batch).
+    fn copy(&self, spool: &File, out: &mut File, len: u64, before: u64) -> io::Result<()> {
         #[cfg(test)]
         if let Some(n) = self.fail_after {
-            return copy_spool(spool, &mut FailAfter { out, left: n }, len);
+            let left = n.saturating_sub(usize::try_from(before).unwrap_or(usize::MAX));
+            return copy_spool(spool, &mut FailAfter { out, left }, len);
         }
+        let _ = before;
         copy_spool(spool, out, len)
     }
 }
@@ -494,7 +627,7 @@ fn first_line_len(spool: &File) -> io::Result<u64> {
 /// A message being spooled for the mbox. Dropped without commit, its spool
 /// file is removed.
 pub(super) struct MboxMessage<'a> {
-    mbox: &'a Mbox,
+    mbox: &'a mut Mbox,
     spooled: Spooled,
     quoter: FromQuoter,
     /// Quoted bytes held back until the header section is complete and
@@ -524,8 +657,8 @@ impl MboxMessage<'_> {
         Ok(())
     }
 
-    /// Complete the entry and make the spool durable; returns it and its
-    /// length.
+    /// Complete the entry (the group commit makes it durable); returns it
+    /// and its length.
     fn finish(&mut self) -> io::Result<(File, u64)> {
         let mut tail = Vec::new();
         self.quoter.finish(&mut tail);
@@ -536,7 +669,6 @@ impl MboxMessage<'_> {
         self.emit(&tail)?;
         self.release()?;
         let file = self.spooled.finish()?;
-        file.sync_data()?;
         Ok((file, self.spooled.size()))
     }
 }
@@ -573,17 +705,23 @@ impl Write for MboxMessage<'_> {
 }
 
 impl super::Sink for MboxMessage<'_> {
+    /// Queue the spooled message for the next group commit
+    /// ([`Mbox::append_batch`]).
     fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
         let (spool, len) = self.finish().map_err(|e| self.spooled.error(e))?;
+        drop(spool);
         // From here the spool file's fate is the protocol's business.
-        let spool_path = self.spooled.keep();
-        let r = self.mbox.append(self.spooled.token(), &spool, len);
-        if r.is_err() && spool_path.exists() {
-            // Failed before the rename: it never touched the mbox.
-            let _ = fs::remove_file(&spool_path);
-        }
-        r
+        self.spooled.keep();
+        let token = self.spooled.token().to_string();
+        self.mbox.pending.push(Pending { token, len });
+        Ok(self.mbox.path.display().to_string())
     }
+}
+
+/// A message spooled and committed, not yet appended.
+struct Pending {
+    token: String,
+    len: u64,
 }
 
 /// Tests: a writer that fails after `left` bytes.
@@ -666,7 +804,9 @@ mod tests {
             for chunk in msg.chunks(7) {
                 sink.write_all(chunk).unwrap();
             }
-            sink.commit()
+            let shown = sink.commit()?;
+            self.mbox.append_batch()?;
+            Ok(shown)
         }
 
         /// Spool `msg` as commit would, but stop before the mbox is
@@ -763,6 +903,7 @@ mod tests {
         let mut s = Box::new(m.create(&tok).unwrap());
         s.write_all(b"Subject: new\n\nhi\n").unwrap();
         s.commit().unwrap();
+        m.append_batch().unwrap();
         let text = fs::read_to_string(&path).unwrap();
         assert!(
             text.starts_with("From x Thu Jan  1 00:00:00 1970\nold\n\nFrom MAILER-DAEMON "),
@@ -782,6 +923,7 @@ mod tests {
             let mut s = Box::new(m.create(&tok).unwrap());
             s.write_all(b"Subject: new\n\nhi\n").unwrap();
             s.commit().unwrap();
+            m.append_batch().unwrap();
             let text = fs::read_to_string(&path).unwrap();
             assert!(text.starts_with(want), "{old:?}: {text:?}");
         }
@@ -811,6 +953,40 @@ mod tests {
         f.mbox.fail_after = None;
         f.deliver(msg).unwrap();
         assert_eq!(read_mbox(&f.contents()).len(), 2);
+    }
+
+    #[test]
+    fn a_failing_group_commit_cuts_the_whole_batch_back() {
+        let mut f = Fixture::new();
+        f.deliver(b"Subject: first\n\nkept\n").unwrap();
+        let before = f.contents();
+        let queue = |f: &mut Fixture| {
+            for i in 0..3 {
+                let tok = f.mbox.next_token();
+                let mut s = Box::new(f.mbox.create(&tok).unwrap());
+                s.write_all(format!("Subject: {i}\n\nbody {i}\n").as_bytes())
+                    .unwrap();
+                s.commit().unwrap();
+            }
+        };
+        for k in [0, 10, 80, 150] {
+            queue(&mut f);
+            f.mbox.fail_after = Some(k);
+            let err = f.mbox.append_batch().unwrap_err();
+            assert!(err.to_string().contains("No space left"), "{err}");
+            assert_eq!(f.contents(), before, "cut back after {k} bytes");
+            assert!(
+                f.spool_names().iter().all(|n| n.ends_with(".done")),
+                "{:?}",
+                f.spool_names()
+            );
+        }
+        f.mbox.fail_after = None;
+        queue(&mut f);
+        f.mbox.append_batch().unwrap();
+        let got = read_mbox(&f.contents());
+        assert_eq!(got.len(), 4);
+        assert_eq!(got[3].1, b"Subject: 2\n\nbody 2\n");
     }
 
     #[test]
@@ -1092,7 +1268,9 @@ mod tests {
             let tok = mbox.next_token();
             let mut sink = Box::new(mbox.create(&tok).unwrap());
             sink.write_all(b"Subject: l\n\nbody\n").unwrap();
-            sink.commit()
+            let shown = sink.commit()?;
+            mbox.append_batch()?;
+            Ok::<String, DeliverError>(shown)
         };
 
         let held = dotlock_path(&real);

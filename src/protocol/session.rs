@@ -569,6 +569,38 @@ impl<S: Read + Write> Session<S> {
         Ok(sizes)
     }
 
+    /// `LIST n` for each of `msgs`, up to `window` commands in flight (one
+    /// write, one round trip per window): the sizes of a few messages
+    /// without the whole listing. A message the server refuses (gone since
+    /// UIDL) is left out.
+    pub fn list_each(
+        &mut self,
+        msgs: &[u32],
+        window: usize,
+    ) -> Result<Vec<(u32, u64)>, ProtoError> {
+        let mut sizes = Vec::with_capacity(msgs.len());
+        for chunk in msgs.chunks(window.max(1)) {
+            for &n in chunk {
+                self.send(&Command::List(Some(n)))?;
+            }
+            self.flush()?;
+            for &n in chunk {
+                let st = self.read_status_any()?;
+                if !st.ok {
+                    continue;
+                }
+                let (msg, size) = response::parse_list_line(st.text.as_bytes())?;
+                if msg != n {
+                    return Err(ProtoError::Malformed(format!(
+                        "LIST {n} was answered for message {msg}"
+                    )));
+                }
+                sizes.push((msg, size));
+            }
+        }
+        Ok(sizes)
+    }
+
     /// LIST and UIDL; with `pipelined`, both go out in one write and cost
     /// one round trip instead of two.
     #[allow(clippy::type_complexity)]

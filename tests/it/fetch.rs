@@ -212,3 +212,53 @@ fn a_maildir_that_cannot_be_written_is_a_clear_error_that_deletes_nothing() {
         "nothing half-written"
     );
 }
+
+#[test]
+fn a_first_run_against_dovecot_logs_in_once_and_so_does_a_run_with_nothing_new() {
+    // No second session after an all-new listing: Dovecot shows the whole
+    // mailbox, and nothing says it pages.
+    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 502, 40) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = dc
+        .account("once", USER, PASSWORD, Tls::Implicit, &maildir)
+        .raw("keep", "true");
+    let cfg = env.path("popfetch.toml");
+    env.write_config_at(&cfg, &config_of(&[&acct]));
+    let cfg = cfg.to_str().unwrap();
+    let logins = || {
+        dc.log()
+            .lines()
+            .filter(|l| l.contains("Login: user=<alice>"))
+            .count()
+    };
+    let logouts = || {
+        dc.log()
+            .lines()
+            .filter(|l| l.contains("Disconnected: Logged out"))
+            .map(str::to_owned)
+            .collect::<Vec<String>>()
+    };
+    let settle = |n: usize| {
+        let limit = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while logouts().len() < n && std::time::Instant::now() < limit {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    };
+
+    env.run(&["-c", cfg]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    settle(1);
+    assert_eq!(logins(), 1, "{}", dc.log());
+    assert_eq!(logouts().len(), 1, "{}", dc.log());
+    assert!(logouts()[0].contains("retr=40/"), "{:?}", logouts());
+
+    env.run(&["-c", cfg]).assert_success();
+    settle(2);
+    assert_eq!(logins(), 2, "{}", dc.log());
+    let out = logouts();
+    assert_eq!(out.len(), 2, "{}", dc.log());
+    assert!(out[1].contains("top=0/0, retr=0/0, del=0/"), "{out:?}");
+}

@@ -536,39 +536,137 @@ fn a_connection_dropped_at_quit_loses_nothing_and_the_next_run_deletes() {
 }
 
 #[test]
-fn a_server_that_offers_part_of_the_mailbox_per_session_is_asked_again() {
-    // SPEC §3 step 8: like Gmail, each session offers only a few messages;
-    // one run keeps opening sessions while new UIDs appear, up to
-    // max_messages.
+fn a_server_that_offers_part_of_the_mailbox_per_session_is_remembered_and_asked_again() {
+    // SPEC §3 step 8: like Gmail, each session offers only a few messages,
+    // those no earlier session downloaded. The first run cannot tell such
+    // a server from one with five messages: one session. The next run
+    // sees only mail it never had (what it kept is no longer listed): the
+    // server pages, which the state remembers, and the run keeps opening
+    // sessions while new UIDs appear.
     let msgs = corpus::corpus(911, 12);
-    let run = |keep: bool, max_messages: Option<usize>| {
-        let drop = Maildrop::with_session_limit(USER, PASSWORD, msgs.clone(), 5);
-        let srv = ScriptServer::maildrop(Arc::clone(&drop));
-        let env = TestEnv::new();
-        let maildir = env.path("Maildir");
-        let mut acct = scripted("gmail", srv.port(), &maildir, keep);
-        if let Some(n) = max_messages {
-            acct = acct.raw("max_messages", n.to_string());
-        }
-        let cfg = env.write_config(&config_of(&[&acct]));
-        let out = env.run(&["-c", cfg.to_str().unwrap()]);
-        out.assert_success();
-        (read_maildir(&maildir), drop.remaining(), srv.connections())
+    let drop = Maildrop::with_gmail_pages(USER, PASSWORD, msgs.clone(), 5);
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let cfg = env.write_config(&config_of(&[&scripted(
+        "gmail",
+        srv.port(),
+        &maildir,
+        true,
+    )]));
+    let cfg = cfg.to_str().unwrap();
+    let state = || {
+        let files = crate::common::kill::state_files(&env.state_dir(), ".state");
+        assert_eq!(files.len(), 1, "{files:?}");
+        std::fs::read_to_string(&files[0]).unwrap()
     };
 
-    // Kept messages are offered again: no new UIDs, so no endless loop.
-    let (got, left, sessions) = run(true, None);
-    assert_same_messages(&got, &msgs[..5]);
-    assert_eq!(left, 12);
-    assert!(sessions <= 2, "{sessions} sessions for nothing new");
+    env.run(&["-c", cfg]).assert_success();
+    assert_eq!(srv.connections(), 1, "a first run opens one session");
+    assert_same_messages(&read_maildir(&maildir), &msgs[..5]);
+    assert!(!state().contains("#:pages"), "{}", state());
 
-    let (got, left, sessions) = run(false, None);
-    assert_same_messages(&got, &msgs);
-    assert_eq!(left, 0, "after {sessions} sessions");
+    env.run(&["-c", cfg]).assert_success();
+    // 6-10, 11-12, then a session that finds nothing new.
+    assert_eq!(srv.connections(), 1 + 3);
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert!(state().contains("#:pages "), "{}", state());
+    assert_eq!(drop.remaining(), 12, "kept");
 
-    let (got, left, sessions) = run(false, Some(7));
-    assert_same_messages(&got, &msgs[..7]);
-    assert_eq!(left, 5, "after {sessions} sessions");
+    // Remembered: a run with nothing new is one session.
+    env.run(&["-c", cfg]).assert_success();
+    assert_eq!(srv.connections(), 1 + 3 + 1);
+    assert!(state().contains("#:pages "), "{}", state());
+}
+
+#[test]
+fn a_server_remembered_to_page_gets_more_sessions_when_mail_is_deleted() {
+    // With keep = false a paging server cannot show itself (what was
+    // delivered is gone either way); once remembered, one run empties it.
+    let msgs = corpus::corpus(913, 12);
+    let drop = Maildrop::with_session_limit(USER, PASSWORD, msgs.clone(), 5);
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let cfg = env.write_config(&config_of(&[&scripted(
+        "gmail",
+        srv.port(),
+        &maildir,
+        false,
+    )]));
+    let cfg = cfg.to_str().unwrap();
+
+    env.run(&["-c", cfg]).assert_success();
+    assert_eq!(srv.connections(), 1, "not known to page: one session");
+    assert_eq!(drop.remaining(), 7);
+
+    let files = crate::common::kill::state_files(&env.state_dir(), ".state");
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    let (head, rest) = text.split_once('\n').unwrap();
+    std::fs::write(
+        &files[0],
+        format!("{head}\n#:pages 2026-01-01T00:00:00Z\n{rest}"),
+    )
+    .unwrap();
+
+    env.run(&["-c", cfg]).assert_success();
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_eq!(drop.remaining(), 0);
+    // 6-10, 11-12, then one that finds the mailbox empty.
+    assert_eq!(srv.connections(), 1 + 3);
+}
+
+#[test]
+fn a_run_with_nothing_new_sends_uidl_alone() {
+    let msgs = corpus::corpus(914, 4);
+    let drop = Maildrop::new(USER, PASSWORD, msgs.clone());
+    let srv = ScriptServer::maildrop(Arc::clone(&drop));
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let cfg = env.write_config(&config_of(&[&scripted("idle", srv.port(), &maildir, true)]));
+    let cfg = cfg.to_str().unwrap();
+
+    let after_login = |conn: usize| -> Vec<String> {
+        lines_of(&srv, conn)
+            .iter()
+            .map(|l| verb(l))
+            .skip_while(|v| v != "PASS")
+            .skip(1)
+            .collect()
+    };
+
+    // Three of four: each download needs its size (LIST), asked for with
+    // the UIDs on a first run.
+    let limited = env.write_config(&config_of(&[
+        &scripted("idle", srv.port(), &maildir, true).raw("max_messages", "3")
+    ]));
+    env.run(&["-c", limited.to_str().unwrap()]).assert_success();
+    assert_eq!(srv.connections(), 1, "a first run opens one session");
+    assert_same_messages(&read_maildir(&maildir), &msgs[..3]);
+
+    // One new message: its size alone is asked for.
+    env.run(&["-c", cfg]).assert_success();
+    assert_eq!(srv.connections(), 2);
+    assert_eq!(after_login(1), ["UIDL", "LIST", "RETR", "QUIT"]);
+    assert!(
+        lines_of(&srv, 1).iter().any(|l| l == "LIST 4"),
+        "{:?}",
+        lines_of(&srv, 1)
+    );
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+
+    // Nothing new: one connection, one login, UIDL, QUIT.
+    env.run(&["-c", cfg]).assert_success();
+    assert_eq!(srv.connections(), 3);
+    assert_eq!(after_login(2), ["UIDL", "QUIT"], "{:?}", lines_of(&srv, 2));
+    assert_eq!(
+        lines_of(&srv, 2)
+            .iter()
+            .filter(|l| verb(l) == "PASS")
+            .count(),
+        1
+    );
 }
 
 #[test]

@@ -148,6 +148,7 @@ proptest! {
             }
             sink.commit().unwrap();
         }
+        p.mbox.append_batch().unwrap();
         let want: Vec<Vec<u8>> = msgs
             .iter()
             .map(|m| {

@@ -395,6 +395,7 @@ struct Session {
     /// Indexes into the mailbox, fixed when the session authenticated.
     listing: Option<Vec<usize>>,
     deleted: BTreeSet<usize>,
+    retrieved: BTreeSet<usize>,
 }
 
 /// A small, correct POP3 mailbox (RFC 1939 with CAPA, UIDL and TOP) for
@@ -411,6 +412,11 @@ pub struct Maildrop {
     session_limit: Option<usize>,
     /// Message `k` reports the UID of message `v` (a server repeating UIDs).
     uid_alias: HashMap<usize, usize>,
+    /// Offer only messages no earlier session downloaded (as Gmail does):
+    /// with `session_limit`, kept mail makes way for the next page.
+    hide_downloaded: bool,
+    /// Messages RETRieved by a session that ended with QUIT.
+    downloaded: Mutex<BTreeSet<usize>>,
 }
 
 impl Maildrop {
@@ -426,6 +432,8 @@ impl Maildrop {
             sessions: Mutex::new(HashMap::new()),
             session_limit: None,
             uid_alias: HashMap::new(),
+            hide_downloaded: false,
+            downloaded: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -445,6 +453,8 @@ impl Maildrop {
             sessions: Mutex::new(HashMap::new()),
             session_limit: None,
             uid_alias: HashMap::new(),
+            hide_downloaded: false,
+            downloaded: Mutex::new(BTreeSet::new()),
         })
     }
 
@@ -460,6 +470,24 @@ impl Maildrop {
         let mut drop = Maildrop::new(user, password, messages);
         if let Some(d) = Arc::get_mut(&mut drop) {
             d.session_limit = Some(limit);
+        }
+        drop
+    }
+
+    /// A mailbox like Gmail's: each session offers the first `limit`
+    /// messages that no earlier session downloaded, whether or not they
+    /// were deleted, so a client that keeps mail sees the next page on
+    /// its next login.
+    pub fn with_gmail_pages(
+        user: &str,
+        password: &str,
+        messages: Vec<Vec<u8>>,
+        limit: usize,
+    ) -> Arc<Maildrop> {
+        let mut drop = Maildrop::new(user, password, messages);
+        if let Some(d) = Arc::get_mut(&mut drop) {
+            d.session_limit = Some(limit);
+            d.hide_downloaded = true;
         }
         drop
     }
@@ -515,6 +543,10 @@ impl Maildrop {
             ("QUIT", authed) => {
                 if authed {
                     self.gone.lock().unwrap().extend(s.deleted.iter().copied());
+                    self.downloaded
+                        .lock()
+                        .unwrap()
+                        .extend(s.retrieved.iter().copied());
                 }
                 sessions.remove(&conn);
                 Reply::SendAndClose(b"+OK bye\r\n".to_vec())
@@ -528,9 +560,11 @@ impl Maildrop {
                 let pass = line.split_once(' ').map(|x| x.1).unwrap_or("");
                 if s.user.as_deref() == Some(self.user.as_str()) && pass == self.password {
                     let gone = self.gone.lock().unwrap();
+                    let downloaded = self.downloaded.lock().unwrap();
+                    let hide = self.hide_downloaded;
                     s.listing = Some(
                         (0..self.messages.len())
-                            .filter(|i| !gone.contains(i))
+                            .filter(|i| !(gone.contains(i) || hide && downloaded.contains(i)))
                             .take(self.session_limit.unwrap_or(usize::MAX))
                             .collect(),
                     );
@@ -569,7 +603,10 @@ impl Maildrop {
                 }
             }
             ("RETR", true) => match number(s, arg) {
-                Some((_, i)) => Reply::message(&self.messages[i]),
+                Some((_, i)) => {
+                    s.retrieved.insert(i);
+                    Reply::message(&self.messages[i])
+                }
                 None => Reply::err("no such message"),
             },
             ("TOP", true) => match number(s, arg) {
