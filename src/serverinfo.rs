@@ -61,8 +61,9 @@ pub fn run(accounts: &[Account], names: &[String], json: bool) -> u8 {
     status
 }
 
-fn print_connection(a: &Account, conn: &Connection) {
-    let mut out = std::io::stdout().lock();
+/// `work: pop.example.com:995 (tls = "implicit")`, the first line of both
+/// reports.
+fn write_heading(out: &mut impl Write, a: &Account) {
     let _ = writeln!(
         out,
         "{}: {}:{} (tls = {:?})",
@@ -71,6 +72,11 @@ fn print_connection(a: &Account, conn: &Connection) {
         a.port,
         a.tls.name()
     );
+}
+
+fn print_connection(a: &Account, conn: &Connection) {
+    let mut out = std::io::stdout().lock();
+    write_heading(&mut out, a);
     let _ = writeln!(out, "  greeting: {}", conn.greeting);
     match &conn.tls {
         Some(tls) => {
@@ -132,14 +138,7 @@ fn print_failure(a: &Account, e: &Error) {
     }) = e
     {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(
-            out,
-            "{}: {}:{} (tls = {:?})",
-            a.name,
-            a.host,
-            a.port,
-            a.tls.name()
-        );
+        write_heading(&mut out, a);
         let _ = writeln!(out, "  certificate: NOT TRUSTED: {}", cert.why());
         write_certificate(&mut out, cert);
         let _ = writeln!(
