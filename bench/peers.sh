@@ -7,9 +7,10 @@
 #   --install  apt-get install what is missing: mpop fetchmail getmail6
 #              dovecot-core dovecot-pop3d time openssl (needs root)
 #   --quick    3 repetitions instead of 5, and a smaller corpus (2,000
-#              messages in a., 300 in c.) so that the whole run stays under
-#              ten minutes on 2 cores; fetchmail and getmail6 need a minute
-#              or more per run of the full scenarios a. and c.
+#              messages in a., f. and mda., 300 in c. and g.): about 13
+#              minutes on 2 cores with BENCH_SKIP="getmail6 a:fetchmail";
+#              fetchmail and getmail6 need a minute or more per run of the
+#              full scenarios a. and c.
 #
 # Scenarios (seeded corpus, written straight into the server's Maildirs):
 #   a. 5,000 messages (most 2-20 KB, some 0.1-1 MB) over implicit TLS into a
