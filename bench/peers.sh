@@ -7,9 +7,10 @@
 #   --install  apt-get install what is missing: mpop fetchmail getmail6
 #              dovecot-core dovecot-pop3d time openssl (needs root)
 #   --quick    3 repetitions instead of 5, and a smaller corpus (2,000
-#              messages in a., 300 in c.) so that the whole run stays under
-#              ten minutes on 2 cores; fetchmail and getmail6 need a minute
-#              or more per run of the full scenarios a. and c.
+#              messages in a., f. and mda., 300 in c. and g.): about 13
+#              minutes on 2 cores with BENCH_SKIP="getmail6 a:fetchmail";
+#              fetchmail and getmail6 need a minute or more per run of the
+#              full scenarios a. and c.
 #
 # Scenarios (seeded corpus, written straight into the server's Maildirs):
 #   a. 5,000 messages (most 2-20 KB, some 0.1-1 MB) over implicit TLS into a
@@ -20,6 +21,13 @@
 #   f. the corpus of a. into an mbox: popfetch (and its Maildir time) vs mpop
 #   g. the corpus of c. over implicit TLS, each run started right after
 #      another program wrote 1 GB into the same filesystem without syncing it
+#   fleet. 100 accounts x 5 messages on the one server (implicit TLS):
+#      popfetch -j 1, -j 8, -j 32 (max_connections_per_host = 32) against
+#      mpop -a and fetchmail with one poll entry per account, each from
+#      fresh state; then each again on the state its first run left, with
+#      nothing new (checked: nothing delivered a second time)
+#   mda. the corpus of a. through bench/mda-maildir.sh, one process per
+#      message: popfetch's mda, mpop's delivery mda, fetchmail's mda
 # Every run starts from a fresh destination and fresh client state and must
 # deliver every message byte for byte (bench/run.py checks), or it is an
 # ERROR. A peer that is not installed is reported as such.
@@ -27,8 +35,11 @@
 # Environment: BENCH_MESSAGES (5000, --quick 2000), BENCH_DELAY_MESSAGES
 # (1000, --quick 300),
 # BENCH_ACCOUNT_MESSAGES (250), BENCH_HUGE_MB (100), BENCH_DELAY_MS (20),
+# BENCH_FLEET_ACCOUNTS (100), BENCH_FLEET_MESSAGES (5),
 # BENCH_REPS (overrides --quick), BENCH_OUT=FILE to also write the table to FILE,
-# BENCH_SKIP="fetchmail getmail6" to leave tools out of the run.
+# BENCH_SKIP to leave things out of the run, word by word: a tool
+# everywhere ("fetchmail getmail6"), a whole scenario ("a c d e f g fleet
+# mda"), or one tool in one scenario ("c:fetchmail").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -125,7 +136,15 @@ corpus huge --seed 3 --huge-mb "${BENCH_HUGE_MB:-100}"
 for i in 1 2 3 4; do
     corpus "acct$i" --seed "$((10 + i))" --count "${BENCH_ACCOUNT_MESSAGES:-250}"
 done
+FLEET_ACCOUNTS=${BENCH_FLEET_ACCOUNTS:-100}
+case " ${BENCH_SKIP:-} " in *" fleet "*) FLEET_ACCOUNTS=0 ;; esac
+for i in $(seq "$FLEET_ACCOUNTS"); do
+    corpus "$(printf 'fleet%03d' "$i")" --seed "$((1000 + i))" \
+        --count "${BENCH_FLEET_MESSAGES:-5}" 2>/dev/null
+done
 dovecot_own_mail
+# The fleet runs up to 32 sessions at once.
+dovecot_many_clients
 
 say "starting Dovecot on 127.0.0.1:$DOVECOT_POP3S_PORT"
 dovecot_start || die "Dovecot did not start"

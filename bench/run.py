@@ -9,7 +9,9 @@ it, which is finer than time's 10 ms), and must deliver exactly the corpus:
 the sorted SHA-256 list of the delivered messages, after CRLF -> LF and
 after dropping the trace headers a tool prepends (everything above the
 corpus's first header, X-Bench-Seq), must equal the manifest. Anything else
-is an ERROR, never a time.
+is an ERROR, never a time. The fleet's "nothing new" runs are the
+exception to fresh state: each runs again on what one of the first runs
+left, and the same check then proves that nothing came a second time.
 
 Repetitions run round-robin (rep 1 of every tool, then rep 2, ...) so that
 slow drift of the machine hits every tool alike.
@@ -20,6 +22,7 @@ import hashlib
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import statistics
@@ -30,6 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 PEERS = ["mpop", "fetchmail", "getmail6"]
 PEER_BINARY = {"mpop": "mpop", "fetchmail": "fetchmail", "getmail6": "getmail"}
+MDA = os.path.join(HERE, "mda-maildir.sh")
 FIRST_HEADER = b"X-Bench-Seq: "
 NOBODY = pwd.getpwnam("nobody")
 HEADER_LINE = re.compile(rb"^([!-9;-~]+:|[ \t])")
@@ -57,6 +61,7 @@ class Ctx:
                 self.passwords[name] = rest.split(":", 1)[0].removeprefix("{PLAIN}")
         self.manifests = {}
         self.run_seq = 0
+        self.kept = {}  # kept_as key -> [(argv, env, dirs)] of successful runs
 
     def manifest(self, user):
         if user not in self.manifests:
@@ -203,13 +208,22 @@ def write_private(path, text):
 # where maildirs maps each user to the Maildir its mail must land in.
 
 
-def popfetch_cmd(jobs=None, mbox=False):
+def popfetch_cmd(jobs=None, mbox=False, mda=False, per_host=None):
+    """popfetch into a Maildir (default), an mbox, or through
+    bench/mda-maildir.sh into a Maildir (mda=True). per_host sets
+    max_connections_per_host in [defaults] (else popfetch's default, 4)."""
     def build(ctx, run, port, users):
         cfg, dirs = [], {}
+        if per_host:
+            cfg.append(f"[defaults]\nmax_connections_per_host = {per_host}\n")
         for u in users:
             if mbox:
                 md = os.path.join(run, f"{u}.mbox")
                 dest = f'mbox = "{md}"'
+            elif mda:
+                md = os.path.join(run, f"Maildir-{u}")
+                make_maildir(md)
+                dest = f'mda = ["{MDA}", "{md}"]'
             else:
                 md = os.path.join(run, f"Maildir-{u}")
                 dest = f'maildir = "{md}"'
@@ -241,6 +255,18 @@ def mpop_mbox_cmd(ctx, run, port, users):
     return argv, env, dirs
 
 
+def mpop_mda_cmd(ctx, run, port, users):
+    argv, env, dirs = mpop_cmd(ctx, run, port, users)
+    path = os.path.join(run, "mpoprc")
+    with open(path) as f:
+        rc = f.read()
+    for md in dirs.values():
+        rc = rc.replace(f"delivery maildir {md}\n",
+                        f"delivery mda {shlex.quote(MDA)} {shlex.quote(md)}\n")
+    write_private(path, rc)
+    return argv, env, dirs
+
+
 def after_dirty_gigabyte(build):
     """The same run, started right after another program wrote 1 GB into
     the same filesystem without syncing it (untimed)."""
@@ -255,6 +281,46 @@ def after_dirty_gigabyte(build):
                         "status=none"], check=True)
         ctx.dirty = [dirty]
         return build(ctx, run, port, users)
+    return wrapped
+
+
+class SetupError(Exception):
+    """A builder could not prepare its run (reported like a failed run)."""
+
+
+def kept_as(key, build):
+    """The same runs, and each one that succeeds leaves its state for
+    nothing_new(key): its directory, command and destinations."""
+    def wrapped(ctx, run, port, users):
+        return build(ctx, run, port, users)
+    wrapped.keep_as = key
+    return wrapped
+
+
+def nothing_new(key, build, ok_exits=(0,)):
+    """A second run on the state a successful kept_as(key) run left, with
+    nothing new on the server: the same command on the same files;
+    ok_exits are the exit codes that mean success for it (fetchmail exits
+    1 for "no mail").
+    Without such a state (its first run failed), the first run is made
+    here, untimed, and must deliver the corpus. The check after the timed
+    run then also proves that it delivered nothing a second time."""
+    def wrapped(ctx, run, port, users):
+        states = ctx.kept.get(key)
+        if states:
+            return states.pop(0)
+        argv, env, dirs = build(ctx, run, port, users)
+        p = subprocess.run(argv, env=env, cwd=run, stdin=subprocess.DEVNULL,
+                           capture_output=True, timeout=900)
+        if p.returncode != 0:
+            tail = " | ".join(p.stderr.decode(errors="replace").strip().splitlines()[-3:])
+            raise SetupError(f"untimed first run: exit {p.returncode}: {tail[:300]}")
+        for u, md in dirs.items():
+            err = verify_maildir(md, ctx.manifest(u))
+            if err:
+                raise SetupError(f"untimed first run: {u}: {err}")
+        return argv, env, dirs
+    wrapped.ok_exits = ok_exits
     return wrapped
 
 
@@ -274,23 +340,31 @@ def mpop_cmd(ctx, run, port, users):
     return ["mpop", "-C", path, "-q", "-a"], clean_env(run), dirs
 
 
-def fetchmail_cmd(ctx, run, port, users):
-    (u,) = users
-    md = os.path.join(run, f"Maildir-{u}")
-    make_maildir(md)
-    mda = os.path.join(HERE, "mda-maildir.sh")
-    rc = ("set no bouncemail\n"
-          f"poll 127.0.0.1 protocol pop3 port {port}\n"
-          f'  user "{u}" password "{ctx.passwords[u]}"\n'
-          f"  ssl sslcertfile {ctx.ca} sslcertck sslcommonname localhost keep fetchall no rewrite\n"
-          f'  mda "{mda} {md}"\n')
+def fetchmail_cmd(ctx, run, port, users, fetchall=True):
+    """fetchmail with one poll entry per account, each delivering through
+    bench/mda-maildir.sh into its own Maildir. fetchall=False: only what
+    its UIDL list (--idfile) has not seen, for runs on existing state."""
+    rc, dirs = ["set no bouncemail"], {}
+    for u in users:
+        md = os.path.join(run, f"Maildir-{u}")
+        make_maildir(md)
+        dirs[u] = md
+        rc += [f"poll 127.0.0.1 protocol pop3 port {port}" + ("" if fetchall else " uidl"),
+               f'  user "{u}" password "{ctx.passwords[u]}"',
+               f"  ssl sslcertfile {ctx.ca} sslcertck sslcommonname localhost keep"
+               + (" fetchall" if fetchall else "") + " no rewrite",
+               f'  mda "{MDA} {md}"']
     path = os.path.join(run, "fetchmailrc")
-    write_private(path, rc)
+    write_private(path, "\n".join(rc) + "\n")
     env = clean_env(run)
     env["FETCHMAILHOME"] = run
     argv = ["fetchmail", "-f", path, "--nosyslog", "--nodetach", "-s",
             "--idfile", os.path.join(run, "fetchids"), "--pidfile", os.path.join(run, "pid")]
-    return argv, env, {u: md}
+    return argv, env, dirs
+
+
+def fetchmail_new_cmd(ctx, run, port, users):
+    return fetchmail_cmd(ctx, run, port, users, fetchall=False)
 
 
 def getmail_cmd(ctx, run, port, users):
@@ -332,11 +406,14 @@ def floor_cmd(ctx, run, port, users):
 
 def run_once(ctx, label, build, port, users, timeout):
     run = ctx.fresh_dir(label)
-    argv, env, dirs = build(ctx, run, port, users)
+    try:
+        argv, env, dirs = build(ctx, run, port, users)
+    except (SetupError, subprocess.TimeoutExpired) as e:
+        return None, str(e)
     wall, rss, code, out, tail = timed(argv, env, run, timeout)
     if code is None:
         return None, tail
-    if code != 0:
+    if code not in getattr(build, "ok_exits", (0,)):
         return None, f"exit {code}: {tail[:300]}"
     if not dirs:  # the floor keeps nothing; it checked the count itself
         out = out.decode(errors="replace")
@@ -348,6 +425,9 @@ def run_once(ctx, label, build, port, users, timeout):
         err = verify(md, ctx.manifest(u))
         if err:
             return None, f"{u}: {err}"
+    key = getattr(build, "keep_as", None)
+    if key:
+        ctx.kept.setdefault(key, []).append((argv, env, dirs))
     # The run's files stay until the whole benchmark ends (peers.sh removes
     # the server directory): ext4 skips recently deleted inodes when it
     # allocates new ones, so deleting 5,000 files makes the next run's file
@@ -362,12 +442,21 @@ def installed(tool):
     return tool not in PEER_BINARY or shutil.which(PEER_BINARY[tool]) is not None
 
 
-# Tools left out of this run (BENCH_SKIP="fetchmail getmail6"): a quick run
-# on a busy machine cannot wait minutes per fetchmail run.
+# What BENCH_SKIP leaves out of this run, word by word: a tool (everywhere),
+# a scenario id (a c d e f g fleet mda: the whole scenario), or ID:TOOL
+# (that tool in that scenario only), e.g. BENCH_SKIP="getmail6 c:fetchmail".
+# A quick run on a busy machine cannot wait minutes per fetchmail run.
+SCENARIO_IDS = ("a", "c", "d", "e", "f", "g", "fleet", "mda")
 SKIP = set(os.environ.get("BENCH_SKIP", "").split())
 
 
-def scenario(ctx, name, entries, port, reps, timeout):
+def skipped(sid, tool=None):
+    if tool is None:
+        return sid in SKIP
+    return tool in SKIP or f"{sid}:{tool}" in SKIP
+
+
+def scenario(ctx, sid, name, entries, port, reps, timeout):
     """entries: list of (tool label, builder, users). Returns (name, rows).
 
     A failed run (wrong exit code, missing or altered messages, timeout)
@@ -379,7 +468,8 @@ def scenario(ctx, name, entries, port, reps, timeout):
     errors = {label: [] for label, _, _ in entries}
     for rep in range(reps):
         for label, build, users in entries:
-            if not installed(label.split()[0]) or label.split()[0] in SKIP:
+            tool = label.split()[0]
+            if not installed(tool) or skipped(sid, tool):
                 continue
             if len(errors[label]) >= 2 and not results[label]:
                 continue
@@ -394,7 +484,7 @@ def scenario(ctx, name, entries, port, reps, timeout):
     for label, _, _ in entries:
         tool = label.split()[0]
         row = {"tool": label, "errors": errors[label]}
-        if tool in SKIP:
+        if skipped(sid, tool):
             row["status"] = "skipped (BENCH_SKIP)"
         elif not installed(tool):
             row["status"] = "not installed"
@@ -423,7 +513,7 @@ def fmt_ratio(x, base):
 def table(scenarios):
     out = ["| scenario | tool | runs | min s | median s | peak RSS MB | vs fastest peer | vs floor |",
            "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for name, rows in scenarios:
+    for name, rows in scenarios.values():
         ok = {r["tool"]: r for r in rows if r["status"] == "ok"}
         peers = [r["median"] for t, r in ok.items() if t.split()[0] in PEERS]
         fastest = min(peers) if peers else None
@@ -436,7 +526,7 @@ def table(scenarios):
             out.append(f"| {name} | {r['tool']} | {runs} | {r['min']:.2f} | {r['median']:.2f} "
                        f"| {r['rss']:.1f} | {fmt_ratio(r['median'], fastest)} "
                        f"| {fmt_ratio(r['median'], floor)} |")
-    failures = [f"- {name}, {r['tool']}: {e}" for name, rows in scenarios for r in rows
+    failures = [f"- {name}, {r['tool']}: {e}" for name, rows in scenarios.values() for r in rows
                 if r["status"] == "ok" for e in r["errors"]]
     if failures:
         out += ["", "Failed runs (not counted as times):"] + failures
@@ -448,46 +538,67 @@ def verdict(ok, text):
 
 
 def targets(scenarios):
-    s = {name: {r["tool"]: r for r in rows if r["status"] == "ok"} for name, rows in scenarios}
+    """scenarios: scenario key -> (name, rows); a key that is missing (a
+    skipped scenario) or a tool without a time judges nothing."""
+    s = {key: {r["tool"]: r for r in rows if r["status"] == "ok"}
+         for key, (_, rows) in scenarios.items()}
     lines = []
 
-    def med(scn, tool):
-        r = s.get(scn, {}).get(tool)
+    def med(key, tool):
+        r = s.get(key, {}).get(tool)
         return r["median"] if r else None
 
-    a, c, d, e, f, g = (n for n, _ in scenarios)
-    la, lc = a.split(", ")[0][3:], c.split(", ")[0][3:]
-    pf, mp, fl = med(a, "popfetch"), med(a, "mpop"), med(a, "floor")
+    def short(key):  # "a. 2,000 msgs, TLS, Maildir" -> "2,000 msgs"
+        return scenarios[key][0].split(", ")[0].split(". ", 1)[1] if key in scenarios else key
+
+    la, lc = short("a"), short("c")
+    pf, mp, fl = med("a", "popfetch"), med("a", "mpop"), med("a", "floor")
     if pf and mp:
         lines.append(verdict(pf <= 0.6 * mp, f"{la}: popfetch/mpop = {pf / mp:.2f} (target <= 0.60)"))
     if pf and fl:
         lines.append(verdict(pf <= 1.25 * fl, f"{la}: popfetch/floor = {pf / fl:.2f} (target <= 1.25)"))
-    pf, mp = med(c, "popfetch"), med(c, "mpop")
+    pf, mp = med("c", "popfetch"), med("c", "mpop")
     if pf and mp:
         lines.append(verdict(pf <= mp, f"{lc}, slow link: popfetch/mpop = {pf / mp:.2f} (target <= 1.00)"))
     for peer in ("fetchmail", "getmail6"):
-        other = med(c, peer)
+        other = med("c", peer)
         if pf and other:
             lines.append(verdict(other >= 10 * pf,
                                  f"{lc}, slow link: {peer}/popfetch = {other / pf:.1f}x (target >= 10x)"))
-    r = s.get(d, {}).get("popfetch")
+    r = s.get("d", {}).get("popfetch")
     if r:
-        lines.append(verdict(r["rss"] < 16, f"{d[3:]}: popfetch peak RSS {r['rss']:.1f} MB (target < 16 MB)"))
-    j1, j4 = med(e, "popfetch -j 1"), med(e, "popfetch -j 4")
+        lines.append(verdict(r["rss"] < 16, f"{short('d')}: popfetch peak RSS {r['rss']:.1f} MB (target < 16 MB)"))
+    j1, j4 = med("e", "popfetch -j 1"), med("e", "popfetch -j 4")
     if j1 and j4:
         lines.append(verdict(j1 >= 3 * j4, f"4 accounts: -j 1 / -j 4 = {j1 / j4:.2f}x (target >= 3x)"))
-    md, mb = med(f, "popfetch (Maildir)"), med(f, "popfetch (mbox)")
+    md, mb = med("f", "popfetch (Maildir)"), med("f", "popfetch (mbox)")
     if md and mb:
         lines.append(verdict(mb <= 1.3 * md, f"mbox: popfetch mbox/Maildir = {mb / md:.2f} (target <= 1.30)"))
-    mp = med(f, "mpop (mbox)")
+    mp = med("f", "mpop (mbox)")
     if mb and mp:
         lines.append(verdict(mb <= mp, f"mbox: popfetch/mpop = {mb / mp:.2f} (target <= 1.00)"))
-    clean, dirty, mp = med(g, "popfetch (no dirty data)"), med(g, "popfetch"), med(g, "mpop")
+    clean, dirty, mp = med("g", "popfetch (no dirty data)"), med("g", "popfetch"), med("g", "mpop")
     if clean and dirty:
         lines.append(verdict(dirty <= 1.5 * clean,
                              f"after 1 GB of unwritten data: popfetch {dirty / clean:.2f}x its clean time (target <= 1.5x)"))
     if dirty and mp:
         lines.append(verdict(dirty <= mp, f"after 1 GB of unwritten data: popfetch/mpop = {dirty / mp:.2f} (target <= 1.00)"))
+    for key, what, limit32 in (("fleet", "first run", 0.25), ("fleet-again", "nothing new", 0.5)):
+        mp = med(key, "mpop -a")
+        j1, j32 = med(key, "popfetch -j 1"), med(key, "popfetch -j 32")
+        if j32 and mp:
+            lines.append(verdict(j32 <= limit32 * mp, f"fleet, {what}: popfetch -j 32 / mpop = "
+                                 f"{j32 / mp:.2f} (target <= {limit32:.2f})"))
+        if j1 and mp:
+            lines.append(verdict(j1 <= mp, f"fleet, {what}: popfetch -j 1 / mpop = {j1 / mp:.2f} "
+                                 "(target <= 1.00)"))
+    pf = med("mda", "popfetch (mda)")
+    peers = [(med("mda", t), t.split()[0]) for t in ("mpop (mda)", "fetchmail (mda)")]
+    peers = [p for p in peers if p[0]]
+    if pf and peers:
+        best, who = min(peers)
+        lines.append(verdict(pf <= best, f"MDA: popfetch / fastest peer ({who}) = {pf / best:.2f} "
+                             "(target <= 1.00)"))
     return "\n".join(lines)
 
 
@@ -525,33 +636,63 @@ def main():
     n_bench, n_delay = len(ctx.manifest("bench")), len(ctx.manifest("delay"))
     accounts = [f"acct{i}" for i in range(1, a.accounts + 1)]
     per_acct = len(ctx.manifest(accounts[0]))
-    proxy, pport = start_proxy(a.port, a.delay_ms)
+    fleet = sorted(u for u in ctx.passwords if u.startswith("fleet"))
+    per_fleet = len(ctx.manifest(fleet[0])) if fleet else 0
+    # The fleet on one server: popfetch may open 32 sessions to it at once
+    # (max_connections_per_host, default 4), so that -j 8 and -j 32 mean it.
+    fleet_tools = [(f"popfetch -j {j}", popfetch_cmd(j, per_host=32)) for j in (1, 8, 32)]
+    fleet_tools += [("mpop -a", mpop_cmd), ("fetchmail", fetchmail_new_cmd)]
+    plan = [  # key, scenario id for BENCH_SKIP, name, entries, port ("proxy": the delay proxy)
+        ("a", "a", f"a. {n_bench:,} msgs, TLS, Maildir",
+         [(t, b, ["bench"]) for t, b in tools], a.port),
+        ("c", "c", f"c. {n_delay:,} msgs, {a.delay_ms:g} ms each way",
+         [(t, b, ["delay"]) for t, b in tools], "proxy"),
+        ("d", "d", f"d. one {a.huge_mb} MB msg",
+         [(t, b, ["huge"]) for t, b in tools], a.port),
+        ("e", "e", f"e. {len(accounts)} accounts x {per_acct}, {a.delay_ms:g} ms",
+         [("popfetch -j 1", popfetch_cmd(1), accounts),
+          (f"popfetch -j {len(accounts)}", popfetch_cmd(len(accounts)), accounts),
+          ("mpop (sequential)", mpop_cmd, accounts)], "proxy"),
+        ("f", "f", f"f. {n_bench:,} msgs, TLS, mbox",
+         [("popfetch (Maildir)", popfetch_cmd(), ["bench"]),
+          ("popfetch (mbox)", popfetch_cmd(mbox=True), ["bench"]),
+          ("mpop (mbox)", mpop_mbox_cmd, ["bench"])], a.port),
+        ("g", "g", f"g. {n_delay:,} msgs, TLS, after 1 GB of another program's unwritten data",
+         [("popfetch (no dirty data)", popfetch_cmd(), ["delay"]),
+          ("popfetch", after_dirty_gigabyte(popfetch_cmd()), ["delay"]),
+          ("mpop", after_dirty_gigabyte(mpop_cmd), ["delay"])], a.port),
+        ("fleet", "fleet", f"fleet. {len(fleet)} accounts x {per_fleet}, TLS, first run",
+         [(t, kept_as(t, b), fleet) for t, b in fleet_tools], a.port),
+        ("fleet-again", "fleet", f"fleet. {len(fleet)} accounts x {per_fleet}, TLS, nothing new",
+         [(t, nothing_new(t, b, (0, 1) if t == "fetchmail" else (0,)), fleet)
+          for t, b in fleet_tools], a.port),
+        ("mda", "mda", f"mda. {n_bench:,} msgs, TLS, through an MDA",
+         [("popfetch (mda)", popfetch_cmd(mda=True), ["bench"]),
+          ("mpop (mda)", mpop_mda_cmd, ["bench"]),
+          ("fetchmail (mda)", fetchmail_cmd, ["bench"])], a.port),
+    ]
+    scenarios = {}
+    proxy = None
     try:
-        scenarios = [
-            scenario(ctx, f"a. {n_bench:,} msgs, TLS, Maildir",
-                     [(t, b, ["bench"]) for t, b in tools], a.port, a.reps, 900),
-            scenario(ctx, f"c. {n_delay:,} msgs, {a.delay_ms:g} ms each way",
-                     [(t, b, ["delay"]) for t, b in tools], pport, a.reps, 900),
-            scenario(ctx, f"d. one {a.huge_mb} MB msg",
-                     [(t, b, ["huge"]) for t, b in tools], a.port, a.reps, 900),
-            scenario(ctx, f"e. {len(accounts)} accounts x {per_acct}, {a.delay_ms:g} ms",
-                     [("popfetch -j 1", popfetch_cmd(1), accounts),
-                      (f"popfetch -j {len(accounts)}", popfetch_cmd(len(accounts)), accounts),
-                      ("mpop (sequential)", mpop_cmd, accounts)], pport, a.reps, 900),
-            scenario(ctx, f"f. {n_bench:,} msgs, TLS, mbox",
-                     [("popfetch (Maildir)", popfetch_cmd(), ["bench"]),
-                      ("popfetch (mbox)", popfetch_cmd(mbox=True), ["bench"]),
-                      ("mpop (mbox)", mpop_mbox_cmd, ["bench"])], a.port, a.reps, 900),
-            scenario(ctx, f"g. {n_delay:,} msgs, TLS, after 1 GB of another program's unwritten data",
-                     [("popfetch (no dirty data)", popfetch_cmd(), ["delay"]),
-                      ("popfetch", after_dirty_gigabyte(popfetch_cmd()), ["delay"]),
-                      ("mpop", after_dirty_gigabyte(mpop_cmd), ["delay"])], a.port, a.reps, 900),
-        ]
+        for key, sid, name, entries, port in plan:
+            if skipped(sid):
+                print(f"== {name}: skipped (BENCH_SKIP)", file=sys.stderr, flush=True)
+                continue
+            if sid == "fleet" and not fleet:
+                continue
+            if port == "proxy":
+                if proxy is None:
+                    proxy, pport = start_proxy(a.port, a.delay_ms)
+                port = pport
+            scenarios[key] = scenario(ctx, sid, name, entries, port, a.reps, 900)
     finally:
-        proxy.terminate()
-        proxy.wait()
+        if proxy is not None:
+            proxy.terminate()
+            proxy.wait()
     text = table(scenarios) + "\n\nRatios compare medians. Peak RSS is the largest of the runs.\n\n"
     text += "Targets:\n" + targets(scenarios) + "\n"
+    if SKIP:
+        text += f"\nLeft out (BENCH_SKIP): {' '.join(sorted(SKIP))}\n"
     print(text)
     if a.out:
         with open(a.out, "w") as f:

@@ -6,6 +6,8 @@
 #   dovecot_init ROOT        make a server directory, CA, certificate, config
 #   dovecot_add_user NAME PW add a passwd-file user with an empty Maildir;
 #                            prints the Maildir path
+#   dovecot_many_clients     (before dovecot_start) room for a few hundred
+#                            connections at once, as the tests' many_clients()
 #   dovecot_own_mail         hand every Maildir to the mail owner (after
 #                            writing mail into them)
 #   dovecot_start            start the master, wait for the POP3S listener
@@ -110,6 +112,17 @@ dovecot_add_user() {
     local md="$DOVECOT_BASE/home/$name/Maildir"
     mkdir -p "$md/cur" "$md/new" "$md/tmp"
     echo "$md"
+}
+
+# A login and a POP3 process per connection; the auth and anvil services
+# take every login process as a client. The same limits as
+# many_clients() in tests/it/common/dovecot.rs.
+dovecot_many_clients() {
+    cat >> "$DOVECOT_BASE/dovecot.conf" <<'EOF_LIMITS'
+default_process_limit = 1200
+default_client_limit = 5000
+mail_max_userip_connections = 1000
+EOF_LIMITS
 }
 
 dovecot_own_mail() {
