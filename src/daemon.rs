@@ -79,6 +79,10 @@ const TESTING: &str = "POPFETCH_TESTING_SHORT_INTERVALS";
 /// The longest wait after failures, unless the interval is longer.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(3600);
 
+/// The longest LOGIN-DELAY honoured: the number is the server's, and one
+/// near `u64::MAX` seconds would overflow an [`Instant`].
+const MAX_LOGIN_DELAY: Duration = Duration::from_secs(7 * 86_400);
+
 /// `--interval`: seconds, or a number with `ms`, `s`, `m`, `h` or `d`.
 pub(crate) fn parse_interval(s: &str) -> Result<Duration, String> {
     let testing = std::env::var_os(TESTING).is_some_and(|v| v == "1");
@@ -257,7 +261,7 @@ impl Schedule {
             .summary
             .login_delay
             .filter(|n| *n > 0)
-            .map(Duration::from_secs);
+            .map(|n| Duration::from_secs(n).min(MAX_LOGIN_DELAY));
         let wait = match verdict(outcome) {
             Verdict::Done => {
                 slot.failures = 0;
@@ -568,5 +572,13 @@ mod tests {
         s.after("a", t, &outcome(Some(too_soon()), None));
         assert_eq!(s.slots["a"].failures, 1);
         assert_eq!(s.slots["a"].due_at(), Some(t + 2 * interval));
+    }
+
+    #[test]
+    fn a_huge_login_delay_is_capped_not_a_panic() {
+        let mut s = Schedule::new(Duration::from_secs(60), &[]);
+        let t = Instant::now();
+        s.after("a", t, &outcome(None, Some(u64::MAX)));
+        assert_eq!(s.slots["a"].not_before, Some(t + MAX_LOGIN_DELAY));
     }
 }
