@@ -677,6 +677,7 @@ impl<'a> Delivery<'a> {
         let mut counted = Counted {
             out: &mut sink,
             size: 0,
+            unreported: 0,
             observer: self.opts.observer,
             account,
         };
@@ -687,6 +688,7 @@ impl<'a> Delivery<'a> {
             }),
             None => conn.session.read_body(&mut counted),
         };
+        counted.report();
         let size = counted.size;
         let written = match body {
             Ok(n) => n,
@@ -779,12 +781,29 @@ pub fn message_size(decoded: &[u8]) -> u64 {
 }
 
 /// Passes a message through to the target, counting its size
-/// ([`message_size`]) and telling the observer as the bytes arrive.
+/// ([`message_size`]) and telling the observer as the bytes arrive, every
+/// [`REPORT_EVERY`] bytes rather than every read (the observer may take a
+/// lock); [`Counted::report`] tells it the rest.
 struct Counted<'a, 'o> {
     out: &'a mut dyn Write,
     size: u64,
+    /// Counted but not yet told to the observer.
+    unreported: u64,
     observer: &'o dyn Observer,
     account: &'o Account,
+}
+
+/// How many bytes [`Counted`] gathers before telling the observer.
+const REPORT_EVERY: u64 = 64 * 1024;
+
+impl Counted<'_, '_> {
+    /// Tell the observer what it has not been told yet.
+    fn report(&mut self) {
+        if self.unreported > 0 {
+            self.observer.received(self.account, self.unreported);
+            self.unreported = 0;
+        }
+    }
 }
 
 impl Write for Counted<'_, '_> {
@@ -792,7 +811,10 @@ impl Write for Counted<'_, '_> {
         let n = self.out.write(buf)?;
         let more = message_size(&buf[..n]);
         self.size = self.size.saturating_add(more);
-        self.observer.received(self.account, more);
+        self.unreported = self.unreported.saturating_add(more);
+        if self.unreported >= REPORT_EVERY {
+            self.report();
+        }
         Ok(n)
     }
 
