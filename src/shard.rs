@@ -160,12 +160,7 @@ pub fn claim(dir: &Path, shard: Option<Shard>) -> Result<(), ShardError> {
     if want.as_deref() == Some(recorded.as_str()) {
         return Ok(());
     }
-    let shown: String = recorded
-        .trim()
-        .chars()
-        .take(40)
-        .map(|c| if c.is_control() { '?' } else { c })
-        .collect();
+    let shown = crate::text::printable_capped(recorded.trim().as_bytes(), 40);
     Err(ShardError::Mismatch {
         dir: dir.to_path_buf(),
         marker,
