@@ -401,7 +401,7 @@ pub(crate) fn hostname() -> String {
 /// The `Received:` line put before each message fetched from the POP3
 /// server `host` for `user`.
 pub(crate) fn received_header(host: &str, user: &str) -> Vec<u8> {
-    let date = jiff::fmt::rfc2822::to_string(&jiff::Zoned::now()).unwrap_or_default();
+    let date = jiff::fmt::rfc2822::to_string(&crate::clock::local_now()).unwrap_or_default();
     format!(
         "Received: from {host} by {local} with POP3 (popfetch {ver})\n\tfor <{user}>; {date}\n",
         local = hostname(),

@@ -541,7 +541,7 @@ impl<'r> Run<'r> {
     fn deliver(&mut self, conn: &mut Connection, todo: &[Listed]) -> Result<(), Error> {
         if self.account.received_header && self.header.is_none() {
             // Made at the first download, not before the first connect:
-            // its date reads the time zone database.
+            // its date reads the local time zone (crate::clock).
             self.header = Some(crate::deliver::received_header(
                 &self.account.host,
                 &self.account.user,

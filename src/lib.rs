@@ -22,6 +22,7 @@ mod adopt;
 mod auth;
 mod child;
 mod cli;
+mod clock;
 mod config;
 mod daemon;
 mod deliver;

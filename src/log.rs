@@ -326,7 +326,7 @@ fn syslog(severity: u8, text: &str) {
     let socket = std::env::var_os(SYSLOG_SOCKET_VAR)
         .filter(|v| !v.is_empty())
         .map_or_else(|| PathBuf::from(SYSLOG_SOCKET), PathBuf::from);
-    let time = jiff::Zoned::now().strftime("%b %e %H:%M:%S");
+    let time = crate::clock::local_now().strftime("%b %e %H:%M:%S");
     let line = format!(
         "<{}>{time} popfetch[{}]: {text}",
         FACILITY_MAIL | severity,
