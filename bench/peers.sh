@@ -26,11 +26,19 @@
 #      mpop -a and fetchmail with one poll entry per account, each from
 #      fresh state; then each again on the state its first run left, with
 #      nothing new (checked: nothing delivered a second time)
+#      (and popfetch -j 32 once more with its default auth = auto, which
+#      picks SCRAM-SHA-256 where everything else logs in with PLAIN)
+#   fleet-wan. the fleet's first run through the delay proxy (20 ms each
+#      way): popfetch -j 32 against mpop -a and fetchmail
 #   mda. the corpus of a. through bench/mda-maildir.sh, one process per
 #      message: popfetch's mda, mpop's delivery mda, fetchmail's mda
-# Every run starts from a fresh destination and fresh client state and must
-# deliver every message byte for byte (bench/run.py checks), or it is an
-# ERROR. A peer that is not installed is reported as such.
+# Every run starts from a fresh destination (a Maildir made beforehand, for
+# every tool) and fresh client state and must deliver every message byte
+# for byte (bench/run.py checks), or it is an ERROR. popfetch logs in with
+# PLAIN, as mpop does (fetchmail: CRAM-MD5), so that the server does the
+# same work for each. The table's "machine CPU s" is what every process on
+# the machine used during the run, the server included. A peer that is not
+# installed is reported as such.
 #
 # Environment: BENCH_MESSAGES (5000, --quick 2000), BENCH_DELAY_MESSAGES
 # (1000, --quick 300),
@@ -39,7 +47,7 @@
 # BENCH_REPS (overrides --quick), BENCH_OUT=FILE to also write the table to FILE,
 # BENCH_SKIP to leave things out of the run, word by word: a tool
 # everywhere ("fetchmail getmail6"), a whole scenario ("a c d e f g fleet
-# mda"), or one tool in one scenario ("c:fetchmail").
+# fleet-wan mda"), or one tool in one scenario ("c:fetchmail").
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
