@@ -505,6 +505,10 @@ fn build_context(key: &ContextKey) -> Result<SslContext, TransportError> {
         .map_err(setup)?;
     b.set_min_proto_version(Some(SslVersion::TLS1_2))
         .map_err(setup)?;
+    // Read what the socket holds, not a record header and then its body:
+    // half the reads on a download. Nothing polls the socket once TLS is
+    // up, so bytes read ahead are never waited for.
+    b.set_read_ahead(true);
     if key.verify {
         b.set_verify(SslVerifyMode::PEER);
         match &key.ca_file {
