@@ -17,7 +17,7 @@
 //! [`Target::discard_unsynced`] removes what was committed but not yet
 //! made durable.
 //!
-//! Targets: [`maildir`] (group commit at `sync_start`), [`mbox`], [`mda`]
+//! Targets: [`maildir`] and [`mbox`] (group commit at `sync_start`), [`mda`]
 //! and [`smtp`] (LMTP or SMTP; durable or handed over in `commit`
 //! itself). The last three spool each message in the state directory first
 //! ([`spool`], with [`envelope`] reading the sender), which is also where
@@ -275,7 +275,7 @@ impl Target {
     }
 
     /// Start making every message committed so far durable, in the
-    /// background where the target can (Maildir); at most one batch
+    /// background where the target can (Maildir, mbox); at most one batch
     /// is in flight. Their UIDs may be recorded once [`Target::sync_wait`]
     /// returns Ok. Call it only once the journal durably records as done
     /// every message of the batches before (the mbox then drops the

@@ -35,10 +35,11 @@
 //! `<token>` (see [`super::spool`]), and summed (SHA-256) on the way; the
 //! `From ` line is written once the header section has gone past, so it
 //! can name the sender. `commit` only queues it. Messages land in groups,
-//! at each group commit of the fetch ([`Mbox::sync_start`]). Before a
-//! group commit the journal has recorded, and fsynced,
+//! at each group commit of the fetch ([`Mbox::sync_start`]), on a helper
+//! thread while the fetch reads on; [`Mbox::sync_wait`] reports how it
+//! went. Before a group commit the journal has recorded, and fsynced,
 //! every `<token>` of the batch, and every message of the batches before
-//! it as done. The group commit:
+//! it as done. The helper thread:
 //!
 //! 1. locks the mbox and reads its length `off` (first adding a newline if
 //!    the file does not end with one, so our `From ` starts a line, and
@@ -124,6 +125,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
@@ -143,6 +145,8 @@ pub(crate) struct Mbox {
     /// Spooled and committed, waiting for the next group commit
     /// ([`Mbox::sync_start`]).
     pending: Vec<Pending>,
+    /// The group commit running on a helper thread: the tokens it landed.
+    in_flight: Option<JoinHandle<Result<Vec<String>, DeliverError>>>,
     /// Tokens of earlier batches that landed: their `.done` markers go
     /// at the next group commit, when the journal records them as done.
     landed: Vec<String>,
@@ -170,6 +174,7 @@ impl Mbox {
             spool,
             lock_wait: LOCK_WAIT,
             pending: Vec::new(),
+            in_flight: None,
             landed: Vec::new(),
             #[cfg(test)]
             fail_after: None,
@@ -360,13 +365,17 @@ impl Mbox {
         Ok(())
     }
 
-    /// The group commit of every message committed since the last one
-    /// ([`Append::run`]).
+    /// Start the group commit of every message committed since the last
+    /// one ([`Append::run`]) on a helper thread, so that the fetch goes on
+    /// reading the network meanwhile; [`Mbox::sync_wait`] reports how it
+    /// went. At most one batch is in flight: this first waits for the one
+    /// before.
     ///
     /// The fetch calls this only once the journal durably records every
     /// message of the batches before as done, so their `.done` markers
     /// are removed here (after the append, off the lock).
     pub(super) fn sync_start(&mut self) -> Result<(), DeliverError> {
+        self.sync_wait()?;
         let batch = std::mem::take(&mut self.pending);
         if batch.is_empty() {
             return Ok(());
@@ -379,17 +388,44 @@ impl Mbox {
             #[cfg(test)]
             fail_after: self.fail_after,
         };
-        let landed = job.run(batch);
-        for token in done {
-            // A marker left behind is swept by the next run.
-            let _ = job.spool.remove(&token, &Entry::Done);
+        let spawned = std::thread::Builder::new()
+            .name("mbox-append".into())
+            .spawn(move || {
+                let landed = job.run(batch);
+                for token in done {
+                    // A marker left behind is swept by the next run.
+                    let _ = job.spool.remove(&token, &Entry::Done);
+                }
+                landed
+            });
+        match spawned {
+            Ok(handle) => {
+                self.in_flight = Some(handle);
+                Ok(())
+            }
+            // No thread to be had: the batch went with the failed spawn;
+            // its spools were never renamed, so recovery says "not landed"
+            // and removes them.
+            Err(source) => Err(DeliverError::Write {
+                path: self.path.clone(),
+                source,
+            }),
         }
-        self.landed.extend(landed?);
-        Ok(())
     }
 
-    /// [`Mbox::sync_start`] already did it all.
+    /// Wait for the batch [`Mbox::sync_start`] sent off; when this returns
+    /// Ok, those messages are in the mbox, durably.
     pub(super) fn sync_wait(&mut self) -> Result<(), DeliverError> {
+        let Some(handle) = self.in_flight.take() else {
+            return Ok(());
+        };
+        let landed = handle.join().unwrap_or_else(|_| {
+            Err(DeliverError::Write {
+                path: self.path.clone(),
+                source: io::Error::other("the append thread panicked"),
+            })
+        })?;
+        self.landed.extend(landed);
         Ok(())
     }
 
@@ -401,15 +437,28 @@ impl Mbox {
     }
 
     /// After a failed delivery: remove the spools committed but never
-    /// appended (nothing recorded them; they are fetched again).
+    /// appended (nothing recorded them; they are fetched again), once a
+    /// batch in flight has finished (recovery settles it).
     pub(super) fn discard_unsynced(&mut self) {
+        let _ = self.sync_wait();
         for p in std::mem::take(&mut self.pending) {
             let _ = self.spool.remove(&p.token, &Entry::Spool);
         }
     }
 }
 
-/// What one group commit needs.
+impl Drop for Mbox {
+    /// A batch still in flight (only a panic leaves one) must finish
+    /// before the run lock is released, or the next run's recovery could
+    /// race it.
+    fn drop(&mut self) {
+        if let Some(handle) = self.in_flight.take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+/// What one group commit needs, moved to its thread.
 struct Append {
     path: PathBuf,
     spool: SpoolDir,
