@@ -667,10 +667,11 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
         return Ok(Found::Whole);
     }
     if avail < s.head {
-        let mut piece = vec![0u8; usize::try_from(avail).unwrap_or(0)];
-        file.read_exact_at(&mut piece, offset)?;
-        let unfinished = (b"From ".starts_with(&piece) || piece.starts_with(b"From "))
-            && !piece.contains(&b'\n');
+        // Read in pieces: `<head>` comes from a name, not from us.
+        let mut start = [0u8; 5];
+        let n = usize::try_from(avail).map_or(start.len(), |a| a.min(start.len()));
+        file.read_exact_at(&mut start[..n], offset)?;
+        let unfinished = start[..n] == b"From "[..n] && !has_byte(file, b'\n', offset, file_len)?;
         return Ok(if unfinished {
             Found::Torn
         } else {
@@ -686,8 +687,28 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
         return Ok(Found::Torn);
     }
     Ok(Found::Foreign {
-        end: file_len.min(offset + len),
+        end: file_len.min(offset.saturating_add(len)),
     })
+}
+
+/// Whether `file` holds `byte` between `from` and `to`.
+fn has_byte(file: &File, byte: u8, from: u64, to: u64) -> io::Result<bool> {
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut pos = from;
+    while pos < to {
+        let want = buf
+            .len()
+            .min(usize::try_from(to - pos).unwrap_or(usize::MAX));
+        let n = file.read_at(&mut buf[..want], pos)?;
+        if n == 0 {
+            break;
+        }
+        if buf[..n].contains(&byte) {
+            return Ok(true);
+        }
+        pos += n as u64;
+    }
+    Ok(false)
 }
 
 /// Whether `file` holds `\nFrom ` between `from` and `to`.
@@ -1590,6 +1611,33 @@ mod tests {
         fs::rename(&spool, f.mbox.spool.path(&good)).unwrap();
         assert!(!f.mbox.recover(&tok).unwrap());
         assert_eq!(f.contents(), before);
+    }
+
+    /// A name popfetch could have written but with absurd numbers in it
+    /// (the spool directory is not trusted): recovery reads no more than
+    /// the files hold, and nothing overflows.
+    #[test]
+    fn recovery_survives_absurd_spans() {
+        let mut f = Fixture::new();
+        let text = b"From a@b Mon Jan  1 00:00:00 2024\n\nmail\n\n".to_vec();
+        for (offset, len, head) in [
+            (0, 1 << 50, 1 << 49),
+            (0, 1 << 50, 3),
+            (3, u64::MAX, u64::MAX),
+            (u64::MAX, u64::MAX, 1),
+            (u64::MAX - 1, 5, 5),
+        ] {
+            fs::write(&f.mbox.path, &text).unwrap();
+            let (tok, _) = f.spooled(b"Subject: s\n\nb\n");
+            let sum = Some(Sum {
+                head,
+                head_sum: 0,
+                sum: 0,
+            });
+            f.set_state(&tok, &Entry::At(Span { offset, len, sum }));
+            assert!(!f.mbox.recover(&tok).unwrap(), "{offset} {len} {head}");
+            assert_eq!(f.contents(), text);
+        }
     }
 
     #[test]
