@@ -217,9 +217,10 @@ impl Mbox {
                         self.settle(&token, &entry, span, true)?;
                     }
                 }
-                // Every journal record is settled: one the journal called
-                // done (recovery did not ask) is left by a run stopped
-                // before its next group commit removed it.
+                // Every journal record is settled, so nothing needs it:
+                // recovery marked or removed those it asked about, and one
+                // the journal called done is left by a `.done` rename
+                // that failed or was lost.
                 Entry::At(Span { sum: Some(_), .. }) => self.spool.remove(&token, &entry)?,
                 // An earlier version's. Only a lost rename after a power
                 // failure leaves one that no journal names; an emptied one
