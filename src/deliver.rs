@@ -17,7 +17,7 @@
 //! [`Target::discard_unsynced`] removes what was committed but not yet
 //! made durable.
 //!
-//! Targets: [`maildir`] (group commit at `sync_start`), [`mbox`], [`mda`]
+//! Targets: [`maildir`] and [`mbox`] (group commit at `sync_start`), [`mda`]
 //! and [`smtp`] (LMTP or SMTP; durable or handed over in `commit`
 //! itself). The last three spool each message in the state directory first
 //! ([`spool`], with [`envelope`] reading the sender), which is also where
@@ -275,14 +275,15 @@ impl Target {
     }
 
     /// Start making every message committed so far durable, in the
-    /// background where the target can (Maildir); at most one batch is in
-    /// flight. Their UIDs may be recorded once [`Target::sync_wait`]
-    /// returns Ok.
+    /// background where the target can (Maildir, mbox); at most one batch
+    /// is in flight. Their UIDs may be recorded once [`Target::sync_wait`]
+    /// returns Ok. Call it only once the journal durably records as done
+    /// every message of the batches before (the mbox then drops the
+    /// markers recovery would otherwise have needed for them).
     pub(crate) fn sync_start(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_start(),
-            // One append under one lock, done before this returns.
-            Target::Mbox(m) => m.append_batch(),
+            Target::Mbox(m) => m.sync_start(),
             // Their commit already made each message durable.
             Target::Mda(_) | Target::Smtp(_) => Ok(()),
         }
@@ -292,7 +293,8 @@ impl Target {
     pub(crate) fn sync_wait(&mut self) -> Result<(), DeliverError> {
         match self {
             Target::Maildir(m) => m.sync_wait(),
-            Target::Mbox(_) | Target::Mda(_) | Target::Smtp(_) => Ok(()),
+            Target::Mbox(m) => m.sync_wait(),
+            Target::Mda(_) | Target::Smtp(_) => Ok(()),
         }
     }
 
@@ -320,7 +322,7 @@ static MADE: AtomicU64 = AtomicU64::new(0);
 
 /// The time, the process and a process-wide count: what makes a target's
 /// message names unique across runs, processes, accounts and messages.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 struct Unique {
     pid: u32,
 }

@@ -12,15 +12,25 @@
 //!
 //! ```text
 //! <token>                  arriving, or complete but not handed over
-//! <token>.at-<off>-<len>   mbox: being appended at byte <off>, <len> bytes
-//! <token>.cut-<off>-<len>  mbox: a failed append that could not be cut back
-//! <token>.done             delivered (empty; kept until the journal is settled)
+//! <token>.at-<span>        mbox: being appended (see below)
+//! <token>.cut-<span>       mbox: a failed append that could not be cut back
+//! <token>.done             delivered (kept until the journal is settled)
 //! ```
+//!
+//! `<span>` is `<off>-<len>-<head>-<headsum>-<sum>`: the append begins at
+//! byte `<off>` of the mbox and is `<len>` bytes long, its `From ` line
+//! (newline included) `<head>` bytes; `<headsum>` is the first 64 bits of
+//! the SHA-256 of that line and `<sum>` the first 128 bits of the SHA-256
+//! of all `<len>` bytes, both in lower-case hex. They let recovery
+//! recognise the appended bytes in the mbox without the spool file's
+//! content, which is never fsynced. Earlier versions wrote `<off>-<len>`
+//! only, after fsyncing the spool file; such names are still read.
 //!
 //! `.done` markers are what lets recovery say "landed" after the spool
 //! itself is gone. The next run removes them once recovery has settled the
 //! journal and no record can name them any more
-//! ([`super::Target::after_recovery`]).
+//! ([`super::Target::after_recovery`]); mbox delivery removes its own
+//! sooner, once the journal records their messages as done.
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
@@ -32,7 +42,7 @@ use super::{DeliverError, Unique};
 use crate::state::{NOFOLLOW, create_private_dir, escape_file_name, sync_dir};
 
 /// One mailbox's spool directory.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(super) struct SpoolDir {
     dir: PathBuf,
     unique: Unique,
@@ -43,9 +53,78 @@ pub(super) struct SpoolDir {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Entry {
     Spool,
-    At { offset: u64, len: u64 },
-    Cut { offset: u64, len: u64 },
+    At(Span),
+    Cut(Span),
     Done,
+}
+
+/// Where an mbox append goes, and what it appends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Span {
+    pub(super) offset: u64,
+    pub(super) len: u64,
+    /// `None` in names of earlier versions, whose spool files were fsynced
+    /// and are compared byte for byte instead.
+    pub(super) sum: Option<Sum>,
+}
+
+/// What recovery needs to recognise appended bytes in the mbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Sum {
+    /// Length of the `From ` line, newline included; 1 to the span's len.
+    pub(super) head: u64,
+    /// The first 64 bits of the SHA-256 of the `From ` line.
+    pub(super) head_sum: u64,
+    /// The first 128 bits of the SHA-256 of every byte appended.
+    pub(super) sum: u128,
+}
+
+impl Span {
+    fn encode(&self) -> String {
+        let Span { offset, len, sum } = self;
+        match sum {
+            None => format!("{offset}-{len}"),
+            Some(Sum {
+                head,
+                head_sum,
+                sum,
+            }) => format!("{offset}-{len}-{head}-{head_sum:016x}-{sum:032x}"),
+        }
+    }
+
+    /// The inverse of [`Span::encode`], strict: the name is read back from
+    /// a directory others may write to, so anything [`Span::encode`] would
+    /// not have written (signs, leading zeros, upper case, a head outside
+    /// the span) is refused.
+    fn decode(s: &str) -> Option<Span> {
+        let dec = |f: &str| f.parse::<u64>().ok();
+        let fields: Vec<&str> = s.split('-').collect();
+        let span = match fields[..] {
+            [offset, len] => Span {
+                offset: dec(offset)?,
+                len: dec(len)?,
+                sum: None,
+            },
+            [offset, len, head, head_sum, sum] => {
+                let len = dec(len)?;
+                let head = dec(head)?;
+                if head == 0 || head > len {
+                    return None;
+                }
+                Span {
+                    offset: dec(offset)?,
+                    len,
+                    sum: Some(Sum {
+                        head,
+                        head_sum: u64::from_str_radix(head_sum, 16).ok()?,
+                        sum: u128::from_str_radix(sum, 16).ok()?,
+                    }),
+                }
+            }
+            _ => return None,
+        };
+        (span.encode() == s).then_some(span)
+    }
 }
 
 impl Entry {
@@ -55,11 +134,9 @@ impl Entry {
         let (token, entry) = if let Some(token) = name.strip_suffix(".done") {
             (token, Entry::Done)
         } else if let Some((token, rest)) = name.split_once(".at-") {
-            let (offset, len) = offset_len(rest)?;
-            (token, Entry::At { offset, len })
+            (token, Entry::At(Span::decode(rest)?))
         } else if let Some((token, rest)) = name.split_once(".cut-") {
-            let (offset, len) = offset_len(rest)?;
-            (token, Entry::Cut { offset, len })
+            (token, Entry::Cut(Span::decode(rest)?))
         } else {
             (name, Entry::Spool)
         };
@@ -69,16 +146,11 @@ impl Entry {
     pub(super) fn name(&self, token: &str) -> String {
         match self {
             Entry::Spool => token.to_string(),
-            Entry::At { offset, len } => format!("{token}.at-{offset}-{len}"),
-            Entry::Cut { offset, len } => format!("{token}.cut-{offset}-{len}"),
+            Entry::At(span) => format!("{token}.at-{}", span.encode()),
+            Entry::Cut(span) => format!("{token}.cut-{}", span.encode()),
             Entry::Done => format!("{token}.done"),
         }
     }
-}
-
-fn offset_len(s: &str) -> Option<(u64, u64)> {
-    let (off, len) = s.split_once('-')?;
-    Some((off.parse().ok()?, len.parse().ok()?))
 }
 
 /// The shape [`SpoolDir::next_token`] makes: `<digits>.<digits>P<digits>Q<digits>`.
@@ -358,21 +430,80 @@ mod tests {
             swept: false,
         };
         let t = sd.next_token();
+        let sum = Some(Sum {
+            head: 40,
+            head_sum: 0x0123_4567_89ab_cdef,
+            sum: 0xfe,
+        });
         for e in [
             Entry::Spool,
-            Entry::At {
+            Entry::At(Span {
                 offset: 12,
                 len: 345,
-            },
-            Entry::Cut { offset: 0, len: 9 },
+                sum: None,
+            }),
+            Entry::Cut(Span {
+                offset: 0,
+                len: 9,
+                sum: None,
+            }),
+            Entry::At(Span {
+                offset: u64::MAX,
+                len: 40,
+                sum,
+            }),
+            Entry::Cut(Span {
+                offset: 7,
+                len: 41,
+                sum,
+            }),
             Entry::Done,
         ] {
             let name = e.name(&t);
             assert_eq!(Entry::parse(&name), Some((t.as_str(), e)), "{name}");
         }
+        assert_eq!(
+            Entry::parse(&format!("{t}.at-1-41-40-0123456789abcdef-{:032x}", 0xfe)),
+            Some((
+                t.as_str(),
+                Entry::At(Span {
+                    offset: 1,
+                    len: 41,
+                    sum
+                })
+            ))
+        );
         assert_eq!(Entry::parse("x.at-1"), None);
         assert_eq!(Entry::parse(".nfs0001"), None);
-        assert_eq!(Entry::parse(&format!("{t}.at-1-x")), None);
+        let h16 = "0123456789abcdef";
+        let h32 = format!("{:032x}", 0xfe);
+        for bad in [
+            "1-x".to_string(),
+            "1".into(),
+            "1-2-3".into(),
+            "+1-2".into(),
+            "01-2".into(),
+            "1-2 ".into(),
+            "1--2".into(),
+            "-1-2".into(),
+            "18446744073709551616-2".into(),
+            // The head outside the span, or empty.
+            format!("1-40-41-{h16}-{h32}"),
+            format!("1-40-0-{h16}-{h32}"),
+            // Sums of the wrong length or case, signed.
+            format!("1-41-40-{}-{h32}", &h16[1..]),
+            format!("1-41-40-{h16}0-{h32}"),
+            format!("1-41-40-{h16}-{}", &h32[1..]),
+            format!("1-41-40-{}-{h32}", h16.to_uppercase()),
+            format!("1-41-40-+{}-{h32}", &h16[1..]),
+            format!("1-41-40-{h16}-{h32}-1"),
+            format!("1-41-40-{h16}-{h32}/x"),
+        ] {
+            for kind in ["at", "cut"] {
+                let name = format!("{t}.{kind}-{bad}");
+                assert_eq!(Entry::parse(&name), None, "{name}");
+            }
+        }
         assert_ne!(t, sd.next_token());
         assert!(!t.contains([' ', '-', '/']));
     }

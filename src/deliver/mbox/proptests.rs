@@ -8,18 +8,22 @@
 //! - recovery over any mbox contents and any state of the spool (never
 //!   begun, torn at any byte, whole, whole and followed by other mail,
 //!   other mail only, the mbox shrunk, grown or gone, the spool emptied,
-//!   renamed `.done`, `.cut-`, or missing) never panics, never changes a
-//!   byte before the recorded offset, only ever removes bytes of its own
-//!   message, says "landed" exactly when the whole message is there (so it
-//!   is neither fetched again nor lost), and changes nothing when it fails.
+//!   renamed `.done`, `.cut-`, or missing; markers of earlier versions and
+//!   markers with sums, their spool intact or its bytes lost) never
+//!   panics, never changes a byte before the recorded offset, only ever
+//!   removes bytes of its own message (or, judging by sums, an unfinished
+//!   `From ` line at the end of the file), says "landed" exactly when the
+//!   whole message is there (so it is neither fetched again nor lost), and
+//!   changes nothing when it fails.
 
 use std::fs;
 use std::io::Write;
 
 use proptest::prelude::*;
+use sha2::{Digest, Sha256};
 
 use super::format::{FromQuoter, unquote};
-use super::{Entry, Mbox, SpoolDir};
+use super::{Entry, Mbox, Span, SpoolDir, Sum, truncated};
 use crate::deliver::Sink;
 
 /// Bytes with `From `, `>`, newlines and CRs common.
@@ -184,9 +188,51 @@ enum Tail {
 enum SpoolState {
     Missing,
     Spool,
-    At { emptied: bool },
+    /// An earlier version's `.at-` name.
+    At {
+        emptied: bool,
+    },
+    /// A `.at-` name with sums; `lost`: the spool's bytes are gone.
+    AtSum {
+        lost: bool,
+    },
     Cut,
+    CutSum {
+        lost: bool,
+    },
     Done,
+}
+
+impl SpoolState {
+    fn lost(self) -> bool {
+        matches!(
+            self,
+            SpoolState::AtSum { lost: true } | SpoolState::CutSum { lost: true }
+        )
+    }
+
+    fn appending(self) -> bool {
+        matches!(
+            self,
+            SpoolState::At { .. }
+                | SpoolState::AtSum { .. }
+                | SpoolState::Cut
+                | SpoolState::CutSum { .. }
+        )
+    }
+}
+
+/// The sums an append of `bytes` records.
+fn sum_for(bytes: &[u8]) -> Sum {
+    let head = bytes
+        .iter()
+        .position(|&b| b == b'\n')
+        .map_or(bytes.len(), |i| i + 1);
+    Sum {
+        head: head as u64,
+        head_sum: truncated(Sha256::new_with_prefix(&bytes[..head])).0,
+        sum: truncated(Sha256::new_with_prefix(bytes)).1,
+    }
 }
 
 fn tail() -> impl Strategy<Value = Tail> {
@@ -205,8 +251,10 @@ fn spool_state() -> impl Strategy<Value = SpoolState> {
     prop_oneof![
         1 => Just(SpoolState::Missing),
         1 => Just(SpoolState::Spool),
-        4 => any::<bool>().prop_map(|emptied| SpoolState::At { emptied }),
-        2 => Just(SpoolState::Cut),
+        3 => any::<bool>().prop_map(|emptied| SpoolState::At { emptied }),
+        4 => any::<bool>().prop_map(|lost| SpoolState::AtSum { lost }),
+        1 => Just(SpoolState::Cut),
+        2 => any::<bool>().prop_map(|lost| SpoolState::CutSum { lost }),
         1 => Just(SpoolState::Done),
     ]
 }
@@ -230,6 +278,15 @@ proptest! {
         let len = entry.len() as u64;
         let offset = (before.len() as i64 + shift).max(0) as u64;
 
+        // Judged by sums, other mail is told from ours by its `From ` line
+        // starting a line of its own.
+        let other = |o: &Vec<u8>| {
+            if state.lost() {
+                [&b"\nFrom other@x Mon Jan  1 00:00:00 2024\n"[..], o].concat()
+            } else {
+                o.clone()
+            }
+        };
         let mut contents = before.clone();
         match &tail {
             Tail::Nothing => {}
@@ -237,13 +294,13 @@ proptest! {
             Tail::Whole => contents.extend_from_slice(&entry),
             Tail::WholeThenOther(o) => {
                 contents.extend_from_slice(&entry);
-                contents.extend_from_slice(o);
+                contents.extend_from_slice(&other(o));
             }
             Tail::TornThenOther(k, o) => {
                 contents.extend_from_slice(&entry[..k % entry.len()]);
-                contents.extend_from_slice(o);
+                contents.extend_from_slice(&other(o));
             }
-            Tail::Other(o) => contents.extend_from_slice(o),
+            Tail::Other(o) => contents.extend_from_slice(&other(o)),
         }
         if mbox_gone {
             fs::remove_file(p.path()).unwrap();
@@ -251,7 +308,9 @@ proptest! {
             fs::write(p.path(), &contents).unwrap();
         }
         let spool_path = |e: &Entry| p.mbox.spool.path(&e.name(&token));
-        let at = Entry::At { offset, len };
+        let at = Entry::At(Span { offset, len, sum: None });
+        let summed = Span { offset, len, sum: Some(sum_for(&entry)) };
+        let left = if state.lost() { Vec::new() } else { entry.clone() };
         match state {
             SpoolState::Missing => fs::remove_file(spool_path(&Entry::Spool)).unwrap(),
             SpoolState::Spool => {}
@@ -261,8 +320,16 @@ proptest! {
                     fs::write(spool_path(&at), b"").unwrap();
                 }
             }
+            SpoolState::AtSum { .. } => {
+                p.mbox.spool.rename(&token, &Entry::Spool, &Entry::At(summed)).unwrap();
+                fs::write(spool_path(&Entry::At(summed)), &left).unwrap();
+            }
             SpoolState::Cut => {
-                p.mbox.spool.rename(&token, &Entry::Spool, &Entry::Cut { offset, len }).unwrap();
+                p.mbox.spool.rename(&token, &Entry::Spool, &Entry::Cut(Span { offset, len, sum: None })).unwrap();
+            }
+            SpoolState::CutSum { .. } => {
+                p.mbox.spool.rename(&token, &Entry::Spool, &Entry::Cut(summed)).unwrap();
+                fs::write(spool_path(&Entry::Cut(summed)), &left).unwrap();
             }
             SpoolState::Done => {
                 p.mbox.spool.rename(&token, &Entry::Spool, &Entry::Done).unwrap();
@@ -288,7 +355,9 @@ proptest! {
                 prop_assert_eq!(&after, &contents, "a landed message is left as it is");
                 match state {
                     SpoolState::Done | SpoolState::At { emptied: true } => {}
-                    SpoolState::At { emptied: false } => prop_assert!(ours_at_offset),
+                    SpoolState::At { emptied: false } | SpoolState::AtSum { .. } => {
+                        prop_assert!(ours_at_offset)
+                    }
                     other => prop_assert!(false, "landed from {other:?}"),
                 }
             }
@@ -297,23 +366,32 @@ proptest! {
                     // Cut back: exactly to the offset, and what went was a
                     // beginning of our own bytes.
                     prop_assert_eq!(after.len(), off);
-                    prop_assert!(entry.starts_with(&contents[off..]), "removed bytes that were not ours");
-                    let appending = matches!(state, SpoolState::At { .. } | SpoolState::Cut);
-                    prop_assert!(appending, "cut back from {state:?}");
+                    let gone = &contents[off..];
+                    let unfinished_from = state.lost()
+                        && (b"From ".starts_with(gone) || gone.starts_with(b"From "))
+                        && !gone.contains(&b'\n')
+                        && gone.len() < entry.len();
+                    prop_assert!(
+                        entry.starts_with(gone) || unfinished_from,
+                        "removed bytes that were not ours"
+                    );
+                    prop_assert!(state.appending(), "cut back from {state:?}");
                 }
                 // "Not landed" means fetched again: the message must not be
                 // there whole, or it would be delivered twice (a failed
                 // append, `.cut-`, is rolled back whole).
                 // (Only an append that began can have put it there.)
                 let now_there = after.len() >= off && after[off..].starts_with(&entry);
-                if matches!(state, SpoolState::At { .. } | SpoolState::Cut) {
+                if state.appending() {
                     prop_assert!(!now_there, "said not landed, but the message is in the mbox");
                 }
             }
         }
         // Whole after a begun append (spool intact, not a failed one):
         // recovery must say landed, or the next run delivers it twice.
-        if matches!(state, SpoolState::At { emptied: false }) && ours_at_offset {
+        if matches!(state, SpoolState::At { emptied: false } | SpoolState::AtSum { .. })
+            && ours_at_offset
+        {
             prop_assert!(matches!(result, Ok(true)), "{result:?}");
         }
         // Asked again, the answer stands (a state save may have failed).
