@@ -13,7 +13,11 @@
 //! A `B` record goes to the kernel at once and is fsynced (by
 //! [`Journal::sync`]) before the message it names becomes durable in the
 //! target. `D` records are buffered and not fsynced: a lost one only makes
-//! recovery ask the destination. UIDs and tokens never contain spaces or
+//! recovery ask the destination. For targets that deliver in commit (MDA,
+//! LMTP, SMTP) the `D` record is journalled as soon as the target said
+//! yes, so the sync before the next message is handed over makes it
+//! durable too: for the MDA that is what keeps at most one message in
+//! doubt (see `deliver::mda`). UIDs and tokens never contain spaces or
 //! newlines (UIDs are escaped when parsed; tokens are made by popfetch).
 //! The journal is truncated to nothing once the state file has been saved
 //! with every outcome it records.
