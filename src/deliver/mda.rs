@@ -752,6 +752,63 @@ mod tests {
     }
 
     #[test]
+    fn the_next_message_is_spooled_while_the_mda_runs_and_settle_gives_the_verdict() {
+        let f = Fixture::new();
+        let out = f.path("out");
+        let go = f.path("go");
+        // Delivers, then waits for `go`: it is still running while the
+        // next message is spooled.
+        let slow = f.script(
+            "slow",
+            &format!(
+                "cat > {o}
+while [ ! -e {g} ]; do sleep 0.05; done
+echo done >&2
+exit 75
+",
+                o = out.display(),
+                g = go.display()
+            ),
+        );
+        let mut mda = f.mda(argv(&[&slow]));
+        let first = mda.next_token();
+        let mut sink = Box::new(mda.create(&first).unwrap());
+        sink.write_all(b"Subject: 1\n\n").unwrap();
+        assert!(matches!(
+            sink.start().unwrap(),
+            crate::deliver::Started::Running
+        ));
+        let second = mda.next_token();
+        let mut sink = Box::new(mda.create(&second).unwrap());
+        sink.write_all(b"Subject: 2\n\n").unwrap();
+        sink.flush().unwrap();
+        assert_eq!(f.spool_names(), vec![first.clone(), second.clone()]);
+        fs::write(&go, "").unwrap();
+        // Its verdict comes through the next message's sink.
+        match sink.settle_earlier() {
+            Some(Err(DeliverError::Deferred(why))) => assert!(why.contains("done"), "{why}"),
+            v => panic!("{v:?}"),
+        }
+        assert!(sink.settle_earlier().is_none(), "taken once");
+        assert_eq!(fs::read(&out).unwrap(), b"Subject: 1\n\n");
+        // Deferred: its spool is gone; the next one's is still there.
+        assert_eq!(f.spool_names(), vec![second]);
+    }
+
+    #[test]
+    fn an_mda_still_running_when_the_target_goes_is_let_finish_and_marked() {
+        let f = Fixture::new();
+        let ok = f.script("ok", "sleep 0.3; cat >/dev/null\n");
+        let mut mda = f.mda(argv(&[&ok]));
+        let tok = mda.next_token();
+        let mut sink = Box::new(mda.create(&tok).unwrap());
+        sink.write_all(b"Subject: x\n\n").unwrap();
+        sink.start().unwrap();
+        drop(mda);
+        assert_eq!(f.spool_names(), vec![format!("{tok}.done")]);
+    }
+
+    #[test]
     fn recovery_says_landed_only_with_a_done_mark() {
         let f = Fixture::new();
         let ok = f.script("ok", "cat >/dev/null\n");
