@@ -264,6 +264,12 @@ impl Target {
         }
     }
 
+    /// Whether [`Sink::start`] leaves the message with another process (the
+    /// MDA) and returns before it is delivered.
+    pub(crate) fn delivers_in_background(&self) -> bool {
+        matches!(self, Target::Mda(_))
+    }
+
     /// Wait for the message [`Sink::start`] left running, if any, and give
     /// its verdict as [`Sink::commit`] would.
     pub(crate) fn settle(&mut self) -> Option<Result<String, DeliverError>> {

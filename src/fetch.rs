@@ -12,9 +12,9 @@
 //!    stream the message into the target and commit it there (an MDA
 //!    works on a message while the next one arrives; the next is handed
 //!    over only once the MDA's verdict is in and, if it delivered, its
-//!    `D` record is synced with the next intent); every
-//!    [`BATCH`] messages a group commit makes the journal and then the
-//!    messages durable, and only then are their UIDs marked delivered;
+//!    `D` record is written; the sync follows as the next MDA starts);
+//!    every [`BATCH`] messages a group commit makes the journal and then
+//!    the messages durable, and only then are their UIDs marked delivered;
 //! 4. save the state atomically and empty the journal — only now are the
 //!    UIDs "delivered" for good;
 //! 5. DELE what policy allows among delivered UIDs, then QUIT, which is
@@ -747,6 +747,7 @@ impl<'a> Delivery<'a> {
         let token = self.target.next_token();
         self.journal.begin(&m.uid, &token)?;
         let publishes = self.target.publishes_on_commit();
+        let background = self.target.delivers_in_background();
         let account = self.account;
         let write_error = |source| DeliverError::Write {
             path: account_dest_path(account),
@@ -802,7 +803,13 @@ impl<'a> Delivery<'a> {
                 return Err(Error::interrupted());
             }
         }
-        if publishes {
+        if background {
+            // The MDA starts first, then the journal is synced, while it
+            // starts: the records are in the kernel's hands, so a killed
+            // popfetch leaves at most the MDA's message in doubt (see
+            // `deliver::mda` for a power cut).
+            self.journal.write()?;
+        } else if publishes {
             // The target makes the message durable right in commit (or the
             // MDA it starts does): the intent must be on disk first, and
             // so must the `D` record of the message before, booked above.
@@ -818,6 +825,7 @@ impl<'a> Delivery<'a> {
         let verdict = match sink.start() {
             Ok(Started::Running) => {
                 self.running = Some(handed);
+                self.journal.sync()?;
                 return Ok(());
             }
             Ok(Started::Done(shown)) => Ok(shown),

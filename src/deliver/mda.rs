@@ -38,25 +38,37 @@
 //!
 //! Exactly once, as far as an MDA allows. At most one message is in the
 //! MDA's hands at any time: the next one is handed over only after the
-//! MDA of the one before has exited and that message's outcome is on
-//! disk. That record is the journal's `D` record: when the MDA said 0,
-//! the fetch loop journals `D` for the message, and the journal is
-//! fdatasynced before the next MDA starts (the same sync that makes the
-//! next message's `B` record durable: one sync a message). The spool is
-//! also renamed `<token>.done`, not synced: evidence recovery trusts
-//! should the `D` record not have reached the disk.
+//! MDA of the one before has exited and that message's outcome is
+//! recorded. That record is the journal's `D` record: when the MDA said
+//! 0, the fetch loop journals `D` for the message and writes it to the
+//! journal before the next MDA starts; the fdatasync that makes it (and
+//! the next message's `B` record) durable runs while that MDA starts, off
+//! the path from one MDA to the next: one sync a message, never waited
+//! for between two MDAs. The spool is also renamed `<token>.done`, not
+//! synced: evidence recovery trusts should the `D` record be lost.
 //!
-//! What a crash (a kill, a power cut) can repeat: the one message whose
-//! MDA was running, or had exited 0 but whose `D` record was not yet on
-//! disk. Recovery says "not landed" for it unless its `.done` mark
-//! survived, so it is fetched again: at most that one message is delivered
-//! twice. Every message before it has a durable `D` record; the message
-//! that arrived after it was never handed to an MDA, and recovery removes
-//! its spool. The spool file itself is never synced: the MDA reads it
-//! through the page cache, and after a crash a spool without a `D` record
-//! or a `.done` mark is not trusted anyway; the message is fetched again
-//! from the server, which still holds it (nothing is deleted before the
-//! state saying "delivered" is on disk).
+//! What a crash can repeat, precisely:
+//!
+//! - popfetch killed (SIGKILL, an OOM kill; the system stays up): what it
+//!   wrote is in the page cache, so every message before the one in the
+//!   MDA's hands has its `D` record. At most that one message, whose MDA
+//!   was running (it is in its own process group and may well finish), is
+//!   fetched and delivered again.
+//! - the system going down (a power cut, a kernel crash) loses what was
+//!   not yet synced: while the sync after an MDA's start is under way, the
+//!   message before it may lose its `D` record too. At most two messages,
+//!   the one in the MDA's hands and the one just before it, are delivered
+//!   again (if the MDA had made them durable at all).
+//!
+//! Recovery says "not landed" for a journalled message without a `D`
+//! record or a `.done` mark, so it is fetched again. Every message before
+//! those has a durable `D` record; the message that arrived while the MDA
+//! ran was never handed to one, and recovery removes its spool. The spool
+//! file itself is never synced: the MDA reads it through the page cache,
+//! and after a crash a spool without a `D` record or a `.done` mark is not
+//! trusted anyway; the message is fetched again from the server, which
+//! still holds it (nothing is deleted before the state saying "delivered"
+//! is on disk).
 
 use std::borrow::Cow;
 use std::fs::{self, File};

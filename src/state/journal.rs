@@ -15,9 +15,10 @@
 //! target. `D` records are buffered and not fsynced: a lost one only makes
 //! recovery ask the destination. For targets that deliver in commit (MDA,
 //! LMTP, SMTP) the `D` record is journalled as soon as the target said
-//! yes, so the sync before the next message is handed over makes it
-//! durable too: for the MDA that is what keeps at most one message in
-//! doubt (see `deliver::mda`). UIDs and tokens never contain spaces or
+//! yes, and written before the next message is handed over: for the MDA
+//! that is what keeps at most one message in doubt when popfetch is
+//! killed; the sync follows as the next MDA starts (see `deliver::mda`
+//! for what a power cut can repeat). UIDs and tokens never contain spaces or
 //! newlines (UIDs are escaped when parsed; tokens are made by popfetch).
 //! The journal is truncated to nothing once the state file has been saved
 //! with every outcome it records.
@@ -177,6 +178,15 @@ impl Journal {
     /// before the message becomes durable in the target.
     pub fn begin(&mut self, uid: &str, token: &str) -> Result<(), StateError> {
         encode_begin(&mut self.buf, uid, token);
+        self.write_out()
+    }
+
+    /// Hand every record so far to the kernel, without waiting for the
+    /// disk: a killed run's records survive it, a power cut's may not.
+    pub fn write(&mut self) -> Result<(), StateError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
         self.write_out()
     }
 
