@@ -20,6 +20,11 @@
 //!   whole process group is killed at once ([`End::Interrupted`]). The MDA
 //!   is run without one: the message in hand is let finish.
 //!
+//! [`run`] starts the program and watches it to its end; [`start`] and
+//! [`Running::wait`] do the same in two steps, so that the caller can do
+//! other work while the program runs (the MDA runs while the next message
+//! arrives).
+//!
 //! Linux tells the exit through a pidfd, so the wait wakes at once; where
 //! there is none, the exit is looked for every few milliseconds.
 
@@ -144,11 +149,34 @@ pub(crate) struct Ran {
 /// until it ends (see the module doc). Only starting it can fail; the
 /// error is the one `spawn` gave.
 pub(crate) fn run(
-    mut cmd: Command,
+    cmd: Command,
     stdin: Stdio,
     limits: &Limits,
     interrupt: Option<&Interrupt>,
 ) -> io::Result<Ran> {
+    Ok(start(cmd, stdin, limits)?.wait(interrupt))
+}
+
+/// A program started by [`start`], not yet watched to its end.
+///
+/// Until [`Running::wait`] is called nobody reads its output: what fits in
+/// the pipes (64 KiB each on Linux) waits there, and a program that prints
+/// more blocks until the wait begins. Its deadline runs from the start.
+/// Dropped without a wait, it is left to run; its pipes are closed.
+#[derive(Debug)]
+pub(crate) struct Running {
+    child: Child,
+    started: Instant,
+    streams: [Stream; 2],
+    pidfd: Option<OwnedFd>,
+    limits: Limits,
+}
+
+/// Start `cmd` with `stdin`, in a process group of its own (see the module
+/// doc), and return at once: the caller may do other work before
+/// [`Running::wait`]. Only starting it can fail; the error is the one
+/// `spawn` gave.
+pub(crate) fn start(mut cmd: Command, stdin: Stdio, limits: &Limits) -> io::Result<Running> {
     let mut child = cmd
         .stdin(stdin)
         .stdout(Stdio::piped())
@@ -156,63 +184,86 @@ pub(crate) fn run(
         .process_group(0)
         .spawn()?;
     let started = Instant::now();
-    let mut streams = [
+    let streams = [
         Stream::new(child.stdout.take().map(OwnedFd::from), limits.stdout),
         Stream::new(child.stderr.take().map(OwnedFd::from), limits.stderr),
     ];
     let pid = rustix::process::Pid::from_child(&child);
-    let mut pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
-    // One pipe's worth; wiped once, when the run is over.
-    let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
-    let mut exited: Option<(ExitStatus, Instant)> = None;
-    let end = loop {
-        if exited.is_none() {
-            match child.try_wait() {
-                Ok(Some(status)) => exited = Some((status, Instant::now())),
-                Ok(None) => {}
-                // Cannot be (the child is ours, not reaped); should it be,
-                // the pidfd would stay readable: look without it, until
-                // the deadline ends the wait.
-                Err(_) => pidfd = None,
-            }
-        }
-        // When the next thing is due that no event would wake us for.
-        let due = match exited {
-            Some((status, at)) => {
-                let left = GRACE.saturating_sub(at.elapsed());
-                if streams.iter().all(Stream::closed) || left.is_zero() {
-                    break End::Exited(status);
-                }
-                left
-            }
-            None => {
-                let left = limits.deadline.saturating_sub(started.elapsed());
-                if left.is_zero() {
-                    break kill(&mut child, End::TimedOut);
-                }
-                if interrupt.is_some_and(Interrupt::is_set) {
-                    break kill(&mut child, End::Interrupted);
-                }
-                let mut due = left;
-                if interrupt.is_some() {
-                    due = due.min(TICK);
-                }
-                if pidfd.is_none() {
-                    due = due.min(POLL_EXIT);
-                }
-                due
-            }
-        };
-        // The pidfd is readable from the exit on: watched only until then.
-        let watch_exit = pidfd.as_ref().filter(|_| exited.is_none());
-        wait_and_read(&mut streams, watch_exit, due, &mut buf);
-    };
-    let [out, err] = streams;
-    Ok(Ran {
-        end,
-        stdout: out.captured,
-        stderr: err.captured,
+    let pidfd = rustix::process::pidfd_open(pid, rustix::process::PidfdFlags::empty()).ok();
+    Ok(Running {
+        child,
+        started,
+        streams,
+        pidfd,
+        limits: *limits,
     })
+}
+
+impl Running {
+    /// Watch the program until it ends (see the module doc): read its
+    /// output as it comes, kill its group past the deadline or when
+    /// `interrupt` fires, and read its pipes for at most [`GRACE`] after
+    /// it exited.
+    pub(crate) fn wait(self, interrupt: Option<&Interrupt>) -> Ran {
+        let Running {
+            mut child,
+            started,
+            mut streams,
+            mut pidfd,
+            limits,
+        } = self;
+        // One pipe's worth; wiped once, when the run is over.
+        let mut buf = Zeroizing::new(vec![0u8; 64 * 1024]);
+        let mut exited: Option<(ExitStatus, Instant)> = None;
+        let end = loop {
+            if exited.is_none() {
+                match child.try_wait() {
+                    Ok(Some(status)) => exited = Some((status, Instant::now())),
+                    Ok(None) => {}
+                    // Cannot be (the child is ours, not reaped); should it
+                    // be, the pidfd would stay readable: look without it,
+                    // until the deadline ends the wait.
+                    Err(_) => pidfd = None,
+                }
+            }
+            // When the next thing is due that no event would wake us for.
+            let due = match exited {
+                Some((status, at)) => {
+                    let left = GRACE.saturating_sub(at.elapsed());
+                    if streams.iter().all(Stream::closed) || left.is_zero() {
+                        break End::Exited(status);
+                    }
+                    left
+                }
+                None => {
+                    let left = limits.deadline.saturating_sub(started.elapsed());
+                    if left.is_zero() {
+                        break kill(&mut child, End::TimedOut);
+                    }
+                    if interrupt.is_some_and(Interrupt::is_set) {
+                        break kill(&mut child, End::Interrupted);
+                    }
+                    let mut due = left;
+                    if interrupt.is_some() {
+                        due = due.min(TICK);
+                    }
+                    if pidfd.is_none() {
+                        due = due.min(POLL_EXIT);
+                    }
+                    due
+                }
+            };
+            // The pidfd is readable from the exit on: watched only until then.
+            let watch_exit = pidfd.as_ref().filter(|_| exited.is_none());
+            wait_and_read(&mut streams, watch_exit, due, &mut buf);
+        };
+        let [out, err] = streams;
+        Ran {
+            end,
+            stdout: out.captured,
+            stderr: err.captured,
+        }
+    }
 }
 
 /// Kill the program's process group (it leads it, so this reaches whatever
@@ -230,6 +281,7 @@ fn kill(child: &mut Child, end: End) -> End {
 }
 
 /// One output pipe and what is kept of it.
+#[derive(Debug)]
 struct Stream {
     fd: Option<OwnedFd>,
     keep: Keep,

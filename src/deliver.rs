@@ -9,7 +9,9 @@
 //!
 //! The life of one message: [`Target::next_token`] names it (the journal
 //! records the name before any byte is written), [`Target::create`] opens a
-//! [`Sink`], the message streams in, [`Sink::commit`] delivers it, and
+//! [`Sink`], the message streams in, [`Sink::commit`] delivers it (or
+//! [`Sink::start`] starts to: the MDA then works while the next message
+//! arrives, until [`Target::settle`]), and
 //! [`Target::sync_start`] then [`Target::sync_wait`] (the fetch goes on in
 //! between) is the barrier after which every committed message is durable.
 //! Only then are UIDs recorded as delivered. A sink dropped without commit
@@ -167,6 +169,31 @@ pub(crate) trait Sink: Write {
     /// returns after the next [`Target::sync_start`]. Returns where it
     /// went, for `-v`.
     fn commit(self: Box<Self>) -> Result<String, DeliverError>;
+
+    /// Like [`Sink::commit`], but a target that hands the message to
+    /// another process (the MDA) may return while that process works, so
+    /// that the next message can arrive meanwhile; [`Target::settle`] then
+    /// gives the verdict. At most one message is left running: settle it
+    /// before the next `start`.
+    fn start(self: Box<Self>) -> Result<Started, DeliverError> {
+        self.commit().map(Started::Done)
+    }
+
+    /// Wait for the message an earlier [`Sink::start`] of this target left
+    /// running, if any, and give its verdict, as [`Target::settle`] does
+    /// (the sink holds the target).
+    fn settle_earlier(&mut self) -> Option<Result<String, DeliverError>> {
+        None
+    }
+}
+
+/// What [`Sink::start`] did.
+#[derive(Debug)]
+pub(crate) enum Started {
+    /// Delivered (see [`Sink::commit`]); where it went, for `-v`.
+    Done(String),
+    /// Still in the MDA's hands: [`Target::settle`] gives the verdict.
+    Running,
 }
 
 /// An open delivery target.
@@ -234,6 +261,21 @@ impl Target {
         match self {
             Target::Maildir(_) | Target::Mbox(_) => false,
             Target::Mda(_) | Target::Smtp(_) => true,
+        }
+    }
+
+    /// Whether [`Sink::start`] leaves the message with another process (the
+    /// MDA) and returns before it is delivered.
+    pub(crate) fn delivers_in_background(&self) -> bool {
+        matches!(self, Target::Mda(_))
+    }
+
+    /// Wait for the message [`Sink::start`] left running, if any, and give
+    /// its verdict as [`Sink::commit`] would.
+    pub(crate) fn settle(&mut self) -> Option<Result<String, DeliverError>> {
+        match self {
+            Target::Mda(m) => m.settle(),
+            Target::Maildir(_) | Target::Mbox(_) | Target::Smtp(_) => None,
         }
     }
 

@@ -9,9 +9,12 @@
 //! 2. per session: connect, secure, log in and list ([`crate::session`]),
 //!    note every listed UID in the state, and plan ([`crate::policy`]);
 //! 3. per message: RETR (a window of them in flight), journal the intent,
-//!    stream the message into the target and commit it there; every
-//!    [`BATCH`] messages a group commit makes the journal and then the
-//!    messages durable, and only then are their UIDs marked delivered;
+//!    stream the message into the target and commit it there (an MDA
+//!    works on a message while the next one arrives; the next is handed
+//!    over only once the MDA's verdict is in and, if it delivered, its
+//!    `D` record is written; the sync follows as the next MDA starts);
+//!    every [`BATCH`] messages a group commit makes the journal and then
+//!    the messages durable, and only then are their UIDs marked delivered;
 //! 4. save the state atomically and empty the journal — only now are the
 //!    UIDs "delivered" for good;
 //! 5. DELE what policy allows among delivered UIDs, then QUIT, which is
@@ -38,7 +41,7 @@ use std::io::Write;
 use std::time::{Duration, Instant};
 
 use crate::account::Account;
-use crate::deliver::{DeliverError, HeaderCapture, Target};
+use crate::deliver::{DeliverError, HeaderCapture, Started, Target};
 use crate::error::Error;
 use crate::interrupt::Interrupt;
 use crate::log::{self, RunLog};
@@ -559,6 +562,7 @@ impl<'r> Run<'r> {
             log: &self.log,
             batch: Vec::with_capacity(BATCH),
             in_flight: Vec::with_capacity(BATCH),
+            running: None,
         }
         .run(conn, todo);
         // Whatever happened, record what landed before anything else.
@@ -595,6 +599,22 @@ struct Delivery<'a> {
     batch: Vec<Committed<'a>>,
     /// Sent off to be made durable; recorded once that is done.
     in_flight: Vec<Committed<'a>>,
+    /// Handed to the MDA, which works on it while the next message
+    /// arrives; its verdict is taken before the next one is handed over.
+    running: Option<Handed<'a>>,
+}
+
+/// A message received whole and handed to the target.
+struct Handed<'a> {
+    msg: &'a Listed,
+    /// Its size as the server counts it ([`message_size`]).
+    size: u64,
+    /// The bytes written to the target.
+    written: u64,
+    /// Its From and Subject, when a log or `-v` wants them.
+    headers: Option<log::Headers>,
+    /// The target delivers in commit ([`Target::publishes_on_commit`]).
+    publishes: bool,
 }
 
 /// A message committed to the target.
@@ -608,6 +628,50 @@ struct Committed<'a> {
     shown: String,
     /// Its From and Subject, when a log or `-v` wants them.
     headers: Option<log::Headers>,
+    /// Its `D` record is already in the journal.
+    journalled: bool,
+}
+
+/// Take the target's verdict on a message handed to it. A delivered one
+/// waits in `batch` for the group commit; when the target published it
+/// (MDA, LMTP, SMTP), its `D` record is journalled at once, so that the
+/// sync before the next hand-over makes it durable. A deferred or refused
+/// one is counted and reported; any other failure stops the delivery.
+fn book<'a>(
+    handed: Handed<'a>,
+    verdict: Result<String, DeliverError>,
+    journal: &mut Journal,
+    batch: &mut Vec<Committed<'a>>,
+    summary: &mut Summary,
+    opts: &Options<'_>,
+    account: &Account,
+) -> Result<(), Error> {
+    let m = handed.msg;
+    match verdict {
+        Ok(shown) => {
+            if handed.publishes {
+                journal.done(&m.uid)?;
+            }
+            batch.push(Committed {
+                msg: m,
+                size: handed.size,
+                written: handed.written,
+                shown,
+                headers: handed.headers,
+                journalled: handed.publishes,
+            });
+        }
+        Err(DeliverError::Deferred(why)) => {
+            summary.deferred += 1;
+            opts.observer.deferred(account, m, &why);
+        }
+        Err(DeliverError::Rejected(why)) => {
+            summary.rejected += 1;
+            opts.observer.rejected(account, m, &why);
+        }
+        Err(e) => return Err(e.into()),
+    }
+    Ok(())
 }
 
 impl<'a> Delivery<'a> {
@@ -616,9 +680,29 @@ impl<'a> Delivery<'a> {
     /// whole before the failure is still committed and recorded.
     fn run(&mut self, conn: &mut Connection, todo: &'a [Listed]) -> Result<(), Error> {
         let result = self.retrieve(conn, todo);
+        // Whatever stopped the loop, the message in the MDA's hands is let
+        // finish, and what it did is recorded.
+        let settled = self.settle();
         // A failed commit is the graver error: it is the one reported.
         let committed = self.commit_batch(true);
-        committed.and(result)
+        committed.and(settled).and(result)
+    }
+
+    /// Wait for the message left in the MDA's hands, if any, and book its
+    /// verdict.
+    fn settle(&mut self) -> Result<(), Error> {
+        match (self.target.settle(), self.running.take()) {
+            (Some(verdict), Some(handed)) => book(
+                handed,
+                verdict,
+                self.journal,
+                &mut self.batch,
+                self.summary,
+                self.opts,
+                self.account,
+            ),
+            _ => Ok(()),
+        }
     }
 
     fn retrieve(&mut self, conn: &mut Connection, todo: &'a [Listed]) -> Result<(), Error> {
@@ -663,6 +747,7 @@ impl<'a> Delivery<'a> {
         let token = self.target.next_token();
         self.journal.begin(&m.uid, &token)?;
         let publishes = self.target.publishes_on_commit();
+        let background = self.target.delivers_in_background();
         let account = self.account;
         let write_error = |source| DeliverError::Write {
             path: account_dest_path(account),
@@ -695,33 +780,66 @@ impl<'a> Delivery<'a> {
             Err(BodyError::Protocol(p)) => return Err(interrupted(p)),
             Err(BodyError::Sink(source)) => return Err(write_error(source).into()),
         };
-        if publishes {
-            // The target makes the message durable right in commit: the
-            // intent must be on disk first.
+        // The MDA worked on the message before while this one arrived.
+        // Its verdict comes first: should it have failed, this one is not
+        // handed over (dropped, its spool goes); and at most one message
+        // is ever in the MDA's hands, so a crash can leave only one in
+        // doubt.
+        if let Some(verdict) = sink.settle_earlier()
+            && let Some(earlier) = self.running.take()
+        {
+            book(
+                earlier,
+                verdict,
+                self.journal,
+                &mut self.batch,
+                self.summary,
+                self.opts,
+                self.account,
+            )?;
+            if self.opts.interrupt.is_set() {
+                // The interrupt came while the MDA had the message before:
+                // that one was let finish; this one is not handed over.
+                return Err(Error::interrupted());
+            }
+        }
+        if background {
+            // The MDA starts first, then the journal is synced, while it
+            // starts: the records are in the kernel's hands, so a killed
+            // popfetch leaves at most the MDA's message in doubt (see
+            // `deliver::mda` for a power cut).
+            self.journal.write()?;
+        } else if publishes {
+            // The target makes the message durable right in commit (or the
+            // MDA it starts does): the intent must be on disk first, and
+            // so must the `D` record of the message before, booked above.
             self.journal.sync()?;
         }
-        match sink.commit() {
-            Ok(shown) => {
-                let headers = headers.as_ref().map(log::Headers::of);
-                self.batch.push(Committed {
-                    msg: m,
-                    size,
-                    written,
-                    shown,
-                    headers,
-                });
+        let handed = Handed {
+            msg: m,
+            size,
+            written,
+            headers: headers.as_ref().map(log::Headers::of),
+            publishes,
+        };
+        let verdict = match sink.start() {
+            Ok(Started::Running) => {
+                self.running = Some(handed);
+                self.journal.sync()?;
+                return Ok(());
             }
-            Err(DeliverError::Deferred(why)) => {
-                self.summary.deferred += 1;
-                self.opts.observer.deferred(self.account, m, &why);
-            }
-            Err(DeliverError::Rejected(why)) => {
-                self.summary.rejected += 1;
-                self.opts.observer.rejected(self.account, m, &why);
-            }
-            Err(e) => return Err(e.into()),
-        }
-        Ok(())
+            Ok(Started::Done(shown)) => Ok(shown),
+            Err(e) => Err(e),
+        };
+        book(
+            handed,
+            verdict,
+            self.journal,
+            &mut self.batch,
+            self.summary,
+            self.opts,
+            self.account,
+        )
     }
 
     /// Group commit: the journal's intents, then the batch's messages,
@@ -756,7 +874,9 @@ impl<'a> Delivery<'a> {
         let t = now();
         for c in self.in_flight.drain(..) {
             let m = c.msg;
-            self.journal.done(&m.uid)?;
+            if !c.journalled {
+                self.journal.done(&m.uid)?;
+            }
             self.state.mark_delivered(&m.uid, t);
             self.summary.new += 1;
             self.summary.bytes = self.summary.bytes.saturating_add(c.size);

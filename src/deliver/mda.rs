@@ -24,12 +24,51 @@
 //! by a signal, is an error that stops delivery for the account, with the
 //! tail of the MDA's stderr in the message.
 //!
-//! Exactly once, as far as an MDA allows: once the MDA said 0, the spool
-//! is renamed `<token>.done` (and the directory fsynced), so recovery
-//! knows it landed. A spool left without that mark may or may not have
-//! been delivered (the MDA may have finished just before a crash);
-//! recovery says "not landed", so at most that one message is delivered
-//! twice.
+//! The MDA of one message runs while the next message arrives: it is
+//! started ([`super::Sink::start`]) and left working, the next message is
+//! received and spooled, and only then is its verdict taken
+//! ([`Mda::settle`]). Its output is not read meanwhile: up to a pipe's
+//! worth (64 KiB on Linux) waits in the pipe, and an MDA that prints more
+//! blocks until the wait begins; its 10 minutes count from its start. A
+//! failure (other than 75) stops delivery: the message that arrived
+//! meanwhile is not handed over, its spool is removed, and it stays on the
+//! server. Exit 75 defers only the message the MDA had. An interrupt lets
+//! the MDA finish its message; the one that arrived meanwhile is not
+//! handed over.
+//!
+//! Exactly once, as far as an MDA allows. At most one message is in the
+//! MDA's hands at any time: the next one is handed over only after the
+//! MDA of the one before has exited and that message's outcome is
+//! recorded. That record is the journal's `D` record: when the MDA said
+//! 0, the fetch loop journals `D` for the message and writes it to the
+//! journal before the next MDA starts; the fdatasync that makes it (and
+//! the next message's `B` record) durable runs while that MDA starts, off
+//! the path from one MDA to the next: one sync a message, never waited
+//! for between two MDAs. The spool is also renamed `<token>.done`, not
+//! synced: evidence recovery trusts should the `D` record be lost.
+//!
+//! What a crash can repeat, precisely:
+//!
+//! - popfetch killed (SIGKILL, an OOM kill; the system stays up): what it
+//!   wrote is in the page cache, so every message before the one in the
+//!   MDA's hands has its `D` record. At most that one message, whose MDA
+//!   was running (it is in its own process group and may well finish), is
+//!   fetched and delivered again.
+//! - the system going down (a power cut, a kernel crash) loses what was
+//!   not yet synced: while the sync after an MDA's start is under way, the
+//!   message before it may lose its `D` record too. At most two messages,
+//!   the one in the MDA's hands and the one just before it, are delivered
+//!   again (if the MDA had made them durable at all).
+//!
+//! Recovery says "not landed" for a journalled message without a `D`
+//! record or a `.done` mark, so it is fetched again. Every message before
+//! those has a durable `D` record; the message that arrived while the MDA
+//! ran was never handed to one, and recovery removes its spool. The spool
+//! file itself is never synced: the MDA reads it through the page cache,
+//! and after a crash a spool without a `D` record or a `.done` mark is not
+//! trusted anyway; the message is fetched again from the server, which
+//! still holds it (nothing is deleted before the state saying "delivered"
+//! is on disk).
 
 use std::borrow::Cow;
 use std::fs::{self, File};
@@ -67,6 +106,18 @@ pub(crate) struct Mda {
     spool: SpoolDir,
     /// How long one MDA run may take before it is killed.
     time_limit: Duration,
+    /// The message whose MDA was started ([`super::Sink::start`]) and has
+    /// not been waited for ([`Mda::settle`]); at most one.
+    running: Option<InFlight>,
+}
+
+/// An MDA at work on one message.
+struct InFlight {
+    /// Its spool file: removed if the MDA fails, marked `.done` if not.
+    spooled: Spooled,
+    /// The same file, to empty once it is marked.
+    file: File,
+    process: child::Running,
 }
 
 /// An MDA that has not finished after this long is hung (a stuck lock, a
@@ -110,6 +161,7 @@ impl Mda {
             user: user.to_string(),
             spool,
             time_limit: MDA_TIME_LIMIT,
+            running: None,
         })
     }
 
@@ -152,30 +204,88 @@ impl Mda {
         Ok(spec.to_command())
     }
 
-    /// Run the MDA with `spool` on stdin (see [`crate::child`]: its own
+    /// Start the MDA with `spool` on stdin (see [`crate::child`]: its own
     /// process group, bounded output, no waiting for what it leaves
     /// behind once it has exited, killed with everything it started after
-    /// `time_limit`). An interrupt does not stop it: the message in hand
-    /// is let finish.
-    fn run(&self, spool: File, sender: &str) -> Result<(), DeliverError> {
-        let shown = self.spec.shown();
+    /// `time_limit`).
+    fn spawn(&self, spool: File, sender: &str) -> Result<child::Running, DeliverError> {
         let limits = child::Limits {
             deadline: self.time_limit,
             stdout: child::Keep::Tail(OUTPUT_TAIL),
             stderr: child::Keep::Tail(OUTPUT_TAIL),
         };
-        let ran = child::run(self.command(sender)?, Stdio::from(spool), &limits, None).map_err(
-            |source| match source.kind() {
+        child::start(self.command(sender)?, Stdio::from(spool), &limits).map_err(|source| {
+            match source.kind() {
                 io::ErrorKind::NotFound => DeliverError::MdaMissing {
                     program: self.spec.program(),
                     why: "was not found".into(),
                 },
                 _ => DeliverError::MdaSpawn {
-                    command: shown.clone(),
+                    command: self.spec.shown(),
                     source,
                 },
-            },
-        )?;
+            }
+        })
+    }
+
+    /// Hand the spooled message to the MDA and return while it runs. The
+    /// message started before must have been settled.
+    fn start(&mut self, mut spooled: Spooled) -> Result<(), DeliverError> {
+        // Two messages in the MDA's hands would be two in doubt after a
+        // crash (see the module doc). The fetch loop settles first; were
+        // it not to, the earlier verdict is still taken (a success is
+        // marked `.done`, so recovery finds it), just not reported.
+        debug_assert!(self.running.is_none(), "an MDA is still running");
+        let _ = self.settle();
+        let (file, stdin) = spooled
+            .finish()
+            .and_then(|mut file| {
+                file.rewind()?;
+                let stdin = file.try_clone()?;
+                Ok((file, stdin))
+            })
+            .map_err(|e| spooled.error(e))?;
+        let sender = spooled.headers().sender();
+        let process = self.spawn(stdin, sender.for_mda())?;
+        self.running = Some(InFlight {
+            spooled,
+            file,
+            process,
+        });
+        Ok(())
+    }
+
+    /// Wait for the MDA started last, if one is still unsettled, and give
+    /// its verdict: where the message went, or why it did not. An
+    /// interrupt does not stop the MDA: the message in hand is let finish.
+    ///
+    /// A delivered message's spool file is renamed `.done` but not synced:
+    /// the caller records the delivery durably (see the module doc).
+    pub(super) fn settle(&mut self) -> Option<Result<String, DeliverError>> {
+        let InFlight {
+            mut spooled,
+            file,
+            process,
+        } = self.running.take()?;
+        if let Err(e) = self.verdict(process.wait(None)) {
+            return Some(Err(e));
+        }
+        // Delivered. The mark is evidence for recovery should the
+        // journal's record of it be lost; failing to make it only means a
+        // crash before then would fetch the message again.
+        if self
+            .spool
+            .mark_done(spooled.token(), &Entry::Spool, &file)
+            .is_ok()
+        {
+            spooled.keep();
+        }
+        Some(Ok(format!("| {}", self.spec.shown())))
+    }
+
+    /// What the MDA's end says about the message.
+    fn verdict(&self, ran: child::Ran) -> Result<(), DeliverError> {
+        let shown = self.spec.shown();
         let status = match ran.end {
             child::End::Exited(status) => status,
             child::End::TimedOut | child::End::Interrupted => {
@@ -330,10 +440,20 @@ fn find_program(program: &str) -> Result<(), DeliverError> {
     })
 }
 
+impl Drop for Mda {
+    /// A message still in the MDA's hands is let finish, and marked
+    /// `.done` if it was delivered, so that recovery knows (the fetch loop
+    /// settles every message itself; this is for the paths that do not
+    /// get there, such as a panic).
+    fn drop(&mut self) {
+        let _ = self.settle();
+    }
+}
+
 /// A message being spooled for the MDA. Dropped without commit, its spool
 /// file is removed.
 pub(super) struct MdaMessage<'a> {
-    mda: &'a Mda,
+    mda: &'a mut Mda,
     spooled: Spooled,
 }
 
@@ -355,29 +475,23 @@ impl Write for MdaMessage<'_> {
 
 impl super::Sink for MdaMessage<'_> {
     /// Hand the message to the MDA and wait for its verdict.
-    fn commit(mut self: Box<Self>) -> Result<String, DeliverError> {
-        let (file, stdin) = self
-            .spooled
-            .finish()
-            .and_then(|mut file| {
-                file.rewind()?;
-                let stdin = file.try_clone()?;
-                Ok((file, stdin))
-            })
-            .map_err(|e| self.spooled.error(e))?;
-        let sender = self.spooled.headers().sender();
-        self.mda.run(stdin, sender.for_mda())?;
-        // Delivered. Mark it so recovery knows; a failure here only means
-        // a crash before the state is saved would fetch it again.
-        let spool = &self.mda.spool;
-        if spool
-            .mark_done(self.spooled.token(), &Entry::Spool, &file)
-            .is_ok()
-        {
-            self.spooled.keep();
-            let _ = spool.sync();
-        }
-        Ok(format!("| {}", self.mda.spec.shown()))
+    fn commit(self: Box<Self>) -> Result<String, DeliverError> {
+        let MdaMessage { mda, spooled } = *self;
+        mda.start(spooled)?;
+        mda.settle()
+            .unwrap_or_else(|| Err(DeliverError::MdaConfig("the MDA was not started".into())))
+    }
+
+    /// Hand the message to the MDA and return while it runs;
+    /// [`super::Target::settle`] gives the verdict.
+    fn start(self: Box<Self>) -> Result<super::Started, DeliverError> {
+        let MdaMessage { mda, spooled } = *self;
+        mda.start(spooled)?;
+        Ok(super::Started::Running)
+    }
+
+    fn settle_earlier(&mut self) -> Option<Result<String, DeliverError>> {
+        self.mda.settle()
     }
 }
 
@@ -647,6 +761,63 @@ mod tests {
             );
         }
         assert!(Mda::open(&argv(&["sh", "-c", "cat"]), "u", f.spool()).is_ok());
+    }
+
+    #[test]
+    fn the_next_message_is_spooled_while_the_mda_runs_and_settle_gives_the_verdict() {
+        let f = Fixture::new();
+        let out = f.path("out");
+        let go = f.path("go");
+        // Delivers, then waits for `go`: it is still running while the
+        // next message is spooled.
+        let slow = f.script(
+            "slow",
+            &format!(
+                "cat > {o}
+while [ ! -e {g} ]; do sleep 0.05; done
+echo done >&2
+exit 75
+",
+                o = out.display(),
+                g = go.display()
+            ),
+        );
+        let mut mda = f.mda(argv(&[&slow]));
+        let first = mda.next_token();
+        let mut sink = Box::new(mda.create(&first).unwrap());
+        sink.write_all(b"Subject: 1\n\n").unwrap();
+        assert!(matches!(
+            sink.start().unwrap(),
+            crate::deliver::Started::Running
+        ));
+        let second = mda.next_token();
+        let mut sink = Box::new(mda.create(&second).unwrap());
+        sink.write_all(b"Subject: 2\n\n").unwrap();
+        sink.flush().unwrap();
+        assert_eq!(f.spool_names(), vec![first.clone(), second.clone()]);
+        fs::write(&go, "").unwrap();
+        // Its verdict comes through the next message's sink.
+        match sink.settle_earlier() {
+            Some(Err(DeliverError::Deferred(why))) => assert!(why.contains("done"), "{why}"),
+            v => panic!("{v:?}"),
+        }
+        assert!(sink.settle_earlier().is_none(), "taken once");
+        assert_eq!(fs::read(&out).unwrap(), b"Subject: 1\n\n");
+        // Deferred: its spool is gone; the next one's is still there.
+        assert_eq!(f.spool_names(), vec![second]);
+    }
+
+    #[test]
+    fn an_mda_still_running_when_the_target_goes_is_let_finish_and_marked() {
+        let f = Fixture::new();
+        let ok = f.script("ok", "sleep 0.3; cat >/dev/null\n");
+        let mut mda = f.mda(argv(&[&ok]));
+        let tok = mda.next_token();
+        let mut sink = Box::new(mda.create(&tok).unwrap());
+        sink.write_all(b"Subject: x\n\n").unwrap();
+        sink.start().unwrap();
+        drop(mda);
+        assert_eq!(f.spool_names(), vec![format!("{tok}.done")]);
     }
 
     #[test]

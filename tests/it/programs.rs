@@ -645,3 +645,180 @@ fn two_accounts_into_one_maildir_at_once_deliver_everything_exactly_once() {
         assert_eq!(drop.remaining(), 0);
     }
 }
+
+/// An MDA script that counts its runs in `$out/count`, writes each message
+/// it takes to `$out/msg.*`, and on its run number `n` first waits (up to
+/// 10 s) until the next message is spooled beside its own, noting
+/// `$out/overlapped` when it is, then runs `then`. Nothing in `then` runs
+/// once `$out/fixed` exists.
+fn overlap_mda(env: &TestEnv, out: &Path, n: usize, then: &str) -> String {
+    script(
+        &env.path("mda"),
+        &format!(
+            "out='{out}'; spool='{spool}'\n\
+             n=$(cat \"$out/count\" 2>/dev/null || echo 0); n=$((n + 1)); echo $n > \"$out/count\"\n\
+             if [ $n = {n} ] && [ ! -e \"$out/fixed\" ]; then\n\
+               i=0\n\
+               while [ $(ls \"$spool\"/*/ | grep -vc '\\.done$') -lt 2 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done\n\
+               [ $i -lt 100 ] && touch \"$out/overlapped\"\n\
+               {then}\n\
+             fi\n\
+             f=$(mktemp \"$out/msg.XXXXXX\") && cat > \"$f\" || exit 74\n",
+            out = out.display(),
+            spool = env.state_dir().join("spool").display(),
+        ),
+    )
+}
+
+/// Spool files a run left that are not `.done` marks.
+fn spool_leftovers(env: &TestEnv) -> Vec<String> {
+    let mut left = Vec::new();
+    for dir in fs::read_dir(env.state_dir().join("spool"))
+        .into_iter()
+        .flatten()
+    {
+        for e in fs::read_dir(dir.unwrap().path()).unwrap() {
+            let name = e.unwrap().file_name().to_string_lossy().into_owned();
+            if !name.ends_with(".done") {
+                left.push(name);
+            }
+        }
+    }
+    left
+}
+
+#[test]
+fn an_mda_failing_while_the_next_message_arrives_stops_before_handing_it_over() {
+    let (msgs, drop, srv) = serving(5);
+    let env = TestEnv::new();
+    let out = env.path("mda-out");
+    fs::create_dir_all(&out).unwrap();
+    let mda = overlap_mda(
+        &env,
+        &out,
+        2,
+        "cat >/dev/null; echo 'mailbox on fire' >&2; exit 1",
+    );
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_code(74);
+    assert!(run.stderr.contains("mailbox on fire"), "{run}");
+    assert!(
+        out.join("overlapped").exists(),
+        "the third message did not arrive while the second one's MDA ran"
+    );
+    // The third message arrived but was never handed to the MDA.
+    assert_eq!(fs::read_to_string(out.join("count")).unwrap().trim(), "2");
+    assert_same_messages(&files_starting(&out, "msg."), &msgs[..1]);
+    assert!(
+        spool_leftovers(&env).is_empty(),
+        "{:?}",
+        spool_leftovers(&env)
+    );
+    assert_eq!(drop.remaining(), 5, "nothing deleted");
+    assert!(
+        !srv.verbs().iter().any(|v| v == "DELE" || v == "QUIT"),
+        "{:?}",
+        srv.verbs()
+    );
+
+    // Fixed: the rest arrives, nothing twice.
+    fs::write(out.join("fixed"), "").unwrap();
+    run_bounded(&env, &cfg, &[]).assert_success();
+    assert_same_messages(&files_starting(&out, "msg."), &msgs);
+    assert_eq!(drop.remaining(), 0);
+}
+
+#[test]
+fn an_mda_exiting_75_while_the_next_message_arrives_defers_only_its_own() {
+    let (msgs, drop, srv) = serving(5);
+    let env = TestEnv::new();
+    let out = env.path("mda-out");
+    fs::create_dir_all(&out).unwrap();
+    let mda = overlap_mda(
+        &env,
+        &out,
+        2,
+        "cat >/dev/null; echo 'mailbox busy' >&2; exit 75",
+    );
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+
+    let run = run_bounded(&env, &cfg, &[]);
+    run.assert_code(75);
+    assert!(
+        run.stderr.contains("4 new") && run.stderr.contains("1 deferred"),
+        "{run}"
+    );
+    assert!(out.join("overlapped").exists());
+    let mut rest = msgs.clone();
+    let deferred = rest.remove(1);
+    assert_same_messages(&files_starting(&out, "msg."), &rest);
+    assert_eq!(drop.remaining(), 1, "only the deferred message stays");
+    assert!(
+        spool_leftovers(&env).is_empty(),
+        "{:?}",
+        spool_leftovers(&env)
+    );
+
+    run_bounded(&env, &cfg, &[]).assert_success();
+    assert_same_messages(&files_starting(&out, "msg."), &msgs);
+    assert_eq!(
+        files_starting(&out, "msg.")
+            .iter()
+            .filter(|m| **m == deferred)
+            .count(),
+        1
+    );
+    assert_eq!(drop.remaining(), 0);
+}
+
+#[test]
+fn sigkill_while_an_mda_delivers_and_the_next_message_waits_repeats_only_the_mdas() {
+    let (msgs, drop, srv) = serving(5);
+    let env = TestEnv::new();
+    let out = env.path("mda-out");
+    fs::create_dir_all(&out).unwrap();
+    // The second message's MDA delivers it, then waits for "go" once the
+    // third message is spooled: popfetch is killed in between.
+    let mda = overlap_mda(
+        &env,
+        &out,
+        2,
+        "f=$(mktemp \"$out/msg.XXXXXX\") && cat > \"$f\" || exit 74\n\
+         touch \"$out/busy\"; i=0\n\
+         while [ ! -e \"$out/go\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done\n\
+         exit 0",
+    );
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+
+    let run = env.spawn(&["-c", cfg.to_str().unwrap()]);
+    assert!(
+        crate::common::wait_until(BOUND, || out.join("busy").exists()),
+        "the MDA never got the second message"
+    );
+    let killed = run.kill();
+    assert_eq!(killed.signal, Some(9), "{killed}");
+    // The MDA, in its own process group, outlives popfetch and finishes.
+    fs::write(out.join("go"), "").unwrap();
+    assert!(crate::common::wait_until(BOUND, || {
+        fs::read_to_string(out.join("count")).is_ok_and(|c| c.trim() == "2")
+    }));
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(out.join("overlapped").exists());
+    assert_eq!(drop.remaining(), 5);
+
+    run_bounded(&env, &cfg, &[]).assert_success();
+    assert_eq!(drop.remaining(), 0);
+    // Every message arrived; only the one in the MDA's hands at the kill
+    // may have arrived twice.
+    let got = files_starting(&out, "msg.");
+    for (i, m) in msgs.iter().enumerate() {
+        let n = got.iter().filter(|g| *g == m).count();
+        let most = if i == 1 { 2 } else { 1 };
+        assert!(
+            (1..=most).contains(&n),
+            "message {i} arrived {n} times (at most {most})"
+        );
+    }
+}
