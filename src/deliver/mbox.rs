@@ -672,7 +672,7 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
         let mut start = [0u8; 5];
         let n = usize::try_from(avail).map_or(start.len(), |a| a.min(start.len()));
         file.read_exact_at(&mut start[..n], offset)?;
-        let unfinished = start[..n] == b"From "[..n] && !has_byte(file, b'\n', offset, file_len)?;
+        let unfinished = start[..n] == b"From "[..n] && !holds(file, b"\n", offset, file_len)?;
         return Ok(if unfinished {
             Found::Torn
         } else {
@@ -684,7 +684,7 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
     }
     // Our From line ends in a newline: the search starts there.
     let after_head = offset + s.head - 1;
-    if avail < len && !has_from_line(file, after_head, file_len)? {
+    if avail < len && !holds(file, b"\nFrom ", after_head, file_len)? {
         return Ok(Found::Torn);
     }
     Ok(Found::Foreign {
@@ -692,8 +692,8 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
     })
 }
 
-/// Whether `file` holds `byte` between `from` and `to`.
-fn has_byte(file: &File, byte: u8, from: u64, to: u64) -> io::Result<bool> {
+/// Whether `file` holds `needle` (not empty) between `from` and `to`.
+fn holds(file: &File, needle: &[u8], from: u64, to: u64) -> io::Result<bool> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut pos = from;
     while pos < to {
@@ -704,35 +704,14 @@ fn has_byte(file: &File, byte: u8, from: u64, to: u64) -> io::Result<bool> {
         if n == 0 {
             break;
         }
-        if buf[..n].contains(&byte) {
-            return Ok(true);
-        }
-        pos += n as u64;
-    }
-    Ok(false)
-}
-
-/// Whether `file` holds `\nFrom ` between `from` and `to`.
-fn has_from_line(file: &File, from: u64, to: u64) -> io::Result<bool> {
-    const NEEDLE: &[u8] = b"\nFrom ";
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pos = from;
-    while pos < to {
-        let want = buf
-            .len()
-            .min(usize::try_from(to - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut buf[..want], pos)?;
-        if n == 0 {
-            break;
-        }
-        if buf[..n].windows(NEEDLE.len()).any(|w| w == NEEDLE) {
+        if buf[..n].windows(needle.len()).any(|w| w == needle) {
             return Ok(true);
         }
         if pos + (n as u64) >= to {
             break;
         }
         // Step back so that a needle across two reads is found.
-        pos += (n.saturating_sub(NEEDLE.len() - 1)).max(1) as u64;
+        pos += (n.saturating_sub(needle.len().saturating_sub(1))).max(1) as u64;
     }
     Ok(false)
 }
