@@ -6,30 +6,13 @@
 
 use std::path::Path;
 use std::process::Command;
-use std::time::Duration;
 
-use crate::common::dovecot::{Dovecot, Options, Tls};
+use crate::common::dovecot::{Options, Tls};
 use crate::common::env::{Output, TestEnv, config_of};
 use crate::common::{PASSWORD, USER, dovecot_with_mail, run_checked};
 
 const EX_UNAVAILABLE: i32 = 69;
 const EX_CONFIG: i32 = 78;
-
-/// Waits for Dovecot to log the end of every connection, then asserts that
-/// it never saw a login or any credential.
-#[track_caller]
-fn assert_no_login(dc: &Dovecot) {
-    dc.wait_log("Disconnected", Duration::from_secs(10));
-    let log = dc.log();
-    assert!(
-        !log.contains("Login:") && !log.contains(&format!("user=<{USER}>")),
-        "Dovecot saw a login attempt:\n{log}"
-    );
-    assert!(
-        !log.contains("auth failed") && !log.contains("Password mismatch"),
-        "Dovecot saw credentials:\n{log}"
-    );
-}
 
 /// `openssl x509 -fingerprint -sha256` of a PEM file, as `sha256:AB:CD:...`.
 fn fingerprint_of(pem: &Path) -> String {
@@ -150,7 +133,7 @@ fn serverinfo_alone_never_logs_in() {
     assert!(out.stdout.contains("certificate: trusted"), "{out}");
     assert!(out.stdout.contains("subject:     CN=localhost"), "{out}");
     assert!(!mark.exists(), "no password command ran");
-    assert_no_login(&dc);
+    dc.assert_no_login();
 }
 
 #[test]
@@ -187,7 +170,7 @@ fn an_expired_certificate_says_so_with_its_dates() {
     let out = env.run(&["-c", cfg]);
     out.assert_code(EX_UNAVAILABLE);
     assert!(out.stderr.contains("expired"), "{out}");
-    assert_no_login(&dc);
+    dc.assert_no_login();
 }
 
 #[test]
@@ -249,7 +232,7 @@ fn an_ad_hoc_server_needs_no_user_and_no_destination() {
     out.assert_success();
     assert!(out.stdout.contains(&format!("127.0.0.1:{pop3}")), "{out}");
     assert!(out.stdout.contains("certificate: trusted"), "{out}");
-    assert_no_login(&dc);
+    dc.assert_no_login();
 }
 
 #[test]
@@ -317,7 +300,7 @@ fn serverinfo_json_is_one_object_per_account_and_holds_no_secret() {
         "{v}"
     );
     assert!(!out.all_output().contains(PASSWORD));
-    assert_no_login(&dc);
+    dc.assert_no_login();
 }
 
 #[test]
@@ -343,7 +326,7 @@ fn implicit_tls_against_the_plain_port_says_to_use_starttls() {
         assert!(out.stderr.contains("mixed"), "names the account\n{out}");
         assert!(!out.stderr.contains("SSL routines"), "{out}");
     }
-    assert_no_login(&dc);
+    dc.assert_no_login();
     assert_eq!(dc.remaining(USER), msgs.len());
 }
 
@@ -375,6 +358,6 @@ fn starttls_or_plaintext_against_the_tls_port_says_to_use_implicit() {
             );
         }
     }
-    assert_no_login(&dc);
+    dc.assert_no_login();
     assert_eq!(dc.remaining(USER), msgs.len());
 }

@@ -6,29 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::common::corpus;
-use crate::common::dovecot::{Dovecot, Options, Tls};
+use crate::common::dovecot::{Options, Tls};
 use crate::common::env::{AccountToml, TestEnv, assert_same_messages, config_of, read_maildir};
 use crate::common::script::{Maildrop, ScriptServer};
 use crate::common::{PASSWORD, USER, dovecot_with_mail};
 
 /// Exit status for "unreachable / TLS trust / STLS missing" (SPEC §1).
 const EX_UNAVAILABLE: i32 = 69;
-
-/// Waits for Dovecot to log the end of the connection, then asserts that
-/// it never saw a login or an authentication attempt.
-#[track_caller]
-fn assert_no_login(dc: &Dovecot) {
-    dc.wait_log("Disconnected", Duration::from_secs(10));
-    let log = dc.log();
-    assert!(
-        !log.contains("Login:") && !log.contains(&format!("user=<{USER}>")),
-        "Dovecot saw a login attempt:\n{log}"
-    );
-    assert!(
-        !log.contains("auth failed") && !log.contains("Password mismatch"),
-        "Dovecot saw credentials:\n{log}"
-    );
-}
 
 /// An account on a scripted server, cleartext TCP.
 fn scripted_account(
@@ -95,7 +79,7 @@ fn starttls_to_a_dovecot_without_stls_is_refused_before_any_credential() {
             || out.stderr.to_lowercase().contains("starttls"),
         "says STLS is what is missing\n{out}"
     );
-    assert_no_login(&dc);
+    dc.assert_no_login();
     assert_eq!(dc.remaining(USER), 5);
     assert!(read_maildir(&maildir).is_empty());
     assert!(!out.all_output().contains(PASSWORD));
@@ -176,7 +160,7 @@ fn untrusted_certificate_is_refused_with_the_fix_named() {
         );
         assert!(!out.all_output().contains(PASSWORD));
     }
-    assert_no_login(&dc);
+    dc.assert_no_login();
     assert_eq!(dc.remaining(USER), 5);
 }
 

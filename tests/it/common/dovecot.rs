@@ -775,6 +775,22 @@ impl Dovecot {
         wait_until(limit, || self.log().contains(needle))
     }
 
+    /// Waits for Dovecot to log the end of every connection, then asserts
+    /// that it never saw a login (of [`super::USER`]) or any credential.
+    #[track_caller]
+    pub fn assert_no_login(&self) {
+        self.wait_log("Disconnected", Duration::from_secs(10));
+        let log = self.log();
+        assert!(
+            !log.contains("Login:") && !log.contains(&format!("user=<{}>", super::USER)),
+            "Dovecot saw a login attempt:\n{log}"
+        );
+        assert!(
+            !log.contains("auth failed") && !log.contains("Password mismatch"),
+            "Dovecot saw credentials:\n{log}"
+        );
+    }
+
     /// The pid of the master process and of each of its children.
     pub fn processes(&self) -> Vec<u32> {
         let Some(child) = &self.child else {
