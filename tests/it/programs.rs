@@ -670,8 +670,9 @@ fn overlap_mda(env: &TestEnv, out: &Path, n: usize, then: &str) -> String {
     )
 }
 
-/// Spool files a run left that are not `.done` marks.
-fn spool_leftovers(env: &TestEnv) -> Vec<String> {
+/// Asserts that a run left no spool file but `.done` marks.
+#[track_caller]
+fn assert_no_spool_leftovers(env: &TestEnv) {
     let mut left = Vec::new();
     for dir in fs::read_dir(env.state_dir().join("spool"))
         .into_iter()
@@ -684,7 +685,7 @@ fn spool_leftovers(env: &TestEnv) -> Vec<String> {
             }
         }
     }
-    left
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
@@ -711,11 +712,7 @@ fn an_mda_failing_while_the_next_message_arrives_stops_before_handing_it_over() 
     // The third message arrived but was never handed to the MDA.
     assert_eq!(fs::read_to_string(out.join("count")).unwrap().trim(), "2");
     assert_same_messages(&files_starting(&out, "msg."), &msgs[..1]);
-    assert!(
-        spool_leftovers(&env).is_empty(),
-        "{:?}",
-        spool_leftovers(&env)
-    );
+    assert_no_spool_leftovers(&env);
     assert_eq!(drop.remaining(), 5, "nothing deleted");
     assert!(
         !srv.verbs().iter().any(|v| v == "DELE" || v == "QUIT"),
@@ -755,11 +752,7 @@ fn an_mda_exiting_75_while_the_next_message_arrives_defers_only_its_own() {
     let deferred = rest.remove(1);
     assert_same_messages(&files_starting(&out, "msg."), &rest);
     assert_eq!(drop.remaining(), 1, "only the deferred message stays");
-    assert!(
-        spool_leftovers(&env).is_empty(),
-        "{:?}",
-        spool_leftovers(&env)
-    );
+    assert_no_spool_leftovers(&env);
 
     run_bounded(&env, &cfg, &[]).assert_success();
     assert_same_messages(&files_starting(&out, "msg."), &msgs);
