@@ -694,13 +694,10 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
 
 /// Whether `file` holds `needle` (not empty) between `from` and `to`.
 fn holds(file: &File, needle: &[u8], from: u64, to: u64) -> io::Result<bool> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; CHUNK];
     let mut pos = from;
     while pos < to {
-        let want = buf
-            .len()
-            .min(usize::try_from(to - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut buf[..want], pos)?;
+        let n = file.read_at(&mut buf[..chunk(to - pos)], pos)?;
         if n == 0 {
             break;
         }
@@ -720,23 +717,47 @@ fn holds(file: &File, needle: &[u8], from: u64, to: u64) -> io::Result<bool> {
 /// of their SHA-256.
 fn sum_of(file: &File, offset: u64, len: u64) -> io::Result<(u64, u128)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    read_span(
+        file,
+        offset,
+        len,
+        "the file is shorter than the sum covers",
+        |b| {
+            hasher.update(b);
+            Ok(())
+        },
+    )?;
+    Ok(truncated(hasher))
+}
+
+/// How many bytes the loops over file ranges read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The size of the next read when `left` bytes are still wanted.
+fn chunk(left: u64) -> usize {
+    usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK))
+}
+
+/// Hand the `len` bytes of `file` from `offset` to `each`, a chunk at a
+/// time; `short` is the error when the file ends first.
+fn read_span(
+    file: &File,
+    offset: u64,
+    len: u64,
+    short: &'static str,
+    mut each: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
     let mut pos = 0u64;
     while pos < len {
-        let want = buf
-            .len()
-            .min(usize::try_from(len - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut buf[..want], offset + pos)?;
+        let n = file.read_at(&mut buf[..chunk(len - pos)], offset + pos)?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file is shorter than the sum covers",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, short));
         }
-        hasher.update(&buf[..n]);
+        each(&buf[..n])?;
         pos += n as u64;
     }
-    Ok(truncated(hasher))
+    Ok(())
 }
 
 /// A SHA-256 cut to its first 64 and first 128 bits.
@@ -854,36 +875,23 @@ fn cut_back(file: &File, len: u64) -> io::Result<()> {
 }
 
 fn copy_spool(spool: &File, out: &mut dyn Write, len: u64) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pos = 0u64;
-    while pos < len {
-        let want = buf
-            .len()
-            .min(usize::try_from(len - pos).unwrap_or(usize::MAX));
-        let n = spool.read_at(&mut buf[..want], pos)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the spool file is shorter than it was written",
-            ));
-        }
-        out.write_all(&buf[..n])?;
-        pos += n as u64;
-    }
-    Ok(())
+    read_span(
+        spool,
+        0,
+        len,
+        "the spool file is shorter than it was written",
+        |b| out.write_all(b),
+    )
 }
 
 /// How many leading bytes of `file` from `offset` equal the spool's, up to
 /// `limit`.
 fn common_prefix(file: &File, offset: u64, spool: &File, limit: u64) -> io::Result<u64> {
-    let mut a = vec![0u8; 64 * 1024];
-    let mut b = vec![0u8; 64 * 1024];
+    let mut a = vec![0u8; CHUNK];
+    let mut b = vec![0u8; CHUNK];
     let mut pos = 0u64;
     while pos < limit {
-        let want = a
-            .len()
-            .min(usize::try_from(limit - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut a[..want], offset + pos)?;
+        let n = file.read_at(&mut a[..chunk(limit - pos)], offset + pos)?;
         let m = spool.read_at(&mut b[..n], pos)?;
         let k = n.min(m);
         if let Some(i) = a[..k].iter().zip(&b[..k]).position(|(x, y)| x != y) {
