@@ -483,42 +483,14 @@ impl Append {
                 let _ = self.spool.remove(&p.token, &entry(i));
             }
         };
-        let mbox_err = |source| DeliverError::Write {
-            path: self.path.clone(),
-            source,
-        };
         let _guard = process_lock();
-        let mut lock = match MboxLock::acquire(&self.path, self.lock_wait) {
-            Ok(lock) => lock,
+        let (mut lock, start) = match self.lock_at_end() {
+            Ok(locked) => locked,
             Err(e) => {
                 drop_spools(&batch, &|_| Entry::Spool);
                 return Err(e);
             }
         };
-        let mut start = match lock.file.metadata() {
-            Ok(m) => m.len(),
-            Err(e) => {
-                drop_spools(&batch, &|_| Entry::Spool);
-                return Err(mbox_err(e));
-            }
-        };
-        let missing = missing_separator(&lock.file, start).and_then(|missing| {
-            if !missing.is_empty() {
-                // Another program left its last message without the final
-                // newline or the empty line after it: our From line must
-                // start a line of its own, after an empty one.
-                lock.file.write_all(missing)?;
-                lock.file.sync_data()?;
-            }
-            Ok(missing.len() as u64)
-        });
-        match missing {
-            Ok(n) => start += n,
-            Err(e) => {
-                drop_spools(&batch, &|_| Entry::Spool);
-                return Err(mbox_err(e));
-            }
-        }
         let mut ats = Vec::with_capacity(batch.len());
         let mut offset = start;
         for p in &batch {
@@ -597,6 +569,31 @@ impl Append {
             landed.push(p.token);
         }
         Ok(landed)
+    }
+
+    /// Step 1: lock the mbox, end it with an empty line if it does not
+    /// (fsynced), and return the lock and the offset where the batch goes.
+    fn lock_at_end(&self) -> Result<(MboxLock, u64), DeliverError> {
+        let mut lock = MboxLock::acquire(&self.path, self.lock_wait)?;
+        let at_end = (|| {
+            let len = lock.file.metadata()?.len();
+            let missing = missing_separator(&lock.file, len)?;
+            if !missing.is_empty() {
+                // Another program left its last message without the final
+                // newline or the empty line after it: our From line must
+                // start a line of its own, after an empty one.
+                lock.file.write_all(missing)?;
+                lock.file.sync_data()?;
+            }
+            Ok(len + missing.len() as u64)
+        })();
+        match at_end {
+            Ok(start) => Ok((lock, start)),
+            Err(source) => Err(DeliverError::Write {
+                path: self.path.clone(),
+                source,
+            }),
+        }
     }
 
     /// Append `len` bytes of `spool`; `before` bytes of the batch went
