@@ -126,10 +126,10 @@ impl Maildir {
         if batch.is_empty() {
             return Ok(());
         }
-        let (tmp, new) = (self.tmp.clone(), self.new.clone());
+        let new = self.new.clone();
         let spawned = std::thread::Builder::new()
             .name("maildir-commit".into())
-            .spawn(move || commit_batch(batch, &tmp, &new));
+            .spawn(move || commit_batch(batch, &new));
         match spawned {
             Ok(handle) => {
                 self.in_flight = Some(handle);
@@ -231,7 +231,7 @@ impl Maildir {
 /// The messages' files were closed at commit and are opened again here,
 /// a few at a time: an account holds a few descriptors whatever the batch
 /// size, and `-j` accounts at once stay far below the usual limit of 1024.
-fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), DeliverError> {
+fn commit_batch(batch: Vec<Pending>, new: &Path) -> Result<(), DeliverError> {
     if batch.is_empty() {
         return Ok(());
     }
@@ -240,14 +240,7 @@ fn commit_batch(batch: Vec<Pending>, tmp: &Path, new: &Path) -> Result<(), Deliv
         for p in &batch {
             let _ = fs::remove_file(&p.tmp);
         }
-        return Err(DeliverError::Write {
-            path: if path.as_os_str().is_empty() {
-                tmp.to_path_buf()
-            } else {
-                path
-            },
-            source: e,
-        });
+        return Err(DeliverError::Write { path, source: e });
     }
     let mut rest = batch.into_iter();
     for p in rest.by_ref() {

@@ -483,42 +483,14 @@ impl Append {
                 let _ = self.spool.remove(&p.token, &entry(i));
             }
         };
-        let mbox_err = |source| DeliverError::Write {
-            path: self.path.clone(),
-            source,
-        };
         let _guard = process_lock();
-        let mut lock = match MboxLock::acquire(&self.path, self.lock_wait) {
-            Ok(lock) => lock,
+        let (mut lock, start) = match self.lock_at_end() {
+            Ok(locked) => locked,
             Err(e) => {
                 drop_spools(&batch, &|_| Entry::Spool);
                 return Err(e);
             }
         };
-        let mut start = match lock.file.metadata() {
-            Ok(m) => m.len(),
-            Err(e) => {
-                drop_spools(&batch, &|_| Entry::Spool);
-                return Err(mbox_err(e));
-            }
-        };
-        let missing = missing_separator(&lock.file, start).and_then(|missing| {
-            if !missing.is_empty() {
-                // Another program left its last message without the final
-                // newline or the empty line after it: our From line must
-                // start a line of its own, after an empty one.
-                lock.file.write_all(missing)?;
-                lock.file.sync_data()?;
-            }
-            Ok(missing.len() as u64)
-        });
-        match missing {
-            Ok(n) => start += n,
-            Err(e) => {
-                drop_spools(&batch, &|_| Entry::Spool);
-                return Err(mbox_err(e));
-            }
-        }
         let mut ats = Vec::with_capacity(batch.len());
         let mut offset = start;
         for p in &batch {
@@ -597,6 +569,31 @@ impl Append {
             landed.push(p.token);
         }
         Ok(landed)
+    }
+
+    /// Step 1: lock the mbox, end it with an empty line if it does not
+    /// (fsynced), and return the lock and the offset where the batch goes.
+    fn lock_at_end(&self) -> Result<(MboxLock, u64), DeliverError> {
+        let mut lock = MboxLock::acquire(&self.path, self.lock_wait)?;
+        let at_end = (|| {
+            let len = lock.file.metadata()?.len();
+            let missing = missing_separator(&lock.file, len)?;
+            if !missing.is_empty() {
+                // Another program left its last message without the final
+                // newline or the empty line after it: our From line must
+                // start a line of its own, after an empty one.
+                lock.file.write_all(missing)?;
+                lock.file.sync_data()?;
+            }
+            Ok(len + missing.len() as u64)
+        })();
+        match at_end {
+            Ok(start) => Ok((lock, start)),
+            Err(source) => Err(DeliverError::Write {
+                path: self.path.clone(),
+                source,
+            }),
+        }
     }
 
     /// Append `len` bytes of `spool`; `before` bytes of the batch went
@@ -694,13 +691,10 @@ fn judge_by_sum(file: &File, file_len: u64, offset: u64, len: u64, s: Sum) -> io
 
 /// Whether `file` holds `needle` (not empty) between `from` and `to`.
 fn holds(file: &File, needle: &[u8], from: u64, to: u64) -> io::Result<bool> {
-    let mut buf = vec![0u8; 64 * 1024];
+    let mut buf = vec![0u8; CHUNK];
     let mut pos = from;
     while pos < to {
-        let want = buf
-            .len()
-            .min(usize::try_from(to - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut buf[..want], pos)?;
+        let n = file.read_at(&mut buf[..chunk(to - pos)], pos)?;
         if n == 0 {
             break;
         }
@@ -720,23 +714,47 @@ fn holds(file: &File, needle: &[u8], from: u64, to: u64) -> io::Result<bool> {
 /// of their SHA-256.
 fn sum_of(file: &File, offset: u64, len: u64) -> io::Result<(u64, u128)> {
     let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
+    read_span(
+        file,
+        offset,
+        len,
+        "the file is shorter than the sum covers",
+        |b| {
+            hasher.update(b);
+            Ok(())
+        },
+    )?;
+    Ok(truncated(hasher))
+}
+
+/// How many bytes the loops over file ranges read at a time.
+const CHUNK: usize = 64 * 1024;
+
+/// The size of the next read when `left` bytes are still wanted.
+fn chunk(left: u64) -> usize {
+    usize::try_from(left).map_or(CHUNK, |left| left.min(CHUNK))
+}
+
+/// Hand the `len` bytes of `file` from `offset` to `each`, a chunk at a
+/// time; `short` is the error when the file ends first.
+fn read_span(
+    file: &File,
+    offset: u64,
+    len: u64,
+    short: &'static str,
+    mut each: impl FnMut(&[u8]) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut buf = vec![0u8; CHUNK];
     let mut pos = 0u64;
     while pos < len {
-        let want = buf
-            .len()
-            .min(usize::try_from(len - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut buf[..want], offset + pos)?;
+        let n = file.read_at(&mut buf[..chunk(len - pos)], offset + pos)?;
         if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the file is shorter than the sum covers",
-            ));
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, short));
         }
-        hasher.update(&buf[..n]);
+        each(&buf[..n])?;
         pos += n as u64;
     }
-    Ok(truncated(hasher))
+    Ok(())
 }
 
 /// A SHA-256 cut to its first 64 and first 128 bits.
@@ -854,36 +872,23 @@ fn cut_back(file: &File, len: u64) -> io::Result<()> {
 }
 
 fn copy_spool(spool: &File, out: &mut dyn Write, len: u64) -> io::Result<()> {
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut pos = 0u64;
-    while pos < len {
-        let want = buf
-            .len()
-            .min(usize::try_from(len - pos).unwrap_or(usize::MAX));
-        let n = spool.read_at(&mut buf[..want], pos)?;
-        if n == 0 {
-            return Err(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the spool file is shorter than it was written",
-            ));
-        }
-        out.write_all(&buf[..n])?;
-        pos += n as u64;
-    }
-    Ok(())
+    read_span(
+        spool,
+        0,
+        len,
+        "the spool file is shorter than it was written",
+        |b| out.write_all(b),
+    )
 }
 
 /// How many leading bytes of `file` from `offset` equal the spool's, up to
 /// `limit`.
 fn common_prefix(file: &File, offset: u64, spool: &File, limit: u64) -> io::Result<u64> {
-    let mut a = vec![0u8; 64 * 1024];
-    let mut b = vec![0u8; 64 * 1024];
+    let mut a = vec![0u8; CHUNK];
+    let mut b = vec![0u8; CHUNK];
     let mut pos = 0u64;
     while pos < limit {
-        let want = a
-            .len()
-            .min(usize::try_from(limit - pos).unwrap_or(usize::MAX));
-        let n = file.read_at(&mut a[..want], offset + pos)?;
+        let n = file.read_at(&mut a[..chunk(limit - pos)], offset + pos)?;
         let m = spool.read_at(&mut b[..n], pos)?;
         let k = n.min(m);
         if let Some(i) = a[..k].iter().zip(&b[..k]).position(|(x, y)| x != y) {
