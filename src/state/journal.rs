@@ -195,9 +195,7 @@ impl Journal {
 
     /// Make every record so far durable.
     pub fn sync(&mut self) -> Result<(), StateError> {
-        if !self.buf.is_empty() {
-            self.write_out()?;
-        }
+        self.write()?;
         self.file
             .sync_data()
             .map_err(|e| StateError::io("write", &self.path, e))
