@@ -552,15 +552,17 @@ impl<'r> Run<'r> {
         }
         let mut journal = Journal::open(&self.paths.journal)?;
         let delivered = Delivery {
-            account: self.account,
-            opts: self.opts,
             target: self.target,
-            journal: &mut journal,
             state: self.state,
-            summary: self.summary,
             header: self.header.as_deref(),
             log: &self.log,
-            batch: Vec::with_capacity(BATCH),
+            books: Books {
+                account: self.account,
+                opts: self.opts,
+                journal: &mut journal,
+                summary: self.summary,
+                batch: Vec::with_capacity(BATCH),
+            },
             in_flight: Vec::with_capacity(BATCH),
             running: None,
         }
@@ -587,21 +589,27 @@ impl<'r> Run<'r> {
 /// Everything the delivery loop works on, so that it can be passed around
 /// as one.
 struct Delivery<'a> {
-    account: &'a Account,
-    opts: &'a Options<'a>,
     target: &'a mut Target,
-    journal: &'a mut Journal,
     state: &'a mut UidState,
-    summary: &'a mut Summary,
     header: Option<&'a [u8]>,
     log: &'a RunLog,
-    /// Committed to the target, waiting for the next group commit.
-    batch: Vec<Committed<'a>>,
+    books: Books<'a>,
     /// Sent off to be made durable; recorded once that is done.
     in_flight: Vec<Committed<'a>>,
     /// Handed to the MDA, which works on it while the next message
     /// arrives; its verdict is taken before the next one is handed over.
     running: Option<Handed<'a>>,
+}
+
+/// Where the targets' verdicts are booked ([`Books::book`]): apart from
+/// the target, so that a verdict can be booked while a sink holds it.
+struct Books<'a> {
+    account: &'a Account,
+    opts: &'a Options<'a>,
+    journal: &'a mut Journal,
+    summary: &'a mut Summary,
+    /// Committed to the target, waiting for the next group commit.
+    batch: Vec<Committed<'a>>,
 }
 
 /// A message received whole and handed to the target.
@@ -632,46 +640,45 @@ struct Committed<'a> {
     journalled: bool,
 }
 
-/// Take the target's verdict on a message handed to it. A delivered one
-/// waits in `batch` for the group commit; when the target published it
-/// (MDA, LMTP, SMTP), its `D` record is journalled at once, so that the
-/// sync before the next hand-over makes it durable. A deferred or refused
-/// one is counted and reported; any other failure stops the delivery.
-fn book<'a>(
-    handed: Handed<'a>,
-    verdict: Result<String, DeliverError>,
-    journal: &mut Journal,
-    batch: &mut Vec<Committed<'a>>,
-    summary: &mut Summary,
-    opts: &Options<'_>,
-    account: &Account,
-) -> Result<(), Error> {
-    let m = handed.msg;
-    match verdict {
-        Ok(shown) => {
-            if handed.publishes {
-                journal.done(&m.uid)?;
+impl<'a> Books<'a> {
+    /// Take the target's verdict on a message handed to it. A delivered
+    /// one waits in `batch` for the group commit; when the target
+    /// published it (MDA, LMTP, SMTP), its `D` record is journalled at
+    /// once, so that the sync before the next hand-over makes it durable.
+    /// A deferred or refused one is counted and reported; any other
+    /// failure stops the delivery.
+    fn book(
+        &mut self,
+        handed: Handed<'a>,
+        verdict: Result<String, DeliverError>,
+    ) -> Result<(), Error> {
+        let m = handed.msg;
+        match verdict {
+            Ok(shown) => {
+                if handed.publishes {
+                    self.journal.done(&m.uid)?;
+                }
+                self.batch.push(Committed {
+                    msg: m,
+                    size: handed.size,
+                    written: handed.written,
+                    shown,
+                    headers: handed.headers,
+                    journalled: handed.publishes,
+                });
             }
-            batch.push(Committed {
-                msg: m,
-                size: handed.size,
-                written: handed.written,
-                shown,
-                headers: handed.headers,
-                journalled: handed.publishes,
-            });
+            Err(DeliverError::Deferred(why)) => {
+                self.summary.deferred += 1;
+                self.opts.observer.deferred(self.account, m, &why);
+            }
+            Err(DeliverError::Rejected(why)) => {
+                self.summary.rejected += 1;
+                self.opts.observer.rejected(self.account, m, &why);
+            }
+            Err(e) => return Err(e.into()),
         }
-        Err(DeliverError::Deferred(why)) => {
-            summary.deferred += 1;
-            opts.observer.deferred(account, m, &why);
-        }
-        Err(DeliverError::Rejected(why)) => {
-            summary.rejected += 1;
-            opts.observer.rejected(account, m, &why);
-        }
-        Err(e) => return Err(e.into()),
+        Ok(())
     }
-    Ok(())
 }
 
 impl<'a> Delivery<'a> {
@@ -692,15 +699,7 @@ impl<'a> Delivery<'a> {
     /// verdict.
     fn settle(&mut self) -> Result<(), Error> {
         match (self.target.settle(), self.running.take()) {
-            (Some(verdict), Some(handed)) => book(
-                handed,
-                verdict,
-                self.journal,
-                &mut self.batch,
-                self.summary,
-                self.opts,
-                self.account,
-            ),
+            (Some(verdict), Some(handed)) => self.books.book(handed, verdict),
             _ => Ok(()),
         }
     }
@@ -708,12 +707,12 @@ impl<'a> Delivery<'a> {
     fn retrieve(&mut self, conn: &mut Connection, todo: &'a [Listed]) -> Result<(), Error> {
         let mut sent = 0;
         for (i, m) in todo.iter().enumerate() {
-            if self.opts.interrupt.is_set() {
+            if self.books.opts.interrupt.is_set() {
                 return Err(Error::interrupted());
             }
             conn.send_retrs(todo, i, &mut sent)?;
             self.one(conn, m)?;
-            if self.batch.len() >= BATCH {
+            if self.books.batch.len() >= BATCH {
                 self.commit_batch(false)?;
             }
         }
@@ -723,7 +722,7 @@ impl<'a> Delivery<'a> {
     /// Receive one message into the target (its RETR is already sent).
     fn one(&mut self, conn: &mut Connection, m: &'a Listed) -> Result<(), Error> {
         let interrupted = |e: ProtoError| {
-            if self.opts.interrupt.is_set() {
+            if self.books.opts.interrupt.is_set() {
                 Error::interrupted()
             } else {
                 Error::Protocol(e)
@@ -734,8 +733,11 @@ impl<'a> Delivery<'a> {
             // Gone since LIST (another client took it), or a server that
             // cannot send it now: nothing follows the -ERR, so the session
             // is still in step. It stays on the server and is reported.
-            self.opts.observer.skipped(self.account, m, &status.text);
-            self.summary.skipped.push(Skipped {
+            self.books
+                .opts
+                .observer
+                .skipped(self.books.account, m, &status.text);
+            self.books.summary.skipped.push(Skipped {
                 msg: m.msg,
                 uid: m.uid.clone(),
                 size: m.size,
@@ -745,10 +747,10 @@ impl<'a> Delivery<'a> {
             return Ok(());
         }
         let token = self.target.next_token();
-        self.journal.begin(&m.uid, &token)?;
+        self.books.journal.begin(&m.uid, &token)?;
         let publishes = self.target.publishes_on_commit();
         let background = self.target.delivers_in_background();
-        let account = self.account;
+        let account = self.books.account;
         let write_error = |source| DeliverError::Write {
             path: account_dest_path(account),
             source,
@@ -757,13 +759,13 @@ impl<'a> Delivery<'a> {
         if let Some(h) = self.header {
             sink.write_all(h).map_err(write_error)?;
         }
-        let mut headers = (self.log.wants_headers() || self.opts.observer.wants_headers())
+        let mut headers = (self.log.wants_headers() || self.books.opts.observer.wants_headers())
             .then(HeaderCapture::default);
         let mut counted = Counted {
             out: &mut sink,
             size: 0,
             unreported: 0,
-            observer: self.opts.observer,
+            observer: self.books.opts.observer,
             account,
         };
         let body = match headers.as_mut() {
@@ -788,16 +790,8 @@ impl<'a> Delivery<'a> {
         if let Some(verdict) = sink.settle_earlier()
             && let Some(earlier) = self.running.take()
         {
-            book(
-                earlier,
-                verdict,
-                self.journal,
-                &mut self.batch,
-                self.summary,
-                self.opts,
-                self.account,
-            )?;
-            if self.opts.interrupt.is_set() {
+            self.books.book(earlier, verdict)?;
+            if self.books.opts.interrupt.is_set() {
                 // The interrupt came while the MDA had the message before:
                 // that one was let finish; this one is not handed over.
                 return Err(Error::interrupted());
@@ -808,12 +802,12 @@ impl<'a> Delivery<'a> {
             // starts: the records are in the kernel's hands, so a killed
             // popfetch leaves at most the MDA's message in doubt (see
             // `deliver::mda` for a power cut).
-            self.journal.write()?;
+            self.books.journal.write()?;
         } else if publishes {
             // The target makes the message durable right in commit (or the
             // MDA it starts does): the intent must be on disk first, and
             // so must the `D` record of the message before, booked above.
-            self.journal.sync()?;
+            self.books.journal.sync()?;
         }
         let handed = Handed {
             msg: m,
@@ -825,21 +819,13 @@ impl<'a> Delivery<'a> {
         let verdict = match sink.start() {
             Ok(Started::Running) => {
                 self.running = Some(handed);
-                self.journal.sync()?;
+                self.books.journal.sync()?;
                 return Ok(());
             }
             Ok(Started::Done(shown)) => Ok(shown),
             Err(e) => Err(e),
         };
-        book(
-            handed,
-            verdict,
-            self.journal,
-            &mut self.batch,
-            self.summary,
-            self.opts,
-            self.account,
-        )
+        self.books.book(handed, verdict)
     }
 
     /// Group commit: the journal's intents, then the batch's messages,
@@ -849,10 +835,10 @@ impl<'a> Delivery<'a> {
     /// everything.
     fn commit_batch(&mut self, last: bool) -> Result<(), Error> {
         self.finish_in_flight()?;
-        if !self.batch.is_empty() {
-            self.journal.sync()?;
+        if !self.books.batch.is_empty() {
+            self.books.journal.sync()?;
             self.target.sync_start()?;
-            std::mem::swap(&mut self.batch, &mut self.in_flight);
+            std::mem::swap(&mut self.books.batch, &mut self.in_flight);
         }
         if last {
             self.finish_in_flight()?;
@@ -875,14 +861,18 @@ impl<'a> Delivery<'a> {
         for c in self.in_flight.drain(..) {
             let m = c.msg;
             if !c.journalled {
-                self.journal.done(&m.uid)?;
+                self.books.journal.done(&m.uid)?;
             }
             self.state.mark_delivered(&m.uid, t);
-            self.summary.new += 1;
-            self.summary.bytes = self.summary.bytes.saturating_add(c.size);
-            self.opts
-                .observer
-                .delivered(self.account, m, c.size, &c.shown, c.headers.as_ref());
+            self.books.summary.new += 1;
+            self.books.summary.bytes = self.books.summary.bytes.saturating_add(c.size);
+            self.books.opts.observer.delivered(
+                self.books.account,
+                m,
+                c.size,
+                &c.shown,
+                c.headers.as_ref(),
+            );
             self.log
                 .delivered(&m.uid, c.written, c.headers.as_ref(), &c.shown);
         }

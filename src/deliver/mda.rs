@@ -230,7 +230,15 @@ impl Mda {
 
     /// Hand the spooled message to the MDA and return while it runs. The
     /// message started before must have been settled.
-    fn start(&mut self, mut spooled: Spooled) -> Result<(), DeliverError> {
+    fn start(&mut self, spooled: Spooled) -> Result<(), DeliverError> {
+        let in_flight = self.launch(spooled)?;
+        self.running = Some(in_flight);
+        Ok(())
+    }
+
+    /// Start the MDA on the spooled message; [`Mda::finish`] takes its
+    /// verdict.
+    fn launch(&mut self, mut spooled: Spooled) -> Result<InFlight, DeliverError> {
         // Two messages in the MDA's hands would be two in doubt after a
         // crash (see the module doc). The fetch loop settles first; were
         // it not to, the earlier verdict is still taken (a success is
@@ -247,29 +255,33 @@ impl Mda {
             .map_err(|e| spooled.error(e))?;
         let sender = spooled.headers().sender();
         let process = self.spawn(stdin, sender.for_mda())?;
-        self.running = Some(InFlight {
+        Ok(InFlight {
             spooled,
             file,
             process,
-        });
-        Ok(())
+        })
     }
 
     /// Wait for the MDA started last, if one is still unsettled, and give
-    /// its verdict: where the message went, or why it did not. An
-    /// interrupt does not stop the MDA: the message in hand is let finish.
+    /// its verdict ([`Mda::finish`]).
+    pub(super) fn settle(&mut self) -> Option<Result<String, DeliverError>> {
+        let in_flight = self.running.take()?;
+        Some(self.finish(in_flight))
+    }
+
+    /// Wait for the MDA at work on a message and give its verdict: where
+    /// the message went, or why it did not. An interrupt does not stop
+    /// the MDA: the message in hand is let finish.
     ///
     /// A delivered message's spool file is renamed `.done` but not synced:
     /// the caller records the delivery durably (see the module doc).
-    pub(super) fn settle(&mut self) -> Option<Result<String, DeliverError>> {
+    fn finish(&self, in_flight: InFlight) -> Result<String, DeliverError> {
         let InFlight {
             mut spooled,
             file,
             process,
-        } = self.running.take()?;
-        if let Err(e) = self.verdict(process.wait(None)) {
-            return Some(Err(e));
-        }
+        } = in_flight;
+        self.verdict(process.wait(None))?;
         // Delivered. The mark is evidence for recovery should the
         // journal's record of it be lost; failing to make it only means a
         // crash before then would fetch the message again.
@@ -280,7 +292,7 @@ impl Mda {
         {
             spooled.keep();
         }
-        Some(Ok(format!("| {}", self.spec.shown())))
+        Ok(format!("| {}", self.spec.shown()))
     }
 
     /// What the MDA's end says about the message.
@@ -477,9 +489,8 @@ impl super::Sink for MdaMessage<'_> {
     /// Hand the message to the MDA and wait for its verdict.
     fn commit(self: Box<Self>) -> Result<String, DeliverError> {
         let MdaMessage { mda, spooled } = *self;
-        mda.start(spooled)?;
-        mda.settle()
-            .unwrap_or_else(|| Err(DeliverError::MdaConfig("the MDA was not started".into())))
+        let in_flight = mda.launch(spooled)?;
+        mda.finish(in_flight)
     }
 
     /// Hand the message to the MDA and return while it runs;

@@ -135,17 +135,20 @@ impl Journal {
             .mode(0o600)
             .open(path)
             .map_err(|e| StateError::io("open", path, e))?;
-        // Records go after those there, before any zeros written ahead.
+        // Records go after those there. What follows them is not taken
+        // for zeros written ahead: a crash can leave records written after
+        // the last sync past them, which the next records must not run
+        // into. The first record written zeros all of it again.
         let mut held = Vec::new();
         file.read_to_end(&mut held)
             .map_err(|e| StateError::io("read", path, e))?;
-        let end = held.iter().position(|&b| b == 0).unwrap_or(held.len());
+        let end = held.iter().position(|&b| b == 0).unwrap_or(held.len()) as u64;
         Ok(Journal {
             file,
             path: path.to_path_buf(),
             buf: Vec::with_capacity(4096),
-            end: end as u64,
-            len: held.len() as u64,
+            end,
+            len: end,
         })
     }
 
@@ -192,9 +195,7 @@ impl Journal {
 
     /// Make every record so far durable.
     pub fn sync(&mut self) -> Result<(), StateError> {
-        if !self.buf.is_empty() {
-            self.write_out()?;
-        }
+        self.write()?;
         self.file
             .sync_data()
             .map_err(|e| StateError::io("write", &self.path, e))
@@ -281,6 +282,22 @@ mod tests {
         j.begin("u4", "t4").unwrap();
         let uids: Vec<String> = read(&p).unwrap().into_iter().map(|r| r.uid).collect();
         assert_eq!(uids, ["u3", "u4"]);
+    }
+
+    #[test]
+    fn records_left_past_the_zeros_by_a_crash_are_not_run_into() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("j");
+        // A crash left a later page of records on disk, not the first.
+        let mut stale = vec![0u8; 4];
+        stale.extend_from_slice(b"B old tok\nB zz yy\nB st al\n");
+        std::fs::write(&p, &stale).unwrap();
+        assert!(read(&p).unwrap().is_empty());
+        let mut j = Journal::open(&p).unwrap();
+        j.begin("u1", "t1").unwrap();
+        j.begin("u2", "t2").unwrap();
+        let uids: Vec<String> = read(&p).unwrap().into_iter().map(|r| r.uid).collect();
+        assert_eq!(uids, ["u1", "u2"]);
     }
 
     #[test]
