@@ -148,22 +148,18 @@ pub(crate) fn account_names(cli: &Cli) -> Result<Vec<String>, ConfigError> {
         Some(p) => p.clone(),
         None => env.default_config_path().ok_or(ConfigError::NoConfigDir)?,
     };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
+    // Read as the config always is: the text may hold passwords, and is
+    // wiped when done.
+    let text = match read_trusted(&path) {
+        Ok((t, _)) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             return Err(ConfigError::NamedConfigMissing { path });
         }
         Err(error) => return Err(ConfigError::Read { path, error }),
     };
-    let table: toml::Table = match toml::from_str(&text) {
-        Ok(t) => t,
-        // Not TOML: no names to offer.
-        Err(_) => return Ok(Vec::new()),
-    };
-    let Some(toml::Value::Table(accounts)) = table.get("account") else {
-        return Ok(Vec::new());
-    };
-    Ok(accounts.keys().filter(|n| shell_word(n)).cloned().collect())
+    let mut names = file::account_names(&text);
+    names.retain(|n| shell_word(n));
+    Ok(names)
 }
 
 /// A name a shell takes as one word as it is: letters, digits and

@@ -163,6 +163,9 @@ fn claim_state_dirs(cli: &Cli, accounts: &[Account]) -> Result<(), u8> {
 /// provider does not idle the whole run.
 struct Slots<'a> {
     accounts: &'a [Account],
+    /// Per account, its server's index in [`SlotState::open`]: worked out
+    /// once, not on every look at the queue.
+    server: Vec<usize>,
     inner: Mutex<SlotState>,
     freed: Condvar,
 }
@@ -171,20 +174,27 @@ struct SlotState {
     /// Indexes of the accounts not yet taken, in config order.
     pending: VecDeque<usize>,
     /// Sessions open per server (`host:port`, host in lower case).
-    open: HashMap<String, usize>,
-}
-
-fn server_key(a: &Account) -> String {
-    format!("{}:{}", a.host.to_ascii_lowercase(), a.port)
+    open: Vec<usize>,
 }
 
 impl<'a> Slots<'a> {
     fn new(accounts: &'a [Account]) -> Self {
+        let mut servers: HashMap<(String, u16), usize> = HashMap::new();
+        let server = accounts
+            .iter()
+            .map(|a| {
+                let next = servers.len();
+                *servers
+                    .entry((a.host.to_ascii_lowercase(), a.port))
+                    .or_insert(next)
+            })
+            .collect();
         Slots {
             accounts,
+            server,
             inner: Mutex::new(SlotState {
                 pending: (0..accounts.len()).collect(),
-                open: HashMap::new(),
+                open: vec![0; servers.len()],
             }),
             freed: Condvar::new(),
         }
@@ -203,14 +213,14 @@ impl<'a> Slots<'a> {
             if interrupt.is_set() {
                 return st.pending.pop_front().map(|i| (i, false));
             }
-            let free = st.pending.iter().position(|&i| {
-                let a = &self.accounts[i];
-                st.open.get(&server_key(a)).copied().unwrap_or(0) < a.max_connections_per_host
-            });
+            let free = st
+                .pending
+                .iter()
+                .position(|&i| st.open[self.server[i]] < self.accounts[i].max_connections_per_host);
             if let Some(pos) = free
                 && let Some(i) = st.pending.remove(pos)
             {
-                *st.open.entry(server_key(&self.accounts[i])).or_insert(0) += 1;
+                st.open[self.server[i]] += 1;
                 return Some((i, true));
             }
             // Woken when a slot is given back; the timeout only serves to
@@ -227,9 +237,8 @@ impl<'a> Slots<'a> {
 
     fn release(&self, i: usize) {
         let mut st = self.inner.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(n) = st.open.get_mut(&server_key(&self.accounts[i])) {
-            *n = n.saturating_sub(1);
-        }
+        let n = &mut st.open[self.server[i]];
+        *n = n.saturating_sub(1);
         drop(st);
         self.freed.notify_all();
     }
@@ -465,5 +474,72 @@ fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
     match load(cli, names) {
         Ok(accounts) => crate::serverinfo::run(&accounts, names, cli.global.json),
         Err(code) => code,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+    use std::time::Duration;
+
+    use super::*;
+    use crate::account::{AuthChoice, Destination, PasswordSource, Pipelining, Policy, TlsMode};
+
+    fn account(name: &str, host: &str, cap: usize) -> Account {
+        Account {
+            name: name.into(),
+            host: host.into(),
+            port: 995,
+            tls: TlsMode::Implicit,
+            user: "alice".into(),
+            auth: AuthChoice::Auto,
+            password: PasswordSource::Prompt,
+            allow_plaintext: false,
+            tls_ca_file: None,
+            tls_fingerprint: None,
+            tls_client_cert: None,
+            tls_client_key: None,
+            proxy: None,
+            destination: Destination::Maildir(PathBuf::from("/nonexistent")),
+            policy: Policy::default(),
+            timeout: Duration::from_secs(60),
+            state_dir: PathBuf::from("/nonexistent"),
+            pipelining: Pipelining::Auto,
+            received_header: true,
+            commit_every: None,
+            log_file: None,
+            syslog: false,
+            max_connections_per_host: cap,
+        }
+    }
+
+    #[test]
+    fn slots_cap_each_server_and_let_others_overtake() {
+        // One server in two spellings of its host, capped at 1; another
+        // server after it in config order.
+        let accounts = [
+            account("a", "pop.example.com", 1),
+            account("b", "POP.example.com", 1),
+            account("c", "other.example.com", 1),
+        ];
+        let slots = Slots::new(&accounts);
+        let interrupt = Interrupt::new();
+        assert_eq!(slots.take(&interrupt), Some((0, true)));
+        // b waits for a's slot; c, on another server, goes first.
+        assert_eq!(slots.take(&interrupt), Some((2, true)));
+        slots.release(0);
+        assert_eq!(slots.take(&interrupt), Some((1, true)));
+        assert_eq!(slots.take(&interrupt), None);
+    }
+
+    #[test]
+    fn after_an_interrupt_accounts_come_at_once_without_a_slot() {
+        let accounts = [account("a", "h", 1), account("b", "h", 1)];
+        let slots = Slots::new(&accounts);
+        let interrupt = Interrupt::new();
+        assert_eq!(slots.take(&interrupt), Some((0, true)));
+        interrupt.trigger();
+        assert_eq!(slots.take(&interrupt), Some((1, false)));
+        assert_eq!(slots.take(&interrupt), None);
     }
 }

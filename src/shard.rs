@@ -23,6 +23,7 @@ use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::account::limits;
 use crate::state::{NOFOLLOW, StateError, create_private_dir, sync_dir};
@@ -192,16 +193,45 @@ fn read_marker(marker: &Path) -> Result<Option<String>, StateError> {
     Ok(Some(text))
 }
 
+/// Make the marker appear with its text already in it: a run of the same
+/// shard starting at the same instant must never read it empty and take
+/// it for another shard's. So the text goes into a private file first,
+/// which is then hard-linked into place (as `deliver::mbox::lock` does).
 fn write_marker(dir: &Path, marker: &Path, text: &str) -> io::Result<()> {
     create_private_dir(dir)?;
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(NOFOLLOW)
-        .open(marker)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()?;
+    let create = |path: &Path| {
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(NOFOLLOW)
+            .open(path)
+    };
+    // Unique to this call (threads of one process share the pid).
+    static CALLS: AtomicUsize = AtomicUsize::new(0);
+    let tmp = dir.join(format!(
+        "{MARKER}.{}.{}.tmp",
+        std::process::id(),
+        CALLS.fetch_add(1, Ordering::Relaxed)
+    ));
+    // A leftover of a dead process with our pid goes first.
+    let _ = fs::remove_file(&tmp);
+    let linked = create(&tmp).and_then(|mut f| {
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+        fs::hard_link(&tmp, marker)
+    });
+    let _ = fs::remove_file(&tmp);
+    match linked {
+        Ok(()) => {}
+        // A filesystem without hard links: exclusive create, then write.
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+            let mut f = create(marker)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        Err(e) => return Err(e),
+    }
     sync_dir(dir)
 }
 
@@ -283,6 +313,21 @@ mod tests {
     }
 
     #[test]
+    fn runs_of_one_shard_starting_together_all_claim() {
+        for _ in 0..20 {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("state");
+            let one = Shard { index: 1, count: 2 };
+            std::thread::scope(|s| {
+                let runs: Vec<_> = (0..8).map(|_| s.spawn(|| claim(&dir, Some(one)))).collect();
+                for r in runs {
+                    r.join().unwrap().unwrap();
+                }
+            });
+        }
+    }
+
+    #[test]
     fn claim_writes_then_checks_the_marker() {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("state");
@@ -295,6 +340,11 @@ mod tests {
         );
         claim(&dir, Some(one)).unwrap();
         assert_eq!(fs::read_to_string(dir.join(MARKER)).unwrap(), "shard 1/2\n");
+        let files: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(files, [MARKER], "nothing but the marker is left");
         claim(&dir, Some(one)).unwrap();
         let e = claim(&dir, Some(two)).unwrap_err().to_string();
         assert!(

@@ -179,6 +179,19 @@ fn wipe_value(v: &mut DeValue<'_>) {
     }
 }
 
+/// The `[account.NAME]` names in a config file's text, sorted; none when
+/// it is not TOML. Nothing is checked. Like [`parse_file`], the strings
+/// TOML had to copy (a password among them) are wiped afterwards.
+pub(crate) fn account_names(text: &str) -> Vec<String> {
+    let Ok(doc) = DeTable::parse(text).map(Document) else {
+        return Vec::new();
+    };
+    let Some(accounts) = doc.0.get_ref().get("account").and_then(as_table) else {
+        return Vec::new();
+    };
+    accounts.keys().map(|k| k.get_ref().to_string()).collect()
+}
+
 /// Parse and check the whole file.
 pub(crate) fn parse_file(path: &Path, text: &str, env: &Env) -> Result<File, ConfigError> {
     let loc = Locator::new(path, text);
@@ -559,6 +572,15 @@ pub(crate) fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn account_names_reads_only_the_headers() {
+        let text = "[defaults]\nuser = \"a\"\n[account.work]\npassword = \"p\\u0041\"\n\
+                    [account.home]\nhost = 1\n";
+        assert_eq!(account_names(text), ["home", "work"]);
+        assert!(account_names("not toml [").is_empty());
+        assert!(account_names("account = 1").is_empty());
+    }
 
     /// A password TOML had to unescape is an owned copy of the file's
     /// text: it is wiped with the document.
