@@ -579,6 +579,38 @@ pub(crate) fn normalize_fingerprint(s: &str) -> Result<String, String> {
     }
 }
 
+/// An account as other modules' tests want one: `name` at `host`:995,
+/// implicit TLS, user alice, everything else the defaults, nothing on
+/// disk.
+#[cfg(test)]
+pub(crate) fn test_account(name: &str, host: &str) -> Account {
+    Account {
+        name: name.into(),
+        host: host.into(),
+        port: 995,
+        tls: TlsMode::Implicit,
+        user: "alice".into(),
+        auth: AuthChoice::Auto,
+        password: PasswordSource::Prompt,
+        allow_plaintext: false,
+        tls_ca_file: None,
+        tls_fingerprint: None,
+        tls_client_cert: None,
+        tls_client_key: None,
+        proxy: None,
+        destination: Destination::Maildir(PathBuf::from("/nonexistent")),
+        policy: Policy::default(),
+        timeout: Duration::from_secs(60),
+        state_dir: PathBuf::from("/nonexistent"),
+        pipelining: Pipelining::Auto,
+        received_header: true,
+        commit_every: None,
+        log_file: None,
+        syslog: false,
+        max_connections_per_host: 4,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -347,37 +347,12 @@ fn describe_status(status: std::process::ExitStatus) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-    use std::time::Duration;
-
     use super::*;
-    use crate::account::{AuthChoice, Destination, Pipelining, Policy, TlsMode};
 
     fn account(password: PasswordSource) -> Account {
         Account {
-            name: "work".into(),
-            host: "127.0.0.1".into(),
-            port: 995,
-            tls: TlsMode::Implicit,
-            user: "alice".into(),
-            auth: AuthChoice::Auto,
             password,
-            allow_plaintext: false,
-            tls_ca_file: None,
-            tls_fingerprint: None,
-            tls_client_cert: None,
-            tls_client_key: None,
-            proxy: None,
-            destination: Destination::Maildir(PathBuf::from("/nonexistent")),
-            policy: Policy::default(),
-            timeout: Duration::from_secs(60),
-            state_dir: PathBuf::from("/nonexistent"),
-            pipelining: Pipelining::Auto,
-            received_header: true,
-            commit_every: None,
-            log_file: None,
-            syslog: false,
-            max_connections_per_host: 4,
+            ..crate::account::test_account("work", "127.0.0.1")
         }
     }
 

@@ -479,37 +479,12 @@ fn serverinfo(cli: &Cli, names: &[String]) -> u8 {
 
 #[cfg(test)]
 mod tests {
-    use std::path::PathBuf;
-    use std::time::Duration;
-
     use super::*;
-    use crate::account::{AuthChoice, Destination, PasswordSource, Pipelining, Policy, TlsMode};
 
     fn account(name: &str, host: &str, cap: usize) -> Account {
         Account {
-            name: name.into(),
-            host: host.into(),
-            port: 995,
-            tls: TlsMode::Implicit,
-            user: "alice".into(),
-            auth: AuthChoice::Auto,
-            password: PasswordSource::Prompt,
-            allow_plaintext: false,
-            tls_ca_file: None,
-            tls_fingerprint: None,
-            tls_client_cert: None,
-            tls_client_key: None,
-            proxy: None,
-            destination: Destination::Maildir(PathBuf::from("/nonexistent")),
-            policy: Policy::default(),
-            timeout: Duration::from_secs(60),
-            state_dir: PathBuf::from("/nonexistent"),
-            pipelining: Pipelining::Auto,
-            received_header: true,
-            commit_every: None,
-            log_file: None,
-            syslog: false,
             max_connections_per_host: cap,
+            ..crate::account::test_account(name, host)
         }
     }
 
