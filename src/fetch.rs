@@ -518,7 +518,11 @@ impl Run<'_> {
                 return Err(e);
             }
         };
-        if doomed.is_empty() {
+        // Nothing deleted: the reply confirms nothing, so it is not waited
+        // for, except on a server known to page. Such a server takes what
+        // a session downloaded off its next page when that session ends;
+        // the next session must not log in before it has.
+        if doomed.is_empty() && self.state.pages().is_none() {
             conn.session.quit_without_reply()?;
             return Ok(seen);
         }
