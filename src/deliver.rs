@@ -32,6 +32,7 @@ pub(crate) mod mbox;
 mod mda;
 mod smtp;
 mod spool;
+mod unwritten;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use mbox::{quote_in_chunks as mbox_quote, unquote as mbox_unquote};

@@ -8,14 +8,15 @@
 //! by [`Maildir::discard_unsynced`].
 //!
 //! Group commit: a committed message waits in `tmp/` until
-//! [`Maildir::sync_start`], which makes the whole batch durable by
-//! `fdatasync`ing each of its files from a few threads at once (the
-//! filesystem folds concurrent syncs into one journal commit), then
+//! [`Maildir::sync_start`], which makes the whole batch durable, then
 //! renames each into `new/` and fsyncs `new/` once, on a helper thread
 //! while the fetch goes on; [`Maildir::sync_wait`] waits for it. A message
-//! is never visible in `new/` before its bytes are on disk, and a commit
-//! writes out popfetch's own files only: never another program's unwritten
-//! data, as `syncfs` would.
+//! is never visible in `new/` before its bytes are on disk. The batch is
+//! made durable by one `syncfs` when the system holds next to no other
+//! unwritten data (at most [`unwritten::OTHERS_MAX`]), and otherwise by
+//! `fdatasync`ing each of its files from a few threads at once (the
+//! filesystem folds concurrent syncs into one journal commit): a commit
+//! never waits for another program's gigabyte ([`super::unwritten`]).
 
 use std::cell::OnceCell;
 use std::collections::HashSet;
@@ -23,9 +24,10 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use super::{DeliverError, Unique};
+use super::{DeliverError, Unique, unwritten};
 use crate::state::{NOFOLLOW, create_private_dir, sync_dir};
 
 pub(crate) struct Maildir {
@@ -43,6 +45,11 @@ pub(crate) struct Maildir {
     cur: PathBuf,
     host: String,
     unique: Unique,
+    /// `tmp/`, open from the start of the run, where `syncfs` is sound
+    /// ([`unwritten::syncfs_is_sound`]): a `syncfs` through it reports
+    /// every write error on the filesystem since then, ours included,
+    /// even one another program's `syncfs` saw first.
+    syncfs_via: Option<Arc<File>>,
 }
 
 impl Maildir {
@@ -60,11 +67,14 @@ impl Maildir {
             in_flight: None,
             landed: OnceCell::new(),
             not_ours: HashSet::new(),
-            tmp,
             new,
             cur,
             host: maildir_hostname(),
             unique: Unique::new(),
+            syncfs_via: unwritten::syncfs_is_sound(&tmp)
+                .then(|| File::open(&tmp).ok().map(Arc::new))
+                .flatten(),
+            tmp,
         })
     }
 
@@ -127,9 +137,10 @@ impl Maildir {
             return Ok(());
         }
         let new = self.new.clone();
+        let syncfs_via = self.syncfs_via.clone();
         let spawned = std::thread::Builder::new()
             .name("maildir-commit".into())
-            .spawn(move || commit_batch(batch, &new));
+            .spawn(move || commit_batch(batch, &new, syncfs_via.as_deref()));
         match spawned {
             Ok(handle) => {
                 self.in_flight = Some(handle);
@@ -224,19 +235,25 @@ impl Maildir {
     }
 }
 
-/// Make a batch durable (each file `fdatasync`ed, [`sync_files`]), rename
-/// each into `new/`, fsync `new/` once. Never is a message visible in
-/// `new/` before its bytes are on disk.
+/// Make a batch durable ([`sync_batch`]; `syncfs` through `syncfs_via`
+/// when there is one), rename each into `new/`, fsync `new/` once. Never
+/// is a message visible in `new/` before its bytes are on disk.
 ///
 /// The messages' files were closed at commit and are opened again here,
 /// a few at a time: an account holds a few descriptors whatever the batch
 /// size, and `-j` accounts at once stay far below the usual limit of 1024.
-fn commit_batch(batch: Vec<Pending>, new: &Path) -> Result<(), DeliverError> {
+fn commit_batch(
+    batch: Vec<Pending>,
+    new: &Path,
+    syncfs_via: Option<&File>,
+) -> Result<(), DeliverError> {
     if batch.is_empty() {
         return Ok(());
     }
     let paths: Vec<&Path> = batch.iter().map(|p| p.tmp.as_path()).collect();
-    if let Err((path, e)) = sync_files(&paths) {
+    let bytes = batch.iter().map(|p| p.size).sum();
+    let syncfs_via = syncfs_via.filter(|_| unwritten::syncfs_is_cheap(paths.len(), bytes));
+    if let Err((path, e)) = sync_batch(&paths, syncfs_via) {
         for p in &batch {
             let _ = fs::remove_file(&p.tmp);
         }
@@ -261,6 +278,18 @@ fn commit_batch(batch: Vec<Pending>, new: &Path) -> Result<(), DeliverError> {
         path: new.to_path_buf(),
         source,
     })
+}
+
+/// Make the files of a batch durable: with one `syncfs` through `via`, a
+/// descriptor on their filesystem, or each `fdatasync`ed
+/// ([`sync_files`]). A failure is returned with a path.
+fn sync_batch(paths: &[&Path], via: Option<&File>) -> Result<(), (PathBuf, io::Error)> {
+    match (via, paths.first()) {
+        (Some(dir), Some(first)) => {
+            rustix::fs::syncfs(dir).map_err(|e| (first.to_path_buf(), e.into()))
+        }
+        _ => sync_files(paths),
+    }
 }
 
 /// How many files are `fdatasync`ed at once. One thread's syncs each wait
@@ -330,6 +359,7 @@ pub(super) fn sync_files(paths: &[&Path]) -> Result<(), (PathBuf, io::Error)> {
 struct Pending {
     tmp: PathBuf,
     dst: PathBuf,
+    size: u64,
 }
 
 impl Drop for Maildir {
@@ -379,7 +409,11 @@ impl super::Sink for MaildirMessage<'_> {
         match self.out.flush() {
             Ok(()) => {
                 let shown = dst.display().to_string();
-                self.pending.push(Pending { tmp, dst });
+                self.pending.push(Pending {
+                    tmp,
+                    dst,
+                    size: self.size,
+                });
                 Ok(shown)
             }
             Err(source) => {
@@ -484,6 +518,33 @@ mod tests {
         md.discard_unsynced();
         assert_eq!(fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
         assert_eq!(fs::read_dir(dir.path().join("new")).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_batch_is_synced_through_syncfs_or_file_by_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        fs::write(&a, b"one\n").unwrap();
+        fs::write(&b, b"two\n").unwrap();
+        let via = File::open(dir.path()).unwrap();
+        assert!(sync_batch(&[&a, &b], Some(&via)).is_ok());
+        assert!(sync_batch(&[&a, &b], None).is_ok());
+        // File by file, the file it could not sync is named, and a link is
+        // not followed to sync someone else's file.
+        let gone = dir.path().join("gone");
+        let (path, e) = sync_batch(&[&a, &gone], None).unwrap_err();
+        assert_eq!((path, e.kind()), (gone, io::ErrorKind::NotFound));
+        let link = dir.path().join("link");
+        std::os::unix::fs::symlink(&a, &link).unwrap();
+        assert_eq!(sync_batch(&[&link], None).unwrap_err().0, link);
+    }
+
+    #[test]
+    fn syncfs_goes_through_tmp_opened_at_the_start_where_it_is_sound() {
+        let dir = tempfile::tempdir().unwrap();
+        let md = Maildir::open(dir.path()).unwrap();
+        let sound = unwritten::syncfs_is_sound(dir.path());
+        assert_eq!(md.syncfs_via.is_some(), sound);
     }
 
     #[test]
