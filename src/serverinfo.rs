@@ -194,13 +194,7 @@ fn json_of(a: &Account, result: &Result<Connection, Error>, code: u8) -> String 
                 }
             }
             v["capabilities"] = json!(conn.capa.lines);
-            v["sasl"] = json!(
-                conn.capa
-                    .sasl
-                    .iter()
-                    .map(|m| crate::text::printable_capped(m.as_bytes(), 64))
-                    .collect::<Vec<_>>()
-            );
+            v["sasl"] = json!(conn.capa.sasl);
             v["stls"] = json!(conn.capa.stls);
             v["apop"] = json!(conn.apop_timestamp.is_some());
         }

@@ -16,7 +16,8 @@ pub struct Capabilities {
     /// `UTF8` (RFC 6856): without the UTF8 command the server may rewrite
     /// messages whose headers hold UTF-8.
     pub utf8: bool,
-    /// SASL mechanisms, upper-cased, in the server's order, without repeats.
+    /// SASL mechanisms, upper-cased, in the server's order, without
+    /// repeats; only well-formed names, at most [`MAX_SASL`].
     pub sasl: Vec<String>,
     /// `LOGIN-DELAY n`: minimum seconds between logins.
     pub login_delay: Option<u64>,
@@ -27,6 +28,21 @@ pub struct Capabilities {
     pub implementation: Option<String>,
     /// Every non-empty line as received, made printable.
     pub lines: Vec<String>,
+}
+
+/// The most SASL mechanisms kept from one reply: far more than any
+/// server offers, and what a report prints stays short.
+const MAX_SASL: usize = 64;
+
+/// `word` upper-cased when it is a SASL mechanism name (RFC 4422 §3.1: 1
+/// to 20 of A-Z, 0-9, `-`, `_`); anything else names nothing popfetch
+/// could use, and is left out.
+fn sasl_name(word: &[u8]) -> Option<String> {
+    let ok = (1..=20).contains(&word.len())
+        && word
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+    ok.then(|| String::from_utf8_lossy(word).to_ascii_uppercase())
 }
 
 impl Capabilities {
@@ -64,9 +80,8 @@ impl Capabilities {
             b"AUTH-RESP-CODE" => self.auth_resp_code = true,
             b"UTF8" => self.utf8 = true,
             b"SASL" => {
-                for mech in words {
-                    let mech = printable(mech).to_ascii_uppercase();
-                    if !self.sasl.contains(&mech) {
+                for mech in words.filter_map(sasl_name) {
+                    if self.sasl.len() < MAX_SASL && !self.sasl.contains(&mech) {
                         self.sasl.push(mech);
                     }
                 }
@@ -165,6 +180,19 @@ mod tests {
     }
 
     #[test]
+    fn only_well_formed_mechanism_names_are_kept_and_not_too_many() {
+        let long = "A".repeat(21);
+        let c = parse(&format!(
+            "SASL {long} scram-sha-256 X_OAUTH2 PLAIN+ {}",
+            "B".repeat(20)
+        ));
+        assert_eq!(c.sasl, ["SCRAM-SHA-256", "X_OAUTH2", &"B".repeat(20)]);
+        let many: Vec<String> = (0..200).map(|i| format!("M{i}")).collect();
+        let c = parse(&format!("SASL {}", many.join(" ")));
+        assert_eq!(c.sasl, many[..MAX_SASL]);
+    }
+
+    #[test]
     fn hostile_bytes_are_made_printable() {
         let lines: [&[u8]; 3] = [
             b"IMPLEMENTATION \x1b[2J\xff evil",
@@ -176,7 +204,7 @@ mod tests {
             c.implementation.as_deref(),
             Some("\u{FFFD}[2J\u{FFFD} evil")
         );
-        assert_eq!(c.sasl, ["PL\u{FFFD}AIN"]);
+        assert!(c.sasl.is_empty(), "{:?}", c.sasl);
         assert!(!c.has_sasl("PLAIN"));
         for l in &c.lines {
             assert!(!l.chars().any(char::is_control), "{l:?}");
