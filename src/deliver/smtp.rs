@@ -52,12 +52,15 @@
 //! Exactly once, as far as a hand-off allows (the same as an MDA): the
 //! message is spooled in its wire form (CRLF, not dot-stuffed) in the state
 //! directory and the journal records its token before any byte goes to the
-//! server. Once the server said 2xx, the spool is renamed `<token>.done`
-//! and the directory fsynced; recovery reads that mark as "landed". A
-//! spool without it may or may not have been taken (a crash or a lost
-//! connection between the server's 2xx and the mark): recovery says "not
-//! landed", so the message is fetched again, and at most that one message
-//! in flight reaches the mailbox twice.
+//! server. Once the server said 2xx, the spool is renamed `<token>.done`;
+//! recovery reads that mark as "landed". A spool without it may or may not
+//! have been taken (a crash or a lost connection between the server's 2xx
+//! and the mark): recovery says "not landed", so the message is fetched
+//! again, and at most that one message in flight reaches the mailbox
+//! twice. The rename is not fsynced: the journal's record that the
+//! message is done is, before the next message goes to the server, so a
+//! power cut that loses the rename still repeats that one message at
+//! most.
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
@@ -1072,13 +1075,13 @@ impl super::Sink for SmtpMessage<'_> {
         self.smtp.deliver(&mut file, size, eight_bit, &sender)?;
         // Delivered. Mark it so recovery knows; a failure here only means
         // a crash before the state is saved would fetch it again.
-        let spool = &self.smtp.spool;
-        if spool
+        if self
+            .smtp
+            .spool
             .mark_done(self.spooled.token(), &Entry::Spool, &file)
             .is_ok()
         {
             self.spooled.keep();
-            let _ = spool.sync();
         }
         Ok(self.smtp.shown())
     }
