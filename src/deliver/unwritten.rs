@@ -14,7 +14,10 @@
 //! other programs beside the batch, and syncs its own files otherwise. The
 //! count is read right before the `syncfs`, and a `syncfs` only waits for
 //! what was unwritten when it began, so the most a commit can wait for is
-//! that bound plus what others write in between.
+//! that bound plus what others write in between. (In a container whose
+//! `/proc/meminfo` is the container's own, as lxcfs makes it, the count
+//! leaves out other containers' data on a shared filesystem; on overlayfs,
+//! Docker's usual root, `syncfs` is not used at all.)
 
 use std::fs::File;
 use std::io::Read;
