@@ -95,11 +95,12 @@ command -v openssl >/dev/null || die "needs openssl"
 command -v python3 >/dev/null || die "needs python3"
 command -v cargo >/dev/null || die "needs a Rust toolchain"
 
-say "building popfetch and the floor client (cargo build --release)"
-(cd "$ROOT" && cargo build --release --quiet --bin popfetch --example floor)
+say "building popfetch (cargo build --release) and the floor client (--profile floor)"
+(cd "$ROOT" && cargo build --release --quiet --bin popfetch &&
+    cargo build --profile floor --quiet --example floor)
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
 POPFETCH="$TARGET/release/popfetch"
-FLOOR="$TARGET/release/examples/floor"
+FLOOR="$TARGET/floor/examples/floor"
 
 # --- 2. The machine --------------------------------------------------------------
 version() { "$@" 2>&1 | grep -m1 -iE 'version|release|[0-9]+\.[0-9]+' || echo "?"; }
