@@ -296,78 +296,96 @@ pub(crate) fn run_accounts(
 
     let jobs = g.jobs.clamp(1, accounts.len().max(1));
     let slots = Slots::new(accounts);
-    let mut workers = 0;
-    let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+    // Run account `i` (holding a connection slot when `slot`) and tell the
+    // observer it finished.
+    let work = |i: usize, slot: bool| -> Outcome {
+        let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
+        let account = &accounts[i];
+        let result = match secret {
+            // After Ctrl-C no account starts: not even its lock or its
+            // Maildir is touched.
+            _ if opts.interrupt.is_set() => Outcome::failed(Error::NotStarted),
+            None => Outcome::failed(Error::interrupted()),
+            Some(Err(e)) => Outcome::failed(e),
+            Some(Ok(s)) => match mode {
+                Mode::Fetch => fetch::fetch(account, &s, &opts),
+                Mode::Check => fetch::check(account, &s, &opts),
+                Mode::Adopt => crate::adopt::adopt(account, &s, &opts).into(),
+            },
+        };
+        if slot {
+            slots.release(i);
+        }
+        opts.observer.finished(account, &result);
+        result
+    };
+    // Print in config order as results arrive.
+    let mut pending: Vec<Option<Outcome>> = (0..accounts.len()).map(|_| None).collect();
+    let mut printed = 0;
     let mut first_error: Option<u8> = None;
     let mut any_new = false;
-    std::thread::scope(|scope| {
-        for _ in 0..jobs {
-            let tx = tx.clone();
-            let (slots, secrets, opts) = (&slots, &secrets, &opts);
-            let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
-                while let Some((i, slot)) = slots.take(opts.interrupt) {
-                    let Some(account) = accounts.get(i) else {
-                        break;
-                    };
-                    let secret = secrets[i].lock().ok().and_then(|mut s| s.take());
-                    let result = match secret {
-                        // After Ctrl-C no account starts: not even its lock
-                        // or its Maildir is touched.
-                        _ if opts.interrupt.is_set() => Outcome::failed(Error::NotStarted),
-                        None => Outcome::failed(Error::interrupted()),
-                        Some(Err(e)) => Outcome::failed(e),
-                        Some(Ok(s)) => match mode {
-                            Mode::Fetch => fetch::fetch(account, &s, opts),
-                            Mode::Check => fetch::check(account, &s, opts),
-                            Mode::Adopt => crate::adopt::adopt(account, &s, opts).into(),
-                        },
-                    };
-                    if slot {
-                        slots.release(i);
-                    }
-                    opts.observer.finished(account, &result);
-                    if tx.send((i, result)).is_err() {
-                        break;
-                    }
-                }
-            });
-            match spawned {
-                Ok(_) => workers += 1,
-                // Fewer workers than -j asked for (the system's limit on
-                // threads): the ones running take every account.
-                Err(e) => {
-                    report::say!(
-                        "popfetch: cannot start more than {workers} parallel workers ({e}); \
-                         the accounts are fetched {workers} at a time"
-                    );
-                    break;
+    let mut arrived = |i: usize, result: Outcome| {
+        pending[i] = Some(result);
+        while let Some(Some(result)) = pending.get_mut(printed).map(Option::take) {
+            let account = &accounts[printed];
+            match report::outcome_code(&result) {
+                exit::OK => {}
+                code => {
+                    first_error.get_or_insert(code);
                 }
             }
+            any_new |= result.error.is_none() && result.summary.new > 0;
+            print_outcome(cli, &reporter, account, mode, &result);
+            if mode == Mode::Fetch {
+                crate::log::run(account, &result);
+            }
+            done(account, &result);
+            printed += 1;
         }
-        drop(tx);
-        // Print in config order as results arrive.
-        let mut pending: Vec<Option<Outcome>> = (0..accounts.len()).map(|_| None).collect();
-        let mut printed = 0;
-        for (i, result) in rx {
-            pending[i] = Some(result);
-            while let Some(Some(result)) = pending.get_mut(printed).map(Option::take) {
-                let account = &accounts[printed];
-                match report::outcome_code(&result) {
-                    exit::OK => {}
-                    code => {
-                        first_error.get_or_insert(code);
+    };
+    let mut workers = 0;
+    if jobs == 1 {
+        // On this thread: no worker thread, and its allocations share the
+        // main thread's malloc arena (0.4 MB less RSS on one big fetch).
+        workers = 1;
+        while let Some((i, slot)) = slots.take(opts.interrupt) {
+            if i >= accounts.len() {
+                break;
+            }
+            arrived(i, work(i, slot));
+        }
+    } else {
+        let (tx, rx) = mpsc::channel::<(usize, Outcome)>();
+        std::thread::scope(|scope| {
+            for _ in 0..jobs {
+                let tx = tx.clone();
+                let (slots, work) = (&slots, &work);
+                let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
+                    while let Some((i, slot)) = slots.take(opts.interrupt) {
+                        if i >= accounts.len() || tx.send((i, work(i, slot))).is_err() {
+                            break;
+                        }
+                    }
+                });
+                match spawned {
+                    Ok(_) => workers += 1,
+                    // Fewer workers than -j asked for (the system's limit
+                    // on threads): the ones running take every account.
+                    Err(e) => {
+                        report::say!(
+                            "popfetch: cannot start more than {workers} parallel workers ({e}); \
+                             the accounts are fetched {workers} at a time"
+                        );
+                        break;
                     }
                 }
-                any_new |= result.error.is_none() && result.summary.new > 0;
-                print_outcome(cli, &reporter, account, mode, &result);
-                if mode == Mode::Fetch {
-                    crate::log::run(account, &result);
-                }
-                done(account, &result);
-                printed += 1;
             }
-        }
-    });
+            drop(tx);
+            for (i, result) in rx {
+                arrived(i, result);
+            }
+        });
+    }
     if workers == 0 && !accounts.is_empty() {
         return exit::TEMPFAIL;
     }
