@@ -294,6 +294,16 @@ impl Target {
         }
     }
 
+    /// Call once the run's deliveries are recorded in the state and the
+    /// journal is cleared: drop what only a crash would have needed (the
+    /// mbox's last `.done` markers).
+    pub(crate) fn after_run(&mut self) {
+        match self {
+            Target::Mbox(m) => m.forget_landed(),
+            Target::Maildir(_) | Target::Mda(_) | Target::Smtp(_) => {}
+        }
+    }
+
     /// After a failed delivery, before its journal is settled: remove the
     /// messages committed but never made durable (their UIDs were never
     /// recorded; they are fetched again), once a batch in flight has

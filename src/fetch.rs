@@ -586,6 +586,7 @@ impl<'r> Run<'r> {
         }
         saved?;
         journal.clear()?;
+        self.target.after_run();
         Ok(())
     }
 }

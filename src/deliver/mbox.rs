@@ -430,6 +430,17 @@ impl Mbox {
         Ok(())
     }
 
+    /// Once the state records every message this run delivered and the
+    /// journal is cleared: remove the last batch's `.done` markers, which
+    /// still hold their messages' bytes, rather than leave them in the
+    /// state directory until the next run. A marker left (a failed
+    /// removal) is swept by the next run.
+    pub(super) fn forget_landed(&mut self) {
+        for token in std::mem::take(&mut self.landed) {
+            let _ = self.spool.remove(&token, &Entry::Done);
+        }
+    }
+
     /// The group commit, start to end, on the calling thread's time.
     #[cfg(test)]
     pub(super) fn append_batch(&mut self) -> Result<(), DeliverError> {

@@ -30,7 +30,9 @@
 //! itself is gone. The next run removes them once recovery has settled the
 //! journal and no record can name them any more
 //! ([`super::Target::after_recovery`]); mbox delivery removes its own
-//! sooner, once the journal records their messages as done.
+//! sooner, once the journal records their messages as done, and the last
+//! batch's at the end of the run, once the state does
+//! ([`super::Target::after_run`]).
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};

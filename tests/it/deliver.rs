@@ -165,6 +165,15 @@ fn mbox_holds_exactly_the_server_messages_and_parses_back() {
     }
     // Private whatever the umask: the new directory and the mbox itself.
     assert_private(&env.path("Mail"));
+    // No copy of the mail is left in the state directory: every spool
+    // file and `.done` marker is gone once the run is recorded.
+    let left: Vec<_> = fs::read_dir(env.state_dir().join("spool"))
+        .into_iter()
+        .flatten()
+        .flat_map(|dir| fs::read_dir(dir.unwrap().path()).unwrap())
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
 }
 
 #[test]
