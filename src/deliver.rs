@@ -40,8 +40,9 @@ pub(crate) use mbox::{quote_in_chunks as mbox_quote, unquote as mbox_unquote};
 pub(crate) use envelope::HeaderCapture;
 
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::account::{Account, Destination};
@@ -50,6 +51,41 @@ use mbox::Mbox;
 use mda::Mda;
 use smtp::{Dialect, Smtp};
 use spool::SpoolDir;
+
+/// A group commit (Maildir, mbox) running on a helper thread while the
+/// fetch goes on reading the network. Its owner waits for it before the
+/// next one starts, and before the run lock can be released.
+pub(super) struct InFlight<T> {
+    handle: JoinHandle<Result<T, DeliverError>>,
+    name: &'static str,
+    path: PathBuf,
+}
+
+impl<T: Send + 'static> InFlight<T> {
+    /// Run `commit` on a thread named `<name>`; `path` names the target in
+    /// the errors of a thread that cannot be started or that panics.
+    pub(super) fn start(
+        name: &'static str,
+        path: &Path,
+        commit: impl FnOnce() -> Result<T, DeliverError> + Send + 'static,
+    ) -> Result<Self, DeliverError> {
+        let path = path.to_path_buf();
+        match std::thread::Builder::new().name(name.into()).spawn(commit) {
+            Ok(handle) => Ok(InFlight { handle, name, path }),
+            Err(source) => Err(DeliverError::Write { path, source }),
+        }
+    }
+
+    /// Wait for the commit to end and take its result.
+    pub(super) fn wait(self) -> Result<T, DeliverError> {
+        self.handle.join().unwrap_or_else(|_| {
+            Err(DeliverError::Write {
+                path: self.path,
+                source: io::Error::other(format!("the {} thread panicked", self.name)),
+            })
+        })
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {

@@ -25,16 +25,15 @@ use std::io::{self, BufWriter, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 
-use super::{DeliverError, Unique, unwritten};
+use super::{DeliverError, InFlight, Unique, unwritten};
 use crate::state::{NOFOLLOW, create_private_dir, sync_dir};
 
 pub(crate) struct Maildir {
     /// Written and closed, waiting in `tmp/` for the next `sync_start`.
     pending: Vec<Pending>,
     /// The batch being committed on a helper thread.
-    in_flight: Option<JoinHandle<Result<(), DeliverError>>>,
+    in_flight: Option<InFlight<()>>,
     /// Names already in `new/` and `cur/`, for recovery.
     landed: OnceCell<HashSet<String>>,
     /// Tokens this run journalled but could not create a file under: what
@@ -138,35 +137,18 @@ impl Maildir {
         }
         let new = self.new.clone();
         let syncfs_via = self.syncfs_via.clone();
-        let spawned = std::thread::Builder::new()
-            .name("maildir-commit".into())
-            .spawn(move || commit_batch(batch, &new, syncfs_via.as_deref()));
-        match spawned {
-            Ok(handle) => {
-                self.in_flight = Some(handle);
-                Ok(())
-            }
-            // No thread to be had: the batch went with the failed spawn,
-            // and its files stay in tmp/ unrecorded, to be fetched again.
-            Err(source) => Err(DeliverError::Write {
-                path: self.tmp.clone(),
-                source,
-            }),
-        }
+        // No thread to be had: the batch goes with the failed start, and
+        // its files stay in tmp/ unrecorded, to be fetched again.
+        self.in_flight = Some(InFlight::start("maildir-commit", &self.tmp, move || {
+            commit_batch(batch, &new, syncfs_via.as_deref())
+        })?);
+        Ok(())
     }
 
     /// Wait for the batch `sync_start` sent off; when this returns Ok,
     /// those messages are durable and in `new/`.
     pub(super) fn sync_wait(&mut self) -> Result<(), DeliverError> {
-        match self.in_flight.take() {
-            None => Ok(()),
-            Some(handle) => handle.join().unwrap_or_else(|_| {
-                Err(DeliverError::Write {
-                    path: self.new.clone(),
-                    source: io::Error::other("the commit thread panicked"),
-                })
-            }),
-        }
+        self.in_flight.take().map_or(Ok(()), InFlight::wait)
     }
 
     /// Remove messages committed but never synced: nothing recorded them,

@@ -125,13 +125,12 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::thread::JoinHandle;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::DeliverError;
 use super::spool::{Entry, Span, SpoolDir, Spooled, Sum};
+use super::{DeliverError, InFlight};
 use crate::state::{NOFOLLOW, create_private_dir, explain_link, sync_dir};
 use format::{FromQuoter, from_line};
 #[cfg(any(test, feature = "fuzzing"))]
@@ -146,7 +145,7 @@ pub(crate) struct Mbox {
     /// ([`Mbox::sync_start`]).
     pending: Vec<Pending>,
     /// The group commit running on a helper thread: the tokens it landed.
-    in_flight: Option<JoinHandle<Result<Vec<String>, DeliverError>>>,
+    in_flight: Option<InFlight<Vec<String>>>,
     /// Tokens of earlier batches that landed: their `.done` markers go
     /// at the next group commit, when the journal records them as done.
     landed: Vec<String>,
@@ -389,44 +388,26 @@ impl Mbox {
             #[cfg(test)]
             fail_after: self.fail_after,
         };
-        let spawned = std::thread::Builder::new()
-            .name("mbox-append".into())
-            .spawn(move || {
-                let landed = job.run(batch);
-                for token in done {
-                    // A marker left behind is swept by the next run.
-                    let _ = job.spool.remove(&token, &Entry::Done);
-                }
-                landed
-            });
-        match spawned {
-            Ok(handle) => {
-                self.in_flight = Some(handle);
-                Ok(())
+        // No thread to be had: the batch goes with the failed start; its
+        // spools were never renamed, so recovery says "not landed" and
+        // removes them.
+        self.in_flight = Some(InFlight::start("mbox-append", &self.path, move || {
+            let landed = job.run(batch);
+            for token in done {
+                // A marker left behind is swept by the next run.
+                let _ = job.spool.remove(&token, &Entry::Done);
             }
-            // No thread to be had: the batch went with the failed spawn;
-            // its spools were never renamed, so recovery says "not landed"
-            // and removes them.
-            Err(source) => Err(DeliverError::Write {
-                path: self.path.clone(),
-                source,
-            }),
-        }
+            landed
+        })?);
+        Ok(())
     }
 
     /// Wait for the batch [`Mbox::sync_start`] sent off; when this returns
     /// Ok, those messages are in the mbox, durably.
     pub(super) fn sync_wait(&mut self) -> Result<(), DeliverError> {
-        let Some(handle) = self.in_flight.take() else {
-            return Ok(());
-        };
-        let landed = handle.join().unwrap_or_else(|_| {
-            Err(DeliverError::Write {
-                path: self.path.clone(),
-                source: io::Error::other("the append thread panicked"),
-            })
-        })?;
-        self.landed.extend(landed);
+        if let Some(commit) = self.in_flight.take() {
+            self.landed.extend(commit.wait()?);
+        }
         Ok(())
     }
 
@@ -464,9 +445,7 @@ impl Drop for Mbox {
     /// before the run lock is released, or the next run's recovery could
     /// race it.
     fn drop(&mut self) {
-        if let Some(handle) = self.in_flight.take() {
-            let _ = handle.join();
-        }
+        let _ = self.sync_wait();
     }
 }
 
