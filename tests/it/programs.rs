@@ -670,6 +670,34 @@ fn overlap_mda(env: &TestEnv, out: &Path, n: usize, then: &str) -> String {
     )
 }
 
+/// Five messages on a scripted server and an account whose MDA is
+/// [`overlap_mda`] with `then` on its second run, writing into `out`.
+struct Overlap {
+    msgs: Vec<Vec<u8>>,
+    drop: Arc<Maildrop>,
+    srv: ScriptServer,
+    env: TestEnv,
+    out: PathBuf,
+    cfg: PathBuf,
+}
+
+fn overlapping(then: &str) -> Overlap {
+    let (msgs, drop, srv) = serving(5);
+    let env = TestEnv::new();
+    let out = env.path("mda-out");
+    fs::create_dir_all(&out).unwrap();
+    let mda = overlap_mda(&env, &out, 2, then);
+    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+    Overlap {
+        msgs,
+        drop,
+        srv,
+        env,
+        out,
+        cfg,
+    }
+}
+
 /// Asserts that a run left no spool file but `.done` marks.
 #[track_caller]
 fn assert_no_spool_leftovers(env: &TestEnv) {
@@ -690,17 +718,14 @@ fn assert_no_spool_leftovers(env: &TestEnv) {
 
 #[test]
 fn an_mda_failing_while_the_next_message_arrives_stops_before_handing_it_over() {
-    let (msgs, drop, srv) = serving(5);
-    let env = TestEnv::new();
-    let out = env.path("mda-out");
-    fs::create_dir_all(&out).unwrap();
-    let mda = overlap_mda(
-        &env,
-        &out,
-        2,
-        "cat >/dev/null; echo 'mailbox on fire' >&2; exit 1",
-    );
-    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+    let Overlap {
+        msgs,
+        drop,
+        srv,
+        env,
+        out,
+        cfg,
+    } = overlapping("cat >/dev/null; echo 'mailbox on fire' >&2; exit 1");
 
     let run = run_bounded(&env, &cfg, &[]);
     run.assert_code(74);
@@ -729,17 +754,14 @@ fn an_mda_failing_while_the_next_message_arrives_stops_before_handing_it_over() 
 
 #[test]
 fn an_mda_exiting_75_while_the_next_message_arrives_defers_only_its_own() {
-    let (msgs, drop, srv) = serving(5);
-    let env = TestEnv::new();
-    let out = env.path("mda-out");
-    fs::create_dir_all(&out).unwrap();
-    let mda = overlap_mda(
-        &env,
-        &out,
-        2,
-        "cat >/dev/null; echo 'mailbox busy' >&2; exit 75",
-    );
-    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
+    let Overlap {
+        msgs,
+        drop,
+        env,
+        out,
+        cfg,
+        srv: _server,
+    } = overlapping("cat >/dev/null; echo 'mailbox busy' >&2; exit 75");
 
     let run = run_bounded(&env, &cfg, &[]);
     run.assert_code(75);
@@ -768,22 +790,21 @@ fn an_mda_exiting_75_while_the_next_message_arrives_defers_only_its_own() {
 
 #[test]
 fn sigkill_while_an_mda_delivers_and_the_next_message_waits_repeats_only_the_mdas() {
-    let (msgs, drop, srv) = serving(5);
-    let env = TestEnv::new();
-    let out = env.path("mda-out");
-    fs::create_dir_all(&out).unwrap();
     // The second message's MDA delivers it, then waits for "go" once the
     // third message is spooled: popfetch is killed in between.
-    let mda = overlap_mda(
-        &env,
-        &out,
-        2,
+    let Overlap {
+        msgs,
+        drop,
+        env,
+        out,
+        cfg,
+        srv: _server,
+    } = overlapping(
         "f=$(mktemp \"$out/msg.XXXXXX\") && cat > \"$f\" || exit 74\n\
          touch \"$out/busy\"; i=0\n\
          while [ ! -e \"$out/go\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done\n\
          exit 0",
     );
-    let cfg = env.write_config(&config_of(&[&mda_account(srv.port(), &[&mda])]));
 
     let run = env.spawn(&["-c", cfg.to_str().unwrap()]);
     assert!(
