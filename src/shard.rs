@@ -20,13 +20,13 @@
 
 use std::fmt;
 use std::fs;
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::account::limits;
-use crate::state::{NOFOLLOW, StateError, create_private_dir, sync_dir};
+use crate::state::{NOFOLLOW, StateError, create_filled, create_private_dir, sync_dir};
 
 /// The file in a state directory that records which shard uses it.
 pub const MARKER: &str = "shard";
@@ -196,17 +196,9 @@ fn read_marker(marker: &Path) -> Result<Option<String>, StateError> {
 /// Make the marker appear with its text already in it: a run of the same
 /// shard starting at the same instant must never read it empty and take
 /// it for another shard's. So the text goes into a private file first,
-/// which is then hard-linked into place (as `deliver::mbox::lock` does).
+/// which is then hard-linked into place ([`create_filled`]).
 fn write_marker(dir: &Path, marker: &Path, text: &str) -> io::Result<()> {
     create_private_dir(dir)?;
-    let create = |path: &Path| {
-        fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(NOFOLLOW)
-            .open(path)
-    };
     // Unique to this call (threads of one process share the pid).
     static CALLS: AtomicUsize = AtomicUsize::new(0);
     let tmp = dir.join(format!(
@@ -214,24 +206,7 @@ fn write_marker(dir: &Path, marker: &Path, text: &str) -> io::Result<()> {
         std::process::id(),
         CALLS.fetch_add(1, Ordering::Relaxed)
     ));
-    // A leftover of a dead process with our pid goes first.
-    let _ = fs::remove_file(&tmp);
-    let linked = create(&tmp).and_then(|mut f| {
-        f.write_all(text.as_bytes())?;
-        f.sync_all()?;
-        fs::hard_link(&tmp, marker)
-    });
-    let _ = fs::remove_file(&tmp);
-    match linked {
-        Ok(()) => {}
-        // A filesystem without hard links: exclusive create, then write.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
-            let mut f = create(marker)?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-        }
-        Err(e) => return Err(e),
-    }
+    create_filled(marker, &tmp, text.as_bytes(), true)?;
     sync_dir(dir)
 }
 

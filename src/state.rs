@@ -17,7 +17,9 @@ pub(crate) mod lock;
 mod proptests;
 
 pub use files::Paths;
-pub(crate) use files::{NOFOLLOW, create_private_dir, escape_file_name, explain_link, sync_dir};
+pub(crate) use files::{
+    NOFOLLOW, create_filled, create_private_dir, escape_file_name, explain_link, sync_dir,
+};
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};

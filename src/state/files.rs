@@ -12,7 +12,7 @@
 //! since whoever can write there can plant such links or swap files.
 
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -133,6 +133,46 @@ pub fn escape_file_name(s: &str) -> String {
     out
 }
 
+/// Make `path` appear with `text` already in it, so that nobody ever finds
+/// it empty or half written: the text goes into `tmp` beside it (made anew,
+/// links refused; a leftover there goes first), which is hard-linked into
+/// place and removed. On a filesystem without hard links: an exclusive
+/// create, then the write (a failed write removes the file again).
+/// `durable`: the text is fsynced before it can appear. `AlreadyExists`
+/// when `path` exists.
+pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool) -> io::Result<()> {
+    let create = |at: &Path| {
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(NOFOLLOW)
+            .mode(0o600)
+            .open(at)
+    };
+    let fill = |f: &mut File| -> io::Result<()> {
+        f.write_all(text)?;
+        if durable {
+            f.sync_all()?;
+        }
+        Ok(())
+    };
+    let _ = fs::remove_file(tmp);
+    let linked = create(tmp).and_then(|mut f| {
+        fill(&mut f)?;
+        fs::hard_link(tmp, path)
+    });
+    let _ = fs::remove_file(tmp);
+    match linked {
+        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
+            let mut f = create(path)?;
+            fill(&mut f).inspect_err(|_| {
+                let _ = fs::remove_file(path);
+            })
+        }
+        other => other,
+    }
+}
+
 /// fsync a directory so that a rename or create in it is durable.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     File::open(dir)?.sync_all()
@@ -161,6 +201,26 @@ pub(crate) fn read_if_exists(path: &Path) -> Result<Option<Vec<u8>>, StateError>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_filled_file_appears_whole_once_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let (path, tmp) = (dir.path().join("f"), dir.path().join("f.tmp"));
+        // A leftover temporary of a dead run goes first.
+        fs::write(&tmp, b"old").unwrap();
+        create_filled(&path, &tmp, b"text\n", true).unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"text\n");
+        assert!(!tmp.exists());
+        let e = create_filled(&path, &tmp, b"other\n", false).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(fs::read(&path).unwrap(), b"text\n", "not overwritten");
+        // A link planted at the temporary name is not written through.
+        let victim = dir.path().join("victim");
+        fs::write(&victim, b"keep").unwrap();
+        std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+        create_filled(&dir.path().join("g"), &tmp, b"x", false).unwrap();
+        assert_eq!(fs::read(&victim).unwrap(), b"keep");
+    }
 
     #[test]
     fn file_names_are_escaped() {

@@ -10,9 +10,9 @@
 //! mutex serializes mbox work too, since fcntl locks do not exclude
 //! threads of the same process.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::fs::{self, File};
+use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
@@ -21,7 +21,7 @@ use rustix::fs::FlockOperation;
 
 use super::open_mbox;
 use crate::deliver::{DeliverError, hostname};
-use crate::state::NOFOLLOW;
+use crate::state::create_filled;
 
 /// How long to wait for another program's lock on the mbox.
 pub(super) const LOCK_WAIT: Duration = Duration::from_secs(60);
@@ -151,39 +151,10 @@ fn create_dotlock(lock: &Path) -> io::Result<bool> {
     let tmp = PathBuf::from(tmp);
     // Made anew, never opened as found: the mail directory may be shared
     // (/var/mail), and a link planted at this name must not make us write
-    // another file. A leftover of a dead process with our pid goes first.
-    let _ = fs::remove_file(&tmp);
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .custom_flags(NOFOLLOW)
-        .mode(0o600)
-        .open(&tmp)?;
-    let linked = f
-        .write_all(owner.as_bytes())
-        .and_then(|()| fs::hard_link(&tmp, lock));
-    drop(f);
-    let _ = fs::remove_file(&tmp);
-    match linked {
+    // another file.
+    match create_filled(lock, &tmp, owner.as_bytes(), false) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-        // A filesystem without hard links: exclusive create, then write.
-        Err(e) if e.raw_os_error() == Some(rustix::io::Errno::PERM.raw_os_error()) => {
-            match OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(NOFOLLOW)
-                .mode(0o600)
-                .open(lock)
-            {
-                Ok(mut f) => {
-                    let _ = f.write_all(owner.as_bytes());
-                    Ok(true)
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-                Err(e) => Err(e),
-            }
-        }
         Err(e) => Err(e),
     }
 }
