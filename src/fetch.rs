@@ -641,8 +641,6 @@ struct Committed<'a> {
     shown: String,
     /// Its From and Subject, when a log or `-v` wants them.
     headers: Option<log::Headers>,
-    /// Its `D` record is already in the journal.
-    journalled: bool,
 }
 
 impl<'a> Books<'a> {
@@ -669,7 +667,6 @@ impl<'a> Books<'a> {
                     written: handed.written,
                     shown,
                     headers: handed.headers,
-                    journalled: handed.publishes,
                 });
             }
             Err(DeliverError::Deferred(why)) => {
@@ -863,9 +860,12 @@ impl<'a> Delivery<'a> {
         }
         landed?;
         let t = now();
+        // A target that published in commit had each `D` record written
+        // as its verdict came ([`Books::book`]).
+        let journalled = self.target.publishes_on_commit();
         for c in self.in_flight.drain(..) {
             let m = c.msg;
-            if !c.journalled {
+            if !journalled {
                 self.books.journal.done(&m.uid)?;
             }
             self.state.mark_delivered(&m.uid, t);
