@@ -219,7 +219,7 @@ pub enum AuthReply {
 
 /// Parse a line received during AUTH: `+OK`/`-ERR` end the exchange,
 /// `+ xyz` or a bare `+` is a challenge.
-#[cfg(test)]
+#[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_auth_reply(line: &[u8]) -> Result<AuthReply, ProtoError> {
     parse_auth_reply_shown(line, &show_text)
 }
