@@ -35,7 +35,7 @@
 use std::collections::HashSet;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -261,7 +261,7 @@ fn open_file(path: &Path) -> io::Result<File> {
         Ok(file) => {
             // The umask can only have taken bits away; give the owner
             // back what it took.
-            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+            crate::state::make_private(&file)?;
             file
         }
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
@@ -351,6 +351,7 @@ fn syslog(severity: u8, text: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn values_are_quoted_and_escaped() {

@@ -18,14 +18,15 @@ mod proptests;
 
 pub use files::Paths;
 pub(crate) use files::{
-    NOFOLLOW, create_filled, create_private_dir, escape_file_name, explain_link, sync_dir,
+    NOFOLLOW, create_filled, create_private_dir, escape_file_name, explain_link, make_private,
+    sync_dir,
 };
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::{self, Write as _};
 use std::fs;
 use std::io::{self, Write as _};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -401,8 +402,7 @@ impl UidState {
             .mode(0o600)
             .open(&tmp_path)
             .map_err(err)?;
-        tmp.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(err)?;
+        files::make_private(&tmp).map_err(err)?;
         tmp.write_all(&text).map_err(err)?;
         tmp.sync_all().map_err(err)?;
         fs::rename(&tmp_path, path).map_err(err)?;
@@ -414,6 +414,7 @@ impl UidState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn save_and_load_round_trip() {

@@ -22,12 +22,12 @@ use std::cell::OnceCell;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::{DeliverError, InFlight, Unique, unwritten};
-use crate::state::{NOFOLLOW, create_private_dir, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, make_private, sync_dir};
 
 pub(crate) struct Maildir {
     /// Written and closed, waiting in `tmp/` for the next `sync_start`.
@@ -110,11 +110,10 @@ impl Maildir {
                 }
             })?;
         // The mode above is filtered by the umask; mail is private anyway.
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(|source| DeliverError::Write {
-                path: tmp_path.clone(),
-                source,
-            })?;
+        make_private(&file).map_err(|source| DeliverError::Write {
+            path: tmp_path.clone(),
+            source,
+        })?;
         Ok(MaildirMessage {
             out: BufWriter::with_capacity(64 * 1024, file),
             tmp_path,
@@ -487,6 +486,7 @@ fn is_escaped_host(host: &str) -> bool {
 mod tests {
     use super::*;
     use crate::deliver::Sink;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn unsynced_messages_are_discarded() {

@@ -123,7 +123,7 @@ mod proptests;
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -131,7 +131,7 @@ use sha2::{Digest, Sha256};
 
 use super::spool::{Entry, Span, SpoolDir, Spooled, Sum};
 use super::{DeliverError, InFlight};
-use crate::state::{NOFOLLOW, create_private_dir, explain_link, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, explain_link, make_private, sync_dir};
 use format::{FromQuoter, from_line};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use format::{quote_in_chunks, unquote};
@@ -825,7 +825,7 @@ fn open_mbox(path: &Path) -> io::Result<File> {
         .open(path)
     {
         Ok(f) => {
-            f.set_permissions(fs::Permissions::from_mode(0o600))?;
+            make_private(&f)?;
             // The file's name must outlive a power failure as its bytes do.
             if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 sync_dir(dir)?;
@@ -1056,6 +1056,7 @@ mod tests {
     use super::lock::dotlock_path;
     use super::*;
     use crate::deliver::{Sink, hostname};
+    use std::os::unix::fs::PermissionsExt;
     use std::time::SystemTime;
 
     /// A strict mboxrd reader: (From line, message) pairs.

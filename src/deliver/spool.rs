@@ -36,12 +36,12 @@
 
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::envelope::HeaderCapture;
 use super::{DeliverError, Unique};
-use crate::state::{NOFOLLOW, create_private_dir, escape_file_name, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, escape_file_name, make_private, sync_dir};
 
 /// One mailbox's spool directory.
 #[derive(Debug, Clone)]
@@ -207,8 +207,7 @@ impl SpoolDir {
             .open(&path)
             .map_err(spool_err)?;
         // The mode above is filtered by the umask; mail is private anyway.
-        file.set_permissions(fs::Permissions::from_mode(0o600))
-            .map_err(spool_err)?;
+        make_private(&file).map_err(spool_err)?;
         Ok(file)
     }
 
@@ -423,6 +422,7 @@ impl Drop for Spooled {
 mod tests {
     use super::*;
     use crate::deliver::envelope::Sender;
+    use std::os::unix::fs::PermissionsExt;
 
     #[test]
     fn entry_names_round_trip() {

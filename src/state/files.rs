@@ -15,6 +15,7 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use super::StateError;
 
@@ -148,6 +149,7 @@ pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool)
             .custom_flags(NOFOLLOW)
             .mode(0o600)
             .open(at)
+            .and_then(|f| make_private(&f).map(|()| f))
     };
     let fill = |f: &mut File| -> io::Result<()> {
         f.write_all(text)?;
@@ -171,6 +173,35 @@ pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool)
         }
         other => other,
     }
+}
+
+/// Give a file popfetch has just opened or created with mode 0600 the bits
+/// the umask took from it. A usual umask (022, 027, 077) takes none of the
+/// owner's and then there is nothing to do, which saves an `fchmod` per
+/// delivered message; with any other, or none to be read, the mode is set.
+pub(crate) fn make_private(file: &File) -> io::Result<()> {
+    if umask_spares_owner() {
+        return Ok(());
+    }
+    file.set_permissions(fs::Permissions::from_mode(0o600))
+}
+
+/// Whether the process umask leaves the owner's read and write bits alone.
+/// Read once, from /proc/self/status: popfetch never changes its umask, and
+/// reading it with umask(2) means setting it, under other threads' feet.
+fn umask_spares_owner() -> bool {
+    static SPARES: OnceLock<bool> = OnceLock::new();
+    *SPARES.get_or_init(|| {
+        fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|status| umask_in_status(&status))
+            .is_some_and(|umask| umask & 0o600 == 0)
+    })
+}
+
+fn umask_in_status(status: &str) -> Option<u32> {
+    let value = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(value.trim(), 8).ok()
 }
 
 /// fsync a directory so that a rename or create in it is durable.
@@ -239,5 +270,14 @@ mod tests {
         create_private_dir(&d).unwrap();
         let mode = fs::metadata(&d).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o700);
+    }
+
+    #[test]
+    fn the_umask_is_read_from_the_status_file() {
+        let status = "Name:\tpopfetch\nUmask:\t0022\nState:\tR (running)\n";
+        assert_eq!(umask_in_status(status), Some(0o022));
+        assert_eq!(umask_in_status("Umask:\t0277\n"), Some(0o277));
+        assert_eq!(umask_in_status("Name:\tpopfetch\n"), None);
+        assert_eq!(umask_in_status("Umask:\tx\n"), None);
     }
 }

@@ -135,6 +135,7 @@ impl Journal {
             .mode(0o600)
             .open(path)
             .map_err(|e| StateError::io("open", path, e))?;
+        files::make_private(&file).map_err(|e| StateError::io("open", path, e))?;
         // Records go after those there. What follows them is not taken
         // for zeros written ahead: a crash can leave records written after
         // the last sync past them, which the next records must not run

@@ -28,6 +28,7 @@ pub fn try_lock(path: &Path) -> io::Result<LockOutcome> {
         .custom_flags(super::files::NOFOLLOW)
         .mode(0o600)
         .open(path)?;
+    super::files::make_private(&file)?;
     match file.try_lock() {
         Ok(()) => Ok(LockOutcome::Acquired(RunLock { _file: file })),
         Err(TryLockError::WouldBlock) => Ok(LockOutcome::Busy),

@@ -160,26 +160,30 @@ fn received_header_is_prepended_and_the_rest_is_exact() {
 
 #[test]
 fn created_maildir_and_state_are_private_whatever_the_umask() {
-    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 505, 5) else {
-        return;
-    };
-    let env = TestEnv::new();
-    let maildir = env.path("Maildir");
-    let acct = dc.account("private", USER, PASSWORD, Tls::Implicit, &maildir);
-    let cfg = env.write_config(&config_of(&[&acct]));
+    // 000 would leave group and others everything; 277 takes the owner's
+    // write bit too, which popfetch must give back.
+    for (umask, seed) in [(0o000, 505), (0o277, 506)] {
+        let Some((dc, msgs)) = dovecot_with_mail(Options::default(), seed, 5) else {
+            return;
+        };
+        let env = TestEnv::new();
+        let maildir = env.path("Maildir");
+        let acct = dc.account("private", USER, PASSWORD, Tls::Implicit, &maildir);
+        let cfg = env.write_config(&config_of(&[&acct]));
 
-    let out = env.run_with_umask(0o000, &["-c", cfg.to_str().unwrap()]);
-    out.assert_success();
-    assert_same_messages(&read_maildir(&maildir), &msgs);
-    for sub in ["new", "cur", "tmp"] {
-        assert!(maildir.join(sub).is_dir(), "Maildir/{sub} exists");
+        let out = env.run_with_umask(umask, &["-c", cfg.to_str().unwrap()]);
+        out.assert_success();
+        assert_same_messages(&read_maildir(&maildir), &msgs);
+        for sub in ["new", "cur", "tmp"] {
+            assert!(maildir.join(sub).is_dir(), "Maildir/{sub} exists");
+        }
+        assert_private(&maildir);
+        assert!(
+            env.state_dir().is_dir(),
+            "state lives in $XDG_STATE_HOME/popfetch"
+        );
+        assert_private(&env.state_dir());
     }
-    assert_private(&maildir);
-    assert!(
-        env.state_dir().is_dir(),
-        "state lives in $XDG_STATE_HOME/popfetch"
-    );
-    assert_private(&env.state_dir());
 }
 
 #[test]
