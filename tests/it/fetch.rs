@@ -187,6 +187,30 @@ fn created_maildir_and_state_are_private_whatever_the_umask() {
 }
 
 #[test]
+fn an_ordinary_user_under_umask_277_fetches_and_runs_again() {
+    // The umask takes the owner's write bit from what popfetch creates:
+    // unless it gives it back, the next run cannot open its lock or its
+    // journal (which root, ignoring permissions, would never notice).
+    let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 507, 5) else {
+        return;
+    };
+    let env = TestEnv::new();
+    let maildir = env.path("Maildir");
+    let acct = dc.account("user", USER, PASSWORD, Tls::Implicit, &maildir);
+    let cfg = env.write_config(&config_of(&[&acct]));
+    let cfg = cfg.to_str().unwrap();
+
+    env.run_unprivileged_with_umask(0o277, &["-c", cfg])
+        .assert_success();
+    let again = env.run_unprivileged_with_umask(0o277, &["-c", cfg]);
+    again.assert_success();
+    assert!(again.stderr.contains("no new mail"), "{again}");
+    assert_same_messages(&read_maildir(&maildir), &msgs);
+    assert_private(&maildir);
+    assert_private(&env.state_dir());
+}
+
+#[test]
 fn a_maildir_that_cannot_be_written_is_a_clear_error_that_deletes_nothing() {
     let Some((dc, _msgs)) = dovecot_with_mail(Options::default(), 503, 10) else {
         return;

@@ -21,6 +21,19 @@ use super::toml_str;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_popfetch");
 
+/// `nobody` and `nogroup` on Debian.
+const NOBODY: u32 = 65534;
+
+/// Every file and directory from `root` down owned by `nobody`.
+fn give_to_nobody(root: &Path) {
+    std::os::unix::fs::lchown(root, Some(NOBODY), Some(NOBODY)).unwrap();
+    if fs::symlink_metadata(root).unwrap().is_dir() {
+        for entry in fs::read_dir(root).unwrap() {
+            give_to_nobody(&entry.unwrap().path());
+        }
+    }
+}
+
 /// Longest a single popfetch run may take before the test fails.
 pub const RUN_LIMIT: Duration = Duration::from_secs(180);
 
@@ -147,6 +160,33 @@ impl TestEnv {
         cmd.arg("-c")
             .arg(format!("{setup} && exec \"$0\" \"$@\""))
             .arg(BIN)
+            .args(args);
+        let child = cmd.spawn().expect("spawn sh");
+        Running::new(child, args).wait(RUN_LIMIT)
+    }
+
+    /// Runs popfetch as an ordinary user under the given umask, as
+    /// [`TestEnv::run_with_umask`] does. Root bypasses file permissions, so
+    /// under root the whole HOME is given to `nobody` and a copy of the
+    /// binary runs as `nobody` from there (the build directory may be out
+    /// of its reach); otherwise it runs as the current user.
+    pub fn run_unprivileged_with_umask(&self, umask: u32, args: &[&str]) -> Output {
+        let mut cmd = Command::new("sh");
+        self.scrub(&mut cmd);
+        let mut bin = PathBuf::from(BIN);
+        if rustix::process::geteuid().is_root() {
+            bin = self.path("popfetch-as-nobody");
+            if !bin.exists() {
+                fs::copy(BIN, &bin).unwrap();
+                fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+            }
+            give_to_nobody(&self.home());
+            use std::os::unix::process::CommandExt;
+            cmd.uid(NOBODY).gid(NOBODY);
+        }
+        cmd.arg("-c")
+            .arg(format!("umask {umask:03o} && exec \"$0\" \"$@\""))
+            .arg(&bin)
             .args(args);
         let child = cmd.spawn().expect("spawn sh");
         Running::new(child, args).wait(RUN_LIMIT)
