@@ -3,7 +3,7 @@
 //! ## Format
 //!
 //! Each message is appended as `From <sender> <date>\n`, the message
-//! quoted as mboxrd ([`format`]), a newline if the message lacked a final
+//! quoted as mboxrd ([`mod@format`]), a newline if the message lacked a final
 //! one, and one empty line. The sender is the envelope sender
 //! (Return-Path, else From, else `MAILER-DAEMON`; never a word with
 //! spaces), the date is the delivery time in UTC, asctime style

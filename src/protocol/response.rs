@@ -217,14 +217,16 @@ pub enum AuthReply {
     Done(Status),
 }
 
-/// Parse a line received during AUTH: `+OK`/`-ERR` end the exchange,
-/// `+ xyz` or a bare `+` is a challenge.
+/// [`parse_auth_reply_shown`] with status texts made by [`show_text`] (for
+/// the tests and the fuzz targets).
 #[cfg(any(test, feature = "fuzzing"))]
 pub fn parse_auth_reply(line: &[u8]) -> Result<AuthReply, ProtoError> {
     parse_auth_reply_shown(line, &show_text)
 }
 
-/// [`parse_auth_reply`], with the text of a final status made by `show`.
+/// Parse a line received during AUTH: `+OK`/`-ERR` end the exchange,
+/// `+ xyz` or a bare `+` is a challenge. The text of a final status is made
+/// by `show`.
 pub fn parse_auth_reply_shown(line: &[u8], show: ShowText<'_>) -> Result<AuthReply, ProtoError> {
     // "+OK" is unambiguous: a challenge always has a space (or nothing)
     // after the '+'.
