@@ -272,7 +272,10 @@ fn auth_code(e: &AuthError) -> u8 {
 
 fn state_code(e: &StateError) -> u8 {
     match e {
-        StateError::Io { .. } | StateError::Corrupt { .. } | StateError::Link { .. } => exit::IOERR,
+        StateError::Io { .. }
+        | StateError::Corrupt { .. }
+        | StateError::Link { .. }
+        | StateError::Denied { .. } => exit::IOERR,
         // The user's setup, not the disk, is at fault.
         StateError::UnsafeDir { .. } => exit::CONFIG,
     }

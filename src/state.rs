@@ -55,6 +55,13 @@ pub enum StateError {
         "cannot {action} {path}: it is a symbolic link, which popfetch does not follow in its state directory (it could point at any file): remove the link, or put the file it points to in its place"
     )]
     Link { action: &'static str, path: PathBuf },
+    /// Permissions refused the file: "check the disk" would send the user
+    /// the wrong way. Another user's run (one under sudo, say) or a strange
+    /// umask of an older build can leave such a file.
+    #[error(
+        "cannot {action} {path}: permission denied; it must be yours and readable and writable by you: see `ls -l` on it, then `chmod u+rw` it, or `chown` it back if another user's run made it"
+    )]
+    Denied { action: &'static str, path: PathBuf },
     /// The state directory is not the user's alone.
     #[error("refusing to keep state in {path}: {why}")]
     UnsafeDir { path: PathBuf, why: String },
@@ -66,6 +73,12 @@ impl StateError {
     pub fn io(action: &'static str, path: &Path, source: io::Error) -> Self {
         if files::is_link_error(&source) {
             return StateError::Link {
+                action,
+                path: path.to_path_buf(),
+            };
+        }
+        if source.kind() == io::ErrorKind::PermissionDenied {
+            return StateError::Denied {
                 action,
                 path: path.to_path_buf(),
             };
@@ -415,6 +428,27 @@ impl UidState {
 mod tests {
     use super::*;
     use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_refusal_by_permissions_says_so_and_points_at_the_file() {
+        let e = StateError::io(
+            "lock",
+            Path::new("/s/a.lock"),
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        );
+        assert!(
+            matches!(e, StateError::Denied { action: "lock", .. }),
+            "{e:?}"
+        );
+        let text = e.to_string();
+        assert!(
+            text.starts_with("cannot lock /s/a.lock: permission denied;"),
+            "{text}"
+        );
+        assert!(!text.contains("disk"), "{text}");
+        let other = StateError::io("lock", Path::new("/s/a.lock"), io::Error::other("full"));
+        assert!(matches!(other, StateError::Io { .. }), "{other:?}");
+    }
 
     #[test]
     fn save_and_load_round_trip() {

@@ -208,6 +208,20 @@ fn an_ordinary_user_under_umask_277_fetches_and_runs_again() {
     assert_same_messages(&read_maildir(&maildir), &msgs);
     assert_private(&maildir);
     assert_private(&env.state_dir());
+
+    // A lock left unwritable (by an older build under that umask, say) is
+    // a permissions problem, and the error says so, not "check the disk".
+    let locks = crate::common::kill::state_files(&env.state_dir(), ".lock");
+    assert_eq!(locks.len(), 1, "{locks:?}");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&locks[0], std::fs::Permissions::from_mode(0o400)).unwrap();
+    let denied = env.run_unprivileged_with_umask(0o022, &["-c", cfg]);
+    denied.assert_code(74);
+    assert!(
+        denied.stderr.contains("permission denied") && denied.stderr.contains("chmod u+rw"),
+        "{denied}"
+    );
+    assert!(!denied.stderr.contains("disk is not full"), "{denied}");
 }
 
 #[test]
