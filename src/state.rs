@@ -59,7 +59,7 @@ pub enum StateError {
     /// the wrong way. Another user's run (one under sudo, say) or a strange
     /// umask of an older build can leave such a file.
     #[error(
-        "cannot {action} {path}: permission denied; it must be yours and readable and writable by you: see `ls -l` on it, then `chmod u+rw` it, or `chown` it back if another user's run made it"
+        "cannot {action} {path}: permission denied; it and the directory it is in must be yours, readable and writable by you: see `ls -ld` on both, then `chmod u+rw`, or `chown` back what another user's run made"
     )]
     Denied { action: &'static str, path: PathBuf },
     /// The state directory is not the user's alone.
