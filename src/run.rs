@@ -319,6 +319,12 @@ pub(crate) fn run_accounts(
         opts.observer.finished(account, &result);
         result
     };
+    // The next account to run and whether it holds a slot, until none is left.
+    let next = || {
+        slots
+            .take(opts.interrupt)
+            .filter(|&(i, _)| i < accounts.len())
+    };
     // Print in config order as results arrive.
     let mut pending: Vec<Option<Outcome>> = (0..accounts.len()).map(|_| None).collect();
     let mut printed = 0;
@@ -348,10 +354,7 @@ pub(crate) fn run_accounts(
         // On this thread: no worker thread, and its allocations share the
         // main thread's malloc arena (0.4 MB less RSS on one big fetch).
         workers = 1;
-        while let Some((i, slot)) = slots.take(opts.interrupt) {
-            if i >= accounts.len() {
-                break;
-            }
+        while let Some((i, slot)) = next() {
             arrived(i, work(i, slot));
         }
     } else {
@@ -359,10 +362,10 @@ pub(crate) fn run_accounts(
         std::thread::scope(|scope| {
             for _ in 0..jobs {
                 let tx = tx.clone();
-                let (slots, work) = (&slots, &work);
+                let (next, work) = (&next, &work);
                 let spawned = std::thread::Builder::new().spawn_scoped(scope, move || {
-                    while let Some((i, slot)) = slots.take(opts.interrupt) {
-                        if i >= accounts.len() || tx.send((i, work(i, slot))).is_err() {
+                    while let Some((i, slot)) = next() {
+                        if tx.send((i, work(i, slot))).is_err() {
                             break;
                         }
                     }
