@@ -251,19 +251,15 @@ fn open_file(path: &Path) -> io::Result<File> {
     // O_NONBLOCK: opening a FIFO someone put there must not hang the run;
     // it is refused below.
     let flags = NOFOLLOW | rustix::fs::OFlags::NONBLOCK.bits() as i32;
-    let created = OpenOptions::new()
-        .append(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(flags)
-        .open(path);
+    let created = crate::state::open_private(
+        OpenOptions::new()
+            .append(true)
+            .create_new(true)
+            .custom_flags(flags),
+        path,
+    );
     let file = match created {
-        Ok(file) => {
-            // The umask can only have taken bits away; give the owner
-            // back what it took.
-            crate::state::make_private(&file)?;
-            file
-        }
+        Ok(file) => file,
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => OpenOptions::new()
             .append(true)
             .custom_flags(flags)

@@ -19,7 +19,7 @@ mod proptests;
 pub use files::Paths;
 pub(crate) use files::{
     NOFOLLOW, create_filled, create_private_dir, escape_file_name, explain_link, make_private,
-    sync_dir,
+    open_private, sync_dir,
 };
 
 use std::collections::{HashMap, HashSet};
@@ -408,14 +408,14 @@ impl UidState {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(err(e)),
             _ => {}
         }
-        let mut tmp = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(files::NOFOLLOW)
-            .mode(0o600)
-            .open(&tmp_path)
-            .map_err(err)?;
-        files::make_private(&tmp).map_err(err)?;
+        let mut tmp = open_private(
+            fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(files::NOFOLLOW),
+            &tmp_path,
+        )
+        .map_err(err)?;
         tmp.write_all(&text).map_err(err)?;
         tmp.sync_all().map_err(err)?;
         fs::rename(&tmp_path, path).map_err(err)?;

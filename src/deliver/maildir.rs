@@ -109,7 +109,8 @@ impl Maildir {
                     source,
                 }
             })?;
-        // The mode above is filtered by the umask; mail is private anyway.
+        // Not `open_private`: once created, the name is ours, so a failed
+        // chmod must not mark it as someone else's as a failed open does.
         make_private(&file).map_err(|source| DeliverError::Write {
             path: tmp_path.clone(),
             source,

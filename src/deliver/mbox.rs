@@ -131,7 +131,7 @@ use sha2::{Digest, Sha256};
 
 use super::spool::{Entry, Span, SpoolDir, Spooled, Sum};
 use super::{DeliverError, InFlight};
-use crate::state::{NOFOLLOW, create_private_dir, explain_link, make_private, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, explain_link, open_private, sync_dir};
 use format::{FromQuoter, from_line};
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use format::{quote_in_chunks, unquote};
@@ -816,16 +816,15 @@ fn open_mbox(path: &Path) -> io::Result<File> {
         }
         _ => {}
     }
-    match OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create_new(true)
-        .custom_flags(NOFOLLOW)
-        .mode(0o600)
-        .open(path)
-    {
+    match open_private(
+        OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create_new(true)
+            .custom_flags(NOFOLLOW),
+        path,
+    ) {
         Ok(f) => {
-            make_private(&f)?;
             // The file's name must outlive a power failure as its bytes do.
             if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 sync_dir(dir)?;

@@ -41,7 +41,7 @@ use std::path::{Path, PathBuf};
 
 use super::envelope::HeaderCapture;
 use super::{DeliverError, Unique};
-use crate::state::{NOFOLLOW, create_private_dir, escape_file_name, make_private, sync_dir};
+use crate::state::{NOFOLLOW, create_private_dir, escape_file_name, open_private, sync_dir};
 
 /// One mailbox's spool directory.
 #[derive(Debug, Clone)]
@@ -198,17 +198,15 @@ impl SpoolDir {
             path: path.clone(),
             source,
         };
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .custom_flags(NOFOLLOW)
-            .mode(0o600)
-            .open(&path)
-            .map_err(spool_err)?;
-        // The mode above is filtered by the umask; mail is private anyway.
-        make_private(&file).map_err(spool_err)?;
-        Ok(file)
+        open_private(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .custom_flags(NOFOLLOW),
+            &path,
+        )
+        .map_err(spool_err)
     }
 
     /// Every entry of `token`; none for a name [`SpoolDir::next_token`]

@@ -143,13 +143,13 @@ pub fn escape_file_name(s: &str) -> String {
 /// when `path` exists.
 pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool) -> io::Result<()> {
     let create = |at: &Path| {
-        OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .custom_flags(NOFOLLOW)
-            .mode(0o600)
-            .open(at)
-            .and_then(|f| make_private(&f).map(|()| f))
+        open_private(
+            OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .custom_flags(NOFOLLOW),
+            at,
+        )
     };
     let fill = |f: &mut File| -> io::Result<()> {
         f.write_all(text)?;
@@ -173,6 +173,16 @@ pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool)
         }
         other => other,
     }
+}
+
+/// Open `path` with `options` and mode 0600, then give the owner back what
+/// the umask took ([`make_private`]): every private file popfetch creates
+/// goes through here, so none can miss it. What else the open does (links
+/// refused, exclusive create) is the caller's, in `options`.
+pub(crate) fn open_private(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
+    let file = options.mode(0o600).open(path)?;
+    make_private(&file)?;
+    Ok(file)
 }
 
 /// Give a file popfetch has just opened or created with mode 0600 the bits

@@ -127,15 +127,15 @@ impl Journal {
     pub fn open(path: &Path) -> Result<Journal, StateError> {
         // Added to across runs, so opened as found, but never through a
         // link (one there was planted: popfetch makes none).
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .custom_flags(files::NOFOLLOW)
-            .mode(0o600)
-            .open(path)
-            .map_err(|e| StateError::io("open", path, e))?;
-        files::make_private(&file).map_err(|e| StateError::io("open", path, e))?;
+        let mut file = files::open_private(
+            OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .custom_flags(files::NOFOLLOW),
+            path,
+        )
+        .map_err(|e| StateError::io("open", path, e))?;
         // Records go after those there. What follows them is not taken
         // for zeros written ahead: a crash can leave records written after
         // the last sync past them, which the next records must not run

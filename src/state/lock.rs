@@ -20,15 +20,15 @@ pub enum LockOutcome {
 }
 
 pub fn try_lock(path: &Path) -> io::Result<LockOutcome> {
-    let file = OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .custom_flags(super::files::NOFOLLOW)
-        .mode(0o600)
-        .open(path)?;
-    super::files::make_private(&file)?;
+    let file = super::files::open_private(
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .custom_flags(super::files::NOFOLLOW),
+        path,
+    )?;
     match file.try_lock() {
         Ok(()) => Ok(LockOutcome::Acquired(RunLock { _file: file })),
         Err(TryLockError::WouldBlock) => Ok(LockOutcome::Busy),
