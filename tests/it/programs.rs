@@ -718,116 +718,95 @@ fn assert_no_spool_leftovers(env: &TestEnv) {
 
 #[test]
 fn an_mda_failing_while_the_next_message_arrives_stops_before_handing_it_over() {
-    let Overlap {
-        msgs,
-        drop,
-        srv,
-        env,
-        out,
-        cfg,
-    } = overlapping("cat >/dev/null; echo 'mailbox on fire' >&2; exit 1");
+    let o = overlapping("cat >/dev/null; echo 'mailbox on fire' >&2; exit 1");
 
-    let run = run_bounded(&env, &cfg, &[]);
+    let run = run_bounded(&o.env, &o.cfg, &[]);
     run.assert_code(74);
     assert!(run.stderr.contains("mailbox on fire"), "{run}");
     assert!(
-        out.join("overlapped").exists(),
+        o.out.join("overlapped").exists(),
         "the third message did not arrive while the second one's MDA ran"
     );
     // The third message arrived but was never handed to the MDA.
-    assert_eq!(fs::read_to_string(out.join("count")).unwrap().trim(), "2");
-    assert_same_messages(&files_starting(&out, "msg."), &msgs[..1]);
-    assert_no_spool_leftovers(&env);
-    assert_eq!(drop.remaining(), 5, "nothing deleted");
+    assert_eq!(fs::read_to_string(o.out.join("count")).unwrap().trim(), "2");
+    assert_same_messages(&files_starting(&o.out, "msg."), &o.msgs[..1]);
+    assert_no_spool_leftovers(&o.env);
+    assert_eq!(o.drop.remaining(), 5, "nothing deleted");
     assert!(
-        !srv.verbs().iter().any(|v| v == "DELE" || v == "QUIT"),
+        !o.srv.verbs().iter().any(|v| v == "DELE" || v == "QUIT"),
         "{:?}",
-        srv.verbs()
+        o.srv.verbs()
     );
 
     // Fixed: the rest arrives, nothing twice.
-    fs::write(out.join("fixed"), "").unwrap();
-    run_bounded(&env, &cfg, &[]).assert_success();
-    assert_same_messages(&files_starting(&out, "msg."), &msgs);
-    assert_eq!(drop.remaining(), 0);
+    fs::write(o.out.join("fixed"), "").unwrap();
+    run_bounded(&o.env, &o.cfg, &[]).assert_success();
+    assert_same_messages(&files_starting(&o.out, "msg."), &o.msgs);
+    assert_eq!(o.drop.remaining(), 0);
 }
 
 #[test]
 fn an_mda_exiting_75_while_the_next_message_arrives_defers_only_its_own() {
-    let Overlap {
-        msgs,
-        drop,
-        env,
-        out,
-        cfg,
-        srv: _server,
-    } = overlapping("cat >/dev/null; echo 'mailbox busy' >&2; exit 75");
+    let o = overlapping("cat >/dev/null; echo 'mailbox busy' >&2; exit 75");
 
-    let run = run_bounded(&env, &cfg, &[]);
+    let run = run_bounded(&o.env, &o.cfg, &[]);
     run.assert_code(75);
     assert!(
         run.stderr.contains("4 new") && run.stderr.contains("1 deferred"),
         "{run}"
     );
-    assert!(out.join("overlapped").exists());
-    let mut rest = msgs.clone();
+    assert!(o.out.join("overlapped").exists());
+    let mut rest = o.msgs.clone();
     let deferred = rest.remove(1);
-    assert_same_messages(&files_starting(&out, "msg."), &rest);
-    assert_eq!(drop.remaining(), 1, "only the deferred message stays");
-    assert_no_spool_leftovers(&env);
+    assert_same_messages(&files_starting(&o.out, "msg."), &rest);
+    assert_eq!(o.drop.remaining(), 1, "only the deferred message stays");
+    assert_no_spool_leftovers(&o.env);
 
-    run_bounded(&env, &cfg, &[]).assert_success();
-    assert_same_messages(&files_starting(&out, "msg."), &msgs);
+    run_bounded(&o.env, &o.cfg, &[]).assert_success();
+    assert_same_messages(&files_starting(&o.out, "msg."), &o.msgs);
     assert_eq!(
-        files_starting(&out, "msg.")
+        files_starting(&o.out, "msg.")
             .iter()
             .filter(|m| **m == deferred)
             .count(),
         1
     );
-    assert_eq!(drop.remaining(), 0);
+    assert_eq!(o.drop.remaining(), 0);
 }
 
 #[test]
 fn sigkill_while_an_mda_delivers_and_the_next_message_waits_repeats_only_the_mdas() {
     // The second message's MDA delivers it, then waits for "go" once the
     // third message is spooled: popfetch is killed in between.
-    let Overlap {
-        msgs,
-        drop,
-        env,
-        out,
-        cfg,
-        srv: _server,
-    } = overlapping(
+    let o = overlapping(
         "f=$(mktemp \"$out/msg.XXXXXX\") && cat > \"$f\" || exit 74\n\
          touch \"$out/busy\"; i=0\n\
          while [ ! -e \"$out/go\" ] && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done\n\
          exit 0",
     );
 
-    let run = env.spawn(&["-c", cfg.to_str().unwrap()]);
+    let run = o.env.spawn(&["-c", o.cfg.to_str().unwrap()]);
     assert!(
-        crate::common::wait_until(BOUND, || out.join("busy").exists()),
+        crate::common::wait_until(BOUND, || o.out.join("busy").exists()),
         "the MDA never got the second message"
     );
     let killed = run.kill();
     assert_eq!(killed.signal, Some(9), "{killed}");
     // The MDA, in its own process group, outlives popfetch and finishes.
-    fs::write(out.join("go"), "").unwrap();
+    fs::write(o.out.join("go"), "").unwrap();
     assert!(crate::common::wait_until(BOUND, || {
-        fs::read_to_string(out.join("count")).is_ok_and(|c| c.trim() == "2")
+        fs::read_to_string(o.out.join("count")).is_ok_and(|c| c.trim() == "2")
     }));
     std::thread::sleep(Duration::from_millis(300));
-    assert!(out.join("overlapped").exists());
-    assert_eq!(drop.remaining(), 5);
+    assert!(o.out.join("overlapped").exists());
+    assert_eq!(o.drop.remaining(), 5);
 
-    run_bounded(&env, &cfg, &[]).assert_success();
-    assert_eq!(drop.remaining(), 0);
+    run_bounded(&o.env, &o.cfg, &[]).assert_success();
+    assert_eq!(o.drop.remaining(), 0);
     // Every message arrived; only the one in the MDA's hands at the kill
     // may have arrived twice.
-    let got = files_starting(&out, "msg.");
-    for (i, m) in msgs.iter().enumerate() {
+    let got = files_starting(&o.out, "msg.");
+    for (i, m) in o.msgs.iter().enumerate() {
         let n = got.iter().filter(|g| *g == m).count();
         let most = if i == 1 { 2 } else { 1 };
         assert!(
