@@ -53,15 +53,33 @@ pub fn load(md: &Path, messages: &[Vec<u8>], counter: &AtomicU64, owner: Owner) 
     }
 }
 
-/// The message files in the Maildir (`new/` and `cur/`).
+/// The message files in the Maildir (`new/` and `cur/`), once two
+/// listings in a row agree: a server may still be moving files from `new/`
+/// to `cur/` (or renaming them for a flag) after it answered QUIT, and a
+/// listing taken during a move counts a file twice or not at all.
 pub fn message_files(md: &Path) -> Vec<PathBuf> {
-    ["new", "cur"]
+    let mut last = list_messages(md);
+    for _ in 0..100 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        let now = list_messages(md);
+        if now == last {
+            return now;
+        }
+        last = now;
+    }
+    panic!("the Maildir {} never stopped changing", md.display())
+}
+
+fn list_messages(md: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = ["new", "cur"]
         .iter()
         .filter_map(|sub| fs::read_dir(md.join(sub)).ok())
         .flat_map(|rd| rd.flatten())
         .filter(|e| !e.file_name().to_string_lossy().starts_with('.') && e.path().is_file())
         .map(|e| e.path())
-        .collect()
+        .collect();
+    files.sort();
+    files
 }
 
 /// An `[account.NAME]` block for a server on 127.0.0.1 with these plain
