@@ -26,7 +26,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::account::limits;
-use crate::state::{NOFOLLOW, StateError, create_filled, create_private_dir, sync_dir};
+use crate::state::{
+    NOFOLLOW, StateError, check_private_dir, create_filled, create_private_dir, sync_dir,
+};
 
 /// The file in a state directory that records which shard uses it.
 pub const MARKER: &str = "shard";
@@ -142,7 +144,14 @@ fn describe(shard: Option<Shard>) -> String {
 pub fn claim(dir: &Path, shard: Option<Shard>) -> Result<(), ShardError> {
     let marker = dir.join(MARKER);
     let want = shard.map(|s| format!("shard {s}\n"));
-    let recorded = match read_marker(&marker)? {
+    // A marker we may not read or write is most often in a directory
+    // another user owns: say that, with its fix, rather than "permission
+    // denied".
+    let explain = |e: StateError| match check_private_dir(dir) {
+        Err(not_ours @ StateError::UnsafeDir { .. }) => not_ours,
+        _ => e,
+    };
+    let recorded = match read_marker(&marker).map_err(explain)? {
         Some(text) => text,
         None => {
             let Some(want) = &want else {
@@ -154,7 +163,7 @@ pub fn claim(dir: &Path, shard: Option<Shard>) -> Result<(), ShardError> {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     read_marker(&marker)?.unwrap_or_default()
                 }
-                Err(e) => return Err(StateError::io("write", &marker, e).into()),
+                Err(e) => return Err(explain(StateError::io("write", &marker, e)).into()),
             }
         }
     };

@@ -18,8 +18,8 @@ mod proptests;
 
 pub use files::Paths;
 pub(crate) use files::{
-    NOFOLLOW, create_filled, create_private_dir, escape_file_name, explain_link, make_private,
-    open_private, sync_dir,
+    NOFOLLOW, check_private_dir, create_filled, create_private_dir, escape_file_name, explain_link,
+    make_private, open_private, sync_dir,
 };
 
 use std::collections::{HashMap, HashSet};

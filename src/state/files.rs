@@ -43,29 +43,35 @@ impl Paths {
     /// the user's alone.
     pub fn ensure_dir(&self) -> Result<(), StateError> {
         create_private_dir(&self.dir).map_err(|e| StateError::io("create", &self.dir, e))?;
-        let meta = fs::metadata(&self.dir).map_err(|e| StateError::io("read", &self.dir, e))?;
-        let me = rustix::process::geteuid().as_raw();
-        let shown = self.dir.display();
-        let why = if meta.uid() != me {
-            format!(
-                "it belongs to another user (uid {}): take it over (`chown {me} {shown}`) or \
-                 choose another state_dir",
-                meta.uid()
-            )
-        } else if meta.mode() & 0o022 != 0 {
-            format!(
-                "group or others can write it (mode {:04o}), so they could plant links or \
-                 swap files in it: run `chmod 700 {shown}`",
-                meta.mode() & 0o7777
-            )
-        } else {
-            return Ok(());
-        };
-        Err(StateError::UnsafeDir {
-            path: self.dir.clone(),
-            why,
-        })
+        check_private_dir(&self.dir)
     }
+}
+
+/// Refuse a state directory that is not the user's alone: another user
+/// owns it, or group or others may write it.
+pub fn check_private_dir(dir: &Path) -> Result<(), StateError> {
+    let meta = fs::metadata(dir).map_err(|e| StateError::io("read", dir, e))?;
+    let me = rustix::process::geteuid().as_raw();
+    let shown = dir.display();
+    let why = if meta.uid() != me {
+        format!(
+            "it belongs to another user (uid {}): take it over (`chown {me} {shown}`) or \
+             choose another state_dir",
+            meta.uid()
+        )
+    } else if meta.mode() & 0o022 != 0 {
+        format!(
+            "group or others can write it (mode {:04o}), so they could plant links or \
+             swap files in it: run `chmod 700 {shown}`",
+            meta.mode() & 0o7777
+        )
+    } else {
+        return Ok(());
+    };
+    Err(StateError::UnsafeDir {
+        path: dir.to_path_buf(),
+        why,
+    })
 }
 
 /// `O_NOFOLLOW`, for [`OpenOptionsExt::custom_flags`]: the open fails on a
