@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::common::corpus;
 use crate::common::dovecot::{Dovecot, Options, Tls, openssl};
-use crate::common::env::{AccountToml, OneAccount, assert_same_messages};
+use crate::common::env::{AccountToml, OneAccount, assert_same_messages, for_popfetch};
 use crate::common::{PASSWORD, USER};
 
 const EX_NOPERM: i32 = 77;
@@ -23,7 +23,8 @@ fn path_str(p: &Path) -> String {
 }
 
 /// An account on `dc` that shows the certificate `cert` (and the key
-/// `key`, when given).
+/// `key`, when given). Both are made private in the server's directory,
+/// and so are handed to the user popfetch runs as.
 fn with_certificate(
     dc: &Dovecot,
     tls: Tls,
@@ -31,6 +32,11 @@ fn with_certificate(
     cert: &str,
     key: Option<&str>,
 ) -> AccountToml {
+    for file in [Some(cert), key].into_iter().flatten() {
+        if Path::new(file).exists() {
+            for_popfetch(Path::new(file));
+        }
+    }
     let acct = dc
         .account("certified", USER, PASSWORD, tls, maildir)
         .str("tls_client_cert", cert);

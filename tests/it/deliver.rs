@@ -14,7 +14,8 @@ use std::time::Duration;
 use crate::common::corpus::Rng;
 use crate::common::dovecot::{Dovecot, Options, Tls};
 use crate::common::env::{
-    AccountToml, TestEnv, assert_private, assert_same_messages, config_of, read_maildir,
+    AccountToml, TestEnv, as_popfetch_user, assert_private, assert_same_messages, config_of,
+    read_maildir, unprivileged,
 };
 use crate::common::{PASSWORD, USER, dovecot_with_mail, in_ci, skip_or_panic, toml_str};
 
@@ -474,6 +475,10 @@ fn dovecot_lda_as_the_mda_delivers_into_another_mailbox() {
     let Some((dc, msgs)) = dovecot_with_mail(Options::default(), 608, 20) else {
         return;
     };
+    if unprivileged() {
+        eprintln!("skipped: `dovecot-lda -d` delivers for another user only when run by root");
+        return;
+    }
     let lda = Path::new("/usr/lib/dovecot/dovecot-lda");
     assert!(lda.is_file(), "dovecot-lda comes with dovecot-core");
     dc.add_user("bob", "bob-password");
@@ -581,7 +586,10 @@ fn procmail_appending_to_the_same_mbox_at_the_same_time_corrupts_nothing() {
         .collect();
     let fetch = env.spawn(&["-c", cfg.to_str().unwrap()]);
     for m in &theirs {
-        let mut child = std::process::Command::new(&procmail)
+        // The same user as popfetch, as two of one user's programs are.
+        let mut procmail = std::process::Command::new(&procmail);
+        as_popfetch_user(&mut procmail);
+        let mut child = procmail
             .args(["-m", "-f", "local@example.org"])
             .arg(&rc)
             .stdin(std::process::Stdio::piped())

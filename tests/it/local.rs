@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::common::corpus;
 use popfetch::Paths;
 
-use crate::common::env::{AccountToml, Output, TestEnv, config_of, read_maildir, sorted};
+use crate::common::env::{
+    AccountToml, OTHER_UID, Output, TestEnv, config_of, read_maildir, sorted,
+};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::scripted;
@@ -279,12 +281,15 @@ fn a_config_file_of_another_user_is_refused() {
     }
     let env = TestEnv::new();
     let cfg = env.write_config(&config_of(&[&scripted("o", 9, &env.path("M"), false)]));
-    rustix::fs::chown(&cfg, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    rustix::fs::chown(&cfg, Some(rustix::process::Uid::from_raw(OTHER_UID)), None).unwrap();
+    // Readable, so that whoever runs popfetch can read it, and only its
+    // owner is wrong.
+    fs::set_permissions(&cfg, fs::Permissions::from_mode(0o644)).unwrap();
     let out = env.run(&["accounts"]);
     assert_eq!(out.code, Some(EX_CONFIG), "{out}");
     assert!(
         out.stderr.contains(&cfg.display().to_string())
-            && out.stderr.contains("65534")
+            && out.stderr.contains(&format!("(uid {OTHER_UID})"))
             && out.stderr.contains("chown"),
         "{out}"
     );
@@ -443,13 +448,19 @@ fn a_state_directory_others_can_write_is_refused() {
     }
     if rustix::process::geteuid().is_root() {
         fs::set_permissions(&dir, fs::Permissions::from_mode(0o700)).unwrap();
-        rustix::fs::chown(&dir, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
-        let out = env.run(&["-c", cfg]);
-        assert_eq!(out.code, Some(EX_CONFIG), "{out}");
-        assert!(
-            out.stderr.contains("65534") && out.stderr.contains("chown"),
-            "{out}"
-        );
+        rustix::fs::chown(&dir, Some(rustix::process::Uid::from_raw(OTHER_UID)), None).unwrap();
+        // Root passes through it; an ordinary user cannot even look in,
+        // and is told whose it is too, not just "permission denied".
+        for out in [
+            env.run(&["-c", cfg]),
+            env.run_unprivileged_with_umask(0o022, &["-c", cfg]),
+        ] {
+            assert_eq!(out.code, Some(EX_CONFIG), "{out}");
+            assert!(
+                out.stderr.contains(&format!("(uid {OTHER_UID})")) && out.stderr.contains("chown"),
+                "{out}"
+            );
+        }
     }
     assert_eq!(srv.connections(), 0);
     assert_eq!(drop.remaining(), 2);

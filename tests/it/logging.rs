@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use crate::common::env::{AccountToml, Output, TestEnv, config_of};
+use crate::common::env::{AccountToml, Output, TestEnv, config_of, for_popfetch};
 use crate::common::script::{Maildrop, Reply, ScriptServer};
 use crate::common::{PASSWORD, USER};
 use crate::hostile::scripted;
@@ -203,6 +203,7 @@ impl FakeSyslog {
         let sock = UnixDatagram::bind(&path).unwrap();
         sock.set_read_timeout(Some(Duration::from_millis(300)))
             .unwrap();
+        for_popfetch(dir.path());
         FakeSyslog {
             _dir: dir,
             path,

@@ -5,6 +5,13 @@
 //! environment (PATH, HOME, the XDG variables and LANG only), no stdin and so
 //! no terminal, exactly like a cron job, and under a watchdog so that a hung
 //! run fails the test instead of hanging it.
+//!
+//! Root bypasses file permissions, so a suite run as root cannot see a
+//! file popfetch made that its owner cannot use. With
+//! `POPFETCH_TEST_UNPRIVILEGED=1` and the suite running as root, every
+//! popfetch run is as `nobody` instead: HOME is given to `nobody` before
+//! each run, and a test that makes files for popfetch elsewhere hands them
+//! over with [`for_popfetch`].
 
 use std::fmt;
 use std::fs;
@@ -24,12 +31,60 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_popfetch");
 /// `nobody` and `nogroup` on Debian.
 const NOBODY: u32 = 65534;
 
-/// Every file and directory from `root` down owned by `nobody`.
+/// A user who is neither root nor the one popfetch runs as (`daemon`).
+pub const OTHER_UID: u32 = 1;
+
+/// Whether popfetch runs as `nobody` in this suite: asked for with
+/// `POPFETCH_TEST_UNPRIVILEGED=1`, and only meaningful under root.
+pub fn unprivileged() -> bool {
+    std::env::var_os("POPFETCH_TEST_UNPRIVILEGED").is_some_and(|v| v == "1")
+        && rustix::process::geteuid().is_root()
+}
+
+/// Hands a file or directory (and what is below it) that a test made
+/// outside HOME to the user popfetch runs as, when that is not root.
+pub fn for_popfetch(path: &Path) {
+    if unprivileged() {
+        give_to_nobody(path);
+    }
+}
+
+/// Runs another program as the user popfetch runs as, when that is not
+/// root.
+pub fn as_popfetch_user(cmd: &mut Command) {
+    if unprivileged() {
+        become_nobody(cmd);
+    }
+}
+
+fn become_nobody(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    cmd.uid(NOBODY).gid(NOBODY);
+}
+
+/// Every file and directory from `root` down that root owns, owned by
+/// `nobody` instead. What a test gave another user stays theirs. A file
+/// that vanishes meanwhile (a popfetch started earlier may be running) is
+/// passed over.
 fn give_to_nobody(root: &Path) {
-    std::os::unix::fs::lchown(root, Some(NOBODY), Some(NOBODY)).unwrap();
-    if fs::symlink_metadata(root).unwrap().is_dir() {
-        for entry in fs::read_dir(root).unwrap() {
-            give_to_nobody(&entry.unwrap().path());
+    use std::os::unix::fs::MetadataExt;
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
+    let meta = match fs::symlink_metadata(root) {
+        Ok(meta) => meta,
+        Err(e) if gone(&e) => return,
+        Err(e) => panic!("{}: {e}", root.display()),
+    };
+    if meta.uid() == 0 {
+        match std::os::unix::fs::lchown(root, Some(NOBODY), Some(NOBODY)) {
+            Err(e) if !gone(&e) => panic!("chown {}: {e}", root.display()),
+            _ => {}
+        }
+    }
+    if meta.is_dir() {
+        match fs::read_dir(root) {
+            Ok(entries) => entries.flatten().for_each(|e| give_to_nobody(&e.path())),
+            Err(e) if gone(&e) => {}
+            Err(e) => panic!("{}: {e}", root.display()),
         }
     }
 }
@@ -119,13 +174,37 @@ impl TestEnv {
 
     /// The command, ready to spawn, in the scrubbed environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
-        self.scrub(&mut cmd);
+        let as_nobody = unprivileged();
+        let mut cmd = Command::new(self.binary(as_nobody));
+        self.scrub(&mut cmd, as_nobody);
         cmd.args(args);
         cmd
     }
 
-    fn scrub(&self, cmd: &mut Command) {
+    /// The binary to run. For `nobody`, HOME is given to `nobody` and a
+    /// copy of the binary placed there, since the build directory may be
+    /// out of its reach. `cp` makes the copy: were this process to write
+    /// it, a child another test forks meanwhile would hold it open for
+    /// writing until its own exec, and running the copy would fail with
+    /// "Text file busy".
+    fn binary(&self, as_nobody: bool) -> PathBuf {
+        if !as_nobody {
+            return PathBuf::from(BIN);
+        }
+        let bin = self.path("popfetch-as-nobody");
+        if !bin.exists() {
+            let cp = Command::new("cp").arg(BIN).arg(&bin).status().unwrap();
+            assert!(cp.success(), "cp {BIN} {}: {cp}", bin.display());
+            fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
+        }
+        give_to_nobody(&self.home());
+        bin
+    }
+
+    fn scrub(&self, cmd: &mut Command, as_nobody: bool) {
+        if as_nobody {
+            become_nobody(cmd);
+        }
         cmd.env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.home())
@@ -155,11 +234,15 @@ impl TestEnv {
     /// Runs popfetch through `sh`, which runs `setup` (`ulimit -n 1024`)
     /// and then execs the binary.
     pub fn run_after(&self, setup: &str, args: &[&str]) -> Output {
+        self.run_through_sh(setup, unprivileged(), args)
+    }
+
+    fn run_through_sh(&self, setup: &str, as_nobody: bool, args: &[&str]) -> Output {
         let mut cmd = Command::new("sh");
-        self.scrub(&mut cmd);
+        self.scrub(&mut cmd, as_nobody);
         cmd.arg("-c")
             .arg(format!("{setup} && exec \"$0\" \"$@\""))
-            .arg(BIN)
+            .arg(self.binary(as_nobody))
             .args(args);
         let child = cmd.spawn().expect("spawn sh");
         Running::new(child, args).wait(RUN_LIMIT)
@@ -171,25 +254,8 @@ impl TestEnv {
     /// binary runs as `nobody` from there (the build directory may be out
     /// of its reach); otherwise it runs as the current user.
     pub fn run_unprivileged_with_umask(&self, umask: u32, args: &[&str]) -> Output {
-        let mut cmd = Command::new("sh");
-        self.scrub(&mut cmd);
-        let mut bin = PathBuf::from(BIN);
-        if rustix::process::geteuid().is_root() {
-            bin = self.path("popfetch-as-nobody");
-            if !bin.exists() {
-                fs::copy(BIN, &bin).unwrap();
-                fs::set_permissions(&bin, fs::Permissions::from_mode(0o755)).unwrap();
-            }
-            give_to_nobody(&self.home());
-            use std::os::unix::process::CommandExt;
-            cmd.uid(NOBODY).gid(NOBODY);
-        }
-        cmd.arg("-c")
-            .arg(format!("umask {umask:03o} && exec \"$0\" \"$@\""))
-            .arg(&bin)
-            .args(args);
-        let child = cmd.spawn().expect("spawn sh");
-        Running::new(child, args).wait(RUN_LIMIT)
+        let as_nobody = rustix::process::geteuid().is_root();
+        self.run_through_sh(&format!("umask {umask:03o}"), as_nobody, args)
     }
 
     /// Starts popfetch in the background (for concurrency tests).
