@@ -96,8 +96,7 @@ fn counting_mda(path: &Path, out: &Path, extra: &str) -> String {
          printf '%s\\n' \"$@\" > \"$out/args.$n\"\n",
         out = out.display()
     );
-    fs::write(path, script).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    crate::common::write_program(path, &script, 0o755);
     path.display().to_string()
 }
 

@@ -477,12 +477,13 @@ fn fetchmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
     // A minimal MDA both fetchmail and popfetch run: one message into the
     // Maildir given as $1.
     let mda = env.path("bin/to-maildir");
-    write_private(
+    fs::create_dir_all(env.path("bin")).unwrap();
+    crate::common::write_program(
         &mda,
         "#!/bin/sh\nset -eu\nname=\"$(date +%s.%N).$$\"\n\
          cat > \"$1/tmp/$name\"\nmv \"$1/tmp/$name\" \"$1/new/$name\"\n",
+        0o700,
     );
-    fs::set_permissions(&mda, fs::Permissions::from_mode(0o700)).unwrap();
     // `set invisible`: no Received: header, so messages can be compared.
     write_private(
         &env.path(".fetchmailrc"),

@@ -4,7 +4,6 @@
 //! reaches a shell as code, and signals end a run the way SPEC §4 says.
 
 use std::fs;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,8 +54,7 @@ fn mda_account(port: u16, argv: &[&str]) -> AccountToml {
 
 /// An executable shell script at `path`.
 fn script(path: &Path, body: &str) -> String {
-    fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
-    fs::set_permissions(path, fs::Permissions::from_mode(0o755)).unwrap();
+    crate::common::write_program(path, &format!("#!/bin/sh\n{body}"), 0o755);
     path.display().to_string()
 }
 

@@ -99,6 +99,31 @@ pub fn run_checked(cmd: &mut std::process::Command, what: &str) -> std::process:
     out
 }
 
+/// Writes a program (a script) with this mode, through `sh`: were this
+/// process to write it, a child another test forks meanwhile would hold it
+/// open for writing until that child's exec, and running the program in
+/// that moment would fail with "Text file busy".
+pub fn write_program(path: &std::path::Path, text: &str, mode: u32) {
+    use std::io::Write;
+    let mut sh = std::process::Command::new("sh")
+        .arg("-c")
+        .arg("cat > \"$0\" && chmod \"$1\" \"$0\"")
+        .arg(path)
+        .arg(format!("{mode:o}"))
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn sh");
+    let mut stdin = sh.stdin.take().expect("piped");
+    stdin.write_all(text.as_bytes()).expect("write the program");
+    drop(stdin);
+    let status = sh.wait().expect("wait for sh");
+    assert!(
+        status.success(),
+        "cannot write {}: {status}",
+        path.display()
+    );
+}
+
 /// TOML basic string with the characters TOML requires escaped.
 pub fn toml_str(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
