@@ -149,15 +149,17 @@ pub fn escape_file_name(s: &str) -> String {
 /// when `path` exists.
 pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool) -> io::Result<()> {
     let create = |at: &Path| {
-        open_private(
-            OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .custom_flags(NOFOLLOW),
-            at,
-        )
+        OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(NOFOLLOW)
+            .mode(0o600)
+            .open(at)
     };
+    // The mode is repaired with the filling, not the create: a failure of
+    // either removes the file, where an empty one would otherwise stay.
     let fill = |f: &mut File| -> io::Result<()> {
+        make_private(f)?;
         f.write_all(text)?;
         if durable {
             f.sync_all()?;
@@ -183,8 +185,10 @@ pub(crate) fn create_filled(path: &Path, tmp: &Path, text: &[u8], durable: bool)
 
 /// Open `path` with `options` and mode 0600, then give the owner back what
 /// the umask took ([`make_private`]): every private file popfetch creates
-/// goes through here, so none can miss it. What else the open does (links
-/// refused, exclusive create) is the caller's, in `options`.
+/// goes through here (or, where a failure after the create must be told
+/// apart, opens with 0600 and calls [`make_private`] itself), so none can
+/// miss it. What else the open does (links refused, exclusive create) is
+/// the caller's, in `options`.
 pub(crate) fn open_private(options: &mut OpenOptions, path: &Path) -> io::Result<File> {
     let file = options.mode(0o600).open(path)?;
     make_private(&file)?;
