@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::dovecot::Dovecot;
-use crate::common::env::{Output, TestEnv, read_maildir};
+use crate::common::env::{NOBODY, Output, TestEnv, give_to_nobody, read_maildir};
 use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail, hold_lock, in_ci, skip_or_panic};
 use popfetch::{Paths, UidState};
 
@@ -531,15 +531,13 @@ fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
     if rustix::process::geteuid().is_root() {
         // getmail will not deliver as root: run it as nobody, as a user
         // would run it as themselves.
-        let uid = id("-u");
-        let gid = id("-g");
         make_reachable(&env.home());
-        chown_tree(&gdir, uid, gid);
-        chown_tree(&env.path("Mail"), uid, gid);
+        give_to_nobody(&gdir);
+        give_to_nobody(&env.path("Mail"));
         argv.extend([
             "setpriv".into(),
-            format!("--reuid={uid}"),
-            format!("--regid={gid}"),
+            format!("--reuid={NOBODY}"),
+            format!("--regid={NOBODY}"),
             "--clear-groups".into(),
         ]);
     }
@@ -563,12 +561,6 @@ fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
     s.popfetch_takes_over("getmailrc", 732);
 }
 
-/// `nobody`'s uid (`-u`) or gid (`-g`).
-fn id(flag: &str) -> u32 {
-    let out = Command::new("id").args([flag, "nobody"]).output().unwrap();
-    String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-}
-
 /// Lets another user reach `dir` (a fresh temp dir is 0700).
 fn make_reachable(dir: &Path) {
     let mut d: Option<PathBuf> = Some(dir.to_path_buf());
@@ -579,17 +571,5 @@ fn make_reachable(dir: &Path) {
         let mode = fs::metadata(&p).unwrap().permissions().mode();
         fs::set_permissions(&p, fs::Permissions::from_mode(mode | 0o711)).unwrap();
         d = p.parent().map(Path::to_path_buf);
-    }
-}
-
-fn chown_tree(dir: &Path, uid: u32, gid: u32) {
-    std::os::unix::fs::chown(dir, Some(uid), Some(gid)).unwrap();
-    for e in fs::read_dir(dir).unwrap() {
-        let p = e.unwrap().path();
-        if p.is_dir() {
-            chown_tree(&p, uid, gid);
-        } else {
-            std::os::unix::fs::chown(&p, Some(uid), Some(gid)).unwrap();
-        }
     }
 }

@@ -29,7 +29,7 @@ use super::toml_str;
 pub const BIN: &str = env!("CARGO_BIN_EXE_popfetch");
 
 /// `nobody` and `nogroup` on Debian.
-const NOBODY: u32 = 65534;
+pub const NOBODY: u32 = 65534;
 
 /// A user who is neither root nor the one popfetch runs as (`daemon`).
 pub const OTHER_UID: u32 = 1;
@@ -66,7 +66,7 @@ fn become_nobody(cmd: &mut Command) {
 /// `nobody` instead. What a test gave another user stays theirs. A file
 /// that vanishes meanwhile (a popfetch started earlier may be running) is
 /// passed over.
-fn give_to_nobody(root: &Path) {
+pub fn give_to_nobody(root: &Path) {
     use std::os::unix::fs::MetadataExt;
     let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::NotFound;
     let meta = match fs::symlink_metadata(root) {
