@@ -37,7 +37,9 @@
 # for byte (bench/run.py checks), or it is an ERROR. popfetch logs in with
 # PLAIN, as mpop does (fetchmail: CRAM-MD5), so that the server does the
 # same work for each. The table's "machine CPU s" is what every process on
-# the machine used during the run, the server included. A peer that is not
+# the machine used during the run, the server included; "its own CPU s" is
+# the tool's alone (user + system, its children included, from
+# /usr/bin/time), so the difference is the server's. A peer that is not
 # installed is reported as such.
 #
 # Environment: BENCH_MESSAGES (5000, --quick 2000), BENCH_DELAY_MESSAGES
