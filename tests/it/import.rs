@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::dovecot::Dovecot;
-use crate::common::env::{NOBODY, Output, TestEnv, give_to_nobody, read_maildir};
+use crate::common::env::{Output, TestEnv, give_to_nobody, nobody, read_maildir};
 use crate::common::{PASSWORD, USER, corpus, dovecot_with_mail, hold_lock, in_ci, skip_or_panic};
 use popfetch::{Paths, UidState};
 
@@ -534,10 +534,11 @@ fn getmail_state_is_imported_so_the_first_keep_run_fetches_only_new_mail() {
         make_reachable(&env.home());
         give_to_nobody(&gdir);
         give_to_nobody(&env.path("Mail"));
+        let (uid, gid) = nobody();
         argv.extend([
             "setpriv".into(),
-            format!("--reuid={NOBODY}"),
-            format!("--regid={NOBODY}"),
+            format!("--reuid={uid}"),
+            format!("--regid={gid}"),
             "--clear-groups".into(),
         ]);
     }

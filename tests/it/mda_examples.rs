@@ -13,8 +13,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::common::dovecot::{Options, Tls, id, which};
-use crate::common::env::{TestEnv, assert_same_messages, config_of, read_maildir, unprivileged};
+use crate::common::dovecot::{Options, Tls, which};
+use crate::common::env::{
+    TestEnv, assert_same_messages, config_of, nobody, read_maildir, unprivileged,
+};
 use crate::common::{PASSWORD, USER, dovecot_with_mail, in_ci, skip_or_panic_with};
 
 /// The home directory the README's examples are written for.
@@ -126,13 +128,13 @@ fn run_example(name: &str, program: &str, seed: u64, as_nobody: bool) {
     }
     if as_nobody {
         let setpriv = which("setpriv").expect("setpriv (util-linux)");
-        let (uid, gid) = (id(&["-u", "nobody"]), id(&["-g", "nobody"]));
+        let (uid, gid) = nobody();
         fs::set_permissions(&home, fs::Permissions::from_mode(0o755)).unwrap();
         let mail = home.join("Mail");
         rustix::fs::chown(
             &mail,
-            Some(rustix::fs::Uid::from_raw(uid.parse().unwrap())),
-            Some(rustix::fs::Gid::from_raw(gid.parse().unwrap())),
+            Some(rustix::fs::Uid::from_raw(uid)),
+            Some(rustix::fs::Gid::from_raw(gid)),
         )
         .unwrap();
         let rest = mda.strip_prefix('[').expect("the list form");

@@ -147,8 +147,8 @@ impl Courier {
         let c = Courier {
             pop3_port: 0,
             pop3s_port: 0,
-            mail_uid: id(&["-u", "nobody"]).parse().expect("uid of nobody"),
-            mail_gid: id(&["-g", "nobody"]).parse().expect("gid of nobody"),
+            mail_uid: super::env::nobody().0,
+            mail_gid: super::env::nobody().1,
             users: Mutex::new(Vec::new()),
             next_file: AtomicU64::new(0),
             child: None,

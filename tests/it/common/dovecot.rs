@@ -245,8 +245,8 @@ fn identity() -> Identity {
             internal_user: "dovecot".into(),
             internal_group: "dovecot".into(),
             login_user: "dovenull".into(),
-            mail_uid: id(&["-u", "nobody"]).parse().expect("uid of nobody"),
-            mail_gid: id(&["-g", "nobody"]).parse().expect("gid of nobody"),
+            mail_uid: super::env::nobody().0,
+            mail_gid: super::env::nobody().1,
             chown: true,
         }
     } else {

@@ -28,8 +28,25 @@ use super::toml_str;
 /// The binary under test.
 pub const BIN: &str = env!("CARGO_BIN_EXE_popfetch");
 
-/// `nobody` and `nogroup` on Debian.
-pub const NOBODY: u32 = 65534;
+/// The uid and gid of `nobody` (`nobody` and `nogroup` on Debian), who
+/// runs popfetch in the unprivileged mode and owns the servers' Maildirs
+/// when the tests run as root. Looked up once, with `id`.
+pub fn nobody() -> (u32, u32) {
+    static NOBODY: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
+    *NOBODY.get_or_init(|| {
+        let id = |flag: &str| -> u32 {
+            let out = Command::new("id")
+                .args([flag, "nobody"])
+                .output()
+                .expect("run id(1)");
+            let text = String::from_utf8_lossy(&out.stdout);
+            text.trim()
+                .parse()
+                .unwrap_or_else(|_| panic!("id {flag} nobody printed {text:?}"))
+        };
+        (id("-u"), id("-g"))
+    })
+}
 
 /// A user who is neither root nor the one popfetch runs as (`daemon`).
 pub const OTHER_UID: u32 = 1;
@@ -59,7 +76,8 @@ pub fn as_popfetch_user(cmd: &mut Command) {
 
 fn become_nobody(cmd: &mut Command) {
     use std::os::unix::process::CommandExt;
-    cmd.uid(NOBODY).gid(NOBODY);
+    let (uid, gid) = nobody();
+    cmd.uid(uid).gid(gid);
 }
 
 /// Every file and directory from `root` down that root owns, owned by
@@ -75,7 +93,8 @@ pub fn give_to_nobody(root: &Path) {
         Err(e) => panic!("{}: {e}", root.display()),
     };
     if meta.uid() == 0 {
-        match std::os::unix::fs::lchown(root, Some(NOBODY), Some(NOBODY)) {
+        let (uid, gid) = nobody();
+        match std::os::unix::fs::lchown(root, Some(uid), Some(gid)) {
             Err(e) if !gone(&e) => panic!("chown {}: {e}", root.display()),
             _ => {}
         }

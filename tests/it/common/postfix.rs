@@ -78,15 +78,6 @@ fn find_postfix() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-/// The uid and gid of `nobody`, who owns the virtual Maildirs.
-fn nobody() -> (u32, u32) {
-    let id = |flag: &str| -> u32 {
-        let out = Command::new("id").args([flag, "nobody"]).output().unwrap();
-        String::from_utf8_lossy(&out.stdout).trim().parse().unwrap()
-    };
-    (id("-u"), id("-g"))
-}
-
 /// Whether the system has a user called `name`.
 fn user_exists(name: &str) -> bool {
     Command::new("id")
@@ -205,7 +196,7 @@ impl Postfix {
             return None;
         }
         let postfix = find_postfix()?;
-        let (uid, gid) = nobody();
+        let (uid, gid) = super::env::nobody();
         let dir = tempfile::Builder::new()
             .prefix("pfpf")
             .tempdir()
