@@ -42,6 +42,11 @@
 # /usr/bin/time), so the difference is the server's. A peer that is not
 # installed is reported as such.
 #
+# Start it at least five minutes after anything (a test suite) deleted many
+# files on the filesystem of /tmp: on ext4 without a journal each file
+# creation then skips over the freed inodes, and every tool pays seconds
+# of kernel time (bench/RESULTS.md, "Measurement pitfall").
+#
 # Environment: BENCH_MESSAGES (5000, --quick 2000), BENCH_DELAY_MESSAGES
 # (1000, --quick 300),
 # BENCH_ACCOUNT_MESSAGES (250), BENCH_HUGE_MB (100), BENCH_DELAY_MS (20),
