@@ -51,6 +51,8 @@
 # (1000, --quick 300),
 # BENCH_ACCOUNT_MESSAGES (250), BENCH_HUGE_MB (100), BENCH_DELAY_MS (20),
 # BENCH_FLEET_ACCOUNTS (100), BENCH_FLEET_MESSAGES (5),
+# BENCH_DOVECOT_REUSE=1 (Dovecot's login and POP3 processes serve one
+# connection after another instead of one process each: a lighter server),
 # BENCH_REPS (overrides --quick), BENCH_OUT=FILE to also write the table to FILE,
 # BENCH_SKIP to leave things out of the run, word by word: a tool
 # everywhere ("fetchmail getmail6"), a whole scenario ("a c d e f g fleet
@@ -161,6 +163,10 @@ done
 dovecot_own_mail
 # The fleet runs up to 32 sessions at once.
 dovecot_many_clients
+if [ "${BENCH_DOVECOT_REUSE:-0}" = 1 ]; then
+    dovecot_reuse_processes
+    echo "Dovecot: login and POP3 processes reused (BENCH_DOVECOT_REUSE=1)" >> /tmp/pfbench-machine.$$
+fi
 
 say "starting Dovecot on 127.0.0.1:$DOVECOT_POP3S_PORT"
 dovecot_start || die "Dovecot did not start"

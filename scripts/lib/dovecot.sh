@@ -125,6 +125,22 @@ mail_max_userip_connections = 1000
 EOF_LIMITS
 }
 
+# Dovecot's "high-performance" mode: login and POP3 processes serve one
+# connection after another instead of being forked for each (every user
+# here has the same mail uid, so a POP3 process may serve any of them).
+dovecot_reuse_processes() {
+    cat >> "$DOVECOT_BASE/dovecot.conf" <<'EOF_REUSE'
+service pop3-login {
+  service_count = 0
+  process_min_avail = 2
+}
+service pop3 {
+  service_count = 0
+  process_min_avail = 2
+}
+EOF_REUSE
+}
+
 dovecot_own_mail() {
     chown -R "$DOVECOT_MAIL_UID:$DOVECOT_MAIL_GID" "$DOVECOT_BASE/home"
 }
