@@ -553,13 +553,33 @@ fn ca_store(path: &Path) -> Result<X509Store, TransportError> {
     Ok(store.build())
 }
 
-/// The system's trust store: OpenSSL's default file and directory (which
-/// honour `SSL_CERT_FILE` and `SSL_CERT_DIR`), and the bundle and
-/// directories `openssl-probe` finds where OpenSSL's defaults are not the
+/// The system's trust store.
+///
+/// Where OpenSSL's default certificate directory holds hash links (as
+/// Debian's and Ubuntu's `update-ca-certificates` and `openssl rehash`
+/// make them) and neither `SSL_CERT_FILE` nor `SSL_CERT_DIR` is set, that
+/// directory alone, with the directories `openssl-probe` finds: OpenSSL
+/// reads from it only the root a chain names, when it verifies, where
+/// loading the bundle file parses every certificate in it (about 140, some
+/// 30 ms of CPU on every run). Those distributions build the bundle and
+/// the directory from the same certificates; a certificate added to the
+/// bundle by hand alone is not trusted then, and `SSL_CERT_FILE` brings
+/// the bundle back.
+///
+/// Elsewhere: OpenSSL's default file and directory (which honour
+/// `SSL_CERT_FILE` and `SSL_CERT_DIR`), and the bundle and directories
+/// `openssl-probe` finds where OpenSSL's defaults are not the
 /// distribution's. The same bundle is not read twice.
 fn system_store(b: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorStack> {
-    b.set_default_verify_paths()?;
     let probe = openssl_probe::probe();
+    let default_dir = openssl_dir().join("certs");
+    let overridden = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some());
+    if !overridden && has_hash_links(&default_dir) {
+        return hashed_dirs(b, &default_dir, &probe.cert_dir);
+    }
+    b.set_default_verify_paths()?;
     let default_file = std::env::var_os("SSL_CERT_FILE")
         .map(PathBuf::from)
         .unwrap_or_else(|| openssl_dir().join("cert.pem"));
@@ -576,6 +596,43 @@ fn system_store(b: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorSt
         let _ = b.load_verify_locations(None, Some(dir));
     }
     Ok(())
+}
+
+/// Trust the certificates in `dir` and in `more`, each read when a chain
+/// being verified names it (by the hash of its subject).
+fn hashed_dirs(
+    b: &mut SslContextBuilder,
+    dir: &Path,
+    more: &[PathBuf],
+) -> Result<(), openssl::error::ErrorStack> {
+    b.load_verify_locations(None, Some(dir))?;
+    for d in more.iter().filter(|d| d.as_path() != dir) {
+        let _ = b.load_verify_locations(None, Some(d));
+    }
+    Ok(())
+}
+
+/// Whether `dir` holds a certificate under a hash name (`3513523f.0`), the
+/// names OpenSSL looks a root up by.
+fn has_hash_links(dir: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().any(|e| is_hash_name(&e.file_name()))
+}
+
+/// `<8 hex digits>.<digits>`: a certificate's hash name (a CRL's is
+/// `.r<digits>`).
+fn is_hash_name(name: &std::ffi::OsStr) -> bool {
+    let name = name.as_encoded_bytes();
+    match name.split_at_checked(8) {
+        Some((hash, [b'.', n @ ..])) => {
+            hash.iter().all(u8::is_ascii_hexdigit)
+                && !n.is_empty()
+                && n.iter().all(u8::is_ascii_digit)
+        }
+        _ => false,
+    }
 }
 
 /// OpenSSL's configuration directory (`OPENSSLDIR: "/usr/lib/ssl"`).
@@ -865,6 +922,133 @@ pub fn format_fingerprint(digest: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hash_names_are_told_from_other_names() {
+        for name in ["3513523f.0", "ABCDEF01.12", "00000000.9"] {
+            assert!(is_hash_name(std::ffi::OsStr::new(name)), "{name}");
+        }
+        for name in [
+            "3513523f.r0",
+            "3513523f.",
+            "3513523f",
+            "3513523g.0",
+            "3513523.0",
+            "3513523f0.0",
+            "ca-certificates.crt",
+            "ISRG_Root_X1.pem",
+            "",
+        ] {
+            assert!(!is_hash_name(std::ffi::OsStr::new(name)), "{name}");
+        }
+    }
+
+    /// A CA (`CN=Test CA`) and a certificate for `localhost` it signed.
+    fn ca_and_leaf() -> (X509, X509, PKey<Private>) {
+        use openssl::asn1::Asn1Time;
+        use openssl::bn::BigNum;
+        use openssl::ec::{EcGroup, EcKey};
+        use openssl::hash::MessageDigest;
+        use openssl::nid::Nid;
+        use openssl::x509::extension::{BasicConstraints, SubjectAlternativeName};
+        use openssl::x509::{X509Builder, X509NameBuilder};
+        let key = || {
+            let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+            PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+        };
+        let name = |cn: &str| {
+            let mut n = X509NameBuilder::new().unwrap();
+            n.append_entry_by_text("CN", cn).unwrap();
+            n.build()
+        };
+        let cert = |serial: u32,
+                    subject: &str,
+                    issuer: &str,
+                    pkey: &PKey<Private>,
+                    signer: &PKey<Private>,
+                    ca: bool| {
+            let mut c = X509Builder::new().unwrap();
+            c.set_version(2).unwrap();
+            let serial = BigNum::from_u32(serial).unwrap().to_asn1_integer().unwrap();
+            c.set_serial_number(&serial).unwrap();
+            c.set_subject_name(&name(subject)).unwrap();
+            c.set_issuer_name(&name(issuer)).unwrap();
+            c.set_pubkey(pkey).unwrap();
+            c.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+                .unwrap();
+            c.set_not_after(&Asn1Time::days_from_now(2).unwrap())
+                .unwrap();
+            if ca {
+                c.append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+                    .unwrap();
+            } else {
+                let san = SubjectAlternativeName::new()
+                    .dns("localhost")
+                    .build(&c.x509v3_context(None, None))
+                    .unwrap();
+                c.append_extension(san).unwrap();
+            }
+            c.sign(signer, MessageDigest::sha256()).unwrap();
+            c.build()
+        };
+        let (ca_key, leaf_key) = (key(), key());
+        let ca = cert(1, "Test CA", "Test CA", &ca_key, &ca_key, true);
+        let leaf = cert(2, "localhost", "Test CA", &leaf_key, &ca_key, false);
+        (ca, leaf, leaf_key)
+    }
+
+    /// A TLS handshake with a server presenting `leaf`, trusting what
+    /// [`hashed_dirs`] finds in `dir`.
+    fn handshake_trusting(dir: &Path, leaf: &X509, key: &PKey<Private>) -> Result<(), String> {
+        use openssl::ssl::{Ssl, SslAcceptor};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let mut acceptor = SslAcceptor::mozilla_intermediate_v5(SslMethod::tls_server()).unwrap();
+        acceptor.set_certificate(leaf).unwrap();
+        acceptor.set_private_key(key).unwrap();
+        let acceptor = acceptor.build();
+        let server = std::thread::spawn(move || {
+            let (tcp, _) = listener.accept().unwrap();
+            if let Ok(mut tls) = acceptor.accept(tcp) {
+                let _ = tls.write_all(b"ok");
+            }
+        });
+        let mut b = SslContextBuilder::new(SslMethod::tls_client()).unwrap();
+        b.set_verify(SslVerifyMode::PEER);
+        hashed_dirs(&mut b, dir, &[]).unwrap();
+        let ctx = b.build();
+        let mut ssl = Ssl::new(&ctx).unwrap();
+        ssl.set_hostname("localhost").unwrap();
+        ssl.param_mut().set_host("localhost").unwrap();
+        let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let result = ssl.connect(tcp).map_err(|e| e.to_string()).map(|mut tls| {
+            let mut got = [0u8; 2];
+            tls.read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"ok");
+        });
+        server.join().unwrap();
+        result
+    }
+
+    #[test]
+    fn a_root_in_a_hashed_directory_is_found_when_a_chain_names_it() {
+        let (ca, leaf, key) = ca_and_leaf();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), ca.to_pem().unwrap()).unwrap();
+        // The root under an ordinary name only: the lookup cannot find it.
+        assert!(!has_hash_links(dir.path()));
+        let refused = handshake_trusting(dir.path(), &leaf, &key);
+        assert!(
+            refused.as_ref().is_err_and(|e| e.contains("verify")),
+            "{refused:?}"
+        );
+        // Under its hash name, as `openssl rehash` links it.
+        let hashed = dir.path().join(format!("{:08x}.0", ca.subject_name_hash()));
+        std::os::unix::fs::symlink("ca.pem", &hashed).unwrap();
+        assert!(has_hash_links(dir.path()));
+        assert_eq!(handshake_trusting(dir.path(), &leaf, &key), Ok(()));
+        assert!(!has_hash_links(&dir.path().join("missing")));
+    }
 
     #[test]
     fn fingerprint_format() {
