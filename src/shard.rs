@@ -161,7 +161,7 @@ pub fn claim(dir: &Path, shard: Option<Shard>) -> Result<(), ShardError> {
                 Ok(()) => return Ok(()),
                 // Another shard wrote it a moment ago: compare with theirs.
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                    read_marker(&marker)?.unwrap_or_default()
+                    read_marker(&marker).map_err(explain)?.unwrap_or_default()
                 }
                 Err(e) => return Err(explain(StateError::io("write", &marker, e)).into()),
             }

@@ -572,7 +572,8 @@ fn ca_store(path: &Path) -> Result<X509Store, TransportError> {
 /// distribution's. The same bundle is not read twice.
 fn system_store(b: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorStack> {
     let probe = openssl_probe::probe();
-    let default_dir = openssl_dir().join("certs");
+    let ssl_dir = openssl_dir();
+    let default_dir = ssl_dir.join("certs");
     let overridden = ["SSL_CERT_FILE", "SSL_CERT_DIR"]
         .iter()
         .any(|v| std::env::var_os(v).is_some());
@@ -582,7 +583,7 @@ fn system_store(b: &mut SslContextBuilder) -> Result<(), openssl::error::ErrorSt
     b.set_default_verify_paths()?;
     let default_file = std::env::var_os("SSL_CERT_FILE")
         .map(PathBuf::from)
-        .unwrap_or_else(|| openssl_dir().join("cert.pem"));
+        .unwrap_or_else(|| ssl_dir.join("cert.pem"));
     let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
         (Ok(a), Ok(b)) => a == b,
         _ => false,
