@@ -144,11 +144,12 @@ impl Courier {
              authdaemonvar=/run/courier/authdaemon\nDEBUG_LOGIN=0\nDEFAULTOPTIONS=\"\"\n",
         )
         .unwrap();
+        let (mail_uid, mail_gid) = super::env::nobody();
         let c = Courier {
             pop3_port: 0,
             pop3s_port: 0,
-            mail_uid: super::env::nobody().0,
-            mail_gid: super::env::nobody().1,
+            mail_uid,
+            mail_gid,
             users: Mutex::new(Vec::new()),
             next_file: AtomicU64::new(0),
             child: None,

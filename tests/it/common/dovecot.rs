@@ -241,12 +241,13 @@ pub fn id(args: &[&str]) -> String {
 
 fn identity() -> Identity {
     if rustix::process::geteuid().is_root() {
+        let (mail_uid, mail_gid) = super::env::nobody();
         Identity {
             internal_user: "dovecot".into(),
             internal_group: "dovecot".into(),
             login_user: "dovenull".into(),
-            mail_uid: super::env::nobody().0,
-            mail_gid: super::env::nobody().1,
+            mail_uid,
+            mail_gid,
             chown: true,
         }
     } else {

@@ -35,13 +35,8 @@ pub fn nobody() -> (u32, u32) {
     static NOBODY: std::sync::OnceLock<(u32, u32)> = std::sync::OnceLock::new();
     *NOBODY.get_or_init(|| {
         let id = |flag: &str| -> u32 {
-            let out = Command::new("id")
-                .args([flag, "nobody"])
-                .output()
-                .expect("run id(1)");
-            let text = String::from_utf8_lossy(&out.stdout);
-            text.trim()
-                .parse()
+            let text = super::dovecot::id(&[flag, "nobody"]);
+            text.parse()
                 .unwrap_or_else(|_| panic!("id {flag} nobody printed {text:?}"))
         };
         (id("-u"), id("-g"))
